@@ -1,0 +1,541 @@
+//! Record kinds: what each kind of record says, who may sign it, and how many signatures it
+//! needs before it takes effect.
+//!
+//! A body is parsed into its typed form when the record is decoded, and checked for the limits
+//! a person could break (empty names, non-positive amounts, over-long text). A kind this build
+//! does not know is kept as [`Body::Unknown`] so that a newer node can federate with this one.
+
+use crate::key::PublicKey;
+use crate::money::{Currency, Money};
+use crate::record::RecordId;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest group name, alias, place or reason, in characters.
+pub const MAX_NAME_CHARS: usize = 80;
+/// Longest free text (reasons), in characters.
+pub const MAX_TEXT_CHARS: usize = 500;
+/// Most founding officers in a genesis record, and most attendees in a meeting.
+pub const MAX_LIST_ITEMS: usize = 100;
+/// Highest quorum a book may set.
+pub const MAX_QUORUM: u32 = 9;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("{0}")]
+    Json(String),
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("{field} has more than {max} items")]
+    TooMany { field: &'static str, max: usize },
+    #[error("amount must be positive, got {0}")]
+    NotPositive(i64),
+    #[error("quorum for {kind} is {quorum}; it must be between 1 and {max}")]
+    Quorum { kind: String, quorum: u32, max: u32 },
+    #[error(
+        "quorum for {kind} is {quorum} but the genesis names only {officers} officers, so it could never be reached"
+    )]
+    QuorumUnreachable {
+        kind: String,
+        quorum: u32,
+        officers: usize,
+    },
+    #[error("genesis names no treasurer")]
+    NoTreasurer,
+    #[error("date {0:?} is not YYYY-MM-DD")]
+    Date(String),
+    #[error("peer {0:?} is not a libp2p PeerId in base58")]
+    Peer(String),
+}
+
+/// A pseudonymous member id: 3 to 32 characters of lowercase letters, digits and `-`. It never
+/// carries personal data; the node keeps names and phone numbers in a local table that is never
+/// synced.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemberId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("member id {0:?} must be 3 to 32 characters of a-z, 0-9 and -")]
+pub struct MemberIdError(String);
+
+impl MemberId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl FromStr for MemberId {
+    type Err = MemberIdError;
+    fn from_str(s: &str) -> Result<Self, MemberIdError> {
+        let ok = (3..=32).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(MemberId(s.to_owned()))
+        } else {
+            Err(MemberIdError(s.chars().take(40).collect()))
+        }
+    }
+}
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MemberId({})", self.0)
+    }
+}
+impl Serialize for MemberId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+impl<'de> Deserialize<'de> for MemberId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// An officer's role in a savings book. Key holders are the modern form of the three padlock
+/// keys: they approve what takes money out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Treasurer,
+    Chair,
+    Secretary,
+    KeyHolder,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Treasurer, Role::Chair, Role::Secretary, Role::KeyHolder];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Treasurer => "treasurer",
+            Role::Chair => "chair",
+            Role::Secretary => "secretary",
+            Role::KeyHolder => "key_holder",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("role {s:?} is not one of treasurer, chair, secretary, key_holder"))
+    }
+}
+
+/// Which roles may sign a record of `kind`. Unknown kinds may be signed by any officer, so that
+/// they are kept and synced between versions.
+pub fn signer_roles(kind: &str) -> &'static [Role] {
+    const OFFICERS: &[Role] = &[Role::Treasurer, Role::Chair, Role::Secretary];
+    const ANY: &[Role] = &[Role::Treasurer, Role::Chair, Role::Secretary, Role::KeyHolder];
+    match kind {
+        "withdrawal" => &[Role::Treasurer],
+        "approval" => ANY,
+        "member_join" | "role_grant" | "role_revoke" | "meeting" | "contribution" | "reversal"
+        | "share" | "unshare" => OFFICERS,
+        _ => ANY,
+    }
+}
+
+/// The default number of distinct officer signatures a record of `kind` needs, the record's own
+/// signature included.
+pub fn default_quorum(kind: &str) -> u32 {
+    match kind {
+        "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" => 2,
+        _ => 1,
+    }
+}
+
+/// The typed body of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Genesis(Genesis),
+    MemberJoin(MemberJoin),
+    RoleGrant(RoleChange),
+    RoleRevoke(RoleChange),
+    Meeting(Meeting),
+    Contribution(Contribution),
+    Withdrawal(Withdrawal),
+    Approval(Approval),
+    Reversal(Reversal),
+    Share(Share),
+    Unshare(Share),
+    /// A kind this build does not know, kept verbatim.
+    Unknown { kind: String, body: Value },
+}
+
+/// Founds a savings book.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Genesis {
+    pub name: String,
+    pub currency: Currency,
+    pub rules: Rules,
+    pub officers: Vec<Officer>,
+}
+
+/// A book's rules. Every quorum not named takes [`default_quorum`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Rules {
+    #[serde(default)]
+    pub quorum: BTreeMap<String, u32>,
+}
+
+impl Rules {
+    pub fn quorum(&self, kind: &str) -> u32 {
+        self.quorum
+            .get(kind)
+            .copied()
+            .unwrap_or_else(|| default_quorum(kind))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Officer {
+    pub key: PublicKey,
+    pub roles: Vec<Role>,
+}
+
+/// A member joins. `key` is her own signer key, if she has one, so she can read her statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberJoin {
+    pub member: MemberId,
+    pub alias: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PublicKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleChange {
+    pub key: PublicKey,
+    pub role: Role,
+}
+
+/// A meeting; its record id is the meeting id that contributions name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meeting {
+    pub date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attendance: Vec<MemberId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contribution {
+    pub member: MemberId,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<RecordId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    pub member: MemberId,
+    pub amount: Money,
+    pub reason: String,
+}
+
+/// A further officer's signature on another record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    pub record: RecordId,
+}
+
+/// Cancels another record's effect. Records are never edited or deleted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reversal {
+    pub record: RecordId,
+    pub reason: String,
+}
+
+/// Names a partner node (by libp2p PeerId) that may replicate this book, or no longer may.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    pub peer: String,
+}
+
+impl Body {
+    pub fn kind(&self) -> &str {
+        match self {
+            Body::Genesis(_) => "genesis",
+            Body::MemberJoin(_) => "member_join",
+            Body::RoleGrant(_) => "role_grant",
+            Body::RoleRevoke(_) => "role_revoke",
+            Body::Meeting(_) => "meeting",
+            Body::Contribution(_) => "contribution",
+            Body::Withdrawal(_) => "withdrawal",
+            Body::Approval(_) => "approval",
+            Body::Reversal(_) => "reversal",
+            Body::Share(_) => "share",
+            Body::Unshare(_) => "unshare",
+            Body::Unknown { kind, .. } => kind,
+        }
+    }
+
+    /// The record another record refers to, if this kind refers to one.
+    pub fn target(&self) -> Option<RecordId> {
+        match self {
+            Body::Approval(a) => Some(a.record),
+            Body::Reversal(r) => Some(r.record),
+            _ => None,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        let v = match self {
+            Body::Genesis(b) => serde_json::to_value(b),
+            Body::MemberJoin(b) => serde_json::to_value(b),
+            Body::RoleGrant(b) | Body::RoleRevoke(b) => serde_json::to_value(b),
+            Body::Meeting(b) => serde_json::to_value(b),
+            Body::Contribution(b) => serde_json::to_value(b),
+            Body::Withdrawal(b) => serde_json::to_value(b),
+            Body::Approval(b) => serde_json::to_value(b),
+            Body::Reversal(b) => serde_json::to_value(b),
+            Body::Share(b) | Body::Unshare(b) => serde_json::to_value(b),
+            Body::Unknown { body, .. } => return body.clone(),
+        };
+        v.expect("typed bodies always serialize")
+    }
+
+    pub fn from_value(kind: &str, value: Value) -> Result<Body, BodyError> {
+        fn parse<T: DeserializeOwned>(v: Value) -> Result<T, BodyError> {
+            serde_json::from_value(v).map_err(|e| BodyError::Json(e.to_string()))
+        }
+        let body = match kind {
+            "genesis" => Body::Genesis(parse(value)?),
+            "member_join" => Body::MemberJoin(parse(value)?),
+            "role_grant" => Body::RoleGrant(parse(value)?),
+            "role_revoke" => Body::RoleRevoke(parse(value)?),
+            "meeting" => Body::Meeting(parse(value)?),
+            "contribution" => Body::Contribution(parse(value)?),
+            "withdrawal" => Body::Withdrawal(parse(value)?),
+            "approval" => Body::Approval(parse(value)?),
+            "reversal" => Body::Reversal(parse(value)?),
+            "share" => Body::Share(parse(value)?),
+            "unshare" => Body::Unshare(parse(value)?),
+            other => Body::Unknown {
+                kind: other.to_owned(),
+                body: value,
+            },
+        };
+        body.check()?;
+        Ok(body)
+    }
+
+    /// Checks the limits a body's fields must keep.
+    fn check(&self) -> Result<(), BodyError> {
+        match self {
+            Body::Genesis(g) => {
+                text(&g.name, "name", MAX_NAME_CHARS)?;
+                if g.officers.is_empty() {
+                    return Err(BodyError::Empty { field: "officers" });
+                }
+                list(g.officers.len(), "officers")?;
+                let mut keys: Vec<_> = g.officers.iter().map(|o| o.key).collect();
+                keys.sort();
+                keys.dedup();
+                if !g
+                    .officers
+                    .iter()
+                    .any(|o| o.roles.contains(&Role::Treasurer))
+                {
+                    return Err(BodyError::NoTreasurer);
+                }
+                for (kind, &quorum) in &g.rules.quorum {
+                    if !(1..=MAX_QUORUM).contains(&quorum) {
+                        return Err(BodyError::Quorum {
+                            kind: kind.clone(),
+                            quorum,
+                            max: MAX_QUORUM,
+                        });
+                    }
+                }
+                // A quorum larger than the founding officers could never be reached, because
+                // adding officers itself needs the role_grant quorum.
+                for kind in ["role_grant", "withdrawal", "role_revoke", "reversal", "share"]
+                    .into_iter()
+                    .map(str::to_owned)
+                    .chain(g.rules.quorum.keys().cloned())
+                {
+                    let quorum = g.rules.quorum(&kind);
+                    if quorum as usize > keys.len() {
+                        return Err(BodyError::QuorumUnreachable {
+                            kind,
+                            quorum,
+                            officers: keys.len(),
+                        });
+                    }
+                }
+            }
+            Body::MemberJoin(m) => text(&m.alias, "alias", MAX_NAME_CHARS)?,
+            Body::Meeting(m) => {
+                date(&m.date)?;
+                if let Some(place) = &m.place {
+                    text(place, "place", MAX_NAME_CHARS)?;
+                }
+                list(m.attendance.len(), "attendance")?;
+            }
+            Body::Contribution(c) => positive(c.amount.minor)?,
+            Body::Withdrawal(w) => {
+                positive(w.amount.minor)?;
+                text(&w.reason, "reason", MAX_TEXT_CHARS)?;
+            }
+            Body::Reversal(r) => text(&r.reason, "reason", MAX_TEXT_CHARS)?,
+            Body::Share(s) | Body::Unshare(s) => peer_id(&s.peer)?,
+            Body::RoleGrant(_) | Body::RoleRevoke(_) | Body::Approval(_) | Body::Unknown { .. } => {
+            }
+        }
+        Ok(())
+    }
+}
+
+fn text(s: &str, field: &'static str, max: usize) -> Result<(), BodyError> {
+    if s.trim().is_empty() {
+        return Err(BodyError::Empty { field });
+    }
+    if s.chars().count() > max {
+        return Err(BodyError::TooLong { field, max });
+    }
+    Ok(())
+}
+
+fn list(len: usize, field: &'static str) -> Result<(), BodyError> {
+    if len > MAX_LIST_ITEMS {
+        return Err(BodyError::TooMany {
+            field,
+            max: MAX_LIST_ITEMS,
+        });
+    }
+    Ok(())
+}
+
+fn positive(minor: i64) -> Result<(), BodyError> {
+    if minor <= 0 {
+        return Err(BodyError::NotPositive(minor));
+    }
+    Ok(())
+}
+
+fn date(s: &str) -> Result<(), BodyError> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let ok = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
+        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0));
+    if ok {
+        Ok(())
+    } else {
+        Err(BodyError::Date(s.chars().take(20).collect()))
+    }
+}
+
+/// A libp2p PeerId in its usual text form: base58btc, 46 to 60 characters for the key types
+/// libp2p uses. The protocol crate does not parse the multihash; the node does.
+fn peer_id(s: &str) -> Result<(), BodyError> {
+    const BASE58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    if (40..=128).contains(&s.len()) && s.bytes().all(|b| BASE58.contains(&b)) {
+        Ok(())
+    } else {
+        Err(BodyError::Peer(s.chars().take(130).collect()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::SignerKey;
+    use serde_json::json;
+
+    fn key(n: u8) -> PublicKey {
+        SignerKey::from_seed([n; 32]).public()
+    }
+
+    #[test]
+    fn genesis_refuses_unreachable_quorums() {
+        let v = json!({
+            "name": "Bayanihan Savers",
+            "currency": "HKD",
+            "rules": {"quorum": {}},
+            "officers": [{"key": key(1).to_string(), "roles": ["treasurer"]}],
+        });
+        assert!(matches!(
+            Body::from_value("genesis", v),
+            Err(BodyError::QuorumUnreachable { quorum: 2, officers: 1, .. })
+        ));
+        let v = json!({
+            "name": "Bayanihan Savers",
+            "currency": "HKD",
+            "rules": {"quorum": {"withdrawal": 3}},
+            "officers": [
+                {"key": key(1).to_string(), "roles": ["treasurer"]},
+                {"key": key(2).to_string(), "roles": ["key_holder"]},
+            ],
+        });
+        assert!(matches!(
+            Body::from_value("genesis", v),
+            Err(BodyError::QuorumUnreachable { quorum: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_bad_bodies_with_named_fields() {
+        let amount = json!({"currency": "HKD", "minor": 0});
+        assert_eq!(
+            Body::from_value("contribution", json!({"member": "m-ana", "amount": amount})),
+            Err(BodyError::NotPositive(0))
+        );
+        let err = Body::from_value(
+            "contribution",
+            json!({"member": "m-ana", "amount": {"currency": "XXX", "minor": 5}}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("XXX"), "{err}");
+        assert_eq!(
+            Body::from_value("meeting", json!({"date": "2026-13-01"})),
+            Err(BodyError::Date("2026-13-01".into()))
+        );
+        assert_eq!(
+            Body::from_value("member_join", json!({"member": "m-ana", "alias": " "})),
+            Err(BodyError::Empty { field: "alias" })
+        );
+        assert!(matches!(
+            Body::from_value("share", json!({"peer": "0OIl"})),
+            Err(BodyError::Peer(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_kinds_are_kept_verbatim() {
+        let v = json!({"anything": [1, 2, 3]});
+        let body = Body::from_value("loan_offer", v.clone()).unwrap();
+        assert_eq!(body.kind(), "loan_offer");
+        assert_eq!(body.to_value(), v);
+        assert_eq!(signer_roles("loan_offer").len(), 4);
+    }
+}

@@ -1,0 +1,21 @@
+//! `kaban-protocol`: the sans-IO heart of Kaban.
+//!
+//! Everything a node, a phone or an auditor needs to agree on lives here, free of any I/O,
+//! clock or randomness (callers pass `now` and random bytes in):
+//!
+//! - [`key`]: signer keys and their text and file forms;
+//! - [`canonical`]: the canonical JSON every record is encoded in;
+//! - [`money`]: integer minor units and currencies;
+//! - [`record`] and [`kind`]: signed facts and what each kind says;
+//! - [`book`]: an automerge document of records, guarded by one validation function;
+//! - [`roster`]: who holds which role, derived from a set of records;
+//! - [`view`]: balances, statements, pending approvals and anomalies, folded from records;
+//! - [`sync`]: the per-peer sync engine that validates every change before applying it.
+//!
+//! `SPEC.md` beside this crate defines the encoding byte for byte.
+
+pub mod canonical;
+pub mod key;
+pub mod kind;
+pub mod money;
+pub mod record;

@@ -1,0 +1,449 @@
+//! Records: immutable, signed facts.
+//!
+//! A record is one canonical JSON object (see [`crate::canonical`]):
+//!
+//! ```json
+//! {"body":{..},"book":"<book id>","kind":"contribution","sig":"<86 chars>","signer":"<43 chars>","time":1764300000000,"v":1}
+//! ```
+//!
+//! The signature covers [`SIGNING_PREFIX`] followed by the canonical encoding of the same object
+//! without `sig`. The record id is the SHA-256 of exactly those signed bytes, so the id names the
+//! signed content and a record can be checked against its id without trusting anyone. A genesis
+//! record has no `book` field; its id is the book's id, which makes a book self-certifying.
+
+use crate::canonical::{self, CanonicalError};
+use crate::key::{self, KeyError, PublicKey, SignerKey};
+use crate::kind::{Body, BodyError};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+/// The record format version this build writes and reads.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Prepended to the canonical unsigned record before signing and hashing.
+pub const SIGNING_PREFIX: &[u8] = b"kaban-record-v1\n";
+
+/// The largest encoded record, signature included. Records are small facts; a meeting with 50
+/// attendees is about 3 KiB.
+pub const MAX_RECORD_BYTES: usize = 8 * 1024;
+
+/// The largest claimed time, in milliseconds since the Unix epoch: the safe-integer limit.
+pub const MAX_TIME_MS: u64 = canonical::MAX_SAFE_INTEGER as u64;
+
+/// Why bytes are not a valid record. Each variant names what a person must fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("record is {len} bytes; the limit is {MAX_RECORD_BYTES}")]
+    TooLarge { len: usize },
+    #[error("record is not canonical JSON: {0}")]
+    Canonical(#[from] CanonicalError),
+    #[error("record is not a JSON object with fields body, book, kind, sig, signer, time, v: {0}")]
+    Shape(String),
+    #[error("record version {0} is not supported; this build reads version {RECORD_VERSION}")]
+    Version(u64),
+    #[error("record kind {0:?} is not lowercase letters, digits and underscores, 1 to 32 long")]
+    KindName(String),
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("signature does not verify for signer {signer}")]
+    Signature { signer: PublicKey },
+    #[error("{kind} record body is invalid: {source}")]
+    Body {
+        kind: String,
+        #[source]
+        source: BodyError,
+    },
+    #[error("a genesis record must not name a book; its own id is the book id")]
+    GenesisNamesBook,
+    #[error("a {kind} record must name its book")]
+    MissingBook { kind: String },
+}
+
+/// A record id: SHA-256 of the signed bytes, written as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordId(pub [u8; 32]);
+
+/// A book id: the id of the book's genesis record.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BookId(pub RecordId);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} {text:?} is not 64 lowercase hex digits")]
+pub struct IdError {
+    what: &'static str,
+    text: String,
+}
+
+impl RecordId {
+    pub fn of_signed_bytes(signed: &[u8]) -> RecordId {
+        RecordId(Sha256::digest(signed).into())
+    }
+}
+
+fn hex(bytes: &[u8; 32], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    for b in bytes {
+        write!(f, "{b:02x}")?;
+    }
+    Ok(())
+}
+
+fn parse_hex(text: &str, what: &'static str) -> Result<[u8; 32], IdError> {
+    let err = || IdError {
+        what,
+        text: text.chars().take(80).collect(),
+    };
+    if text.len() != 64 {
+        return Err(err());
+    }
+    let mut out = [0u8; 32];
+    for (i, chunk) in text.as_bytes().chunks(2).enumerate() {
+        let digit = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        out[i] = digit(chunk[0]).ok_or_else(err)? << 4 | digit(chunk[1]).ok_or_else(err)?;
+    }
+    Ok(out)
+}
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        hex(&self.0, f)
+    }
+}
+impl fmt::Debug for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecordId({self})")
+    }
+}
+impl FromStr for RecordId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        parse_hex(s, "record id").map(RecordId)
+    }
+}
+impl fmt::Display for BookId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        hex(&self.0.0, f)
+    }
+}
+impl fmt::Debug for BookId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BookId({self})")
+    }
+}
+impl FromStr for BookId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        parse_hex(s, "book id").map(|b| BookId(RecordId(b)))
+    }
+}
+
+macro_rules! serde_via_text {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+serde_via_text!(RecordId);
+serde_via_text!(BookId);
+
+/// A decoded, signature-checked record. Cheap to clone.
+#[derive(Clone)]
+pub struct Record(Arc<Inner>);
+
+struct Inner {
+    id: RecordId,
+    book: Option<BookId>,
+    kind: String,
+    signer: PublicKey,
+    time_ms: u64,
+    body: Body,
+    /// The canonical encoding, signature included: what a book stores and a peer receives.
+    bytes: Vec<u8>,
+}
+
+impl Record {
+    /// Builds and signs a record. `book` is `None` only for a genesis record.
+    ///
+    /// # Panics
+    /// If the body does not encode within the record limits, which is a programmer error: every
+    /// caller builds bodies from checked inputs.
+    pub fn sign(key: &SignerKey, book: Option<BookId>, time_ms: u64, body: &Body) -> Record {
+        Self::try_sign(key, book, time_ms, body).expect("a record built by Kaban is valid")
+    }
+
+    /// Like [`Record::sign`], but reports a body that breaks the limits instead of panicking.
+    /// Use it for bodies built from user input.
+    pub fn try_sign(
+        key: &SignerKey,
+        book: Option<BookId>,
+        time_ms: u64,
+        body: &Body,
+    ) -> Result<Record, RecordError> {
+        let mut envelope = envelope(book, body.kind(), &key.public(), time_ms, body.to_value());
+        let signed = signed_bytes(&envelope)?;
+        let sig = key.sign(SIGNING_PREFIX, &signed);
+        envelope.insert("sig".into(), Value::String(key::encode_signature(&sig)));
+        let bytes = canonical::encode(&Value::Object(envelope))?;
+        Record::decode(&bytes)
+    }
+
+    /// Decodes and fully checks a record: size, canonical form, shape, version, key, signature
+    /// and body.
+    pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
+        if bytes.len() > MAX_RECORD_BYTES {
+            return Err(RecordError::TooLarge { len: bytes.len() });
+        }
+        let value = canonical::decode(bytes)?;
+        let Value::Object(mut map) = value else {
+            return Err(RecordError::Shape("not an object".into()));
+        };
+        for field in map.keys() {
+            if !["body", "book", "kind", "sig", "signer", "time", "v"].contains(&field.as_str()) {
+                return Err(RecordError::Shape(format!("unexpected field {field:?}")));
+            }
+        }
+        let v = map
+            .get("v")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| RecordError::Shape("v must be a non-negative integer".into()))?;
+        if v != u64::from(RECORD_VERSION) {
+            return Err(RecordError::Version(v));
+        }
+        let text = |map: &Map<String, Value>, field: &str| -> Result<String, RecordError> {
+            map.get(field)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| RecordError::Shape(format!("{field} must be a string")))
+        };
+        let kind = text(&map, "kind")?;
+        if kind.is_empty()
+            || kind.len() > 32
+            || !kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(RecordError::KindName(kind.chars().take(40).collect()));
+        }
+        let signer: PublicKey = text(&map, "signer")?.parse()?;
+        let time_ms = map
+            .get("time")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| RecordError::Shape("time must be a non-negative integer".into()))?;
+        let book = match map.get("book") {
+            None => None,
+            Some(Value::String(s)) => Some(
+                s.parse::<BookId>()
+                    .map_err(|e| RecordError::Shape(e.to_string()))?,
+            ),
+            Some(_) => return Err(RecordError::Shape("book must be a string".into())),
+        };
+        let sig = key::decode_signature(&text(&map, "sig")?)?;
+        let body_value = map
+            .get("body")
+            .cloned()
+            .ok_or_else(|| RecordError::Shape("body is missing".into()))?;
+
+        map.remove("sig");
+        let signed = signed_bytes(&map)?;
+        if !signer.verify(SIGNING_PREFIX, &signed, &sig) {
+            return Err(RecordError::Signature { signer });
+        }
+        let body = Body::from_value(&kind, body_value).map_err(|source| RecordError::Body {
+            kind: kind.clone(),
+            source,
+        })?;
+        match (&body, book) {
+            (Body::Genesis(_), Some(_)) => return Err(RecordError::GenesisNamesBook),
+            (Body::Genesis(_), None) => {}
+            (_, None) => return Err(RecordError::MissingBook { kind }),
+            (_, Some(_)) => {}
+        }
+        let mut id_input = Vec::with_capacity(SIGNING_PREFIX.len() + signed.len());
+        id_input.extend_from_slice(SIGNING_PREFIX);
+        id_input.extend_from_slice(&signed);
+        Ok(Record(Arc::new(Inner {
+            id: RecordId::of_signed_bytes(&id_input),
+            book,
+            kind,
+            signer,
+            time_ms,
+            body,
+            bytes: bytes.to_vec(),
+        })))
+    }
+
+    pub fn id(&self) -> RecordId {
+        self.0.id
+    }
+    /// The book this record belongs to; for a genesis record, the book it founds.
+    pub fn book(&self) -> BookId {
+        self.0.book.unwrap_or(BookId(self.0.id))
+    }
+    pub fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    pub fn signer(&self) -> PublicKey {
+        self.0.signer
+    }
+    /// The time the signer claims, in milliseconds since the Unix epoch. Claimed, not proven:
+    /// views order by it for display, never for validity.
+    pub fn time_ms(&self) -> u64 {
+        self.0.time_ms
+    }
+    pub fn body(&self) -> &Body {
+        &self.0.body
+    }
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.bytes
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.0.id)
+            .field("kind", &self.0.kind)
+            .field("signer", &self.0.signer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.bytes == other.0.bytes
+    }
+}
+impl Eq for Record {}
+
+fn envelope(
+    book: Option<BookId>,
+    kind: &str,
+    signer: &PublicKey,
+    time_ms: u64,
+    body: Value,
+) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("v".into(), Value::from(RECORD_VERSION));
+    if let Some(book) = book {
+        map.insert("book".into(), Value::String(book.to_string()));
+    }
+    map.insert("kind".into(), Value::String(kind.to_owned()));
+    map.insert("signer".into(), Value::String(signer.to_string()));
+    map.insert("time".into(), Value::from(time_ms));
+    map.insert("body".into(), body);
+    map
+}
+
+/// The canonical bytes of the unsigned envelope: what the signature covers after the prefix.
+fn signed_bytes(envelope: &Map<String, Value>) -> Result<Vec<u8>, RecordError> {
+    Ok(canonical::encode(&Value::Object(envelope.clone()))?)
+}
+
+/// Builds the unsigned signing input for a record, for tests and vector generation.
+pub fn signing_input(
+    book: Option<BookId>,
+    signer: &PublicKey,
+    time_ms: u64,
+    body: &Body,
+) -> Vec<u8> {
+    let env = envelope(book, body.kind(), signer, time_ms, body.to_value());
+    let mut out = SIGNING_PREFIX.to_vec();
+    out.extend(signed_bytes(&env).expect("bodies built by Kaban encode"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::{Contribution, MemberId};
+    use crate::money::Money;
+    use proptest::prelude::*;
+
+    fn sample(time_ms: u64, minor: i64, member: &str) -> (SignerKey, Record) {
+        let key = SignerKey::from_seed([9; 32]);
+        let book: BookId = "ab".repeat(32).parse().unwrap();
+        let body = Body::Contribution(Contribution {
+            member: member.parse::<MemberId>().unwrap(),
+            amount: Money::new(minor, "HKD".parse().unwrap()),
+            meeting: None,
+        });
+        let rec = Record::sign(&key, Some(book), time_ms, &body);
+        (key, rec)
+    }
+
+    #[test]
+    fn id_is_hash_of_signing_input() {
+        let (key, rec) = sample(1_700_000_000_000, 50000, "m-alice");
+        let input = signing_input(Some(rec.book()), &key.public(), rec.time_ms(), rec.body());
+        assert_eq!(rec.id(), RecordId::of_signed_bytes(&input));
+        assert_eq!(Record::decode(rec.bytes()).unwrap(), rec);
+    }
+
+    /// Flipping any single bit of an encoded record must make it fail to decode: either it is no
+    /// longer canonical JSON, or a field no longer parses, or the signature no longer verifies.
+    #[test]
+    fn every_bit_flip_is_refused() {
+        let (_, rec) = sample(1_700_000_000_000, 50000, "m-alice");
+        let bytes = rec.bytes();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut bad = bytes.to_vec();
+                bad[i] ^= 1 << bit;
+                assert!(
+                    Record::decode(&bad).is_err(),
+                    "flipping bit {bit} of byte {i} ({:?}) was accepted",
+                    bytes[i] as char
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn altered_fields_break_the_signature() {
+        let (_, rec) = sample(1_700_000_000_000, 50000, "m-alice");
+        let text = std::str::from_utf8(rec.bytes()).unwrap();
+        for (from, to) in [
+            ("50000", "50001"),
+            ("m-alice", "m-alicf"),
+            ("1700000000000", "1700000000001"),
+            ("\"HKD\"", "\"PHP\""),
+        ] {
+            let bad = text.replacen(from, to, 1);
+            assert!(
+                matches!(Record::decode(bad.as_bytes()), Err(RecordError::Signature { .. })),
+                "{from} -> {to}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn records_round_trip(time in 0u64..=MAX_TIME_MS, minor in 1i64..=1_000_000_000, member in "m-[a-z0-9]{1,20}") {
+            let (_, rec) = sample(time, minor, &member);
+            let again = Record::decode(rec.bytes()).unwrap();
+            prop_assert_eq!(again.id(), rec.id());
+            prop_assert_eq!(again.body(), rec.body());
+        }
+
+        #[test]
+        fn ids_round_trip(bytes in any::<[u8; 32]>()) {
+            let id = RecordId(bytes);
+            prop_assert_eq!(id.to_string().parse::<RecordId>().unwrap(), id);
+        }
+    }
+}
