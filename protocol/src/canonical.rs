@@ -26,7 +26,9 @@ pub const MAX_DEPTH: usize = 16;
 pub enum CanonicalError {
     #[error("not valid JSON: {0}")]
     Syntax(String),
-    #[error("number {0} is not an integer; money is integer minor units and records carry no floats")]
+    #[error(
+        "number {0} is not an integer; money is integer minor units and records carry no floats"
+    )]
     NotAnInteger(String),
     #[error("integer {0} is outside the safe range of plus or minus 2^53 - 1")]
     IntegerOutOfRange(String),
@@ -180,7 +182,10 @@ mod tests {
         // emoji first, UTF-8 puts it last.
         let v = json!({"\u{ff61}": 1, "😀": 2});
         let bytes = encode(&v).unwrap();
-        assert_eq!(std::str::from_utf8(&bytes).unwrap(), "{\"😀\":2,\"\u{ff61}\":1}");
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            "{\"😀\":2,\"\u{ff61}\":1}"
+        );
     }
 
     #[test]
@@ -211,7 +216,10 @@ mod tests {
 
     #[test]
     fn refuses_floats_big_integers_and_deep_nesting() {
-        assert!(matches!(decode(b"0.5"), Err(CanonicalError::NotAnInteger(_))));
+        assert!(matches!(
+            decode(b"0.5"),
+            Err(CanonicalError::NotAnInteger(_))
+        ));
         assert!(matches!(
             decode(b"9007199254740992"),
             Err(CanonicalError::IntegerOutOfRange(_))

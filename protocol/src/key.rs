@@ -52,7 +52,8 @@ impl PublicKey {
         let mut signed = Vec::with_capacity(prefix.len() + message.len());
         signed.extend_from_slice(prefix);
         signed.extend_from_slice(message);
-        key.verify_strict(&signed, &Signature::from_bytes(sig)).is_ok()
+        key.verify_strict(&signed, &Signature::from_bytes(sig))
+            .is_ok()
     }
 }
 
@@ -72,11 +73,10 @@ impl FromStr for PublicKey {
     type Err = KeyError;
 
     fn from_str(text: &str) -> Result<Self, KeyError> {
-        let bytes: [u8; 32] = decode_exact(text, PUBLIC_KEY_TEXT_LEN).ok_or_else(|| {
-            KeyError::PublicKeyText {
+        let bytes: [u8; 32] =
+            decode_exact(text, PUBLIC_KEY_TEXT_LEN).ok_or_else(|| KeyError::PublicKeyText {
                 text: text.chars().take(64).collect(),
-            }
-        })?;
+            })?;
         VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::PublicKeyPoint {
             text: text.to_owned(),
         })?;
@@ -217,7 +217,10 @@ mod tests {
     fn key_file_round_trips_and_checks_its_public_key() {
         let key = SignerKey::from_seed([7; 32]);
         let text = key.to_key_file();
-        assert_eq!(SignerKey::from_key_file(&text).unwrap().public(), key.public());
+        assert_eq!(
+            SignerKey::from_key_file(&text).unwrap().public(),
+            key.public()
+        );
         let other = SignerKey::from_seed([8; 32]).public().to_string();
         let forged = text.replace(&key.public().to_string(), &other);
         assert!(matches!(

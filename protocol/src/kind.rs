@@ -116,7 +116,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Treasurer, Role::Chair, Role::Secretary, Role::KeyHolder];
+    pub const ALL: [Role; 4] = [
+        Role::Treasurer,
+        Role::Chair,
+        Role::Secretary,
+        Role::KeyHolder,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -140,7 +145,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("role {s:?} is not one of treasurer, chair, secretary, key_holder"))
+            .ok_or_else(|| {
+                format!("role {s:?} is not one of treasurer, chair, secretary, key_holder")
+            })
     }
 }
 
@@ -148,7 +155,12 @@ impl FromStr for Role {
 /// they are kept and synced between versions.
 pub fn signer_roles(kind: &str) -> &'static [Role] {
     const OFFICERS: &[Role] = &[Role::Treasurer, Role::Chair, Role::Secretary];
-    const ANY: &[Role] = &[Role::Treasurer, Role::Chair, Role::Secretary, Role::KeyHolder];
+    const ANY: &[Role] = &[
+        Role::Treasurer,
+        Role::Chair,
+        Role::Secretary,
+        Role::KeyHolder,
+    ];
     match kind {
         "withdrawal" => &[Role::Treasurer],
         "approval" => ANY,
@@ -182,7 +194,10 @@ pub enum Body {
     Share(Share),
     Unshare(Share),
     /// A kind this build does not know, kept verbatim.
-    Unknown { kind: String, body: Value },
+    Unknown {
+        kind: String,
+        body: Value,
+    },
 }
 
 /// Founds a savings book.
@@ -373,10 +388,16 @@ impl Body {
                 }
                 // A quorum larger than the founding officers could never be reached, because
                 // adding officers itself needs the role_grant quorum.
-                for kind in ["role_grant", "withdrawal", "role_revoke", "reversal", "share"]
-                    .into_iter()
-                    .map(str::to_owned)
-                    .chain(g.rules.quorum.keys().cloned())
+                for kind in [
+                    "role_grant",
+                    "withdrawal",
+                    "role_revoke",
+                    "reversal",
+                    "share",
+                ]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(g.rules.quorum.keys().cloned())
                 {
                     let quorum = g.rules.quorum(&kind);
                     if quorum as usize > keys.len() {
@@ -486,7 +507,11 @@ mod tests {
         });
         assert!(matches!(
             Body::from_value("genesis", v),
-            Err(BodyError::QuorumUnreachable { quorum: 2, officers: 1, .. })
+            Err(BodyError::QuorumUnreachable {
+                quorum: 2,
+                officers: 1,
+                ..
+            })
         ));
         let v = json!({
             "name": "Bayanihan Savers",

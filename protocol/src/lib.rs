@@ -14,8 +14,10 @@
 //!
 //! `SPEC.md` beside this crate defines the encoding byte for byte.
 
+pub mod book;
 pub mod canonical;
 pub mod key;
 pub mod kind;
 pub mod money;
 pub mod record;
+pub mod roster;

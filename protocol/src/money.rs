@@ -199,7 +199,10 @@ mod tests {
         assert_eq!(Money::parse_major("500.2", hkd()).unwrap().minor, 50020);
         assert_eq!(Money::parse_major("7", hkd()).unwrap().minor, 700);
         let krw: Currency = "KRW".parse().unwrap();
-        assert_eq!(Money::parse_major("15000", krw).unwrap().to_string(), "15000 KRW");
+        assert_eq!(
+            Money::parse_major("15000", krw).unwrap().to_string(),
+            "15000 KRW"
+        );
         assert_eq!(Money::new(-5, hkd()).to_string(), "-0.05 HKD");
     }
 
@@ -216,7 +219,10 @@ mod tests {
         ));
         for bad in ["", ".5", "5.", "-5", "+5", "1e3", "1,000", " 5", "5 "] {
             assert!(
-                matches!(Money::parse_major(bad, hkd()), Err(MoneyError::Syntax { .. })),
+                matches!(
+                    Money::parse_major(bad, hkd()),
+                    Err(MoneyError::Syntax { .. })
+                ),
                 "{bad:?}"
             );
         }
@@ -224,7 +230,10 @@ mod tests {
             Money::parse_major("99999999999999999999", hkd()),
             Err(MoneyError::TooLarge { .. })
         ));
-        assert!(matches!("XYZ".parse::<Currency>(), Err(MoneyError::UnknownCurrency(_))));
+        assert!(matches!(
+            "XYZ".parse::<Currency>(),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
     }
 
     proptest! {

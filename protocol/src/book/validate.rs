@@ -1,0 +1,339 @@
+//! The one validation function that guards every book.
+//!
+//! A change is accepted only if it adds new, correctly signed records under their own ids, each
+//! signed by a key holding the role its kind needs in the roster derived from the change's causal
+//! past, and it deletes nothing, overwrites nothing, writes nowhere else and stays within the
+//! size limits. A change that breaks any rule is refused whole, with the first reason found.
+
+use super::{Book, MAX_CHANGE_BYTES, MAX_RECORDS_PER_CHANGE, genesis_change};
+use crate::key::PublicKey;
+use crate::kind::{Body, Role, signer_roles};
+use crate::record::{BookId, Record, RecordError, RecordId};
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{ActorId, Change, ChangeHash, ScalarValue};
+use std::collections::HashSet;
+
+/// Why a change was refused. Each reason names the record and key involved, so that the person
+/// reading a log or an API error can act on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("change is {bytes} bytes; the limit is {MAX_CHANGE_BYTES}")]
+    ChangeTooLarge { bytes: usize },
+    #[error("change adds {count} records; the limit is {MAX_RECORDS_PER_CHANGE}")]
+    TooManyRecords { count: usize },
+    #[error("change adds no records")]
+    Empty,
+    #[error("change could not be decoded: {0}")]
+    Malformed(String),
+    #[error("change deletes {key:?}; records are never deleted, only reversed")]
+    Delete { key: String },
+    #[error("change overwrites {key:?}; records are never edited, only reversed")]
+    Overwrite { key: String },
+    #[error("change writes {what}; a book holds only records in its root map")]
+    WritesElsewhere { what: String },
+    #[error("record under key {key:?} is invalid: {error}")]
+    Record { key: String, error: RecordError },
+    #[error("record {id} is stored under key {key:?} instead of its own id")]
+    KeyMismatch { key: String, id: RecordId },
+    #[error("record {id} belongs to book {found}, not to book {expected}")]
+    WrongBook {
+        id: RecordId,
+        found: BookId,
+        expected: BookId,
+    },
+    #[error("record {id} appears twice in one change")]
+    DuplicateInChange { id: RecordId },
+    #[error("record {id} is already in the book")]
+    AlreadyPresent { id: RecordId },
+    #[error("record {record} is a {kind}, not a genesis")]
+    NotGenesis { record: RecordId, kind: String },
+    #[error("the first change of a book must be exactly the genesis change of book {book}")]
+    NotTheGenesisChange { book: BookId },
+    #[error("record {id} is a genesis but the book already has one")]
+    SecondGenesis { id: RecordId },
+    #[error("change depends on {missing} which this book does not have")]
+    MissingDependency { missing: ChangeHash },
+    #[error("change from actor {actor} has sequence number {seq}; expected {expected}")]
+    ActorSequence {
+        actor: ActorId,
+        seq: u64,
+        expected: u64,
+    },
+    #[error("signer {signer} of {kind} record {id} is not an officer of book {book}")]
+    UnknownSigner {
+        id: RecordId,
+        kind: String,
+        signer: PublicKey,
+        book: BookId,
+    },
+    #[error("signer {signer} of {kind} record {id} had role {role} revoked before signing")]
+    RevokedSigner {
+        id: RecordId,
+        kind: String,
+        signer: PublicKey,
+        role: Role,
+    },
+    #[error("signer {signer} of {kind} record {id} holds {held}; a {kind} needs one of: {needed}")]
+    WrongRole {
+        id: RecordId,
+        kind: String,
+        signer: PublicKey,
+        held: String,
+        needed: String,
+    },
+    #[error("{kind} record {id} refers to {target}, which is not in its causal past")]
+    TargetNotInPast {
+        id: RecordId,
+        kind: String,
+        target: RecordId,
+    },
+    #[error(
+        "reversal {id} targets a {target_kind}; only contributions and withdrawals are reversed"
+    )]
+    NotReversible { id: RecordId, target_kind: String },
+    #[error("automerge refused the change: {0}")]
+    Automerge(String),
+}
+
+/// A change reduced to what validation looks at.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The change hash, once known (a local change gets it on commit).
+    pub hash: Option<ChangeHash>,
+    pub deps: Vec<ChangeHash>,
+    pub actor: ActorId,
+    pub seq: u64,
+    pub records: Vec<Record>,
+    /// Encoded size, for the limit; 0 for a local change built from checked records.
+    pub bytes: usize,
+}
+
+/// Decodes an automerge change into a candidate, refusing any operation that is not the
+/// addition of a record under its own id in the root map. `verify` checks each record's
+/// signature; only a trusted reload skips it.
+pub fn parse_change(book: BookId, change: &Change, verify: bool) -> Result<Candidate, Refusal> {
+    let bytes = change.raw_bytes().len();
+    if bytes > MAX_CHANGE_BYTES {
+        return Err(Refusal::ChangeTooLarge { bytes });
+    }
+    if change.len() > MAX_RECORDS_PER_CHANGE {
+        return Err(Refusal::TooManyRecords {
+            count: change.len(),
+        });
+    }
+    if change.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    // Automerge's expansion asserts on inputs it assumes were checked when parsed; a hostile
+    // change must cost a refusal, never the node.
+    let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode()))
+        .map_err(|_| Refusal::Malformed("automerge could not expand the change".into()))?;
+    let mut records = Vec::with_capacity(expanded.operations.len());
+    for op in expanded.operations {
+        let key = match &op.key {
+            Key::Map(k) => k.to_string(),
+            Key::Seq(_) => {
+                return Err(Refusal::WritesElsewhere {
+                    what: "into a list".into(),
+                });
+            }
+        };
+        if op.obj != ObjectId::Root {
+            return Err(Refusal::WritesElsewhere {
+                what: format!("into nested object {:?}", op.obj),
+            });
+        }
+        if op.insert {
+            return Err(Refusal::WritesElsewhere {
+                what: "a list insertion".into(),
+            });
+        }
+        let value = match op.action {
+            OpType::Put(ScalarValue::Bytes(b)) => b,
+            OpType::Delete => return Err(Refusal::Delete { key }),
+            OpType::Put(other) => {
+                return Err(Refusal::WritesElsewhere {
+                    what: format!("a {} value under {key:?}", scalar_name(&other)),
+                });
+            }
+            other => {
+                return Err(Refusal::WritesElsewhere {
+                    what: format!("operation {other:?} under {key:?}"),
+                });
+            }
+        };
+        if !op.pred.is_empty() {
+            return Err(Refusal::Overwrite { key });
+        }
+        let record = if verify {
+            Record::decode(&value)
+        } else {
+            Record::decode_unverified(&value)
+        }
+        .map_err(|error| Refusal::Record {
+            key: key.chars().take(80).collect(),
+            error,
+        })?;
+        if key != record.id().to_string() {
+            return Err(Refusal::KeyMismatch {
+                key: key.chars().take(80).collect(),
+                id: record.id(),
+            });
+        }
+        if record.book() != book {
+            return Err(Refusal::WrongBook {
+                id: record.id(),
+                found: record.book(),
+                expected: book,
+            });
+        }
+        records.push(record);
+    }
+    Ok(Candidate {
+        hash: Some(change.hash()),
+        deps: change.deps().to_vec(),
+        actor: change.actor_id().clone(),
+        seq: change.seq(),
+        records,
+        bytes,
+    })
+}
+
+fn scalar_name(v: &ScalarValue) -> &'static str {
+    match v {
+        ScalarValue::Str(_) => "string",
+        ScalarValue::Int(_) | ScalarValue::Uint(_) | ScalarValue::F64(_) => "number",
+        ScalarValue::Counter(_) => "counter",
+        ScalarValue::Timestamp(_) => "timestamp",
+        ScalarValue::Boolean(_) => "boolean",
+        ScalarValue::Null => "null",
+        _ => "non-bytes",
+    }
+}
+
+/// The validation function: decides whether `candidate` may join `book`, from the candidate and
+/// its causal past alone.
+pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
+    if candidate.bytes > MAX_CHANGE_BYTES {
+        return Err(Refusal::ChangeTooLarge {
+            bytes: candidate.bytes,
+        });
+    }
+    if candidate.records.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    if candidate.records.len() > MAX_RECORDS_PER_CHANGE {
+        return Err(Refusal::TooManyRecords {
+            count: candidate.records.len(),
+        });
+    }
+    if let Some(missing) = candidate.deps.iter().find(|d| !book.has_change(d)) {
+        return Err(Refusal::MissingDependency { missing: *missing });
+    }
+    let expected = book.graph.seq_of(&candidate.actor) + 1;
+    if candidate.seq != expected {
+        return Err(Refusal::ActorSequence {
+            actor: candidate.actor.clone(),
+            seq: candidate.seq,
+            expected,
+        });
+    }
+
+    // The root change is the genesis change, byte for byte.
+    if candidate.deps.is_empty() {
+        let not_genesis = || Refusal::NotTheGenesisChange { book: book.id() };
+        let [record] = candidate.records.as_slice() else {
+            return Err(not_genesis());
+        };
+        if book.change_count() > 0 || record.id() != book.id().0 {
+            return Err(not_genesis());
+        }
+        let canonical = genesis_change(record)?;
+        if candidate.hash.is_some_and(|h| h != canonical.hash()) {
+            return Err(not_genesis());
+        }
+        return Ok(());
+    }
+
+    let genesis = book
+        .genesis()
+        .expect("a book with changes has its genesis, because the root change is the genesis");
+    let roster = book
+        .graph
+        .roster(genesis, &book.graph.past_roles(&candidate.deps));
+
+    let mut ids = HashSet::new();
+    for record in &candidate.records {
+        let id = record.id();
+        if !ids.insert(id) {
+            return Err(Refusal::DuplicateInChange { id });
+        }
+        if matches!(record.body(), Body::Genesis(_)) {
+            return Err(Refusal::SecondGenesis { id });
+        }
+        if book.graph.record_in_past(&id, &candidate.deps) {
+            return Err(Refusal::AlreadyPresent { id });
+        }
+
+        let needed = signer_roles(record.kind());
+        let signer = record.signer();
+        if !roster.holds_any(&signer, needed) {
+            let kind = record.kind().to_owned();
+            if let Some(role) = needed.iter().find(|r| roster.was_revoked(&signer, **r)) {
+                return Err(Refusal::RevokedSigner {
+                    id,
+                    kind,
+                    signer,
+                    role: *role,
+                });
+            }
+            let held = roster.roles_of(&signer);
+            if held.is_empty() {
+                return Err(Refusal::UnknownSigner {
+                    id,
+                    kind,
+                    signer,
+                    book: book.id(),
+                });
+            }
+            return Err(Refusal::WrongRole {
+                id,
+                kind,
+                signer,
+                held: join(&held),
+                needed: join(needed),
+            });
+        }
+
+        if let Some(target) = record.body().target() {
+            if !book.graph.record_in_past(&target, &candidate.deps) {
+                return Err(Refusal::TargetNotInPast {
+                    id,
+                    kind: record.kind().to_owned(),
+                    target,
+                });
+            }
+            if let Body::Reversal(_) = record.body() {
+                let target_kind = book
+                    .record(&target)
+                    .expect("a target in the causal past is in the book")
+                    .kind();
+                if !matches!(target_kind, "contribution" | "withdrawal") {
+                    return Err(Refusal::NotReversible {
+                        id,
+                        target_kind: target_kind.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn join(roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(Role::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
