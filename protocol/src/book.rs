@@ -157,6 +157,12 @@ impl Book {
         &self.doc
     }
 
+    /// The document, for the sync engine to update its session state. Only heads, needs and
+    /// bloom filters reach it this way: changes go through [`Book::apply`].
+    pub(crate) fn doc_for_sync(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
         self.graph.node(hash).is_some()
     }

@@ -21,3 +21,5 @@ pub mod kind;
 pub mod money;
 pub mod record;
 pub mod roster;
+pub mod sync;
+pub mod view;

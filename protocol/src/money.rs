@@ -109,7 +109,7 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// An amount of money in integer minor units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Money {
     pub currency: Currency,
     pub minor: i64,

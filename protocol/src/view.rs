@@ -1,0 +1,423 @@
+//! Views: pure, deterministic folds over a book's valid records.
+//!
+//! [`Ledger::fold`] reads every record once, in the order of (claimed time, record id), so two
+//! nodes holding the same records compute identical results whatever order the records reached
+//! them in. A record that needs a quorum moves no money until it has one. Where the CRDT merged
+//! things that people must look at (two officers recording the same contribution, withdrawals
+//! that overdraw once concurrent records meet, a record signed concurrently with its signer's
+//! revocation) the ledger flags an [`Anomaly`]; it never silently picks a winner.
+
+use crate::book::Book;
+use crate::key::PublicKey;
+use crate::kind::{Body, Role, signer_roles};
+use crate::money::{Currency, Money};
+use crate::record::{Record, RecordId};
+use crate::roster::Roster;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Where a record stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Status {
+    /// It has its quorum and counts.
+    Effective,
+    /// It awaits more officers' signatures.
+    Pending { have: u32, need: u32 },
+    /// An effective reversal cancelled it.
+    Reversed { by: RecordId },
+}
+
+/// One line of a member's statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub record: RecordId,
+    pub kind: String,
+    pub time_ms: u64,
+    /// Positive for money in, negative for money out.
+    pub amount: Money,
+    pub status: Status,
+    /// The member's balance in this currency after this entry.
+    pub balance_after: Money,
+    pub signer: PublicKey,
+}
+
+/// A member as the book knows her: a pseudonymous id and an alias, never personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub member: String,
+    pub alias: String,
+    pub key: Option<PublicKey>,
+    pub joined: RecordId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Officer {
+    pub key: PublicKey,
+    pub roles: Vec<Role>,
+}
+
+/// A record awaiting signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    pub record: RecordId,
+    pub kind: String,
+    pub signer: PublicKey,
+    pub signed_by: Vec<PublicKey>,
+    pub need: u32,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// Same member, amount and meeting, recorded by different officers.
+    LikelyDuplicateContribution,
+    /// A withdrawal that takes the member's balance below zero.
+    Overdraw,
+    /// A record signed concurrently with its signer's revocation.
+    SignedConcurrentWithRevocation,
+    /// A record cancelled by a reversal.
+    Reversed,
+    /// Money recorded in a currency other than the book's.
+    CurrencyMismatch,
+    /// Money recorded for a member id that never joined.
+    UnknownMember,
+    /// Two join records for the same member id.
+    DuplicateMember,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Anomaly {
+    pub kind: AnomalyKind,
+    pub records: Vec<RecordId>,
+    pub detail: String,
+}
+
+/// Everything the views of one book need, folded once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ledger {
+    pub name: String,
+    pub currency: Option<Currency>,
+    pub record_count: usize,
+    pub officers: Vec<Officer>,
+    pub members: Vec<Member>,
+    /// Group totals per currency, of effective records only.
+    pub totals: Vec<Money>,
+    pub balances: BTreeMap<String, Vec<Money>>,
+    pub statements: BTreeMap<String, Vec<Entry>>,
+    pub pending: Vec<Pending>,
+    pub anomalies: Vec<Anomaly>,
+    /// Partner node PeerIds this book is shared with (effective shares not later unshared).
+    pub shared_with: Vec<String>,
+}
+
+impl Ledger {
+    pub fn fold(book: &Book) -> Ledger {
+        let mut records: Vec<&Record> = book.records().collect();
+        records.sort_by_key(|r| (r.time_ms(), r.id()));
+        let roster = book.roster();
+        let Some(genesis) = book.genesis() else {
+            return Ledger::empty(records.len());
+        };
+
+        // Signatures per record: its signer plus the distinct signers of approvals of it.
+        let mut signers: HashMap<RecordId, BTreeSet<PublicKey>> = HashMap::new();
+        for r in &records {
+            signers.entry(r.id()).or_default().insert(r.signer());
+            if let Body::Approval(a) = r.body() {
+                signers.entry(a.record).or_default().insert(r.signer());
+            }
+        }
+        let quorum = |r: &Record| genesis.rules.quorum(r.kind());
+        let has_quorum = |r: &Record| signers[&r.id()].len() as u32 >= quorum(r);
+
+        let mut reversed_by: HashMap<RecordId, RecordId> = HashMap::new();
+        for r in &records {
+            if let Body::Reversal(rev) = r.body()
+                && has_quorum(r)
+            {
+                reversed_by.entry(rev.record).or_insert(r.id());
+            }
+        }
+        let status = |r: &Record| -> Status {
+            if let Some(by) = reversed_by.get(&r.id()) {
+                Status::Reversed { by: *by }
+            } else if has_quorum(r) {
+                Status::Effective
+            } else {
+                Status::Pending {
+                    have: signers[&r.id()].len() as u32,
+                    need: quorum(r),
+                }
+            }
+        };
+
+        let mut anomalies = Vec::new();
+        let mut members: BTreeMap<String, Member> = BTreeMap::new();
+        let mut balances: BTreeMap<String, BTreeMap<Currency, i64>> = BTreeMap::new();
+        let mut statements: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+        let mut totals: BTreeMap<Currency, i64> = BTreeMap::new();
+        let mut pending = Vec::new();
+        let mut duplicates: BTreeMap<(String, Money, String), Vec<&Record>> = BTreeMap::new();
+        let mut shares: BTreeMap<String, bool> = BTreeMap::new();
+
+        for r in &records {
+            let st = status(r);
+            if let Status::Pending { need, .. } = st
+                && !matches!(r.body(), Body::Approval(_))
+            {
+                pending.push(Pending {
+                    record: r.id(),
+                    kind: r.kind().to_owned(),
+                    signer: r.signer(),
+                    signed_by: signers[&r.id()].iter().copied().collect(),
+                    need,
+                    summary: summary(r),
+                });
+            }
+            if let Status::Reversed { by } = st {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::Reversed,
+                    records: vec![r.id(), by],
+                    detail: format!("{} {} was reversed by {by}", r.kind(), r.id()),
+                });
+            }
+            let (member, amount, sign) = match r.body() {
+                Body::MemberJoin(j) => {
+                    let id = j.member.to_string();
+                    if let Some(first) = members.get(&id) {
+                        anomalies.push(Anomaly {
+                            kind: AnomalyKind::DuplicateMember,
+                            records: vec![first.joined, r.id()],
+                            detail: format!("member id {id} joined twice"),
+                        });
+                    } else {
+                        members.insert(
+                            id.clone(),
+                            Member {
+                                member: id,
+                                alias: j.alias.clone(),
+                                key: j.key,
+                                joined: r.id(),
+                            },
+                        );
+                    }
+                    continue;
+                }
+                Body::Share(s) if st == Status::Effective => {
+                    shares.insert(s.peer.clone(), true);
+                    continue;
+                }
+                Body::Unshare(s) if st == Status::Effective => {
+                    shares.insert(s.peer.clone(), false);
+                    continue;
+                }
+                Body::Contribution(c) => {
+                    let meeting = c
+                        .meeting
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| format!("day {}", r.time_ms() / 86_400_000));
+                    if st == Status::Effective {
+                        duplicates
+                            .entry((c.member.to_string(), c.amount, meeting))
+                            .or_default()
+                            .push(r);
+                    }
+                    (&c.member, c.amount, 1)
+                }
+                Body::Withdrawal(w) => (&w.member, w.amount, -1),
+                _ => continue,
+            };
+            let member = member.to_string();
+            if amount.currency != genesis.currency {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::CurrencyMismatch,
+                    records: vec![r.id()],
+                    detail: format!(
+                        "{} {} is in {}, but the book keeps {}",
+                        r.kind(),
+                        r.id(),
+                        amount.currency,
+                        genesis.currency
+                    ),
+                });
+            }
+            if !members.contains_key(&member) {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::UnknownMember,
+                    records: vec![r.id()],
+                    detail: format!(
+                        "{} {} is for member {member}, who never joined",
+                        r.kind(),
+                        r.id()
+                    ),
+                });
+            }
+            let balance = balances
+                .entry(member.clone())
+                .or_default()
+                .entry(amount.currency)
+                .or_default();
+            if st == Status::Effective {
+                *balance += sign * amount.minor;
+                *totals.entry(amount.currency).or_default() += sign * amount.minor;
+                if *balance < 0 {
+                    anomalies.push(Anomaly {
+                        kind: AnomalyKind::Overdraw,
+                        records: vec![r.id()],
+                        detail: format!(
+                            "withdrawal {} leaves member {member} at {}",
+                            r.id(),
+                            Money::new(*balance, amount.currency)
+                        ),
+                    });
+                }
+            }
+            statements.entry(member).or_default().push(Entry {
+                record: r.id(),
+                kind: r.kind().to_owned(),
+                time_ms: r.time_ms(),
+                amount: Money::new(sign * amount.minor, amount.currency),
+                status: st,
+                balance_after: Money::new(*balance, amount.currency),
+                signer: r.signer(),
+            });
+        }
+
+        for ((member, amount, meeting), recs) in duplicates {
+            let officers: BTreeSet<PublicKey> = recs.iter().map(|r| r.signer()).collect();
+            if officers.len() > 1 {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::LikelyDuplicateContribution,
+                    records: recs.iter().map(|r| r.id()).collect(),
+                    detail: format!(
+                        "{} officers each recorded {amount} from member {member} ({meeting})",
+                        officers.len()
+                    ),
+                });
+            }
+        }
+        anomalies.extend(concurrent_with_revocation(book, &roster, &records));
+        anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
+
+        Ledger {
+            name: genesis.name.clone(),
+            currency: Some(genesis.currency),
+            record_count: records.len(),
+            officers: roster
+                .officers()
+                .map(|(key, roles)| Officer {
+                    key: *key,
+                    roles: roles.iter().copied().collect(),
+                })
+                .collect(),
+            members: members.into_values().collect(),
+            totals: money_list(&totals),
+            balances: balances
+                .into_iter()
+                .map(|(m, b)| (m, money_list(&b)))
+                .collect(),
+            statements,
+            pending,
+            anomalies,
+            shared_with: shares
+                .into_iter()
+                .filter_map(|(peer, on)| on.then_some(peer))
+                .collect(),
+        }
+    }
+
+    fn empty(record_count: usize) -> Ledger {
+        Ledger {
+            name: String::new(),
+            currency: None,
+            record_count,
+            officers: Vec::new(),
+            members: Vec::new(),
+            totals: Vec::new(),
+            balances: BTreeMap::new(),
+            statements: BTreeMap::new(),
+            pending: Vec::new(),
+            anomalies: Vec::new(),
+            shared_with: Vec::new(),
+        }
+    }
+
+    /// A member's balances, one per currency she has records in.
+    pub fn balance(&self, member: &str) -> Vec<Money> {
+        self.balances.get(member).cloned().unwrap_or_default()
+    }
+
+    /// A member's effective balance in one currency.
+    pub fn balance_in(&self, member: &str, currency: Currency) -> Money {
+        let minor = self
+            .balance(member)
+            .iter()
+            .find(|m| m.currency == currency)
+            .map_or(0, |m| m.minor);
+        Money::new(minor, currency)
+    }
+}
+
+fn money_list(map: &BTreeMap<Currency, i64>) -> Vec<Money> {
+    map.iter().map(|(c, m)| Money::new(*m, *c)).collect()
+}
+
+/// A few plain words on what a record does, for approvers.
+pub fn summary(r: &Record) -> String {
+    match r.body() {
+        Body::Withdrawal(w) => format!("pay {} to member {} ({})", w.amount, w.member, w.reason),
+        Body::Contribution(c) => format!("record {} from member {}", c.amount, c.member),
+        Body::RoleGrant(g) => format!("make {} a {}", g.key, g.role),
+        Body::RoleRevoke(g) => format!("take the {} role from {}", g.role, g.key),
+        Body::Reversal(rv) => format!("reverse record {} ({})", rv.record, rv.reason),
+        Body::Share(s) => format!("share this book with partner node {}", s.peer),
+        Body::Unshare(s) => format!("stop sharing this book with partner node {}", s.peer),
+        other => other.kind().replace('_', " "),
+    }
+}
+
+/// Records whose signer has since lost the role they needed, where the revocation did not
+/// causally follow the record: the two were made concurrently, and people must look.
+fn concurrent_with_revocation(book: &Book, roster: &Roster, records: &[&Record]) -> Vec<Anomaly> {
+    let revocations: Vec<&Record> = records
+        .iter()
+        .copied()
+        .filter(|r| matches!(r.body(), Body::RoleRevoke(_)))
+        .collect();
+    let mut out = Vec::new();
+    for r in records {
+        if matches!(r.body(), Body::Genesis(_)) {
+            continue;
+        }
+        let signer = r.signer();
+        let needed = signer_roles(r.kind());
+        if roster.holds_any(&signer, needed) {
+            continue;
+        }
+        let relevant: Vec<&Record> = revocations
+            .iter()
+            .copied()
+            .filter(|rev| match rev.body() {
+                Body::RoleRevoke(c) => c.key == signer && needed.contains(&c.role),
+                _ => false,
+            })
+            .collect();
+        if relevant.is_empty() || relevant.iter().any(|rev| book.precedes(&r.id(), &rev.id())) {
+            continue;
+        }
+        out.push(Anomaly {
+            kind: AnomalyKind::SignedConcurrentWithRevocation,
+            records: std::iter::once(r.id())
+                .chain(relevant.iter().map(|rev| rev.id()))
+                .collect(),
+            detail: format!(
+                "{} {} was signed by {signer} concurrently with the revocation of their role",
+                r.kind(),
+                r.id()
+            ),
+        });
+    }
+    out
+}
