@@ -62,6 +62,25 @@ pub enum RecordError {
     MissingBook { kind: String },
 }
 
+impl RecordError {
+    /// A stable, machine-readable name for the reason, used in test vectors and API problems.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RecordError::TooLarge { .. } => "record_too_large",
+            RecordError::Canonical(_) => "non_canonical",
+            RecordError::Shape(_) => "malformed_record",
+            RecordError::Version(_) => "unsupported_version",
+            RecordError::KindName(_) => "malformed_kind",
+            RecordError::Key(KeyError::SignatureText) => "malformed_signature",
+            RecordError::Key(_) => "malformed_key",
+            RecordError::Signature { .. } => "bad_signature",
+            RecordError::Body { .. } => "invalid_body",
+            RecordError::GenesisNamesBook => "genesis_names_book",
+            RecordError::MissingBook { .. } => "missing_book",
+        }
+    }
+}
+
 /// A record id: SHA-256 of the signed bytes, written as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(pub [u8; 32]);

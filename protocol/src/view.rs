@@ -157,7 +157,8 @@ impl Ledger {
         let mut members: BTreeMap<String, Member> = BTreeMap::new();
         let mut balances: BTreeMap<String, BTreeMap<Currency, i64>> = BTreeMap::new();
         let mut statements: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
-        let mut totals: BTreeMap<Currency, i64> = BTreeMap::new();
+        // The book's own currency always shows, at zero if nothing has moved.
+        let mut totals: BTreeMap<Currency, i64> = BTreeMap::from([(genesis.currency, 0)]);
         let mut pending = Vec::new();
         let mut duplicates: BTreeMap<(String, Money, String), Vec<&Record>> = BTreeMap::new();
         let mut shares: BTreeMap<String, bool> = BTreeMap::new();
@@ -420,4 +421,210 @@ fn concurrent_with_revocation(book: &Book, roster: &Roster, records: &[&Record])
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::SignerKey;
+    use crate::kind::{
+        Approval, Contribution, Genesis, MemberJoin, Officer, Reversal, Rules, Withdrawal,
+    };
+
+    struct Fixture {
+        treasurer: SignerKey,
+        secretary: SignerKey,
+        keeper: SignerKey,
+        book: Book,
+    }
+
+    fn hkd(minor: i64) -> Money {
+        Money::new(minor, "HKD".parse().unwrap())
+    }
+
+    fn fixture() -> Fixture {
+        let treasurer = SignerKey::from_seed([1; 32]);
+        let secretary = SignerKey::from_seed([2; 32]);
+        let keeper = SignerKey::from_seed([3; 32]);
+        let officer = |k: &SignerKey, r: Role| Officer {
+            key: k.public(),
+            roles: vec![r],
+        };
+        let genesis = Record::sign(
+            &treasurer,
+            None,
+            0,
+            &Body::Genesis(Genesis {
+                name: "Sunday Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                rules: Rules::default(),
+                officers: vec![
+                    officer(&treasurer, Role::Treasurer),
+                    officer(&secretary, Role::Secretary),
+                    officer(&keeper, Role::KeyHolder),
+                ],
+            }),
+        );
+        let mut book = Book::create(genesis, [9; 16]).unwrap();
+        let join = Record::sign(
+            &treasurer,
+            Some(book.id()),
+            1,
+            &Body::MemberJoin(MemberJoin {
+                member: "m-ana".parse().unwrap(),
+                alias: "Ana".into(),
+                key: None,
+            }),
+        );
+        book.add(vec![join]).unwrap();
+        Fixture {
+            treasurer,
+            secretary,
+            keeper,
+            book,
+        }
+    }
+
+    impl Fixture {
+        fn add(&mut self, key: &SignerKey, time: u64, body: Body) -> Record {
+            let r = Record::sign(key, Some(self.book.id()), time, &body);
+            self.book.add(vec![r.clone()]).unwrap();
+            r
+        }
+    }
+
+    fn contribution(minor: i64) -> Body {
+        Body::Contribution(Contribution {
+            member: "m-ana".parse().unwrap(),
+            amount: hkd(minor),
+            meeting: None,
+        })
+    }
+
+    #[test]
+    fn a_withdrawal_moves_money_only_at_quorum() {
+        let mut f = fixture();
+        let t = f.treasurer.clone();
+        f.add(&t, 10, contribution(50_000));
+        let w = f.add(
+            &t,
+            20,
+            Body::Withdrawal(Withdrawal {
+                member: "m-ana".parse().unwrap(),
+                amount: hkd(20_000),
+                reason: "rent".into(),
+            }),
+        );
+        let ledger = Ledger::fold(&f.book);
+        assert_eq!(
+            ledger.balance_in("m-ana", "HKD".parse().unwrap()),
+            hkd(50_000)
+        );
+        assert_eq!(ledger.pending.len(), 1);
+        assert_eq!(ledger.pending[0].record, w.id());
+        assert_eq!(ledger.pending[0].need, 2);
+        assert!(ledger.pending[0].summary.contains("200.00 HKD"));
+
+        let k = f.keeper.clone();
+        f.add(&k, 30, Body::Approval(Approval { record: w.id() }));
+        let ledger = Ledger::fold(&f.book);
+        assert_eq!(
+            ledger.balance_in("m-ana", "HKD".parse().unwrap()),
+            hkd(30_000)
+        );
+        assert_eq!(ledger.totals, vec![hkd(30_000)]);
+        assert!(ledger.pending.is_empty());
+        let entries = &ledger.statements["m-ana"];
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].amount, hkd(-20_000));
+        assert_eq!(entries[1].balance_after, hkd(30_000));
+        assert_eq!(entries[1].status, Status::Effective);
+    }
+
+    #[test]
+    fn a_reversal_cancels_its_target_once_approved() {
+        let mut f = fixture();
+        let t = f.treasurer.clone();
+        let c = f.add(&t, 10, contribution(50_000));
+        let s = f.secretary.clone();
+        let rev = f.add(
+            &s,
+            20,
+            Body::Reversal(Reversal {
+                record: c.id(),
+                reason: "entered twice".into(),
+            }),
+        );
+        assert_eq!(Ledger::fold(&f.book).totals, vec![hkd(50_000)]);
+        let k = f.keeper.clone();
+        f.add(&k, 30, Body::Approval(Approval { record: rev.id() }));
+        let ledger = Ledger::fold(&f.book);
+        assert_eq!(ledger.totals, vec![hkd(0)]);
+        assert_eq!(
+            ledger.statements["m-ana"][0].status,
+            Status::Reversed { by: rev.id() }
+        );
+        assert!(
+            ledger
+                .anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::Reversed)
+        );
+    }
+
+    #[test]
+    fn flags_duplicates_overdraws_and_unknown_members() {
+        let mut f = fixture();
+        let (t, s, k) = (f.treasurer.clone(), f.secretary.clone(), f.keeper.clone());
+        f.add(&t, 10, contribution(500));
+        f.add(&s, 11, contribution(500));
+        let w = f.add(
+            &t,
+            20,
+            Body::Withdrawal(Withdrawal {
+                member: "m-ana".parse().unwrap(),
+                amount: hkd(5_000),
+                reason: "hospital".into(),
+            }),
+        );
+        f.add(&k, 21, Body::Approval(Approval { record: w.id() }));
+        f.add(
+            &t,
+            30,
+            Body::Contribution(Contribution {
+                member: "m-nobody".parse().unwrap(),
+                amount: hkd(100),
+                meeting: None,
+            }),
+        );
+        let ledger = Ledger::fold(&f.book);
+        let kinds: Vec<AnomalyKind> = ledger.anomalies.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                AnomalyKind::LikelyDuplicateContribution,
+                AnomalyKind::Overdraw,
+                AnomalyKind::UnknownMember
+            ]
+        );
+        assert!(
+            ledger.anomalies[1].detail.contains("-40.00 HKD"),
+            "{}",
+            ledger.anomalies[1].detail
+        );
+    }
+
+    #[test]
+    fn the_fold_ignores_arrival_order() {
+        let mut f = fixture();
+        let t = f.treasurer.clone();
+        for i in 0..5 {
+            f.add(&t, 100 - i, contribution(100 + i as i64));
+        }
+        let mut other = Book::empty(f.book.id(), [8; 16]);
+        let mut changes = f.book.doc().get_changes(&[]);
+        changes.reverse();
+        other.apply(changes);
+        assert_eq!(Ledger::fold(&other), Ledger::fold(&f.book));
+    }
 }

@@ -95,6 +95,38 @@ pub enum Refusal {
     Automerge(String),
 }
 
+impl Refusal {
+    /// A stable, machine-readable name for the reason, used in test vectors, logs and API
+    /// problems.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::ChangeTooLarge { .. } => "change_too_large",
+            Refusal::TooManyRecords { .. } => "too_many_records",
+            Refusal::Empty => "empty_change",
+            Refusal::Malformed(_) => "malformed_change",
+            Refusal::Delete { .. } => "delete",
+            Refusal::Overwrite { .. } => "overwrite",
+            Refusal::WritesElsewhere { .. } => "writes_elsewhere",
+            Refusal::Record { error, .. } => error.code(),
+            Refusal::KeyMismatch { .. } => "wrong_id",
+            Refusal::WrongBook { .. } => "wrong_book",
+            Refusal::DuplicateInChange { .. } => "duplicate_in_change",
+            Refusal::AlreadyPresent { .. } => "already_present",
+            Refusal::NotGenesis { .. } => "not_genesis",
+            Refusal::NotTheGenesisChange { .. } => "not_the_genesis_change",
+            Refusal::SecondGenesis { .. } => "second_genesis",
+            Refusal::MissingDependency { .. } => "missing_dependency",
+            Refusal::ActorSequence { .. } => "actor_sequence",
+            Refusal::UnknownSigner { .. } => "unknown_signer",
+            Refusal::RevokedSigner { .. } => "revoked_signer",
+            Refusal::WrongRole { .. } => "wrong_role",
+            Refusal::TargetNotInPast { .. } => "target_not_in_past",
+            Refusal::NotReversible { .. } => "not_reversible",
+            Refusal::Automerge(_) => "automerge",
+        }
+    }
+}
+
 /// A change reduced to what validation looks at.
 #[derive(Debug, Clone)]
 pub struct Candidate {
