@@ -157,12 +157,6 @@ impl Book {
         &self.doc
     }
 
-    /// The document, for the sync engine to update its session state. Only heads, needs and
-    /// bloom filters reach it this way: changes go through [`Book::apply`].
-    pub(crate) fn doc_for_sync(&mut self) -> &mut Automerge {
-        &mut self.doc
-    }
-
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
         self.graph.node(hash).is_some()
     }
@@ -231,6 +225,18 @@ impl Book {
     /// a change whose dependencies are missing is returned in [`Applied::waiting`], so the caller
     /// can offer it again once they arrive.
     pub fn apply(&mut self, changes: Vec<Change>) -> Applied {
+        self.apply_with(changes, |doc, accepted| doc.apply_changes(accepted))
+    }
+
+    /// Validates `changes`, then hands the accepted ones to `commit` to put into the document
+    /// (the sync engine passes them through automerge's sync state this way). Validation reads
+    /// only the index, which takes each accepted change before the next is checked, so a batch
+    /// may build on itself.
+    pub(crate) fn apply_with(
+        &mut self,
+        changes: Vec<Change>,
+        commit: impl FnOnce(&mut Automerge, Vec<Change>) -> Result<(), automerge::AutomergeError>,
+    ) -> Applied {
         let mut applied = Applied::default();
         let mut pending: Vec<Change> = Vec::new();
         let mut seen: HashSet<ChangeHash> = HashSet::new();
@@ -242,6 +248,7 @@ impl Book {
                 pending.push(change);
             }
         }
+        let mut accepted = Vec::new();
         // Repeat until no change becomes ready, so that changes may arrive out of order.
         loop {
             let before = pending.len();
@@ -254,18 +261,14 @@ impl Book {
                 let verdict = validate::parse_change(self.id, &change, true)
                     .and_then(|c| validate(self, &c).map(|()| c));
                 match verdict {
-                    Ok(candidate) => match self.doc.apply_changes([change.clone()]) {
-                        Ok(()) => {
-                            applied.accepted.push(change.hash());
-                            applied
-                                .records
-                                .extend(candidate.records.iter().map(Record::id));
-                            self.index(candidate);
-                        }
-                        Err(e) => applied
-                            .refused
-                            .push((change.hash(), Refusal::Automerge(e.to_string()))),
-                    },
+                    Ok(candidate) => {
+                        applied.accepted.push(change.hash());
+                        applied
+                            .records
+                            .extend(candidate.records.iter().map(Record::id));
+                        self.index(candidate);
+                        accepted.push(change);
+                    }
                     Err(refusal) => applied.refused.push((change.hash(), refusal)),
                 }
             }
@@ -275,7 +278,33 @@ impl Book {
             }
         }
         applied.waiting = pending;
+        if let Err(e) = commit(&mut self.doc, accepted) {
+            // Automerge refused what validation accepted, which validation is meant to rule out
+            // (it checks dependencies and actor sequence numbers). Rebuild the index from what
+            // the document really holds, and report the difference.
+            self.reindex();
+            let (kept, lost): (Vec<_>, Vec<_>) = applied
+                .accepted
+                .into_iter()
+                .partition(|h| self.has_change(h));
+            applied.accepted = kept;
+            applied.refused.extend(
+                lost.into_iter()
+                    .map(|h| (h, Refusal::Automerge(e.to_string()))),
+            );
+            applied.records.retain(|id| self.graph.record(id).is_some());
+        }
         applied
+    }
+
+    fn reindex(&mut self) {
+        self.graph = Graph::default();
+        self.genesis = None;
+        for change in self.doc.get_changes(&[]) {
+            let candidate = validate::parse_change(self.id, &change, false)
+                .expect("the document holds only changes this book validated");
+            self.index(candidate);
+        }
     }
 
     fn index(&mut self, candidate: validate::Candidate) {

@@ -144,12 +144,23 @@ impl PeerSync {
             })?;
             changes.push(change);
         }
-        message.changes = Vec::<Vec<u8>>::new().into();
         // Without the flags automerge assumes the peer cannot take a whole-document message, so
         // it keeps sending changes, which the engine can validate one by one and split.
         message.flags = None;
 
-        let mut applied = book.apply(changes);
+        let state = &mut self.state;
+        let mut applied = book.apply_with(changes, |doc, accepted| {
+            // Only validated changes reach automerge, inside the message, so that its session
+            // state advances exactly as if the peer had sent only those.
+            message.changes = accepted
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect::<Vec<_>>()
+                .into();
+            // An error here means automerge refused a validated change; the book then
+            // rebuilds its index from the document and reports those changes as refused.
+            doc.receive_sync_message(state, message)
+        });
         self.refused_total += applied.refused.len() as u64;
         // A change that depends on a refused one can never become valid; drop it rather than
         // hold it forever.
@@ -160,9 +171,6 @@ impl PeerSync {
         let keep_from = applied.waiting.len().saturating_sub(MAX_WAITING_CHANGES);
         self.waiting = applied.waiting.split_off(keep_from);
 
-        book.doc_for_sync()
-            .receive_sync_message(&mut self.state, message)
-            .map_err(|e| SyncError::Malformed(e.to_string()))?;
         self.news = true;
         Ok(applied)
     }
@@ -210,4 +218,152 @@ fn split(message: Message) -> Vec<Vec<u8>> {
             .encode()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::SignerKey;
+    use crate::kind::{Body, Contribution, Genesis, Officer, Role, Rules};
+    use crate::money::Money;
+    use crate::record::Record;
+
+    fn founded(n: usize) -> (SignerKey, Book) {
+        let treasurer = SignerKey::from_seed([1; 32]);
+        let genesis = Record::sign(
+            &treasurer,
+            None,
+            0,
+            &Body::Genesis(Genesis {
+                name: "Sync Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                rules: Rules::default(),
+                officers: vec![
+                    Officer {
+                        key: treasurer.public(),
+                        roles: vec![Role::Treasurer],
+                    },
+                    Officer {
+                        key: SignerKey::from_seed([2; 32]).public(),
+                        roles: vec![Role::KeyHolder],
+                    },
+                ],
+            }),
+        );
+        let mut book = Book::create(genesis, [1; 16]).unwrap();
+        for i in 0..n {
+            add(&treasurer, &mut book, i as u64);
+        }
+        (treasurer, book)
+    }
+
+    fn add(key: &SignerKey, book: &mut Book, i: u64) {
+        let r = Record::sign(
+            key,
+            Some(book.id()),
+            1_000 + i,
+            &Body::Contribution(Contribution {
+                member: "m-ana".parse().unwrap(),
+                amount: Money::new(100 + i as i64, "HKD".parse().unwrap()),
+                meeting: None,
+            }),
+        );
+        book.add(vec![r]).unwrap();
+    }
+
+    /// Runs both sessions until neither has anything to say; returns (messages, bytes) each way.
+    fn sync(
+        a: &mut Book,
+        sa: &mut PeerSync,
+        b: &mut Book,
+        sb: &mut PeerSync,
+    ) -> ((usize, usize), (usize, usize)) {
+        let (mut ab, mut ba) = ((0, 0), (0, 0));
+        for _ in 0..100 {
+            let mut quiet = true;
+            while let Some(m) = sa.generate(a) {
+                quiet = false;
+                ab.0 += 1;
+                ab.1 += m.len();
+                assert!(sb.receive(b, &m).unwrap().refused.is_empty());
+            }
+            while let Some(m) = sb.generate(b) {
+                quiet = false;
+                ba.0 += 1;
+                ba.1 += m.len();
+                assert!(sa.receive(a, &m).unwrap().refused.is_empty());
+            }
+            if quiet {
+                return (ab, ba);
+            }
+        }
+        panic!("sync did not go quiet");
+    }
+
+    #[test]
+    fn an_empty_peer_receives_a_book_in_bounded_messages() {
+        let (_, mut a) = founded(3_000);
+        let mut b = Book::empty(a.id(), [2; 16]);
+        let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
+        let ((messages, bytes), _) = sync(&mut a, &mut sa, &mut b, &mut sb);
+        assert_eq!(b.heads(), a.heads());
+        assert_eq!(b.record_count(), 3_001);
+        assert!(
+            messages > 2,
+            "{messages} messages: the initial sync was not split"
+        );
+        assert!(bytes / messages <= TARGET_MESSAGE_BYTES + 64 * 1024);
+    }
+
+    #[test]
+    fn one_new_record_takes_one_round_trip() {
+        let (key, mut a) = founded(50);
+        let mut b = Book::empty(a.id(), [2; 16]);
+        let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
+        sync(&mut a, &mut sa, &mut b, &mut sb);
+        add(&key, &mut a, 999);
+        let ((to_b, _), (to_a, _)) = sync(&mut a, &mut sa, &mut b, &mut sb);
+        assert_eq!(b.heads(), a.heads());
+        assert_eq!(
+            (to_b, to_a),
+            (1, 1),
+            "one message there, one acknowledgement back"
+        );
+    }
+
+    #[test]
+    fn a_resumed_session_sends_only_what_is_new() {
+        let (key, mut a) = founded(1_000);
+        let mut b = Book::empty(a.id(), [2; 16]);
+        let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
+        let ((_, full), _) = sync(&mut a, &mut sa, &mut b, &mut sb);
+        let (ca, cb) = (sa.checkpoint(), sb.checkpoint());
+        for i in 0..20 {
+            add(&key, &mut a, 5_000 + i);
+        }
+        let mut sa = PeerSync::resume(&ca).unwrap();
+        let mut sb = PeerSync::resume(&cb).unwrap();
+        let ((_, resumed), _) = sync(&mut a, &mut sa, &mut b, &mut sb);
+        assert_eq!(b.heads(), a.heads());
+        assert!(
+            resumed * 20 < full,
+            "resuming sent {resumed} bytes against {full} for the whole book"
+        );
+        assert!(PeerSync::resume(b"junk").is_err());
+    }
+
+    #[test]
+    fn malformed_and_oversized_messages_are_refused() {
+        let (_, mut a) = founded(1);
+        let mut s = PeerSync::new();
+        assert!(matches!(
+            s.receive(&mut a, b"\x42garbage"),
+            Err(SyncError::Malformed(_))
+        ));
+        assert!(matches!(
+            s.receive(&mut a, &vec![0; MAX_MESSAGE_BYTES + 1]),
+            Err(SyncError::TooLarge { .. })
+        ));
+        assert_eq!(a.record_count(), 2);
+    }
 }
