@@ -35,7 +35,7 @@ pub enum KeyError {
     KeyFileMismatch { stated: String, actual: String },
 }
 
-/// The public half of a signer key.
+/// The public half of a signer key: 32 bytes, checked to be a valid curve point when parsed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PublicKey([u8; 32]);
 
@@ -44,16 +44,36 @@ impl PublicKey {
         &self.0
     }
 
+    /// The decompressed point, from the per-thread cache when this key was seen before.
+    fn point(&self) -> Option<VerifyingKey> {
+        if let Some(key) = KEY_CACHE.with(|c| c.borrow().get(&self.0).copied()) {
+            return Some(key);
+        }
+        let key = VerifyingKey::from_bytes(&self.0).ok()?;
+        KEY_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= KEY_CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert(self.0, key);
+        });
+        Some(key)
+    }
+
     /// Verifies `sig` over `prefix || message` with `verify_strict`.
     pub fn verify(&self, prefix: &[u8], message: &[u8], sig: &[u8; 64]) -> bool {
-        let Ok(key) = VerifyingKey::from_bytes(&self.0) else {
-            return false;
-        };
         let mut signed = Vec::with_capacity(prefix.len() + message.len());
         signed.extend_from_slice(prefix);
         signed.extend_from_slice(message);
-        key.verify_strict(&signed, &Signature::from_bytes(sig))
-            .is_ok()
+        self.verify_signed(&signed, sig)
+    }
+
+    /// Verifies `sig` over `signed`, which already starts with its domain-separation prefix.
+    pub(crate) fn verify_signed(&self, signed: &[u8], sig: &[u8; 64]) -> bool {
+        self.point().is_some_and(|key| {
+            key.verify_strict(signed, &Signature::from_bytes(sig))
+                .is_ok()
+        })
     }
 }
 
@@ -69,6 +89,17 @@ impl fmt::Debug for PublicKey {
     }
 }
 
+/// How many decompressed keys each thread remembers. A book has tens of officers; the bound
+/// keeps a stream of hostile keys from growing the cache.
+const KEY_CACHE_ENTRIES: usize = 1024;
+
+thread_local! {
+    /// Decompressing a key costs about a tenth of verifying a signature, and a few officers sign
+    /// nearly every record, so parsed keys are remembered. Only valid points are cached.
+    static KEY_CACHE: std::cell::RefCell<std::collections::HashMap<[u8; 32], VerifyingKey>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 impl FromStr for PublicKey {
     type Err = KeyError;
 
@@ -77,10 +108,11 @@ impl FromStr for PublicKey {
             decode_exact(text, PUBLIC_KEY_TEXT_LEN).ok_or_else(|| KeyError::PublicKeyText {
                 text: text.chars().take(64).collect(),
             })?;
-        VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::PublicKeyPoint {
+        let key = PublicKey(bytes);
+        key.point().ok_or_else(|| KeyError::PublicKeyPoint {
             text: text.to_owned(),
         })?;
-        Ok(PublicKey(bytes))
+        Ok(key)
     }
 }
 
