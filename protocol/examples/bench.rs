@@ -3,6 +3,8 @@
 //! Run with `cargo run --release -p kaban-protocol --example bench`. It prints figures only;
 //! nothing here asserts on time, because shared machines make timed assertions flaky.
 //! `KABAN_BENCH_LARGE=20000` sets the size of the large book (default 100,000 records).
+//! `KABAN_BENCH_DOC_ONLY=1` also times automerge's own load of each saved book, to separate its
+//! cost from the index Kaban builds on top.
 
 #![allow(clippy::unwrap_used)]
 
@@ -136,6 +138,16 @@ fn main() {
         let bytes = std::fs::read(&path).unwrap();
         let id: BookId = std::env::args().nth(3).unwrap().parse().unwrap();
         let before = peak_rss_kib();
+        if std::env::var("KABAN_BENCH_DOC_ONLY").is_ok() {
+            let start = Instant::now();
+            let doc = automerge::Automerge::load(&bytes).unwrap();
+            eprintln!(
+                "automerge load alone: {:?}, peak {} KiB, {} changes",
+                start.elapsed(),
+                peak_rss_kib(),
+                doc.get_heads().len()
+            );
+        }
         let start = Instant::now();
         let book = Book::load(id, &bytes, [3; 16]).unwrap();
         let took = start.elapsed();
