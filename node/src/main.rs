@@ -1,12 +1,178 @@
-//! `kaban-node`: the process that keeps a savings group's books.
-//!
-//! Storage, the HTTP API and peer-to-peer sync arrive in later steps; today the binary only
-//! reports which protocol version it speaks, so that the workspace builds end to end.
+//! `kaban-node`: run a node, show its id, back it up and restore it.
 
-fn main() {
-    println!(
-        "kaban-node {} (record format v{}); the node service is not built yet",
-        env!("CARGO_PKG_VERSION"),
-        kaban_protocol::record::RECORD_VERSION
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use kaban_node::config::{Config, default_data_dir};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "kaban-node", version, about = "Keeps a savings group's books")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the node (the default when no command is given).
+    Run {
+        /// Data directory (database, node key, admin token).
+        #[arg(long, env = "KABAN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// HTTP listen address; default 127.0.0.1:8737.
+        #[arg(long)]
+        http: Option<SocketAddr>,
+        /// TOML configuration file; flags override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print this node's id (its libp2p PeerId).
+    Id {
+        #[arg(long, env = "KABAN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Write a consistent copy of the database to FILE, while the node runs or not.
+    Backup {
+        #[arg(long, env = "KABAN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore the database from a backup FILE. The node must be stopped.
+    Restore {
+        #[arg(long, env = "KABAN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        from: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kaban-node: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run {
+        data_dir: None,
+        http: None,
+        config: None,
+    });
+    match command {
+        Command::Run {
+            data_dir,
+            http,
+            config,
+        } => {
+            let config = Config::load(config.as_deref(), data_dir, http)?;
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
+                .with_writer(std::io::stderr)
+                .init();
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(kaban_node::node::run(config, shutdown_signal(), |s| {
+                println!("kaban-node {}", env!("CARGO_PKG_VERSION"));
+                println!("node id: {}", s.node_id);
+                println!("http: http://{}", s.http);
+                println!("admin token: {}", s.admin_token.display());
+                println!("data dir: {}", s.data_dir.display());
+            }))
+        }
+        Command::Id { data_dir } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            std::fs::create_dir_all(&dir)?;
+            let key = kaban_node::node::node_key(&dir)?;
+            println!("{}", key.public().to_peer_id());
+            Ok(())
+        }
+        Command::Backup { data_dir, out } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            anyhow::ensure!(
+                dir.join("kaban.sqlite").exists(),
+                "no database in {}; is the data directory right?",
+                dir.display()
+            );
+            anyhow::ensure!(!out.exists(), "{} exists; choose a new file", out.display());
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let (storage, thread) = kaban_node::storage::open(&dir)?;
+                storage.backup(out.clone()).await?;
+                drop(storage);
+                thread
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("storage thread panicked"))?;
+                println!("backed up {} to {}", dir.display(), out.display());
+                anyhow::Ok(())
+            })
+        }
+        Command::Restore { data_dir, from } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            restore(&dir, &from)
+        }
+    }
+}
+
+fn restore(dir: &std::path::Path, from: &std::path::Path) -> anyhow::Result<()> {
+    let check = rusqlite_free_check(from)?;
+    anyhow::ensure!(
+        check == "ok",
+        "{} fails its integrity check: {check}",
+        from.display()
     );
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join("kaban.sqlite");
+    if db.exists() {
+        let aside = dir.join(format!(
+            "kaban.sqlite.before-restore-{}",
+            kaban_node::api::now_ms()
+        ));
+        std::fs::rename(&db, &aside)?;
+        for ext in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("kaban.sqlite{ext}")));
+        }
+        println!("moved the current database aside to {}", aside.display());
+    }
+    std::fs::copy(from, &db)?;
+    println!("restored {} into {}", from.display(), dir.display());
+    Ok(())
+}
+
+/// Opens the backup through the storage module and asks SQLite whether it is intact.
+fn rusqlite_free_check(path: &std::path::Path) -> anyhow::Result<String> {
+    let dir = tempfile_dir()?;
+    std::fs::copy(path, dir.join("kaban.sqlite"))
+        .with_context(|| format!("reading backup {}", path.display()))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let answer = runtime.block_on(async {
+        let (storage, thread) = kaban_node::storage::open(&dir)?;
+        let answer = storage.integrity_check().await?;
+        drop(storage);
+        let _ = thread.join();
+        anyhow::Ok(answer)
+    })?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(answer)
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("kaban-restore-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
 }

@@ -220,6 +220,14 @@ impl Book {
         &self.doc
     }
 
+    /// The encoded bytes of a change in this book, as stored and as sent to peers.
+    pub fn change_bytes(&self, hash: &ChangeHash) -> Option<Vec<u8>> {
+        use automerge::ReadDoc as _;
+        self.doc
+            .get_change_by_hash(hash)
+            .map(|c| c.raw_bytes().to_vec())
+    }
+
     pub fn has_change(&self, hash: &ChangeHash) -> bool {
         self.graph.node(hash).is_some()
     }

@@ -142,11 +142,11 @@ pub(crate) fn decode_exact<const N: usize>(text: &str, text_len: usize) -> Optio
     (URL_SAFE_NO_PAD.encode(arr) == text).then_some(arr)
 }
 
-pub(crate) fn encode_signature(sig: &[u8; 64]) -> String {
+pub fn encode_signature(sig: &[u8; 64]) -> String {
     URL_SAFE_NO_PAD.encode(sig)
 }
 
-pub(crate) fn decode_signature(text: &str) -> Result<[u8; 64], KeyError> {
+pub fn decode_signature(text: &str) -> Result<[u8; 64], KeyError> {
     decode_exact(text, SIGNATURE_TEXT_LEN).ok_or(KeyError::SignatureText)
 }
 

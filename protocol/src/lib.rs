@@ -21,5 +21,6 @@ pub mod kind;
 pub mod money;
 pub mod record;
 pub mod roster;
+pub mod session;
 pub mod sync;
 pub mod view;

@@ -67,6 +67,7 @@ impl RecordError {
     pub fn code(&self) -> &'static str {
         match self {
             RecordError::TooLarge { .. } => "record_too_large",
+            RecordError::Canonical(CanonicalError::Syntax(_)) => "malformed_json",
             RecordError::Canonical(_) => "non_canonical",
             RecordError::Shape(_) => "malformed_record",
             RecordError::Version(_) => "unsupported_version",

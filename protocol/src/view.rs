@@ -628,3 +628,106 @@ mod tests {
         assert_eq!(Ledger::fold(&other), Ledger::fold(&f.book));
     }
 }
+
+/// Why a node refuses a new record that the CRDT would accept and only flag. A node applies
+/// these checks to records submitted to it directly; a record arriving later from a peer is
+/// validated by the book alone and, if it breaks one of these, shows up as an anomaly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Objection {
+    #[error("{kind} of {amount} is in {}, but book {book} keeps {currency}", amount.currency)]
+    WrongCurrency {
+        kind: String,
+        amount: Money,
+        book: String,
+        currency: Currency,
+    },
+    #[error("member {member} has not joined book {book}")]
+    UnknownMember { member: String, book: String },
+    #[error("withdrawal of {amount} exceeds member {member}'s balance of {available}{pending}")]
+    Overdraw {
+        amount: Money,
+        member: String,
+        available: Money,
+        pending: String,
+    },
+    #[error("member id {member} is already taken in book {book}")]
+    MemberTaken { member: String, book: String },
+}
+
+impl Objection {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Objection::WrongCurrency { .. } => "wrong_currency",
+            Objection::UnknownMember { .. } => "unknown_member",
+            Objection::Overdraw { .. } => "overdraw",
+            Objection::MemberTaken { .. } => "member_taken",
+        }
+    }
+}
+
+impl Ledger {
+    /// Checks a new record against the ledger as a careful treasurer would: money in the book's
+    /// currency, for a member who has joined, and no withdrawal beyond what the member has once
+    /// the withdrawals still awaiting approval are counted.
+    pub fn admit(&self, book: &str, record: &Record) -> Result<(), Objection> {
+        let Some(currency) = self.currency else {
+            return Ok(());
+        };
+        let (member, amount) = match record.body() {
+            Body::MemberJoin(j) => {
+                if self.members.iter().any(|m| m.member == j.member.as_str()) {
+                    return Err(Objection::MemberTaken {
+                        member: j.member.to_string(),
+                        book: book.to_owned(),
+                    });
+                }
+                return Ok(());
+            }
+            Body::Contribution(c) => (&c.member, c.amount),
+            Body::Withdrawal(w) => (&w.member, w.amount),
+            _ => return Ok(()),
+        };
+        if amount.currency != currency {
+            return Err(Objection::WrongCurrency {
+                kind: record.kind().to_owned(),
+                amount,
+                book: book.to_owned(),
+                currency,
+            });
+        }
+        if !self.members.iter().any(|m| m.member == member.as_str()) {
+            return Err(Objection::UnknownMember {
+                member: member.to_string(),
+                book: book.to_owned(),
+            });
+        }
+        if let Body::Withdrawal(_) = record.body() {
+            let balance = self.balance_in(member.as_str(), currency);
+            let pending: i64 = self
+                .statements
+                .get(member.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|e| e.kind == "withdrawal" && matches!(e.status, Status::Pending { .. }))
+                .map(|e| -e.amount.minor)
+                .sum();
+            let available = Money::new(balance.minor - pending, currency);
+            if amount.minor > available.minor {
+                return Err(Objection::Overdraw {
+                    amount,
+                    member: member.to_string(),
+                    available,
+                    pending: if pending > 0 {
+                        format!(
+                            " (after {} in withdrawals awaiting approval)",
+                            Money::new(pending, currency)
+                        )
+                    } else {
+                        String::new()
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+}

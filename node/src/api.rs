@@ -1,0 +1,433 @@
+//! The HTTP API: JSON under `/api/v1`, the only module that knows HTTP.
+//!
+//! Writes are records, authorised by their own signatures and the book's roster. Reads of member
+//! data need a session of a person in the book: officers read the whole book, a member reads her
+//! own statement. The admin token administers the node but reads no member data.
+
+mod auth;
+mod openapi;
+mod problem;
+
+pub use auth::{Auth, Caller, random_token};
+pub use problem::Problem;
+
+use crate::library::{Library, Submitted};
+use crate::storage::Personal;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kaban_protocol::key::PublicKey;
+use kaban_protocol::record::{BookId, Record, RecordId};
+use kaban_protocol::view::Ledger;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Largest request body. A record is at most 8 KiB; everything else is smaller.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub library: Arc<Library>,
+    pub auth: Auth,
+    pub node_id: String,
+    pub clock: fn() -> u64,
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/node", get(node))
+        .route("/api/v1/sessions/challenge", post(challenge))
+        .route("/api/v1/sessions", post(open_session))
+        .route("/api/v1/books", get(list_books).post(create_book))
+        .route("/api/v1/books/{book}", get(book_summary))
+        .route("/api/v1/books/{book}/records", post(submit_record))
+        .route("/api/v1/books/{book}/records/{record}", get(get_record))
+        .route("/api/v1/books/{book}/roster", get(roster))
+        .route("/api/v1/books/{book}/balances", get(balances))
+        .route("/api/v1/books/{book}/pending", get(pending))
+        .route("/api/v1/books/{book}/anomalies", get(anomalies))
+        .route(
+            "/api/v1/books/{book}/members/{member}/statement",
+            get(statement),
+        )
+        .route(
+            "/api/v1/books/{book}/members/{member}/personal",
+            get(get_personal).put(put_personal).delete(erase_personal),
+        )
+        .route("/api/v1/admin/integrity", get(integrity))
+        .fallback(|| async { Problem::not_found("no such endpoint; see /api/v1/openapi.json") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(trace_request))
+        .with_state(state)
+}
+
+/// One span per request, with its method and path, and one line when it ends.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let span =
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path());
+    let _enter = span.enter();
+    let start = std::time::Instant::now();
+    drop(_enter);
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    let status = response.status();
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(
+                status = status.as_u16(),
+                elapsed_ms = start.elapsed().as_millis() as u64,
+                "request failed"
+            );
+        } else {
+            tracing::debug!(
+                status = status.as_u16(),
+                elapsed_ms = start.elapsed().as_millis() as u64,
+                "request"
+            );
+        }
+    });
+    response
+}
+
+type Shared = State<Arc<AppState>>;
+
+fn parse_book(text: &str) -> Result<BookId, Problem> {
+    text.parse().map_err(|e: kaban_protocol::record::IdError| {
+        Problem::bad_request("malformed_id", e.to_string())
+    })
+}
+
+fn parse_record(bytes: &[u8]) -> Result<Record, Problem> {
+    Record::decode(bytes).map_err(|e| Problem::bad_request(e.code(), e.to_string()))
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn node(State(s): Shared) -> Json<Value> {
+    Json(json!({"node_id": s.node_id, "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn challenge(State(s): Shared) -> Json<Value> {
+    Json(json!({
+        "challenge": s.auth.challenge(),
+        "expires_in_s": auth::CHALLENGE_TTL.as_secs(),
+        "sign": "ed25519 over 'kaban-session-v1\\n' followed by the challenge text",
+    }))
+}
+
+#[derive(Deserialize)]
+struct SessionRequest {
+    key: String,
+    challenge: String,
+    signature: String,
+}
+
+async fn open_session(State(s): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
+    let req: SessionRequest = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request("malformed_json", format!("session request: {e}")))?;
+    let key: PublicKey = req
+        .key
+        .parse()
+        .map_err(|e: kaban_protocol::key::KeyError| {
+            Problem::bad_request("malformed_key", e.to_string())
+        })?;
+    let token = s.auth.open_session(key, &req.challenge, &req.signature)?;
+    Ok(Json(
+        json!({"token": token, "key": key, "expires_in_s": auth::SESSION_TTL.as_secs()}),
+    ))
+}
+
+async fn list_books(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    let caller = s.auth.caller(&headers)?;
+    let mut books = s.library.list().await;
+    if let Caller::Person(key) = caller {
+        let mut mine = Vec::new();
+        for b in books {
+            let id = parse_book(&b.book)?;
+            let ledger = s.library.ledger(id).await?;
+            if reader_of(&ledger, &key).is_some() {
+                mine.push(b);
+            }
+        }
+        books = mine;
+    }
+    Ok(Json(json!({"books": books})))
+}
+
+async fn create_book(State(s): Shared, body: Bytes) -> Result<Response, Problem> {
+    let genesis = parse_record(&body)?;
+    let (id, created) = s.library.create_book(genesis, (s.clock)()).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({"book": id.to_string()}))).into_response())
+}
+
+async fn submit_record(
+    State(s): Shared,
+    Path(book): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = parse_book(&book)?;
+    let record = parse_record(&body)?;
+    let (status, rid) = match s.library.submit(id, record).await? {
+        Submitted::Created(rid) => (StatusCode::CREATED, rid),
+        Submitted::Existing(rid) => (StatusCode::OK, rid),
+    };
+    Ok((status, Json(json!({"id": rid.to_string()}))).into_response())
+}
+
+/// How a person may read a book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reader {
+    Officer,
+    Member(String),
+}
+
+fn reader_of(ledger: &Ledger, key: &PublicKey) -> Option<Reader> {
+    if ledger.officers.iter().any(|o| o.key == *key) {
+        return Some(Reader::Officer);
+    }
+    ledger
+        .members
+        .iter()
+        .find(|m| m.key.as_ref() == Some(key))
+        .map(|m| Reader::Member(m.member.clone()))
+}
+
+/// The ledger, for a caller who may read the whole book.
+async fn officer_ledger(
+    s: &AppState,
+    headers: &HeaderMap,
+    book: &str,
+) -> Result<Arc<Ledger>, Problem> {
+    let id = parse_book(book)?;
+    let ledger = s.library.ledger(id).await?;
+    match s.auth.caller(headers)? {
+        Caller::Person(key) => match reader_of(&ledger, &key) {
+            Some(Reader::Officer) => Ok(ledger),
+            _ => Err(Problem::forbidden(format!(
+                "signer {key} is not an officer of book {id}"
+            ))),
+        },
+        Caller::Admin => Err(Problem::forbidden(
+            "the admin token administers the node but does not read member data; use an officer's session",
+        )),
+    }
+}
+
+async fn book_summary(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let l = officer_ledger(&s, &headers, &book).await?;
+    Ok(Json(json!({
+        "book": book,
+        "name": l.name,
+        "currency": l.currency,
+        "record_count": l.record_count,
+        "balances": l.totals,
+        "members": l.members.len(),
+        "officers": l.officers,
+        "pending": l.pending.iter().map(|p| p.record.to_string()).collect::<Vec<_>>(),
+        "anomalies": l.anomalies,
+        "shared_with": l.shared_with,
+    })))
+}
+
+async fn get_record(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((book, record)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    officer_ledger(&s, &headers, &book).await?;
+    let id = parse_book(&book)?;
+    let rid: RecordId = record
+        .parse()
+        .map_err(|e: kaban_protocol::record::IdError| {
+            Problem::bad_request("malformed_id", e.to_string())
+        })?;
+    let bytes = s
+        .library
+        .with_book(id, |b| b.record(&rid).map(|r| r.bytes().to_vec()))
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("book {id} has no record {rid}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn roster(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let l = officer_ledger(&s, &headers, &book).await?;
+    Ok(Json(json!({"officers": l.officers, "members": l.members})))
+}
+
+async fn balances(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let l = officer_ledger(&s, &headers, &book).await?;
+    Ok(Json(json!({"totals": l.totals, "members": l.balances})))
+}
+
+async fn pending(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let l = officer_ledger(&s, &headers, &book).await?;
+    Ok(Json(json!({"pending": l.pending})))
+}
+
+async fn anomalies(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let l = officer_ledger(&s, &headers, &book).await?;
+    Ok(Json(json!({"anomalies": l.anomalies})))
+}
+
+async fn statement(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((book, member)): Path<(String, String)>,
+) -> Result<Json<Value>, Problem> {
+    let id = parse_book(&book)?;
+    let ledger = s.library.ledger(id).await?;
+    let allowed = match s.auth.caller(&headers)? {
+        Caller::Person(key) => match reader_of(&ledger, &key) {
+            Some(Reader::Officer) => true,
+            Some(Reader::Member(m)) => m == member,
+            None => false,
+        },
+        Caller::Admin => false,
+    };
+    if !allowed {
+        return Err(Problem::forbidden(format!(
+            "only an officer of book {id} or member {member} herself may read her statement"
+        )));
+    }
+    let Some(m) = ledger.members.iter().find(|m| m.member == member) else {
+        return Err(Problem::not_found(format!(
+            "member {member} has not joined book {id}"
+        )));
+    };
+    let mut balances = ledger.balance(&member);
+    if balances.is_empty()
+        && let Some(c) = ledger.currency
+    {
+        balances.push(kaban_protocol::money::Money::new(0, c));
+    }
+    Ok(Json(json!({
+        "book": book,
+        "member": member,
+        "alias": m.alias,
+        "balances": balances,
+        "entries": ledger.statements.get(&member).cloned().unwrap_or_default(),
+    })))
+}
+
+async fn get_personal(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((book, member)): Path<(String, String)>,
+) -> Result<Json<Value>, Problem> {
+    officer_ledger(&s, &headers, &book).await?;
+    let personal = s
+        .library
+        .storage()
+        .get_personal(parse_book(&book)?, member.clone())
+        .await
+        .map_err(crate::library::LibraryError::from)?;
+    Ok(Json(json!({"member": member, "personal": personal})))
+}
+
+async fn put_personal(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((book, member)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, Problem> {
+    let ledger = officer_ledger(&s, &headers, &book).await?;
+    if !ledger.members.iter().any(|m| m.member == member) {
+        return Err(Problem::not_found(format!(
+            "member {member} has not joined book {book}"
+        )));
+    }
+    let personal: Personal = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request("malformed_json", format!("personal data: {e}")))?;
+    for (field, value) in [
+        ("full_name", &personal.full_name),
+        ("phone", &personal.phone),
+        ("notes", &personal.notes),
+    ] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 500) {
+            return Err(Problem::bad_request(
+                "too_long",
+                format!("{field} is longer than 500 characters"),
+            ));
+        }
+    }
+    s.library
+        .storage()
+        .put_personal(parse_book(&book)?, member, personal, (s.clock)())
+        .await
+        .map_err(crate::library::LibraryError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn erase_personal(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((book, member)): Path<(String, String)>,
+) -> Result<Json<Value>, Problem> {
+    officer_ledger(&s, &headers, &book).await?;
+    let erased = s
+        .library
+        .storage()
+        .erase_personal(parse_book(&book)?, member.clone())
+        .await
+        .map_err(crate::library::LibraryError::from)?;
+    Ok(Json(json!({"member": member, "erased": erased})))
+}
+
+async fn integrity(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    s.auth.require_admin(&headers)?;
+    let answer = s
+        .library
+        .storage()
+        .integrity_check()
+        .await
+        .map_err(crate::library::LibraryError::from)?;
+    Ok(Json(json!({"integrity_check": answer})))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,147 @@
+//! The OpenAPI 3 document at `/api/v1/openapi.json`, built from [`ROUTES`]; a test checks that
+//! every route listed here is served and every served route is listed.
+
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+/// (method, path, summary, who may call it).
+pub const ROUTES: &[(&str, &str, &str, &str)] = &[
+    ("get", "/api/v1/health", "Liveness and version", "anyone"),
+    ("get", "/api/v1/openapi.json", "This document", "anyone"),
+    (
+        "get",
+        "/api/v1/node",
+        "The node id (libp2p PeerId) and version",
+        "anyone",
+    ),
+    (
+        "post",
+        "/api/v1/sessions/challenge",
+        "A challenge to sign for a session",
+        "anyone",
+    ),
+    (
+        "post",
+        "/api/v1/sessions",
+        "Exchange a signed challenge for a session token; body {key, challenge, signature}",
+        "anyone",
+    ),
+    (
+        "get",
+        "/api/v1/books",
+        "Books: all with the admin token, a person's own with a session",
+        "session or admin",
+    ),
+    (
+        "post",
+        "/api/v1/books",
+        "Found a book; body is the signed genesis record",
+        "the record's signature",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}",
+        "Book summary: totals, record_count, pending, anomalies",
+        "officer session",
+    ),
+    (
+        "post",
+        "/api/v1/books/{book}/records",
+        "Submit a signed record; 201 once durable, 200 if already held",
+        "the record's signature and the roster",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/records/{record}",
+        "A record's canonical bytes",
+        "officer session",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/roster",
+        "Officers and members",
+        "officer session",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/balances",
+        "Totals and balances per member",
+        "officer session",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/pending",
+        "Records awaiting approvals",
+        "officer session",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/anomalies",
+        "Anomalies to look at",
+        "officer session",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/members/{member}/statement",
+        "A member's statement",
+        "officer, or the member's own session",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/members/{member}/personal",
+        "Local personal data (never synced)",
+        "officer session",
+    ),
+    (
+        "put",
+        "/api/v1/books/{book}/members/{member}/personal",
+        "Set local personal data; body {full_name, phone, notes}",
+        "officer session",
+    ),
+    (
+        "delete",
+        "/api/v1/books/{book}/members/{member}/personal",
+        "Erase local personal data",
+        "officer session",
+    ),
+    (
+        "get",
+        "/api/v1/admin/integrity",
+        "SQLite integrity check",
+        "admin token",
+    ),
+];
+
+pub async fn document() -> Json<Value> {
+    let mut paths: Map<String, Value> = Map::new();
+    for (method, path, summary, who) in ROUTES {
+        let params: Vec<Value> = path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        entry[*method] = json!({
+            "summary": summary,
+            "description": format!("Who may call it: {who}."),
+            "parameters": params,
+            "responses": {
+                "default": {
+                    "description": "Success as JSON, or an error as application/problem+json with `code` and `detail`",
+                }
+            },
+        });
+    }
+    Json(json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Kaban node API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A savings group's books. Records are signed canonical JSON (see protocol/SPEC.md). Send `Authorization: Bearer <token>` with a session token or the admin token.",
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": paths,
+    }))
+}

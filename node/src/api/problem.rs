@@ -1,0 +1,89 @@
+//! Errors as `application/problem+json` (RFC 9457), each with a message a person can act on
+//! and a stable `code` a program can match.
+
+use crate::library::LibraryError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kaban_protocol::book::Refusal;
+
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "type": format!("https://kaban.invalid/problems/{}", self.code),
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "detail": self.detail,
+        });
+        let mut response = (self.status, body.to_string()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<LibraryError> for Problem {
+    fn from(e: LibraryError) -> Problem {
+        let detail = e.to_string();
+        match e {
+            LibraryError::UnknownBook(_) => {
+                Problem::new(StatusCode::NOT_FOUND, "unknown_book", detail)
+            }
+            LibraryError::Refused(r) => {
+                let status = match r {
+                    Refusal::UnknownSigner { .. }
+                    | Refusal::RevokedSigner { .. }
+                    | Refusal::WrongRole { .. } => StatusCode::FORBIDDEN,
+                    Refusal::Record { .. } | Refusal::WrongBook { .. } => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                Problem::new(status, r.code(), detail)
+            }
+            LibraryError::Objection(o) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, o.code(), detail)
+            }
+            LibraryError::TooManyBooks => {
+                Problem::new(StatusCode::INSUFFICIENT_STORAGE, "too_many_books", detail)
+            }
+            LibraryError::Storage(_) | LibraryError::Load(_) => {
+                tracing::error!(error = %detail, "storage failure");
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "storage", detail)
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `kaban-node`: the process that keeps a savings group's books.
+//!
+//! - [`storage`]: SQLite on a dedicated thread; the only module that knows SQL.
+//! - [`library`]: the books in memory, local policy, durable submission.
+//! - [`api`]: the HTTP API; the only module that knows HTTP.
+//! - [`config`]: the TOML configuration and its defaults.
+//! - [`node`]: starting and stopping the whole node.
+
+pub mod api;
+pub mod config;
+pub mod library;
+pub mod node;
+pub mod storage;

@@ -1,0 +1,287 @@
+//! The library: the node's books in memory, each behind its own lock, with their storage.
+//!
+//! A record submitted to the node is checked against the book's ledger (the node refuses an
+//! overdraw or a wrong currency that the CRDT could only flag), validated and added to the book
+//! in memory, queued for storage while the book is still locked (so changes reach the disk in
+//! the order they were accepted), and acknowledged only once its transaction has committed.
+//! Many submissions wait on one group commit together.
+
+use crate::storage::{Storage, StorageError};
+use kaban_protocol::book::{Book, LoadError, Refusal};
+use kaban_protocol::record::{BookId, Record, RecordId};
+use kaban_protocol::view::{Ledger, Objection};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::watch;
+
+/// Compact a book's storage once this many changes have accumulated since its snapshot.
+pub const COMPACT_AFTER_CHANGES: usize = 1000;
+/// Most books one node keeps. A node serves one savings group and the enterprises it invests
+/// in; the bound stops a stranger on the network from filling the disk with books.
+pub const MAX_BOOKS: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("this node has no book {0}")]
+    UnknownBook(BookId),
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    #[error("{0}")]
+    Objection(#[from] Objection),
+    #[error("this node already holds {MAX_BOOKS} books, its limit")]
+    TooManyBooks,
+    #[error("storage failed, so the record was not kept: {0}")]
+    Storage(#[from] StorageError),
+    #[error("a stored book does not load: {0}")]
+    Load(#[from] LoadError),
+}
+
+/// What became of a submitted record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Added now, and durable.
+    Created(RecordId),
+    /// The book already held it (durably); nothing changed.
+    Existing(RecordId),
+}
+
+#[derive(Debug)]
+struct Slot {
+    book: tokio::sync::Mutex<Book>,
+    /// The ledger for the heads it was folded at.
+    ledger: Mutex<Option<(Vec<automerge::ChangeHash>, Arc<Ledger>)>>,
+    /// Records added in memory whose storage has not committed yet, with a channel that says
+    /// whether it did. A second submission of such a record waits on it.
+    inflight: Mutex<HashMap<RecordId, watch::Receiver<Option<bool>>>>,
+    changes_since_snapshot: Mutex<usize>,
+}
+
+#[derive(Debug)]
+pub struct Library {
+    storage: Storage,
+    books: RwLock<HashMap<BookId, Arc<Slot>>>,
+}
+
+/// A book's line in the book list.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BookSummary {
+    pub book: String,
+    pub name: String,
+    pub currency: Option<String>,
+    pub record_count: usize,
+}
+
+fn random_actor() -> [u8; 16] {
+    let mut actor = [0u8; 16];
+    getrandom::fill(&mut actor).expect("the operating system provides randomness");
+    actor
+}
+
+impl Library {
+    /// Loads every stored book.
+    pub async fn open(storage: Storage) -> Result<Library, LibraryError> {
+        let stored = storage.load_books().await?;
+        let mut books = HashMap::new();
+        for s in stored {
+            let book = Book::load(s.id, &s.bytes, s.actor)?;
+            tracing::info!(book = %s.id, records = book.record_count(), "loaded book");
+            books.insert(s.id, Arc::new(Slot::new(book, s.changes_since_snapshot)));
+        }
+        Ok(Library {
+            storage,
+            books: RwLock::new(books),
+        })
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    fn slot(&self, id: BookId) -> Result<Arc<Slot>, LibraryError> {
+        self.books
+            .read()
+            .expect("the books lock is never poisoned")
+            .get(&id)
+            .cloned()
+            .ok_or(LibraryError::UnknownBook(id))
+    }
+
+    pub fn contains(&self, id: BookId) -> bool {
+        self.slot(id).is_ok()
+    }
+
+    /// Founds a book from its signed genesis record. Returns whether it is new; founding the
+    /// same book again is harmless.
+    pub async fn create_book(
+        &self,
+        genesis: Record,
+        now_ms: u64,
+    ) -> Result<(BookId, bool), LibraryError> {
+        let id = genesis.book();
+        if self.contains(id) {
+            return Ok((id, false));
+        }
+        if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
+            return Err(LibraryError::TooManyBooks);
+        }
+        let actor = random_actor();
+        let book = Book::create(genesis, actor)?;
+        self.storage
+            .create_book(id, actor, book.save(), now_ms)
+            .await?;
+        self.books
+            .write()
+            .expect("not poisoned")
+            .entry(id)
+            .or_insert_with(|| Arc::new(Slot::new(book, 0)));
+        tracing::info!(book = %id, "founded book");
+        Ok((id, true))
+    }
+
+    pub async fn list(&self) -> Vec<BookSummary> {
+        let slots: Vec<Arc<Slot>> = self
+            .books
+            .read()
+            .expect("not poisoned")
+            .values()
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for slot in slots {
+            let book = slot.book.lock().await;
+            out.push(BookSummary {
+                book: book.id().to_string(),
+                name: book.genesis().map(|g| g.name.clone()).unwrap_or_default(),
+                currency: book.genesis().map(|g| g.currency.to_string()),
+                record_count: book.record_count(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.book.cmp(&b.book)));
+        out
+    }
+
+    /// The ledger of a book, folded from its records (and cached until the book changes).
+    pub async fn ledger(&self, id: BookId) -> Result<Arc<Ledger>, LibraryError> {
+        let slot = self.slot(id)?;
+        let book = slot.book.lock().await;
+        Ok(slot.ledger_for(&book))
+    }
+
+    /// Runs `f` on a book while holding its lock.
+    pub async fn with_book<T>(
+        &self,
+        id: BookId,
+        f: impl FnOnce(&Book) -> T,
+    ) -> Result<T, LibraryError> {
+        let slot = self.slot(id)?;
+        let book = slot.book.lock().await;
+        Ok(f(&book))
+    }
+
+    /// Checks, validates, adds and durably stores one record. Returns once it is durable.
+    pub async fn submit(&self, id: BookId, record: Record) -> Result<Submitted, LibraryError> {
+        let slot = self.slot(id)?;
+        let rid = record.id();
+        let mut book = slot.book.lock().await;
+        if book.record(&rid).is_some() {
+            let waiter = slot
+                .inflight
+                .lock()
+                .expect("not poisoned")
+                .get(&rid)
+                .cloned();
+            drop(book);
+            if let Some(mut w) = waiter {
+                let ok = w
+                    .wait_for(Option::is_some)
+                    .await
+                    .is_ok_and(|v| *v == Some(true));
+                if !ok {
+                    return Err(StorageError::Stopped.into());
+                }
+            }
+            return Ok(Submitted::Existing(rid));
+        }
+        if record.book() == id {
+            slot.ledger_for(&book).admit(&id.to_string(), &record)?;
+        }
+        let hash = book.add(vec![record])?;
+        let change = book.change_bytes(&hash).expect("the change was just added");
+        let durable = self.storage.append(id, change).await?;
+        let (done, waiter) = watch::channel(None);
+        slot.inflight
+            .lock()
+            .expect("not poisoned")
+            .insert(rid, waiter);
+        drop(book);
+
+        let result = durable.await.unwrap_or(Err(StorageError::Stopped));
+        slot.inflight.lock().expect("not poisoned").remove(&rid);
+        let _ = done.send(Some(result.is_ok()));
+        if let Err(e) = result {
+            // The book in memory holds a change the disk does not; later changes would build on
+            // it. Reload the book from what is durable.
+            tracing::error!(book = %id, error = %e, "storing a change failed; reloading the book");
+            self.reload(id).await?;
+            return Err(e.into());
+        }
+        self.maybe_compact(id, &slot).await;
+        Ok(Submitted::Created(rid))
+    }
+
+    async fn reload(&self, id: BookId) -> Result<(), LibraryError> {
+        let slot = self.slot(id)?;
+        let mut book = slot.book.lock().await;
+        let stored = self.storage.load_books().await?;
+        if let Some(s) = stored.into_iter().find(|s| s.id == id) {
+            *book = Book::load(s.id, &s.bytes, s.actor)?;
+            *slot.changes_since_snapshot.lock().expect("not poisoned") = s.changes_since_snapshot;
+        }
+        *slot.ledger.lock().expect("not poisoned") = None;
+        Ok(())
+    }
+
+    async fn maybe_compact(&self, id: BookId, slot: &Slot) {
+        {
+            let mut n = slot.changes_since_snapshot.lock().expect("not poisoned");
+            *n += 1;
+            if *n < COMPACT_AFTER_CHANGES {
+                return;
+            }
+            *n = 0;
+        }
+        let book = slot.book.lock().await;
+        let snapshot = book.save();
+        // Queued while the book is locked: every change stored before is in the snapshot.
+        let result = self.storage.compact(id, snapshot).await;
+        drop(book);
+        match result {
+            Ok(()) => tracing::info!(book = %id, "compacted book storage"),
+            Err(e) => tracing::warn!(book = %id, error = %e, "compaction failed; changes kept"),
+        }
+    }
+}
+
+impl Slot {
+    fn new(book: Book, changes_since_snapshot: usize) -> Slot {
+        Slot {
+            book: tokio::sync::Mutex::new(book),
+            ledger: Mutex::new(None),
+            inflight: Mutex::new(HashMap::new()),
+            changes_since_snapshot: Mutex::new(changes_since_snapshot),
+        }
+    }
+
+    fn ledger_for(&self, book: &Book) -> Arc<Ledger> {
+        let heads = book.heads();
+        let mut cached = self.ledger.lock().expect("not poisoned");
+        if let Some((at, ledger)) = cached.as_ref()
+            && *at == heads
+        {
+            return Arc::clone(ledger);
+        }
+        let ledger = Arc::new(Ledger::fold(book));
+        *cached = Some((heads, Arc::clone(&ledger)));
+        ledger
+    }
+}

@@ -1,0 +1,394 @@
+//! Storage: the only module that knows SQL.
+//!
+//! One dedicated thread owns the SQLite connection, so SQLite never blocks the async runtime.
+//! Callers send jobs over a bounded channel and await a reply. Appended changes are
+//! group-committed: the thread takes every append waiting in the queue (up to
+//! [`MAX_GROUP_COMMIT`]) and writes them in one transaction, so one fsync makes many writes
+//! durable. A reply to an append is sent only after its transaction has committed with
+//! `synchronous=FULL`: nothing is acknowledged before it is durable.
+//!
+//! Books are stored as an automerge snapshot plus the changes accepted since; compaction
+//! replaces both in one transaction.
+
+use kaban_protocol::record::BookId;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use tokio::sync::{mpsc, oneshot};
+
+/// Most jobs waiting for the storage thread; senders wait when it is full.
+pub const JOB_QUEUE: usize = 4096;
+/// Most appends written in one transaction.
+pub const MAX_GROUP_COMMIT: usize = 512;
+/// Migrations, numbered from 1, tracked by `PRAGMA user_version`.
+const MIGRATIONS: &[&str] = &[include_str!("storage/0001_init.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "database {path} is at schema version {found}, newer than this build knows ({known}); upgrade kaban-node"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("the storage thread has stopped")]
+    Stopped,
+    #[error("stored book {0} has an unreadable actor id")]
+    BadActor(String),
+}
+
+/// A book as stored: its snapshot followed by the changes since, ready for `Book::load`.
+#[derive(Debug)]
+pub struct StoredBook {
+    pub id: BookId,
+    pub actor: [u8; 16],
+    pub bytes: Vec<u8>,
+    pub changes_since_snapshot: usize,
+}
+
+/// Local-only personal data of a member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Personal {
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    pub notes: Option<String>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
+type Call = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum Job {
+    Append {
+        book: BookId,
+        change: Vec<u8>,
+        reply: Reply<()>,
+    },
+    /// Any other work, run alone in its own transaction by the closure.
+    Call(Call),
+}
+
+/// A cloneable handle to the storage thread.
+#[derive(Debug, Clone)]
+pub struct Storage {
+    jobs: mpsc::Sender<Job>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Job::Append { book, .. } => write!(f, "Append({book})"),
+            Job::Call(_) => f.write_str("Call"),
+        }
+    }
+}
+
+/// Opens (creating if needed) the database in `data_dir`, migrates it, and starts the storage
+/// thread. The thread ends when every handle is dropped; join the returned handle to wait for
+/// the last commit.
+pub fn open(data_dir: &Path) -> Result<(Storage, std::thread::JoinHandle<()>), StorageError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StorageError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    let path = data_dir.join("kaban.sqlite");
+    let mut conn = Connection::open(&path)?;
+    configure(&conn)?;
+    migrate(&mut conn, &path)?;
+    let (tx, rx) = mpsc::channel(JOB_QUEUE);
+    let thread = std::thread::Builder::new()
+        .name("kaban-storage".into())
+        .spawn(move || run(conn, rx))
+        .expect("spawning the storage thread");
+    Ok((Storage { jobs: tx, path }, thread))
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // WAL lets readers proceed during a write; FULL syncs the WAL on every commit, which is what
+    // makes a committed transaction survive power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version as usize > MIGRATIONS.len() {
+        return Err(StorageError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "migrated database");
+    }
+    Ok(())
+}
+
+fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut appends = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append {
+                    book,
+                    change,
+                    reply,
+                } => {
+                    appends.push((book, change, reply));
+                    if appends.len() < MAX_GROUP_COMMIT {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                Job::Call(call) => {
+                    // Keep order: commit the appends queued before this job first.
+                    commit_appends(&mut conn, std::mem::take(&mut appends));
+                    call(&mut conn);
+                    next = rx.try_recv().ok();
+                }
+            }
+        }
+        commit_appends(&mut conn, appends);
+    }
+    tracing::debug!("storage thread stopped");
+}
+
+fn commit_appends(conn: &mut Connection, appends: Vec<(BookId, Vec<u8>, Reply<()>)>) {
+    if appends.is_empty() {
+        return;
+    }
+    let result = (|| -> rusqlite::Result<()> {
+        let tx = conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare_cached("INSERT INTO changes (book, bytes) VALUES (?1, ?2)")?;
+            for (book, change, _) in &appends {
+                stmt.execute(params![book.to_string(), change])?;
+            }
+        }
+        tx.commit()
+    })();
+    let n = appends.len();
+    for (_, _, reply) in appends {
+        let _ = reply.send(match &result {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StorageError::Sqlite(clone_error(e))),
+        });
+    }
+    if let Err(e) = result {
+        tracing::error!(error = %e, appends = n, "group commit failed");
+    }
+}
+
+fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
+}
+
+impl Storage {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Call(Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        }));
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| StorageError::Stopped)?;
+        rx.await.map_err(|_| StorageError::Stopped)?
+    }
+
+    /// Queues a change for durable storage and returns a receiver that resolves once it is
+    /// committed. Queueing is ordered: call it while holding the book's lock, so the changes of
+    /// one book reach the disk in the order they were accepted.
+    pub async fn append(
+        &self,
+        book: BookId,
+        change: Vec<u8>,
+    ) -> Result<oneshot::Receiver<Result<(), StorageError>>, StorageError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Append {
+                book,
+                change,
+                reply,
+            })
+            .await
+            .map_err(|_| StorageError::Stopped)?;
+        Ok(rx)
+    }
+
+    pub async fn create_book(
+        &self,
+        id: BookId,
+        actor: [u8; 16],
+        snapshot: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO books (id, actor, snapshot, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![id.to_string(), actor.as_slice(), snapshot, now_ms as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replaces a book's snapshot and drops the changes it includes, in one transaction. Every
+    /// change queued before this call is in the snapshot (the caller holds the book's lock), and
+    /// the storage thread runs jobs in order, so exactly those are dropped.
+    pub async fn compact(&self, id: BookId, snapshot: Vec<u8>) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "UPDATE books SET snapshot = ?2 WHERE id = ?1",
+                params![id.to_string(), snapshot],
+            )?;
+            tx.execute(
+                "DELETE FROM changes WHERE book = ?1",
+                params![id.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn load_books(&self) -> Result<Vec<StoredBook>, StorageError> {
+        self.call(|conn| {
+            let mut books = Vec::new();
+            let mut stmt = conn.prepare("SELECT id, actor, snapshot FROM books ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?;
+            let mut changes =
+                conn.prepare("SELECT bytes FROM changes WHERE book = ?1 ORDER BY seq")?;
+            for row in rows {
+                let (id, actor, mut bytes) = row?;
+                let parsed: BookId = id.parse().map_err(|_| StorageError::BadActor(id.clone()))?;
+                let actor: [u8; 16] = actor
+                    .try_into()
+                    .map_err(|_| StorageError::BadActor(id.clone()))?;
+                let mut n = 0;
+                for change in changes.query_map(params![id], |r| r.get::<_, Vec<u8>>(0))? {
+                    bytes.extend(change?);
+                    n += 1;
+                }
+                books.push(StoredBook {
+                    id: parsed,
+                    actor,
+                    bytes,
+                    changes_since_snapshot: n,
+                });
+            }
+            Ok(books)
+        })
+        .await
+    }
+
+    pub async fn put_personal(
+        &self,
+        book: BookId,
+        member: String,
+        personal: Personal,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO personal (book, member, full_name, phone, notes, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (book, member) DO UPDATE SET full_name = ?3, phone = ?4, notes = ?5,
+                 updated_ms = ?6",
+                params![
+                    book.to_string(),
+                    member,
+                    personal.full_name,
+                    personal.phone,
+                    personal.notes,
+                    now_ms as i64
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn get_personal(
+        &self,
+        book: BookId,
+        member: String,
+    ) -> Result<Option<Personal>, StorageError> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT full_name, phone, notes FROM personal WHERE book = ?1 AND member = ?2",
+                    params![book.to_string(), member],
+                    |r| {
+                        Ok(Personal {
+                            full_name: r.get(0)?,
+                            phone: r.get(1)?,
+                            notes: r.get(2)?,
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// Erases a member's personal data. Returns whether there was any.
+    pub async fn erase_personal(&self, book: BookId, member: String) -> Result<bool, StorageError> {
+        self.call(move |conn| {
+            let n = conn.execute(
+                "DELETE FROM personal WHERE book = ?1 AND member = ?2",
+                params![book.to_string(), member],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Writes a consistent copy of the database to `out` (SQLite `VACUUM INTO`).
+    pub async fn backup(&self, out: PathBuf) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            conn.execute("VACUUM INTO ?1", params![out.to_string_lossy()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its answer ("ok" when healthy).
+    pub async fn integrity_check(&self) -> Result<String, StorageError> {
+        self.call(|conn| Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?))
+            .await
+    }
+}
