@@ -1,11 +1,596 @@
-//! `kaban`: the officer's command line. Holds signer keys locally and talks HTTP to a node.
-//!
-//! The commands arrive with the node; today the binary only reports which record format it signs.
+//! `kaban`: the officer's command line. Holds signer keys locally, signs records here, and
+//! talks HTTP to a node. A signer key never leaves this machine.
 
-fn main() {
-    println!(
-        "kaban {} (record format v{}); commands are not built yet",
-        env!("CARGO_PKG_VERSION"),
-        kaban_protocol::record::RECORD_VERSION
-    );
+mod node;
+
+use anyhow::{Context as _, anyhow};
+use clap::{Args, Parser, Subcommand};
+use kaban_protocol::key::{PublicKey, SignerKey};
+use kaban_protocol::kind::{
+    Approval, Body, Contribution, Genesis, Meeting, MemberJoin, Officer, Reversal, Role,
+    RoleChange, Rules, Withdrawal,
+};
+use kaban_protocol::money::{Currency, Money};
+use kaban_protocol::record::{BookId, Record, RecordId};
+use node::Node;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "kaban",
+    version,
+    about = "Record a savings group's meetings, signed with your own key"
+)]
+struct Cli {
+    /// The node's URL.
+    #[arg(
+        long,
+        global = true,
+        env = "KABAN_NODE",
+        default_value = "http://127.0.0.1:8737"
+    )]
+    node: String,
+    /// Your signer key file.
+    #[arg(long, global = true, env = "KABAN_KEY")]
+    key: Option<PathBuf>,
+    /// The node's admin token file, for node administration.
+    #[arg(long, global = true, env = "KABAN_ADMIN_TOKEN")]
+    admin_token: Option<PathBuf>,
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Signer keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Books.
+    #[command(subcommand)]
+    Book(BookCommand),
+    /// Members.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Grant or revoke an officer's role (needs the role-change quorum).
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Open a meeting; prints its id, for contributions to name.
+    Meeting {
+        #[arg(long)]
+        book: String,
+        /// The meeting's date, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        place: Option<String>,
+    },
+    /// Record a member's contribution; prints the record id.
+    Contribute {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        member: String,
+        /// In major units, like 500 or 500.25.
+        #[arg(long)]
+        amount: String,
+        /// The meeting it was paid at.
+        #[arg(long)]
+        meeting: Option<String>,
+    },
+    /// Record a withdrawal; it takes effect when key holders approve it.
+    Withdraw {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        member: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Approve a record that needs several signatures.
+    Approve {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        record: String,
+    },
+    /// Reverse a contribution or withdrawal (needs the reversal quorum).
+    Reverse {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        record: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Records awaiting approvals.
+    Pending {
+        #[arg(long)]
+        book: String,
+    },
+    /// A member's statement.
+    Statement {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        member: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Write a new signer key (mode 0600) and print its public key.
+    New {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the public key of --key.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum BookCommand {
+    /// Found a book; the --key holder is its founding treasurer. Prints the book id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        currency: String,
+        /// Another founding officer, as PUBKEY:ROLE (treasurer, chair, secretary, key_holder).
+        #[arg(long = "officer")]
+        officers: Vec<String>,
+        /// How many officers must sign a withdrawal (default 2).
+        #[arg(long)]
+        withdrawal_quorum: Option<u32>,
+    },
+    /// The books you can read (all of them with --admin-token).
+    List,
+    /// Totals, record count, members, pending approvals and anomalies.
+    Show {
+        #[arg(long)]
+        book: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Add a member; prints her member id.
+    Add(MemberAdd),
+    /// Erase a member's local personal data (names, phone numbers) from the node.
+    Erase {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        member: String,
+    },
+}
+
+#[derive(Args)]
+struct MemberAdd {
+    #[arg(long)]
+    book: String,
+    /// The name the group knows her by; not her legal name.
+    #[arg(long)]
+    alias: String,
+    /// Her own signer key, so she can read her statement.
+    #[arg(long)]
+    member_key: Option<String>,
+    /// Choose the member id instead of a random one.
+    #[arg(long)]
+    member: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum RoleCommand {
+    Grant(RoleArgs),
+    Revoke(RoleArgs),
+}
+
+#[derive(Args)]
+struct RoleArgs {
+    #[arg(long)]
+    book: String,
+    #[arg(long)]
+    to: String,
+    #[arg(long)]
+    role: String,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kaban: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn load_key(path: Option<&Path>) -> anyhow::Result<SignerKey> {
+    let path = path
+        .ok_or_else(|| anyhow!("this needs your signer key: pass --key FILE or set KABAN_KEY"))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
+    SignerKey::from_key_file(&text).with_context(|| format!("key file {}", path.display()))
+}
+
+fn parse_book(text: &str) -> anyhow::Result<BookId> {
+    Ok(text.parse()?)
+}
+
+fn parse_record_id(text: &str) -> anyhow::Result<RecordId> {
+    Ok(text.parse()?)
+}
+
+fn random_member_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    let tail: String = bytes
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect();
+    format!("m-{tail}")
+}
+
+struct Ctx {
+    cli_node: String,
+    key: Option<PathBuf>,
+    admin_token: Option<PathBuf>,
+    json: bool,
+}
+
+impl Ctx {
+    fn node(&self) -> Node {
+        Node::new(&self.cli_node)
+    }
+
+    fn session(&self) -> anyhow::Result<(SignerKey, Node)> {
+        let key = load_key(self.key.as_deref())?;
+        let node = self.node().open_session(&key)?;
+        Ok((key, node))
+    }
+
+    fn sign_and_submit(&self, book: &str, body: Body) -> anyhow::Result<String> {
+        let key = load_key(self.key.as_deref())?;
+        let book_id = parse_book(book)?;
+        let record = Record::try_sign(&key, Some(book_id), now_ms(), &body)?;
+        self.node().submit(book, &record)
+    }
+
+    fn currency(&self, book: &str) -> anyhow::Result<(SignerKey, Node, Currency)> {
+        let (key, node) = self.session()?;
+        let summary = node.get(&format!("/books/{book}"))?;
+        let currency: Currency = summary["currency"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
+            .parse()?;
+        Ok((key, node, currency))
+    }
+
+    fn print(&self, human: impl std::fmt::Display, machine: Value) {
+        if self.json {
+            println!("{machine}");
+        } else {
+            println!("{human}");
+        }
+    }
+}
+
+fn money_lines(list: &Value) -> String {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|m| {
+                    let currency: Currency = m["currency"].as_str()?.parse().ok()?;
+                    Some(Money::new(m["minor"].as_i64()?, currency).to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = Ctx {
+        cli_node: cli.node,
+        key: cli.key,
+        admin_token: cli.admin_token,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Key(KeyCommand::New { out }) => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).expect("the operating system provides randomness");
+            let key = SignerKey::from_seed(seed);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)
+                .with_context(|| {
+                    format!("cannot create {} (it must not exist yet)", out.display())
+                })?;
+            f.write_all(key.to_key_file().as_bytes())?;
+            f.sync_all()?;
+            ctx.print(key.public(), json!({"public": key.public(), "file": out}));
+        }
+        Command::Key(KeyCommand::Show) => {
+            let key = load_key(ctx.key.as_deref())?;
+            ctx.print(key.public(), json!({"public": key.public()}));
+        }
+        Command::Book(BookCommand::Create {
+            name,
+            currency,
+            officers,
+            withdrawal_quorum,
+        }) => {
+            let key = load_key(ctx.key.as_deref())?;
+            let currency: Currency = currency.parse()?;
+            let mut roles: BTreeMap<PublicKey, Vec<Role>> = BTreeMap::new();
+            roles.entry(key.public()).or_default().push(Role::Treasurer);
+            for o in &officers {
+                let (k, r) = o
+                    .rsplit_once(':')
+                    .ok_or_else(|| anyhow!("--officer {o:?} must be PUBKEY:ROLE"))?;
+                let role: Role = r.parse().map_err(|e: String| anyhow!(e))?;
+                let list = roles.entry(k.parse()?).or_default();
+                if !list.contains(&role) {
+                    list.push(role);
+                }
+            }
+            let mut rules = Rules::default();
+            if let Some(q) = withdrawal_quorum {
+                rules.quorum.insert("withdrawal".into(), q);
+            }
+            let body = Body::Genesis(Genesis {
+                name,
+                currency,
+                rules,
+                officers: roles
+                    .into_iter()
+                    .map(|(key, roles)| Officer { key, roles })
+                    .collect(),
+            });
+            let record = Record::try_sign(&key, None, now_ms(), &body)?;
+            let (_, v) = ctx.node().send("POST", "/books", record.bytes().to_vec())?;
+            let id = v["book"].as_str().unwrap_or_default().to_owned();
+            ctx.print(&id, json!({"book": id}));
+        }
+        Command::Book(BookCommand::List) => {
+            let node = match &ctx.admin_token {
+                Some(path) => {
+                    let token = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read admin token {}", path.display()))?;
+                    ctx.node().with_token(token.trim().to_owned())
+                }
+                None => ctx.session()?.1,
+            };
+            let v = node.get("/books")?;
+            let human = v["books"]
+                .as_array()
+                .map(|books| {
+                    books
+                        .iter()
+                        .map(|b| {
+                            format!(
+                                "{}  {} ({}, {} records)",
+                                b["book"].as_str().unwrap_or(""),
+                                b["name"].as_str().unwrap_or(""),
+                                b["currency"].as_str().unwrap_or(""),
+                                b["record_count"]
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            ctx.print(
+                if human.is_empty() {
+                    "no books".into()
+                } else {
+                    human
+                },
+                v,
+            );
+        }
+        Command::Book(BookCommand::Show { book }) => {
+            let (_, node) = ctx.session()?;
+            let v = node.get(&format!("/books/{book}"))?;
+            let human = format!(
+                "{}\n  book: {book}\n  totals: {}\n  records: {}\n  members: {}\n  pending approvals: {}\n  anomalies: {}",
+                v["name"].as_str().unwrap_or(""),
+                money_lines(&v["balances"]),
+                v["record_count"],
+                v["members"],
+                v["pending"].as_array().map_or(0, Vec::len),
+                v["anomalies"]
+                    .as_array()
+                    .map(|a| {
+                        if a.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            a.iter()
+                                .map(|x| {
+                                    format!(
+                                        "\n    {}: {}",
+                                        x["kind"].as_str().unwrap_or(""),
+                                        x["detail"].as_str().unwrap_or("")
+                                    )
+                                })
+                                .collect()
+                        }
+                    })
+                    .unwrap_or_default(),
+            );
+            ctx.print(human, v);
+        }
+        Command::Member(MemberCommand::Add(add)) => {
+            let member = add.member.clone().unwrap_or_else(random_member_id);
+            let body = Body::MemberJoin(MemberJoin {
+                member: member.parse()?,
+                alias: add.alias,
+                key: add.member_key.as_deref().map(str::parse).transpose()?,
+            });
+            let id = ctx.sign_and_submit(&add.book, body)?;
+            ctx.print(&member, json!({"member": member, "record": id}));
+        }
+        Command::Member(MemberCommand::Erase { book, member }) => {
+            let (_, node) = ctx.session()?;
+            let v = node.delete(&format!("/books/{book}/members/{member}/personal"))?;
+            let human = if v["erased"] == json!(true) {
+                format!("erased the personal data of member {member} from this node")
+            } else {
+                format!("this node held no personal data of member {member}")
+            };
+            ctx.print(human, v);
+        }
+        Command::Role(cmd) => {
+            let (args, grant) = match cmd {
+                RoleCommand::Grant(a) => (a, true),
+                RoleCommand::Revoke(a) => (a, false),
+            };
+            let change = RoleChange {
+                key: args.to.parse()?,
+                role: args.role.parse().map_err(|e: String| anyhow!(e))?,
+            };
+            let body = if grant {
+                Body::RoleGrant(change)
+            } else {
+                Body::RoleRevoke(change)
+            };
+            let id = ctx.sign_and_submit(&args.book, body)?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Meeting { book, date, place } => {
+            let id = ctx.sign_and_submit(
+                &book,
+                Body::Meeting(Meeting {
+                    date,
+                    place,
+                    attendance: Vec::new(),
+                }),
+            )?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Contribute {
+            book,
+            member,
+            amount,
+            meeting,
+        } => {
+            let (key, node, currency) = ctx.currency(&book)?;
+            let body = Body::Contribution(Contribution {
+                member: member.parse()?,
+                amount: Money::parse_major(&amount, currency)?,
+                meeting: meeting.as_deref().map(parse_record_id).transpose()?,
+            });
+            let record = Record::try_sign(&key, Some(parse_book(&book)?), now_ms(), &body)?;
+            let id = node.submit(&book, &record)?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Withdraw {
+            book,
+            member,
+            amount,
+            reason,
+        } => {
+            let (key, node, currency) = ctx.currency(&book)?;
+            let body = Body::Withdrawal(Withdrawal {
+                member: member.parse()?,
+                amount: Money::parse_major(&amount, currency)?,
+                reason,
+            });
+            let record = Record::try_sign(&key, Some(parse_book(&book)?), now_ms(), &body)?;
+            let id = node.submit(&book, &record)?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Approve { book, record } => {
+            let id = ctx.sign_and_submit(
+                &book,
+                Body::Approval(Approval {
+                    record: parse_record_id(&record)?,
+                }),
+            )?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Reverse {
+            book,
+            record,
+            reason,
+        } => {
+            let id = ctx.sign_and_submit(
+                &book,
+                Body::Reversal(Reversal {
+                    record: parse_record_id(&record)?,
+                    reason,
+                }),
+            )?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Pending { book } => {
+            let (_, node) = ctx.session()?;
+            let v = node.get(&format!("/books/{book}/pending"))?;
+            let human = v["pending"]
+                .as_array()
+                .map(|p| {
+                    if p.is_empty() {
+                        return "nothing awaits approval".to_owned();
+                    }
+                    p.iter()
+                        .map(|x| {
+                            format!(
+                                "{}  {} ({} of {} signatures)",
+                                x["record"].as_str().unwrap_or(""),
+                                x["summary"].as_str().unwrap_or(""),
+                                x["signed_by"].as_array().map_or(0, Vec::len),
+                                x["need"]
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            ctx.print(human, v);
+        }
+        Command::Statement { book, member } => {
+            let (_, node) = ctx.session()?;
+            let v = node.get(&format!("/books/{book}/members/{member}/statement"))?;
+            let mut human = format!(
+                "{} ({member})\n  balance: {}\n",
+                v["alias"].as_str().unwrap_or(""),
+                money_lines(&v["balances"])
+            );
+            for e in v["entries"].as_array().into_iter().flatten() {
+                let amount = money_lines(&json!([e["amount"]]));
+                let status = e["status"]["state"].as_str().unwrap_or("");
+                human.push_str(&format!(
+                    "  {:<12} {:>14}  {:<10} {}\n",
+                    e["kind"].as_str().unwrap_or(""),
+                    amount,
+                    status,
+                    e["record"].as_str().unwrap_or("")
+                ));
+            }
+            ctx.print(human.trim_end(), v);
+        }
+    }
+    Ok(())
 }

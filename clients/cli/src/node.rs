@@ -1,0 +1,136 @@
+//! The node's HTTP API, as the CLI sees it: JSON in, JSON out, problems turned into one clear
+//! line. Every request has a timeout.
+
+use anyhow::{Context as _, anyhow, bail};
+use kaban_protocol::key::SignerKey;
+use kaban_protocol::record::Record;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long one request may take, connection included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Node {
+    agent: ureq::Agent,
+    base: String,
+    token: Option<String>,
+}
+
+impl Node {
+    pub fn new(base: &str) -> Node {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .build();
+        Node {
+            agent: ureq::Agent::new_with_config(config),
+            base: base.trim_end_matches('/').to_owned(),
+            token: None,
+        }
+    }
+
+    pub fn with_token(mut self, token: String) -> Node {
+        self.token = Some(token);
+        self
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    fn finish(
+        &self,
+        what: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut response = result.map_err(|e| match e {
+            ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
+                anyhow!(
+                    "cannot reach the node at {}: {e}; is kaban-node running, and is --node right?",
+                    self.base
+                )
+            }
+            ureq::Error::Timeout(_) => anyhow!(
+                "the node at {} did not answer within {:?}",
+                self.base,
+                REQUEST_TIMEOUT
+            ),
+            other => anyhow!("request to {what} failed: {other}"),
+        })?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("reading the node's answer to {what}"))?;
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .with_context(|| format!("the node's answer to {what} is not JSON: {text}"))?
+        };
+        if status >= 400 {
+            let detail = value["detail"].as_str().unwrap_or(text.as_str());
+            bail!("{detail}");
+        }
+        Ok((status, value))
+    }
+
+    pub fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let mut req = self.agent.get(self.url(path));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Ok(self.finish(path, req.call())?.1)
+    }
+
+    pub fn send(&self, method: &str, path: &str, body: Vec<u8>) -> anyhow::Result<(u16, Value)> {
+        let mut req = match method {
+            "PUT" => self.agent.put(self.url(path)),
+            _ => self.agent.post(self.url(path)),
+        };
+        req = req.header("Content-Type", "application/json");
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        self.finish(path, req.send(body))
+    }
+
+    pub fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        let mut req = self.agent.delete(self.url(path));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Ok(self.finish(path, req.call())?.1)
+    }
+
+    /// Proves to the node that we hold `key` and keeps the session token for later requests.
+    pub fn open_session(self, key: &SignerKey) -> anyhow::Result<Node> {
+        let challenge = self.send("POST", "/sessions/challenge", Vec::new())?.1;
+        let challenge = challenge["challenge"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the node sent no challenge"))?;
+        let signature = kaban_protocol::session::sign_challenge(key, challenge);
+        let body = json!({"key": key.public().to_string(), "challenge": challenge, "signature": signature});
+        let session = self
+            .send("POST", "/sessions", body.to_string().into_bytes())?
+            .1;
+        let token = session["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the node opened no session"))?
+            .to_owned();
+        Ok(self.with_token(token))
+    }
+
+    /// Submits a signed record; returns its id once the node has it durably.
+    pub fn submit(&self, book: &str, record: &Record) -> anyhow::Result<String> {
+        let (_, v) = self.send(
+            "POST",
+            &format!("/books/{book}/records"),
+            record.bytes().to_vec(),
+        )?;
+        v["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("the node did not return a record id"))
+    }
+}
