@@ -72,6 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/integrity", get(integrity))
         .fallback(|| async { Problem::not_found("no such endpoint; see /api/v1/openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(problems_everywhere))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }
@@ -101,6 +102,40 @@ async fn trace_request(request: Request, next: Next) -> Response {
         }
     });
     response
+}
+
+/// Axum's own rejections (a body over the limit, a wrong method, a bad path) answer in plain
+/// text; this turns them into problems like every other error, keeping their message.
+async fn problems_everywhere(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !status.is_client_error() || is_problem {
+        return response;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        _ => "bad_request",
+    };
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("request body is larger than {MAX_BODY_BYTES} bytes")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this endpoint does not take that method; see /api/v1/openapi.json".to_owned()
+        }
+        _ if text.is_empty() => "the request is malformed".to_owned(),
+        _ => text,
+    };
+    Problem::new(status, code, detail).into_response()
 }
 
 type Shared = State<Arc<AppState>>;

@@ -1,1 +1,480 @@
 //! API tests through `router(...).oneshot(...)`, on a real SQLite file in a temporary directory.
+//! Every refusal asserts the message a person would read.
+
+use super::*;
+use axum::body::Body as HttpBody;
+use axum::http::Request;
+use http_body_util::BodyExt as _;
+use kaban_protocol::key::SignerKey;
+use kaban_protocol::kind::{
+    Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, RoleChange, Rules, Withdrawal,
+};
+use kaban_protocol::money::Money;
+use tower::ServiceExt as _;
+
+struct Api {
+    state: Arc<AppState>,
+    _dir: tempfile::TempDir,
+    treasurer: SignerKey,
+    chair: SignerKey,
+    keeper: SignerKey,
+    ana: SignerKey,
+    book: BookId,
+}
+
+fn key(n: u8) -> SignerKey {
+    SignerKey::from_seed([n; 32])
+}
+
+fn hkd(minor: i64) -> Money {
+    Money::new(minor, "HKD".parse().unwrap())
+}
+
+async fn call(state: &Arc<AppState>, req: Request<HttpBody>) -> (StatusCode, String, Value) {
+    let response = router(Arc::clone(state)).oneshot(req).await.unwrap();
+    let status = response.status();
+    let ctype = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, ctype, value)
+}
+
+fn post(path: &str, body: Vec<u8>) -> Request<HttpBody> {
+    Request::post(path).body(HttpBody::from(body)).unwrap()
+}
+
+fn get(path: &str, token: Option<&str>) -> Request<HttpBody> {
+    let mut r = Request::get(path);
+    if let Some(t) = token {
+        r = r.header("authorization", format!("Bearer {t}"));
+    }
+    r.body(HttpBody::empty()).unwrap()
+}
+
+impl Api {
+    async fn new() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, _thread) = crate::storage::open(dir.path()).unwrap();
+        let library = Arc::new(Library::open(storage).await.unwrap());
+        let state = Arc::new(AppState {
+            library,
+            auth: Auth::new("the-admin-token".into()),
+            node_id: "test".into(),
+            clock: || 1_764_300_000_000,
+        });
+        let (treasurer, chair, keeper, ana) = (key(1), key(2), key(3), key(4));
+        let genesis = Record::sign(
+            &treasurer,
+            None,
+            1,
+            &Body::Genesis(Genesis {
+                name: "Bayanihan Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                rules: Rules::default(),
+                officers: vec![
+                    Officer {
+                        key: treasurer.public(),
+                        roles: vec![Role::Treasurer],
+                    },
+                    Officer {
+                        key: chair.public(),
+                        roles: vec![Role::Chair],
+                    },
+                    Officer {
+                        key: keeper.public(),
+                        roles: vec![Role::KeyHolder],
+                    },
+                ],
+            }),
+        );
+        let (status, _, v) = call(&state, post("/api/v1/books", genesis.bytes().to_vec())).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        let (status, _, _) = call(&state, post("/api/v1/books", genesis.bytes().to_vec())).await;
+        assert_eq!(status, StatusCode::OK, "founding again is harmless");
+        let api = Api {
+            state,
+            _dir: dir,
+            treasurer,
+            chair,
+            keeper,
+            ana,
+            book: genesis.book(),
+        };
+        let join = api.sign(
+            &api.treasurer.clone(),
+            Body::MemberJoin(MemberJoin {
+                member: "m-ana".parse().unwrap(),
+                alias: "Ate Ana".into(),
+                key: Some(api.ana.public()),
+            }),
+        );
+        assert_eq!(api.submit(&join).await.0, StatusCode::CREATED);
+        api
+    }
+
+    fn sign(&self, key: &SignerKey, body: Body) -> Record {
+        Record::sign(key, Some(self.book), 1_764_300_000_000, &body)
+    }
+
+    async fn submit(&self, record: &Record) -> (StatusCode, Value) {
+        self.submit_bytes(record.bytes().to_vec()).await
+    }
+
+    async fn submit_bytes(&self, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let (s, ctype, v) = call(
+            &self.state,
+            post(&format!("/api/v1/books/{}/records", self.book), bytes),
+        )
+        .await;
+        if s.is_client_error() {
+            assert_eq!(ctype, "application/problem+json");
+        }
+        (s, v)
+    }
+
+    async fn session(&self, key: &SignerKey) -> String {
+        let (_, _, c) = call(&self.state, post("/api/v1/sessions/challenge", vec![])).await;
+        let challenge = c["challenge"].as_str().unwrap();
+        let body = json!({
+            "key": key.public().to_string(),
+            "challenge": challenge,
+            "signature": kaban_protocol::session::sign_challenge(key, challenge),
+        });
+        let (s, _, v) = call(
+            &self.state,
+            post("/api/v1/sessions", body.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    fn contribution(&self, minor: i64) -> Body {
+        Body::Contribution(Contribution {
+            member: "m-ana".parse().unwrap(),
+            amount: hkd(minor),
+            meeting: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn health_and_the_openapi_document_match_the_routes() {
+    let api = Api::new().await;
+    let (s, _, v) = call(&api.state, get("/api/v1/health", None)).await;
+    assert_eq!((s, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (_, _, doc) = call(&api.state, get("/api/v1/openapi.json", None)).await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(
+        paths
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum::<usize>(),
+        openapi::ROUTES.len()
+    );
+    for (method, path, _, _) in openapi::ROUTES {
+        let concrete = path
+            .replace("{book}", &api.book.to_string())
+            .replace("{member}", "m-ana")
+            .replace("{record}", &"0".repeat(64));
+        let req = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(&concrete)
+            .body(HttpBody::empty())
+            .unwrap();
+        let (_, _, v) = call(&api.state, req).await;
+        assert_ne!(
+            v["detail"].as_str(),
+            Some("no such endpoint; see /api/v1/openapi.json"),
+            "{method} {path} is documented but not routed"
+        );
+    }
+    let (s, _, v) = call(&api.state, get("/api/v1/nothing", None)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_record_is_created_once_and_resubmitting_it_is_idempotent() {
+    let api = Api::new().await;
+    let r = api.sign(&api.treasurer, api.contribution(50_000));
+    let (s, v) = api.submit(&r).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(v["id"], r.id().to_string());
+    let (s, v) = api.submit(&r).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["id"], r.id().to_string());
+    let token = api.session(&api.treasurer).await;
+    let (_, _, v) = call(
+        &api.state,
+        get(&format!("/api/v1/books/{}", api.book), Some(&token)),
+    )
+    .await;
+    assert_eq!(v["record_count"], 3);
+    assert_eq!(v["balances"], json!([{"currency": "HKD", "minor": 50_000}]));
+}
+
+#[tokio::test]
+async fn refusals_say_what_is_wrong() {
+    let api = Api::new().await;
+    api.submit(&api.sign(&api.treasurer, api.contribution(40_000)))
+        .await;
+
+    // Tampered: the amount changed after signing.
+    let good = api.sign(&api.treasurer, api.contribution(100));
+    let tampered = String::from_utf8(good.bytes().to_vec())
+        .unwrap()
+        .replace("\"minor\":100", "\"minor\":900");
+    let (s, v) = api.submit_bytes(tampered.into_bytes()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["detail"],
+        format!(
+            "signature does not verify for signer {}",
+            api.treasurer.public()
+        )
+    );
+
+    // Unknown signer.
+    let stranger = key(9);
+    let (s, v) = api
+        .submit(&api.sign(&stranger, api.contribution(100)))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(v["detail"].as_str().unwrap().contains(&format!(
+        "signer {} of contribution record",
+        stranger.public()
+    )));
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("is not an officer of book {}", api.book))
+    );
+
+    // Overdraw, counting the pending withdrawal.
+    let w = Body::Withdrawal(Withdrawal {
+        member: "m-ana".parse().unwrap(),
+        amount: hkd(30_000),
+        reason: "rent".into(),
+    });
+    assert_eq!(
+        api.submit(&api.sign(&api.treasurer, w)).await.0,
+        StatusCode::CREATED
+    );
+    let w = Body::Withdrawal(Withdrawal {
+        member: "m-ana".parse().unwrap(),
+        amount: hkd(60_000),
+        reason: "more".into(),
+    });
+    let (s, v) = api.submit(&api.sign(&api.treasurer, w)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["code"], "overdraw");
+    assert_eq!(
+        v["detail"],
+        "withdrawal of 600.00 HKD exceeds member m-ana's balance of 100.00 HKD (after 300.00 HKD in withdrawals awaiting approval)"
+    );
+
+    // Wrong currency.
+    let php = Body::Contribution(Contribution {
+        member: "m-ana".parse().unwrap(),
+        amount: Money::new(500, "PHP".parse().unwrap()),
+        meeting: None,
+    });
+    let (s, v) = api.submit(&api.sign(&api.treasurer, php)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        v["detail"],
+        format!(
+            "contribution of 5.00 PHP is in PHP, but book {} keeps HKD",
+            api.book
+        )
+    );
+
+    // Malformed JSON and an oversized body.
+    let (s, v) = api.submit_bytes(b"{\"kind\":".to_vec()).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
+    let (s, v) = api.submit_bytes(vec![b' '; MAX_BODY_BYTES + 1]).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(v["detail"], format!("request body is larger than {MAX_BODY_BYTES} bytes"));
+
+    // A book this node does not have.
+    let (s, _, v) = call(
+        &api.state,
+        post(
+            &format!("/api/v1/books/{}/records", "ab".repeat(32)),
+            good.bytes().to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(
+        v["detail"],
+        format!("this node has no book {}", "ab".repeat(32))
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_treasurer_is_refused() {
+    let api = Api::new().await;
+    let revoke = api.sign(
+        &api.chair,
+        Body::RoleRevoke(RoleChange {
+            key: api.treasurer.public(),
+            role: Role::Treasurer,
+        }),
+    );
+    assert_eq!(api.submit(&revoke).await.0, StatusCode::CREATED);
+    let approve = api.sign(
+        &api.keeper,
+        Body::Approval(Approval {
+            record: revoke.id(),
+        }),
+    );
+    assert_eq!(api.submit(&approve).await.0, StatusCode::CREATED);
+    let r = api.sign(&api.treasurer, api.contribution(100));
+    let (s, v) = api.submit(&r).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(v["code"], "revoked_signer");
+    assert_eq!(
+        v["detail"],
+        format!(
+            "signer {} of contribution record {} had role treasurer revoked before signing",
+            api.treasurer.public(),
+            r.id()
+        )
+    );
+}
+
+#[tokio::test]
+async fn reads_need_a_session_and_members_see_only_their_own() {
+    let api = Api::new().await;
+    let statement = format!("/api/v1/books/{}/members/m-ana/statement", api.book);
+    let (s, _, v) = call(&api.state, get(&statement, None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("this needs a session")
+    );
+
+    let ana = api.session(&api.ana).await;
+    let (s, _, v) = call(&api.state, get(&statement, Some(&ana))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["alias"], "Ate Ana");
+    let (s, _, v) = call(
+        &api.state,
+        get(&format!("/api/v1/books/{}", api.book), Some(&ana)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(
+        v["detail"],
+        format!(
+            "signer {} is not an officer of book {}",
+            api.ana.public(),
+            api.book
+        )
+    );
+
+    // A signature by another key does not open a session.
+    let (_, _, c) = call(&api.state, post("/api/v1/sessions/challenge", vec![])).await;
+    let challenge = c["challenge"].as_str().unwrap();
+    let body = json!({"key": api.ana.public().to_string(), "challenge": challenge, "signature": kaban_protocol::session::sign_challenge(&api.chair, challenge)});
+    let (s, _, v) = call(
+        &api.state,
+        post("/api/v1/sessions", body.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        v["detail"],
+        format!(
+            "challenge signature does not verify for signer {}",
+            api.ana.public()
+        )
+    );
+    // And a challenge is good for one try only.
+    let (s, _, _) = call(
+        &api.state,
+        post("/api/v1/sessions", body.to_string().into_bytes()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn administration_needs_the_right_admin_token() {
+    let api = Api::new().await;
+    let (s, _, v) = call(&api.state, get("/api/v1/admin/integrity", Some("wrong"))).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        v["detail"],
+        "token is neither this node's admin token nor a live session"
+    );
+    let officer = api.session(&api.treasurer).await;
+    let (s, _, _) = call(&api.state, get("/api/v1/admin/integrity", Some(&officer))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, v) = call(
+        &api.state,
+        get("/api/v1/admin/integrity", Some("the-admin-token")),
+    )
+    .await;
+    assert_eq!(
+        (s, v["integrity_check"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    // The admin token reads no member data.
+    let (s, _, _) = call(
+        &api.state,
+        get(
+            &format!("/api/v1/books/{}/balances", api.book),
+            Some("the-admin-token"),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn personal_data_stays_local_and_can_be_erased() {
+    let api = Api::new().await;
+    let token = api.session(&api.treasurer).await;
+    let path = format!("/api/v1/books/{}/members/m-ana/personal", api.book);
+    let put = Request::put(&path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(HttpBody::from(
+            json!({"full_name": "Ana Santos", "phone": "+852 5555 0000"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(call(&api.state, put).await.0, StatusCode::NO_CONTENT);
+    let (_, _, v) = call(&api.state, get(&path, Some(&token))).await;
+    assert_eq!(v["personal"]["full_name"], "Ana Santos");
+    // Nothing of it is in the book.
+    let in_book = api
+        .state
+        .library
+        .with_book(api.book, |b| {
+            b.records()
+                .any(|r| String::from_utf8_lossy(r.bytes()).contains("Santos"))
+        })
+        .await
+        .unwrap();
+    assert!(!in_book);
+    let del = Request::delete(&path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(HttpBody::empty())
+        .unwrap();
+    let (_, _, v) = call(&api.state, del).await;
+    assert_eq!(v["erased"], true);
+    let (_, _, v) = call(&api.state, get(&path, Some(&token))).await;
+    assert_eq!(v["personal"], Value::Null);
+}
