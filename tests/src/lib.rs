@@ -1,3 +1,247 @@
-//! Multi-node end-to-end tests and fault simulations live here once the node exists.
-//! The protocol-level simulation lives in `protocol/tests/simulation.rs`, next to the engine it
-//! exercises.
+//! What the end-to-end tests share: real `kaban-node` processes on 127.0.0.1, the real `kaban`
+//! binary, and a small HTTP client. Nothing here is a fake: tests talk to the processes a user
+//! would run.
+
+#![allow(clippy::unwrap_used)]
+
+use kaban_protocol::key::SignerKey;
+use kaban_protocol::record::Record;
+use serde_json::{Value, json};
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// How long a node may take to start listening.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The directory holding the workspace's binaries, built on first use if missing.
+pub fn bin_dir() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> -> target/<profile>
+    let dir = exe.parent().unwrap().parent().unwrap().to_owned();
+    BUILD.call_once(|| {
+        if !dir.join("kaban-node").exists() || !dir.join("kaban").exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "-p", "kaban-node", "-p", "kaban-cli"])
+                .status()
+                .unwrap();
+            assert!(status.success(), "building kaban-node and kaban failed");
+        }
+    });
+    dir
+}
+
+/// A running `kaban-node` process.
+#[derive(Debug)]
+pub struct NodeProcess {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub http: String,
+}
+
+impl NodeProcess {
+    /// Starts a node on a free port of 127.0.0.1 and waits until it listens.
+    pub fn start(data_dir: &Path) -> NodeProcess {
+        Self::start_on(data_dir, "127.0.0.1:0")
+    }
+
+    pub fn start_on(data_dir: &Path, http: &str) -> NodeProcess {
+        let mut child = Command::new(bin_dir().join("kaban-node"))
+            .args([
+                "run",
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "--http",
+                http,
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("http: ") {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(START_TIMEOUT)
+            .expect("kaban-node printed its HTTP address");
+        let http = url.trim_start_matches("http://").to_owned();
+        NodeProcess {
+            child,
+            url,
+            data_dir: data_dir.to_owned(),
+            http,
+        }
+    }
+
+    /// Kills the process with SIGKILL, as a power cut would.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the process with SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kaban-node did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Output of a `kaban` run.
+#[derive(Debug)]
+pub struct Run {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("kaban printed no JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs the real `kaban` binary in `dir` against `node`.
+pub fn kaban(dir: &Path, node: &str, args: &[&str]) -> Run {
+    let out = Command::new(bin_dir().join("kaban"))
+        .current_dir(dir)
+        .env("KABAN_NODE", node)
+        .env_remove("KABAN_KEY")
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    }
+}
+
+/// Runs `kaban` and insists that it succeeds.
+pub fn kaban_ok(dir: &Path, node: &str, args: &[&str]) -> String {
+    let run = kaban(dir, node, args);
+    assert!(run.ok, "kaban {args:?} failed: {}", run.stderr);
+    run.stdout
+}
+
+/// A minimal HTTP client for tests that talk to the API directly.
+#[derive(Debug, Clone)]
+pub struct Http {
+    agent: ureq::Agent,
+    pub url: String,
+}
+
+impl Http {
+    pub fn new(url: &str) -> Http {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build();
+        Http {
+            agent: ureq::Agent::new_with_config(config),
+            url: url.to_owned(),
+        }
+    }
+
+    /// POSTs bytes; returns the status, or `None` when the node did not answer.
+    pub fn post(&self, path: &str, body: Vec<u8>) -> Option<(u16, Value)> {
+        let mut r = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .send(body)
+            .ok()?;
+        let status = r.status().as_u16();
+        let v = r.body_mut().read_json().unwrap_or(Value::Null);
+        Some((status, v))
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .get(format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    pub fn submit(&self, record: &Record) -> Option<(u16, Value)> {
+        self.post(
+            &format!("/api/v1/books/{}/records", record.book()),
+            record.bytes().to_vec(),
+        )
+    }
+
+    pub fn session(&self, key: &SignerKey) -> String {
+        let (_, c) = self.post("/api/v1/sessions/challenge", vec![]).unwrap();
+        let challenge = c["challenge"].as_str().unwrap();
+        let body = json!({
+            "key": key.public().to_string(),
+            "challenge": challenge,
+            "signature": kaban_protocol::session::sign_challenge(key, challenge),
+        });
+        let (status, v) = self
+            .post("/api/v1/sessions", body.to_string().into_bytes())
+            .unwrap();
+        assert_eq!(status, 200, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+}
+
+/// SplitMix64, for seeded choices in fault tests.
+#[derive(Debug)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

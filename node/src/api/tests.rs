@@ -303,7 +303,10 @@ async fn refusals_say_what_is_wrong() {
     );
     let (s, v) = api.submit_bytes(vec![b' '; MAX_BODY_BYTES + 1]).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(v["detail"], format!("request body is larger than {MAX_BODY_BYTES} bytes"));
+    assert_eq!(
+        v["detail"],
+        format!("request body is larger than {MAX_BODY_BYTES} bytes")
+    );
 
     // A book this node does not have.
     let (s, _, v) = call(
