@@ -54,6 +54,9 @@ struct Slot {
     /// whether it did. A second submission of such a record waits on it.
     inflight: Mutex<HashMap<RecordId, watch::Receiver<Option<bool>>>>,
     changes_since_snapshot: Mutex<usize>,
+    /// Member ids that have joined, kept up to date as records are added, so that checking a
+    /// contribution does not fold the whole ledger.
+    members: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Debug)]
@@ -202,10 +205,15 @@ impl Library {
             }
             return Ok(Submitted::Existing(rid));
         }
-        if record.book() == id {
-            slot.ledger_for(&book).admit(&id.to_string(), &record)?;
-        }
+        slot.admit(&book, &record)?;
+        let joined = match record.body() {
+            kaban_protocol::kind::Body::MemberJoin(j) => Some(j.member.to_string()),
+            _ => None,
+        };
         let hash = book.add(vec![record])?;
+        if let Some(member) = joined {
+            slot.members.lock().expect("not poisoned").insert(member);
+        }
         let change = book.change_bytes(&hash).expect("the change was just added");
         let durable = self.storage.append(id, change).await?;
         let (done, waiter) = watch::channel(None);
@@ -236,6 +244,7 @@ impl Library {
         if let Some(s) = stored.into_iter().find(|s| s.id == id) {
             *book = Book::load(s.id, &s.bytes, s.actor)?;
             *slot.changes_since_snapshot.lock().expect("not poisoned") = s.changes_since_snapshot;
+            *slot.members.lock().expect("not poisoned") = members_of(&book);
         }
         *slot.ledger.lock().expect("not poisoned") = None;
         Ok(())
@@ -262,13 +271,62 @@ impl Library {
     }
 }
 
+fn members_of(book: &Book) -> std::collections::HashSet<String> {
+    book.records()
+        .filter_map(|r| match r.body() {
+            kaban_protocol::kind::Body::MemberJoin(j) => Some(j.member.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Slot {
     fn new(book: Book, changes_since_snapshot: usize) -> Slot {
         Slot {
+            members: Mutex::new(members_of(&book)),
             book: tokio::sync::Mutex::new(book),
             ledger: Mutex::new(None),
             inflight: Mutex::new(HashMap::new()),
             changes_since_snapshot: Mutex::new(changes_since_snapshot),
+        }
+    }
+
+    /// The node's local policy on a new record (see [`Ledger::admit`]). Contributions and joins
+    /// are checked against the member index; only a withdrawal, which needs the member's
+    /// balance, folds the ledger.
+    fn admit(&self, book: &Book, record: &Record) -> Result<(), Objection> {
+        use kaban_protocol::kind::Body;
+        let name = book.id().to_string();
+        let Some(genesis) = book.genesis() else {
+            return Ok(());
+        };
+        let members = self.members.lock().expect("not poisoned");
+        match record.body() {
+            Body::MemberJoin(j) if members.contains(j.member.as_str()) => {
+                Err(Objection::MemberTaken {
+                    member: j.member.to_string(),
+                    book: name,
+                })
+            }
+            Body::Contribution(c) if c.amount.currency != genesis.currency => {
+                Err(Objection::WrongCurrency {
+                    kind: record.kind().to_owned(),
+                    amount: c.amount,
+                    book: name,
+                    currency: genesis.currency,
+                })
+            }
+            Body::Contribution(c) if !members.contains(c.member.as_str()) => {
+                Err(Objection::UnknownMember {
+                    member: c.member.to_string(),
+                    book: name,
+                })
+            }
+            Body::Withdrawal(_) => {
+                drop(members);
+                self.ledger_for(book).admit(&name, record)
+            }
+            _ => Ok(()),
         }
     }
 

@@ -174,6 +174,7 @@ fn commit_appends(conn: &mut Connection, appends: Vec<(BookId, Vec<u8>, Reply<()
     if appends.is_empty() {
         return;
     }
+    let started = std::time::Instant::now();
     let result = (|| -> rusqlite::Result<()> {
         let tx = conn.transaction()?;
         {
@@ -186,6 +187,11 @@ fn commit_appends(conn: &mut Connection, appends: Vec<(BookId, Vec<u8>, Reply<()
         tx.commit()
     })();
     let n = appends.len();
+    tracing::debug!(
+        appends = n,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "group commit"
+    );
     for (_, _, reply) in appends {
         let _ = reply.send(match &result {
             Ok(()) => Ok(()),

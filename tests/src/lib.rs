@@ -25,10 +25,11 @@ pub fn bin_dir() -> PathBuf {
     BUILD.call_once(|| {
         if !dir.join("kaban-node").exists() || !dir.join("kaban").exists() {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "kaban-node", "-p", "kaban-cli"])
-                .status()
-                .unwrap();
+            let mut args = vec!["build", "-p", "kaban-node", "-p", "kaban-cli"];
+            if dir.ends_with("release") {
+                args.push("--release");
+            }
+            let status = Command::new(cargo).args(args).status().unwrap();
             assert!(status.success(), "building kaban-node and kaban failed");
         }
     });
@@ -39,6 +40,8 @@ pub fn bin_dir() -> PathBuf {
 #[derive(Debug)]
 pub struct NodeProcess {
     child: Child,
+    /// How long the process took from spawn to listening.
+    pub startup: Duration,
     pub url: String,
     pub data_dir: PathBuf,
     pub http: String,
@@ -51,6 +54,7 @@ impl NodeProcess {
     }
 
     pub fn start_on(data_dir: &Path, http: &str) -> NodeProcess {
+        let spawned = Instant::now();
         let mut child = Command::new(bin_dir().join("kaban-node"))
             .args([
                 "run",
@@ -59,7 +63,10 @@ impl NodeProcess {
                 "--http",
                 http,
             ])
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("KABAN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -79,6 +86,7 @@ impl NodeProcess {
             .expect("kaban-node printed its HTTP address");
         let http = url.trim_start_matches("http://").to_owned();
         NodeProcess {
+            startup: spawned.elapsed(),
             child,
             url,
             data_dir: data_dir.to_owned(),
@@ -108,6 +116,18 @@ impl NodeProcess {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Resident memory of the process, from /proc, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     pub fn admin_token(&self) -> String {
