@@ -166,18 +166,17 @@ fn main() {
         start.elapsed().as_secs_f64()
     );
     let data = dir.path().join("large");
-    let runtime = tokio_free_block_on(&data, b);
+    store_book(&data, b);
     let node = NodeProcess::start(&data);
     println!(
         "startup with {large} records: {:.0} ms (aim < 1 s); RSS {:.1} MB",
         node.startup.as_secs_f64() * 1e3,
         node.rss_kib() as f64 / 1024.0
     );
-    let _ = runtime;
 }
 
 /// Writes the book into a fresh data directory with the node's own storage module.
-fn tokio_free_block_on(data: &std::path::Path, book: Book) {
+fn store_book(data: &std::path::Path, book: Book) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
