@@ -345,6 +345,56 @@ fn a_meeting_from_founding_to_statement() {
         format!("this node held no personal data of member {ben}")
     );
 
+    // A public key may start with '-'; the command line must take it as a value, not a flag.
+    let dashed = (0u8..=255)
+        .map(|n| kaban_protocol::key::SignerKey::from_seed([n; 32]))
+        .find(|k| k.public().to_string().starts_with('-'))
+        .unwrap();
+    std::fs::write(d.join("dashed.key"), dashed.to_key_file()).unwrap();
+    let dashed_pub = dashed.public().to_string();
+    let grant = k(&[
+        "--key",
+        "treasurer.key",
+        "role",
+        "grant",
+        "--book",
+        &book,
+        "--to",
+        &dashed_pub,
+        "--role",
+        "secretary",
+    ]);
+    k(&[
+        "--key",
+        "chair.key",
+        "approve",
+        "--book",
+        &book,
+        "--record",
+        &grant,
+    ]);
+    let roster = kaban(
+        d,
+        &url,
+        &[
+            "--key",
+            "dashed.key",
+            "--json",
+            "book",
+            "show",
+            "--book",
+            &book,
+        ],
+    )
+    .json();
+    assert!(
+        roster["officers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["key"] == dashed_pub)
+    );
+
     // Everything survives a clean restart.
     assert!(node.stop().success());
     let node = NodeProcess::start(&d.join("data"));

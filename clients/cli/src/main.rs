@@ -145,7 +145,8 @@ enum BookCommand {
         #[arg(long)]
         currency: String,
         /// Another founding officer, as PUBKEY:ROLE (treasurer, chair, secretary, key_holder).
-        #[arg(long = "officer")]
+        // Public keys are base64url and may start with '-'.
+        #[arg(long = "officer", allow_hyphen_values = true)]
         officers: Vec<String>,
         /// How many officers must sign a withdrawal (default 2).
         #[arg(long)]
@@ -181,7 +182,7 @@ struct MemberAdd {
     #[arg(long)]
     alias: String,
     /// Her own signer key, so she can read her statement.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     member_key: Option<String>,
     /// Choose the member id instead of a random one.
     #[arg(long)]
@@ -198,7 +199,8 @@ enum RoleCommand {
 struct RoleArgs {
     #[arg(long)]
     book: String,
-    #[arg(long)]
+    /// The officer's public key (it may start with '-').
+    #[arg(long, allow_hyphen_values = true)]
     to: String,
     #[arg(long)]
     role: String,
