@@ -257,7 +257,8 @@ impl Storage {
     ) -> Result<(), StorageError> {
         self.call(move |conn| {
             conn.execute(
-                "INSERT INTO books (id, actor, snapshot, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                // Two founders racing with the same genesis found one book: the first row stays.
+                "INSERT OR IGNORE INTO books (id, actor, snapshot, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![id.to_string(), actor.as_slice(), snapshot, now_ms as i64],
             )?;
             Ok(())

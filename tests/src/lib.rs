@@ -16,22 +16,22 @@ use std::time::{Duration, Instant};
 /// How long a node may take to start listening.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The directory holding the workspace's binaries, built on first use if missing.
+/// The directory holding the workspace's binaries. `cargo test` does not build other packages'
+/// binaries, so the first call builds `kaban-node` and `kaban` (a quick no-op when they are up
+/// to date), which also keeps a test from running a stale binary.
 pub fn bin_dir() -> PathBuf {
     static BUILD: Once = Once::new();
     let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> -> target/<profile>
+    // target/<profile>/deps/<test> or target/<profile>/examples/<example> -> target/<profile>
     let dir = exe.parent().unwrap().parent().unwrap().to_owned();
     BUILD.call_once(|| {
-        if !dir.join("kaban-node").exists() || !dir.join("kaban").exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut args = vec!["build", "-p", "kaban-node", "-p", "kaban-cli"];
-            if dir.ends_with("release") {
-                args.push("--release");
-            }
-            let status = Command::new(cargo).args(args).status().unwrap();
-            assert!(status.success(), "building kaban-node and kaban failed");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut args = vec!["build", "--quiet", "-p", "kaban-node", "-p", "kaban-cli"];
+        if dir.ends_with("release") {
+            args.push("--release");
         }
+        let status = Command::new(cargo).args(args).status().unwrap();
+        assert!(status.success(), "building kaban-node and kaban failed");
     });
     dir
 }

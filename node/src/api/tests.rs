@@ -308,6 +308,28 @@ async fn refusals_say_what_is_wrong() {
         format!("request body is larger than {MAX_BODY_BYTES} bytes")
     );
 
+    // A record signed for another book.
+    let elsewhere = Record::sign(
+        &api.treasurer,
+        Some(BookId(RecordId([7; 32]))),
+        5,
+        &api.contribution(100),
+    );
+    let (s, v) = api.submit(&elsewhere).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("wrong_book"))
+    );
+    assert_eq!(
+        v["detail"],
+        format!(
+            "record {} belongs to book {}, not to book {}",
+            elsewhere.id(),
+            "07".repeat(32),
+            api.book
+        )
+    );
+
     // A book this node does not have.
     let (s, _, v) = call(
         &api.state,

@@ -297,6 +297,13 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
     let mut ids = HashSet::new();
     for record in &candidate.records {
         let id = record.id();
+        if record.book() != book.id() {
+            return Err(Refusal::WrongBook {
+                id,
+                found: record.book(),
+                expected: book.id(),
+            });
+        }
         if !ids.insert(id) {
             return Err(Refusal::DuplicateInChange { id });
         }
