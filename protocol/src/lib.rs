@@ -16,6 +16,7 @@
 
 pub mod book;
 pub mod canonical;
+pub mod frame;
 pub mod key;
 pub mod kind;
 pub mod money;
