@@ -7,8 +7,9 @@
 //! Many submissions wait on one group commit together.
 
 use crate::storage::{Storage, StorageError};
-use kaban_protocol::book::{Book, LoadError, Refusal};
+use kaban_protocol::book::{Applied, Book, LoadError, Refusal};
 use kaban_protocol::record::{BookId, Record, RecordId};
+use kaban_protocol::sync::{PeerSync, SyncError};
 use kaban_protocol::view::{Ledger, Objection};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -34,6 +35,8 @@ pub enum LibraryError {
     Storage(#[from] StorageError),
     #[error("a stored book does not load: {0}")]
     Load(#[from] LoadError),
+    #[error("sync message refused: {0}")]
+    Sync(#[from] SyncError),
 }
 
 /// What became of a submitted record.
@@ -139,6 +142,97 @@ impl Library {
             .or_insert_with(|| Arc::new(Slot::new(book, 0)));
         tracing::info!(book = %id, "founded book");
         Ok((id, true))
+    }
+
+    /// Makes room for a book that a partner will send: an empty book known only by its id,
+    /// which accepts the genesis change from a peer. Returns whether it is new.
+    pub async fn expect_book(&self, id: BookId, now_ms: u64) -> Result<bool, LibraryError> {
+        if self.contains(id) {
+            return Ok(false);
+        }
+        if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
+            return Err(LibraryError::TooManyBooks);
+        }
+        let actor = random_actor();
+        let book = Book::empty(id, actor);
+        self.storage
+            .create_book(id, actor, book.save(), now_ms)
+            .await?;
+        self.books
+            .write()
+            .expect("not poisoned")
+            .entry(id)
+            .or_insert_with(|| Arc::new(Slot::new(book, 0)));
+        Ok(true)
+    }
+
+    /// A sync session with `peer` for a book, resumed from its stored checkpoint if there is
+    /// one, so that a restart does not resend the whole book.
+    pub async fn sync_session(&self, id: BookId, peer: &str) -> Result<PeerSync, LibraryError> {
+        self.slot(id)?;
+        match self.storage.get_sync_state(id, peer.to_owned()).await? {
+            Some(state) => Ok(PeerSync::resume(&state)?),
+            None => Ok(PeerSync::new()),
+        }
+    }
+
+    /// The messages to send to a peer now (none when there is nothing new to say).
+    pub async fn sync_generate(
+        &self,
+        id: BookId,
+        sync: &mut PeerSync,
+    ) -> Result<Vec<Vec<u8>>, LibraryError> {
+        let slot = self.slot(id)?;
+        let book = slot.book.lock().await;
+        Ok(std::iter::from_fn(|| sync.generate(&book)).collect())
+    }
+
+    /// Takes a sync message from `peer`: validates and applies the changes it carries, makes
+    /// them durable, and only then stores the session's checkpoint. Returns the verdicts.
+    pub async fn sync_receive(
+        &self,
+        id: BookId,
+        peer: &str,
+        sync: &mut PeerSync,
+        message: &[u8],
+        now_ms: u64,
+    ) -> Result<Applied, LibraryError> {
+        let slot = self.slot(id)?;
+        let mut book = slot.book.lock().await;
+        let applied = sync.receive(&mut book, message)?;
+        let mut durable = Vec::with_capacity(applied.accepted.len());
+        for hash in &applied.accepted {
+            let change = book
+                .change_bytes(hash)
+                .expect("an accepted change is in the book");
+            durable.push(self.storage.append(id, change).await?);
+        }
+        if !applied.records.is_empty() {
+            let mut members = slot.members.lock().expect("not poisoned");
+            for rid in &applied.records {
+                if let Some(kaban_protocol::kind::Body::MemberJoin(j)) =
+                    book.record(rid).map(Record::body)
+                {
+                    members.insert(j.member.to_string());
+                }
+            }
+        }
+        let checkpoint = sync.checkpoint();
+        drop(book);
+        for rx in durable {
+            if let Err(e) = rx.await.unwrap_or(Err(StorageError::Stopped)) {
+                tracing::error!(book = %id, %peer, error = %e, "storing synced changes failed; reloading the book");
+                self.reload(id).await?;
+                return Err(e.into());
+            }
+        }
+        for (hash, refusal) in &applied.refused {
+            tracing::warn!(book = %id, %peer, change = %hash, code = refusal.code(), reason = %refusal, "refused a change from a peer");
+        }
+        self.storage
+            .put_sync_state(id, peer.to_owned(), checkpoint, now_ms)
+            .await?;
+        Ok(applied)
     }
 
     pub async fn list(&self) -> Vec<BookSummary> {
@@ -270,6 +364,9 @@ impl Library {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 fn members_of(book: &Book) -> std::collections::HashSet<String> {
     book.records()

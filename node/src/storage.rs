@@ -20,7 +20,10 @@ pub const JOB_QUEUE: usize = 4096;
 /// Most appends written in one transaction.
 pub const MAX_GROUP_COMMIT: usize = 512;
 /// Migrations, numbered from 1, tracked by `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[include_str!("storage/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("storage/0001_init.sql"),
+    include_str!("storage/0002_sync.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -380,6 +383,43 @@ impl Storage {
                 params![book.to_string(), member],
             )?;
             Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Stores the sync checkpoint of a (book, peer) session. Call it only after the changes
+    /// received so far are durable.
+    pub async fn put_sync_state(
+        &self,
+        book: BookId,
+        peer: String,
+        state: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO sync_state (book, peer, state, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (book, peer) DO UPDATE SET state = ?3, updated_ms = ?4",
+                params![book.to_string(), peer, state, now_ms as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn get_sync_state(
+        &self,
+        book: BookId,
+        peer: String,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT state FROM sync_state WHERE book = ?1 AND peer = ?2",
+                    params![book.to_string(), peer],
+                    |r| r.get(0),
+                )
+                .optional()?)
         })
         .await
     }

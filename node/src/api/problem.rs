@@ -77,6 +77,7 @@ impl From<LibraryError> for Problem {
             LibraryError::Objection(o) => {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, o.code(), detail)
             }
+            LibraryError::Sync(_) => Problem::new(StatusCode::BAD_REQUEST, "sync", detail),
             LibraryError::TooManyBooks => {
                 Problem::new(StatusCode::INSUFFICIENT_STORAGE, "too_many_books", detail)
             }
