@@ -37,6 +37,8 @@ pub struct AppState {
     pub auth: Auth,
     pub node_id: String,
     pub clock: fn() -> u64,
+    /// The peer-to-peer layer; `None` in tests that exercise the API alone.
+    pub p2p: Option<crate::p2p::P2p>,
 }
 
 pub fn now_ms() -> u64 {
@@ -70,6 +72,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(get_personal).put(put_personal).delete(erase_personal),
         )
         .route("/api/v1/admin/integrity", get(integrity))
+        .route("/api/v1/admin/peers", get(list_peers).post(join_peer))
         .fallback(|| async { Problem::not_found("no such endpoint; see /api/v1/openapi.json") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(problems_everywhere))
@@ -155,7 +158,101 @@ async fn health() -> Json<Value> {
 }
 
 async fn node(State(s): Shared) -> Json<Value> {
-    Json(json!({"node_id": s.node_id, "version": env!("CARGO_PKG_VERSION")}))
+    let listen = s
+        .p2p
+        .as_ref()
+        .map(|p| p.status.listen.lock().expect("not poisoned").clone())
+        .unwrap_or_default();
+    Json(json!({"node_id": s.node_id, "listen": listen, "version": env!("CARGO_PKG_VERSION")}))
+}
+
+#[derive(Deserialize)]
+struct JoinRequest {
+    code: String,
+}
+
+/// The operator accepts an invite: make room for the book and keep it in sync with the partner.
+async fn join_peer(State(s): Shared, headers: HeaderMap, body: Bytes) -> Result<Response, Problem> {
+    s.auth.require_admin(&headers)?;
+    let req: JoinRequest = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request("malformed_json", format!("join request: {e}")))?;
+    let invite = kaban_protocol::invite::Invite::from_code(&req.code)
+        .map_err(|e| Problem::bad_request("malformed_invite", e.to_string()))?;
+    let p2p = s.p2p.as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_p2p",
+            "peer-to-peer sync is not running on this node",
+        )
+    })?;
+    if invite.peer == s.node_id {
+        return Err(Problem::bad_request(
+            "own_invite",
+            "this invite was made by this node; give it to the partner's operator",
+        ));
+    }
+    let peer: libp2p::PeerId = invite.peer.parse().map_err(|_| {
+        Problem::bad_request(
+            "malformed_invite",
+            format!("invite names {:?}, which is not a PeerId", invite.peer),
+        )
+    })?;
+    for a in &invite.addrs {
+        a.parse::<libp2p::Multiaddr>().map_err(|_| {
+            Problem::bad_request(
+                "malformed_invite",
+                format!("invite address {a:?} is not a multiaddr"),
+            )
+        })?;
+    }
+    s.library.expect_book(invite.book, (s.clock)()).await?;
+    s.library
+        .storage()
+        .put_partner(
+            invite.book,
+            peer.to_string(),
+            invite.addrs.clone(),
+            (s.clock)(),
+        )
+        .await
+        .map_err(crate::library::LibraryError::from)?;
+    p2p.follow(invite.book, &peer.to_string(), &invite.addrs)
+        .map_err(|e| Problem::bad_request("malformed_invite", format!("{e:#}")))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"book": invite.book.to_string(), "peer": peer.to_string()})),
+    )
+        .into_response())
+}
+
+async fn list_peers(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+    s.auth.require_admin(&headers)?;
+    let Some(p2p) = s.p2p.as_ref() else {
+        return Ok(Json(json!({"connected": [], "partners": []})));
+    };
+    let connected: Vec<String> = p2p
+        .status
+        .connected
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .cloned()
+        .collect();
+    let partners: Vec<crate::p2p::PartnerState> = p2p
+        .status
+        .partners
+        .lock()
+        .expect("not poisoned")
+        .values()
+        .cloned()
+        .map(|mut st| {
+            st.connected = connected.contains(&st.peer);
+            st
+        })
+        .collect();
+    Ok(Json(
+        json!({"node_id": s.node_id, "connected": connected, "partners": partners}),
+    ))
 }
 
 async fn challenge(State(s): Shared) -> Json<Value> {

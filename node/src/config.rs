@@ -7,6 +7,8 @@
 //! http = "127.0.0.1:8737"
 //! # The tracing filter, as in RUST_LOG.
 //! log = "info"
+//! # Where partner nodes reach this one (libp2p multiaddrs).
+//! listen = ["/ip4/0.0.0.0/tcp/8738"]
 //! ```
 
 use serde::Deserialize;
@@ -15,6 +17,11 @@ use std::path::{Path, PathBuf};
 
 /// The default HTTP address: loopback only, so a fresh node is never exposed by accident.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8737";
+
+/// The default peer-to-peer address: every interface, TCP port 8738. Partners must reach it;
+/// connections are encrypted and authenticated (noise), and books flow only to peers named by
+/// signed share records.
+pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/8738";
 
 /// The configuration file as written. Every field is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +33,8 @@ pub struct FileConfig {
     pub http: Option<SocketAddr>,
     /// `None`: `info`, or `$RUST_LOG` when set.
     pub log: Option<String>,
+    /// `None`: [`DEFAULT_LISTEN`].
+    pub listen: Option<Vec<String>>,
 }
 
 /// The configuration in force.
@@ -34,6 +43,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub http: SocketAddr,
     pub log: String,
+    pub listen: Vec<libp2p::Multiaddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +56,8 @@ pub enum ConfigError {
     },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("listen address {0:?} is not a multiaddr like /ip4/0.0.0.0/tcp/8738")]
+    Listen(String),
 }
 
 /// The default data directory.
@@ -68,6 +80,7 @@ impl Config {
         file: Option<&Path>,
         data_dir: Option<PathBuf>,
         http: Option<SocketAddr>,
+        listen: Vec<String>,
     ) -> Result<Config, ConfigError> {
         let parsed = match file {
             Some(path) => {
@@ -82,7 +95,19 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let listen = if listen.is_empty() {
+            parsed
+                .listen
+                .unwrap_or_else(|| vec![DEFAULT_LISTEN.to_owned()])
+        } else {
+            listen
+        };
+        let listen = listen
+            .into_iter()
+            .map(|a| a.parse().map_err(|_| ConfigError::Listen(a)))
+            .collect::<Result<_, _>>()?;
         Ok(Config {
+            listen,
             data_dir: data_dir
                 .or(parsed.data_dir)
                 .unwrap_or_else(default_data_dir),
@@ -106,7 +131,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kaban.toml");
         std::fs::write(&path, "data_dir = \"/x\"\nhttp = \"0.0.0.0:9000\"\n").unwrap();
-        let c = Config::load(Some(&path), None, Some("127.0.0.1:1".parse().unwrap())).unwrap();
+        let c = Config::load(
+            Some(&path),
+            None,
+            Some("127.0.0.1:1".parse().unwrap()),
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(c.listen[0].to_string(), DEFAULT_LISTEN);
         assert_eq!(c.data_dir, PathBuf::from("/x"));
         assert_eq!(c.http.port(), 1);
         std::fs::write(&path, "htp = \"0.0.0.0:9000\"\n").unwrap();

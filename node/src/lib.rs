@@ -4,10 +4,12 @@
 //! - [`library`]: the books in memory, local policy, durable submission.
 //! - [`api`]: the HTTP API; the only module that knows HTTP.
 //! - [`config`]: the TOML configuration and its defaults.
+//! - [`p2p`]: peer-to-peer sync with partner nodes; the only module that knows libp2p.
 //! - [`node`]: starting and stopping the whole node.
 
 pub mod api;
 pub mod config;
 pub mod library;
 pub mod node;
+pub mod p2p;
 pub mod storage;

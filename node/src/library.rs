@@ -60,6 +60,8 @@ struct Slot {
     /// Member ids that have joined, kept up to date as records are added, so that checking a
     /// contribution does not fold the whole ledger.
     members: Mutex<std::collections::HashSet<String>>,
+    /// Bumped whenever the book gains durable changes, so sync sessions push them promptly.
+    changed: watch::Sender<u64>,
 }
 
 #[derive(Debug)]
@@ -232,7 +234,24 @@ impl Library {
         self.storage
             .put_sync_state(id, peer.to_owned(), checkpoint, now_ms)
             .await?;
+        if !applied.accepted.is_empty() {
+            slot.changed.send_modify(|n| *n += 1);
+        }
         Ok(applied)
+    }
+
+    /// A receiver that changes whenever the book gains durable changes.
+    pub fn subscribe(&self, id: BookId) -> Result<watch::Receiver<u64>, LibraryError> {
+        Ok(self.slot(id)?.changed.subscribe())
+    }
+
+    /// Whether the book's effective share records name `peer`. A book not shared with a peer is
+    /// answered exactly like a book that does not exist.
+    pub async fn is_shared_with(&self, id: BookId, peer: &str) -> bool {
+        match self.ledger(id).await {
+            Ok(ledger) => ledger.shared_with.iter().any(|p| p == peer),
+            Err(_) => false,
+        }
     }
 
     pub async fn list(&self) -> Vec<BookSummary> {
@@ -327,6 +346,7 @@ impl Library {
             self.reload(id).await?;
             return Err(e.into());
         }
+        slot.changed.send_modify(|n| *n += 1);
         self.maybe_compact(id, &slot).await;
         Ok(Submitted::Created(rid))
     }
@@ -381,6 +401,7 @@ impl Slot {
     fn new(book: Book, changes_since_snapshot: usize) -> Slot {
         Slot {
             members: Mutex::new(members_of(&book)),
+            changed: watch::channel(0).0,
             book: tokio::sync::Mutex::new(book),
             ledger: Mutex::new(None),
             inflight: Mutex::new(HashMap::new()),

@@ -26,6 +26,10 @@ enum Command {
         /// TOML configuration file; flags override it.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Peer-to-peer listen address (a multiaddr); repeat for several. Default
+        /// /ip4/0.0.0.0/tcp/8738.
+        #[arg(long)]
+        listen: Vec<String>,
     },
     /// Print this node's id (its libp2p PeerId).
     Id {
@@ -64,14 +68,16 @@ fn run() -> anyhow::Result<()> {
         data_dir: None,
         http: None,
         config: None,
+        listen: Vec::new(),
     });
     match command {
         Command::Run {
             data_dir,
             http,
             config,
+            listen,
         } => {
-            let config = Config::load(config.as_deref(), data_dir, http)?;
+            let config = Config::load(config.as_deref(), data_dir, http, listen)?;
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
                 .with_writer(std::io::stderr)
@@ -81,6 +87,9 @@ fn run() -> anyhow::Result<()> {
                 println!("kaban-node {}", env!("CARGO_PKG_VERSION"));
                 println!("node id: {}", s.node_id);
                 println!("http: http://{}", s.http);
+                for addr in &s.listen {
+                    println!("p2p: {addr}");
+                }
                 println!("admin token: {}", s.admin_token.display());
                 println!("data dir: {}", s.data_dir.display());
             }))

@@ -78,17 +78,27 @@ pub async fn run(
     let (token, token_path) = admin_token(&config.data_dir)?;
     let (storage, storage_thread) = storage::open(&config.data_dir)?;
     let library = Arc::new(Library::open(storage).await?);
+    let p2p = crate::p2p::start(key, &config.listen, Arc::clone(&library)).await?;
+    // Wait briefly for the listeners to report their addresses, so they can be printed.
+    for _ in 0..50 {
+        if p2p.status.listen.lock().expect("not poisoned").len() >= config.listen.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let state = Arc::new(AppState {
         library,
         auth: Auth::new(token),
         node_id: node_id.clone(),
         clock: api::now_ms,
+        p2p: Some(p2p.clone()),
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("listening for HTTP on {}", config.http))?;
     let info = Started {
         node_id,
+        listen: p2p.status.listen.lock().expect("not poisoned").clone(),
         http: listener.local_addr()?,
         admin_token: token_path,
         data_dir: config.data_dir.clone(),
@@ -98,7 +108,10 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
-    tracing::info!("HTTP stopped; flushing storage");
+    tracing::info!("HTTP stopped; stopping peer-to-peer sync");
+    p2p.shutdown().await;
+    drop(p2p);
+    tracing::info!("flushing storage");
     drop(state);
     storage_thread
         .join()
@@ -111,6 +124,7 @@ pub async fn run(
 #[derive(Debug)]
 pub struct Started {
     pub node_id: String,
+    pub listen: Vec<String>,
     pub http: std::net::SocketAddr,
     pub admin_token: PathBuf,
     pub data_dir: PathBuf,

@@ -23,6 +23,7 @@ pub const MAX_GROUP_COMMIT: usize = 512;
 const MIGRATIONS: &[&str] = &[
     include_str!("storage/0001_init.sql"),
     include_str!("storage/0002_sync.sql"),
+    include_str!("storage/0003_partners.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -420,6 +421,54 @@ impl Storage {
                     |r| r.get(0),
                 )
                 .optional()?)
+        })
+        .await
+    }
+
+    /// Records that the operator accepted an invite: sync `book` with `peer` at `addrs`.
+    pub async fn put_partner(
+        &self,
+        book: BookId,
+        peer: String,
+        addrs: Vec<String>,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            conn.execute(
+                "INSERT INTO partners (book, peer, addrs, accepted_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (book, peer) DO UPDATE SET addrs = ?3",
+                params![book.to_string(), peer, addrs.join(" "), now_ms as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every accepted (book, peer, addresses).
+    pub async fn partners(&self) -> Result<Vec<(BookId, String, Vec<String>)>, StorageError> {
+        self.call(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT book, peer, addrs FROM partners ORDER BY book, peer")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (book, peer, addrs) = row?;
+                let book: BookId = book
+                    .parse()
+                    .map_err(|_| StorageError::BadActor(book.clone()))?;
+                out.push((
+                    book,
+                    peer,
+                    addrs.split_whitespace().map(str::to_owned).collect(),
+                ));
+            }
+            Ok(out)
         })
         .await
     }

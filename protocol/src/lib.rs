@@ -17,6 +17,7 @@
 pub mod book;
 pub mod canonical;
 pub mod frame;
+pub mod invite;
 pub mod key;
 pub mod kind;
 pub mod money;

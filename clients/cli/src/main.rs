@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use kaban_protocol::key::{PublicKey, SignerKey};
 use kaban_protocol::kind::{
     Approval, Body, Contribution, Genesis, Meeting, MemberJoin, Officer, Reversal, Role,
-    RoleChange, Rules, Withdrawal,
+    RoleChange, Rules, Share, Withdrawal,
 };
 use kaban_protocol::money::{Currency, Money};
 use kaban_protocol::record::{BookId, Record, RecordId};
@@ -123,6 +123,33 @@ enum Command {
         #[arg(long)]
         member: String,
     },
+    /// Share a book with a partner node (needs the share quorum) and print an invite code for
+    /// the partner's operator.
+    Share {
+        #[arg(long)]
+        book: String,
+        /// The partner node's id (`kaban-node id` on the partner's machine).
+        #[arg(long)]
+        peer: String,
+    },
+    /// Stop sharing a book with a partner node.
+    Unshare {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        peer: String,
+    },
+    /// Partner nodes (needs --admin-token).
+    #[command(subcommand)]
+    Peer(PeerCommand),
+}
+
+#[derive(Subcommand)]
+enum PeerCommand {
+    /// Accept an invite code: this node will fetch the book from the partner and keep it in sync.
+    Join { code: String },
+    /// Partner nodes, their connection state, and for each shared book whether it is in sync.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -284,6 +311,15 @@ impl Ctx {
             .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
             .parse()?;
         Ok((key, node, currency))
+    }
+
+    fn admin(&self) -> anyhow::Result<Node> {
+        let path = self.admin_token.as_deref().ok_or_else(|| {
+            anyhow!("this needs the node's admin token: pass --admin-token FILE (the node prints where it is)")
+        })?;
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read admin token {}", path.display()))?;
+        Ok(self.node().with_token(token.trim().to_owned()))
     }
 
     fn print(&self, human: impl std::fmt::Display, machine: Value) {
@@ -564,6 +600,71 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                                 x["summary"].as_str().unwrap_or(""),
                                 x["signed_by"].as_array().map_or(0, Vec::len),
                                 x["need"]
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default();
+            ctx.print(human, v);
+        }
+        Command::Share { book, peer } => {
+            let id = ctx.sign_and_submit(&book, Body::Share(Share { peer: peer.clone() }))?;
+            let node = ctx.node().get("/node")?;
+            let invite = kaban_protocol::invite::Invite {
+                addrs: node["listen"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect(),
+                book: parse_book(&book)?,
+                peer: node["node_id"].as_str().unwrap_or_default().to_owned(),
+            };
+            let code = invite.to_code();
+            let human = format!(
+                "{code}\n\nGive this invite code to the partner's operator. The share ({id}) takes effect once it has its quorum: another officer runs\n  kaban approve --book {book} --record {id}"
+            );
+            ctx.print(human, json!({"code": code, "record": id}));
+        }
+        Command::Unshare { book, peer } => {
+            let id = ctx.sign_and_submit(&book, Body::Unshare(Share { peer }))?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Peer(PeerCommand::Join { code }) => {
+            let body = json!({"code": code}).to_string().into_bytes();
+            let (_, v) = ctx.admin()?.send("POST", "/admin/peers", body)?;
+            let human = format!(
+                "accepted: this node will fetch book {} from {} and keep it in sync",
+                v["book"].as_str().unwrap_or(""),
+                v["peer"].as_str().unwrap_or("")
+            );
+            ctx.print(human, v);
+        }
+        Command::Peer(PeerCommand::List) => {
+            let v = ctx.admin()?.get("/admin/peers")?;
+            let human = v["partners"]
+                .as_array()
+                .map(|p| {
+                    if p.is_empty() {
+                        return "no partners yet".to_owned();
+                    }
+                    p.iter()
+                        .map(|x| {
+                            format!(
+                                "{}  book {}  {}  {}",
+                                x["peer"].as_str().unwrap_or(""),
+                                x["book"].as_str().unwrap_or(""),
+                                if x["connected"] == json!(true) {
+                                    "connected"
+                                } else {
+                                    "not connected"
+                                },
+                                if x["in_sync"] == json!(true) {
+                                    "in sync"
+                                } else {
+                                    "syncing"
+                                },
                             )
                         })
                         .collect::<Vec<_>>()

@@ -65,6 +65,7 @@ impl Api {
             auth: Auth::new("the-admin-token".into()),
             node_id: "test".into(),
             clock: || 1_764_300_000_000,
+            p2p: None,
         });
         let (treasurer, chair, keeper, ana) = (key(1), key(2), key(3), key(4));
         let genesis = Record::sign(

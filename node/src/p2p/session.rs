@@ -1,0 +1,172 @@
+//! One sync session on one stream: frames in, the library's durable sync path, frames out.
+//!
+//! A reader task turns bytes into frames (checking the length before buffering) and hands them
+//! over a bounded channel, because a half-read frame cannot be cancelled safely; the session
+//! loop waits on that channel and on the book's change notifications, so new local records go
+//! out at once. A peer whose changes are refused [`MAX_REFUSED`] times is disconnected.
+
+use super::P2p;
+use anyhow::{Context as _, anyhow, bail};
+use futures::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
+use kaban_protocol::frame::Frame;
+use kaban_protocol::record::BookId;
+use libp2p::{PeerId, Stream};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long the dialer has to name its book.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Refused changes after which a peer is disconnected.
+pub const MAX_REFUSED: u64 = 3;
+/// Frames read ahead of the session loop.
+const READ_AHEAD: usize = 8;
+/// The one answer to a book that is unknown or not shared with the asker.
+pub const NOT_SHARED: &str = "no book with that id is shared with this node";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Dialer,
+    Listener,
+}
+
+async fn read_frame(reader: &mut ReadHalf<Stream>) -> anyhow::Result<Frame> {
+    let mut header = [0u8; 4];
+    reader
+        .read_exact(&mut header)
+        .await
+        .context("reading a frame header")?;
+    let len = Frame::announced_len(header)?;
+    let mut body = vec![0u8; len];
+    reader
+        .read_exact(&mut body)
+        .await
+        .context("reading a frame")?;
+    Ok(Frame::from_body(&body)?)
+}
+
+async fn write_frame(writer: &mut WriteHalf<Stream>, frame: &Frame) -> anyhow::Result<()> {
+    writer
+        .write_all(&frame.to_bytes())
+        .await
+        .context("writing a frame")?;
+    writer.flush().await.context("flushing")?;
+    Ok(())
+}
+
+/// Serves a stream a peer opened: it must name a book shared with that peer.
+pub async fn accept(p2p: &P2p, peer: PeerId, stream: Stream) -> anyhow::Result<()> {
+    let (mut reader, mut writer) = stream.split();
+    let first = tokio::time::timeout(OPEN_TIMEOUT, read_frame(&mut reader))
+        .await
+        .map_err(|_| anyhow!("the peer named no book within {OPEN_TIMEOUT:?}"))??;
+    let Frame::Open { book } = first else {
+        bail!("the peer's first frame was not an open frame");
+    };
+    if !p2p.library.contains(book) || !p2p.library.is_shared_with(book, &peer.to_string()).await {
+        tracing::info!(%book, "refused a session for a book not shared with this peer");
+        write_frame(
+            &mut writer,
+            &Frame::Close {
+                reason: NOT_SHARED.into(),
+            },
+        )
+        .await?;
+        let _ = writer.close().await;
+        return Ok(());
+    }
+    drive(p2p, book, peer, reader, writer, Side::Listener).await
+}
+
+/// Runs a session on a stream this node opened.
+pub async fn run(
+    p2p: &P2p,
+    book: BookId,
+    peer: PeerId,
+    stream: Stream,
+    side: Side,
+) -> anyhow::Result<()> {
+    let (reader, mut writer) = stream.split();
+    write_frame(&mut writer, &Frame::Open { book }).await?;
+    drive(p2p, book, peer, reader, writer, side).await
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn drive(
+    p2p: &P2p,
+    book: BookId,
+    peer: PeerId,
+    mut reader: ReadHalf<Stream>,
+    mut writer: WriteHalf<Stream>,
+    side: Side,
+) -> anyhow::Result<()> {
+    let peer_text = peer.to_string();
+    let (frames_tx, mut frames) = mpsc::channel(READ_AHEAD);
+    let _reader = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let frame = read_frame(&mut reader).await;
+            let stop = frame.is_err();
+            if frames_tx.send(frame).await.is_err() || stop {
+                break;
+            }
+        }
+    }));
+    let library = &p2p.library;
+    let mut sync = library.sync_session(book, &peer_text).await?;
+    let mut changed = library.subscribe(book)?;
+    if side == Side::Dialer {
+        p2p.set_state(book, &peer_text, |s| {
+            s.connected = true;
+            s.last_error = None;
+        });
+    }
+    tracing::info!(%book, %peer, ?side, "sync session started");
+    loop {
+        let out = library.sync_generate(book, &mut sync).await?;
+        let quiet = out.is_empty();
+        for message in out {
+            write_frame(&mut writer, &Frame::Sync { message }).await?;
+        }
+        if quiet && side == Side::Dialer {
+            p2p.set_state(book, &peer_text, |s| s.in_sync = true);
+        }
+        tokio::select! {
+            frame = frames.recv() => match frame {
+                None => bail!("the stream closed"),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(Frame::Sync { message })) => {
+                    let now = crate::api::now_ms();
+                    match library.sync_receive(book, &peer_text, &mut sync, &message, now).await {
+                        Ok(applied) => {
+                            if side == Side::Dialer {
+                                p2p.set_state(book, &peer_text, |s| {
+                                    s.last_synced_ms = Some(now);
+                                    s.in_sync = applied.accepted.is_empty() && applied.waiting.is_empty();
+                                });
+                            }
+                        }
+                        Err(crate::library::LibraryError::Sync(e)) => {
+                            tracing::warn!(%book, %peer, error = %e, "refused a sync message");
+                            write_frame(&mut writer, &Frame::Close { reason: e.to_string() }).await?;
+                            bail!("the peer sent a malformed message: {e}");
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    if sync.refused_total() >= MAX_REFUSED {
+                        let reason = format!("{} invalid changes refused; disconnecting", sync.refused_total());
+                        write_frame(&mut writer, &Frame::Close { reason: reason.clone() }).await?;
+                        bail!(reason);
+                    }
+                }
+                Some(Ok(Frame::Close { reason })) => bail!("the partner closed the session: {reason}"),
+                Some(Ok(Frame::Open { .. })) => bail!("the peer sent a second open frame"),
+            },
+            _ = changed.changed() => {}
+        }
+    }
+}
