@@ -29,8 +29,41 @@ pub const TARGET_MESSAGE_BYTES: usize = 1024 * 1024;
 /// [`crate::book::MAX_CHANGE_BYTES`], so a message holding it must fit.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// Most changes held while waiting for their dependencies to arrive.
+/// Most changes, and most bytes of changes, held while waiting for their dependencies.
 pub const MAX_WAITING_CHANGES: usize = 10_000;
+pub const MAX_WAITING_BYTES: usize = 16 * 1024 * 1024;
+
+/// Automerge's bloom filter parameters. A filter with others is refused before automerge sees
+/// it: zero bits per entry would divide by zero, and a huge probe count would allocate without
+/// bound.
+const BLOOM_BITS_PER_ENTRY: u64 = 10;
+const BLOOM_PROBES: u64 = 7;
+
+fn check_bloom(bytes: &[u8]) -> Result<(), SyncError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let mut rest = bytes;
+    let mut next = || -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..35).step_by(7) {
+            let (&b, tail) = rest.split_first()?;
+            rest = tail;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    };
+    let (_entries, bits, probes) = (next(), next(), next());
+    if bits != Some(BLOOM_BITS_PER_ENTRY) || probes != Some(BLOOM_PROBES) {
+        return Err(SyncError::Malformed(
+            "bloom filter parameters are not automerge's".into(),
+        ));
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
@@ -137,13 +170,26 @@ impl PeerSync {
         }
         let mut message =
             Message::decode(bytes).map_err(|e| SyncError::Malformed(e.to_string()))?;
-        let mut changes = std::mem::take(&mut self.waiting);
+        for have in &message.have {
+            check_bloom(&have.bloom.to_bytes())?;
+        }
+        let mut incoming = Vec::with_capacity(message.changes.len());
         for chunk in message.changes.iter() {
+            // Chunk header: 4 magic bytes, 4 checksum bytes, then the chunk type. A compressed
+            // change (type 2) would be inflated before any size check, so it is refused; Kaban
+            // never sends one.
+            if chunk.get(8) != Some(&1) {
+                return Err(SyncError::Malformed(
+                    "a chunk in the message is not an uncompressed change".into(),
+                ));
+            }
             let change = Change::from_bytes(chunk.to_vec()).map_err(|e| {
                 SyncError::Malformed(format!("a change in the message does not decode: {e}"))
             })?;
-            changes.push(change);
+            incoming.push(change);
         }
+        let mut changes = std::mem::take(&mut self.waiting);
+        changes.extend(incoming);
         // Without the flags automerge assumes the peer cannot take a whole-document message, so
         // it keeps sending changes, which the engine can validate one by one and split.
         message.flags = None;
@@ -168,8 +214,18 @@ impl PeerSync {
         applied
             .waiting
             .retain(|c| !c.deps().iter().any(|d| refused.contains(d)));
-        let keep_from = applied.waiting.len().saturating_sub(MAX_WAITING_CHANGES);
-        self.waiting = applied.waiting.split_off(keep_from);
+        // Keep the newest waiting changes within both bounds.
+        let mut kept = Vec::new();
+        let mut bytes = 0;
+        for change in applied.waiting.drain(..).rev() {
+            bytes += change.raw_bytes().len();
+            if kept.len() >= MAX_WAITING_CHANGES || bytes > MAX_WAITING_BYTES {
+                break;
+            }
+            kept.push(change);
+        }
+        kept.reverse();
+        self.waiting = kept;
 
         self.news = true;
         Ok(applied)
@@ -350,6 +406,46 @@ mod tests {
             "resuming sent {resumed} bytes against {full} for the whole book"
         );
         assert!(PeerSync::resume(b"junk").is_err());
+    }
+
+    #[test]
+    fn hostile_bloom_filters_and_compressed_chunks_are_refused_before_automerge() {
+        let (_, mut a) = founded(3);
+        let mut s = PeerSync::new();
+        // One entry, zero bits per entry: automerge would divide by zero when asked.
+        let bloom = automerge::sync::BloomFilter::try_from(&[1u8, 0, 7][..]).unwrap();
+        let message = Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![automerge::sync::Have {
+                last_sync: vec![],
+                bloom,
+            }],
+            changes: Vec::<Vec<u8>>::new().into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        assert_eq!(
+            s.receive(&mut a, &message.encode()).unwrap_err(),
+            SyncError::Malformed("bloom filter parameters are not automerge's".into())
+        );
+        // Nothing of it reached the session: generating still works.
+        assert!(s.generate(&a).is_some());
+
+        let mut chunk = a.doc().get_changes(&[])[0].raw_bytes().to_vec();
+        chunk[8] = 2;
+        let message = Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: vec![chunk].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        assert!(matches!(
+            PeerSync::new().receive(&mut a, &message.encode()),
+            Err(SyncError::Malformed(m)) if m.contains("not an uncompressed change")
+        ));
     }
 
     #[test]

@@ -156,6 +156,13 @@ pub fn parse_change(book: BookId, change: &Change, verify: bool) -> Result<Candi
     if change.is_empty() {
         return Err(Refusal::Empty);
     }
+    // Kaban's changes carry nothing but records: no message, no extra bytes, time 0. Anything
+    // else would be unsigned data that syncs forever.
+    if change.message().is_some() || !change.extra_bytes().is_empty() || change.timestamp() != 0 {
+        return Err(Refusal::WritesElsewhere {
+            what: "a change message, extra bytes or a timestamp".into(),
+        });
+    }
     // Automerge's expansion asserts on inputs it assumes were checked when parsed; a hostile
     // change must cost a refusal, never the node.
     let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode()))
