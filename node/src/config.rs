@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/x"));
         assert_eq!(c.http.port(), 1);
         std::fs::write(&path, "htp = \"0.0.0.0:9000\"\n").unwrap();
-        let err = Config::load(Some(&path), None, None)
+        let err = Config::load(Some(&path), None, None, vec![])
             .unwrap_err()
             .to_string();
         assert!(err.contains("htp"), "{err}");

@@ -91,7 +91,10 @@ impl Library {
         let stored = storage.load_books().await?;
         let mut books = HashMap::new();
         for s in stored {
-            let book = Book::load(s.id, &s.bytes, s.actor)?;
+            // A fresh actor on every load: changes made before a crash may have reached peers
+            // without reaching the disk, and reusing the stored actor would then give two
+            // different changes the same (actor, sequence number).
+            let book = Book::load(s.id, &s.bytes, random_actor())?;
             tracing::info!(book = %s.id, records = book.record_count(), "loaded book");
             books.insert(s.id, Arc::new(Slot::new(book, s.changes_since_snapshot)));
         }
@@ -220,13 +223,20 @@ impl Library {
             }
         }
         let checkpoint = sync.checkpoint();
-        drop(book);
+        // Wait for the commit while still holding the book, so no one is told a synced record
+        // exists before it is durable. Sync is not latency-critical; submissions wait briefly.
         for rx in durable {
             if let Err(e) = rx.await.unwrap_or(Err(StorageError::Stopped)) {
                 tracing::error!(book = %id, %peer, error = %e, "storing synced changes failed; reloading the book");
+                drop(book);
                 self.reload(id).await?;
                 return Err(e.into());
             }
+        }
+        drop(book);
+        if !applied.accepted.is_empty() {
+            self.maybe_compact_by(id, &slot, applied.accepted.len())
+                .await;
         }
         for (hash, refusal) in &applied.refused {
             tracing::warn!(book = %id, %peer, change = %hash, code = refusal.code(), reason = %refusal, "refused a change from a peer");
@@ -337,15 +347,19 @@ impl Library {
         drop(book);
 
         let result = durable.await.unwrap_or(Err(StorageError::Stopped));
-        slot.inflight.lock().expect("not poisoned").remove(&rid);
-        let _ = done.send(Some(result.is_ok()));
         if let Err(e) = result {
             // The book in memory holds a change the disk does not; later changes would build on
-            // it. Reload the book from what is durable.
+            // it. Reload the book from what is durable before anyone is told anything, so a
+            // retry cannot find the record in memory and be told it exists.
             tracing::error!(book = %id, error = %e, "storing a change failed; reloading the book");
-            self.reload(id).await?;
+            let reloaded = self.reload(id).await;
+            slot.inflight.lock().expect("not poisoned").remove(&rid);
+            let _ = done.send(Some(false));
+            reloaded?;
             return Err(e.into());
         }
+        slot.inflight.lock().expect("not poisoned").remove(&rid);
+        let _ = done.send(Some(true));
         slot.changed.send_modify(|n| *n += 1);
         self.maybe_compact(id, &slot).await;
         Ok(Submitted::Created(rid))
@@ -354,9 +368,12 @@ impl Library {
     async fn reload(&self, id: BookId) -> Result<(), LibraryError> {
         let slot = self.slot(id)?;
         let mut book = slot.book.lock().await;
+        // Under the book's lock no new append for it can be queued; everything queued before
+        // is settled by the time the heal job runs.
+        self.storage.heal(id).await?;
         let stored = self.storage.load_books().await?;
         if let Some(s) = stored.into_iter().find(|s| s.id == id) {
-            *book = Book::load(s.id, &s.bytes, s.actor)?;
+            *book = Book::load(s.id, &s.bytes, random_actor())?;
             *slot.changes_since_snapshot.lock().expect("not poisoned") = s.changes_since_snapshot;
             *slot.members.lock().expect("not poisoned") = members_of(&book);
         }
@@ -365,9 +382,13 @@ impl Library {
     }
 
     async fn maybe_compact(&self, id: BookId, slot: &Slot) {
+        self.maybe_compact_by(id, slot, 1).await;
+    }
+
+    async fn maybe_compact_by(&self, id: BookId, slot: &Slot, added: usize) {
         {
             let mut n = slot.changes_since_snapshot.lock().expect("not poisoned");
-            *n += 1;
+            *n += added;
             if *n < COMPACT_AFTER_CHANGES {
                 return;
             }

@@ -286,10 +286,8 @@ async fn event_loop(
                         let _ = reply.send(Ok(()));
                     }
                 }
-                SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                    if num_established == 0 {
-                        status.connected.lock().expect("not poisoned").remove(&peer_id.to_string());
-                    }
+                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                    status.connected.lock().expect("not poisoned").remove(&peer_id.to_string());
                 }
                 SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
                     for reply in pending.remove(&peer).unwrap_or_default() {

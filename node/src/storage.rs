@@ -12,6 +12,7 @@
 
 use kaban_protocol::record::BookId;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, oneshot};
 
@@ -48,6 +49,8 @@ pub enum StorageError {
     Stopped,
     #[error("stored book {0} has an unreadable actor id")]
     BadActor(String),
+    #[error("an earlier change to book {0} failed to commit; the book is being reloaded")]
+    Poisoned(BookId),
 }
 
 /// A book as stored: its snapshot followed by the changes since, ready for `Book::load`.
@@ -78,6 +81,9 @@ enum Job {
     },
     /// Any other work, run alone in its own transaction by the closure.
     Call(Call),
+    /// Accept appends for a book again after a failed commit, once its caller has reloaded
+    /// the book from what is durable.
+    Heal(BookId, Reply<()>),
 }
 
 /// A cloneable handle to the storage thread.
@@ -92,6 +98,7 @@ impl std::fmt::Debug for Job {
         match self {
             Job::Append { book, .. } => write!(f, "Append({book})"),
             Job::Call(_) => f.write_str("Call"),
+            Job::Heal(book, _) => write!(f, "Heal({book})"),
         }
     }
 }
@@ -146,6 +153,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
 }
 
 fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    // Books whose last commit failed. Their later appends are refused until the book is
+    // reloaded, because they may build on the change that did not reach the disk.
+    let mut poisoned: HashSet<BookId> = HashSet::new();
     while let Some(first) = rx.blocking_recv() {
         let mut appends = Vec::new();
         let mut next = Some(first);
@@ -163,18 +173,34 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 }
                 Job::Call(call) => {
                     // Keep order: commit the appends queued before this job first.
-                    commit_appends(&mut conn, std::mem::take(&mut appends));
+                    commit_appends(&mut conn, std::mem::take(&mut appends), &mut poisoned);
                     call(&mut conn);
+                    next = rx.try_recv().ok();
+                }
+                Job::Heal(book, reply) => {
+                    commit_appends(&mut conn, std::mem::take(&mut appends), &mut poisoned);
+                    poisoned.remove(&book);
+                    let _ = reply.send(Ok(()));
                     next = rx.try_recv().ok();
                 }
             }
         }
-        commit_appends(&mut conn, appends);
+        commit_appends(&mut conn, appends, &mut poisoned);
     }
     tracing::debug!("storage thread stopped");
 }
 
-fn commit_appends(conn: &mut Connection, appends: Vec<(BookId, Vec<u8>, Reply<()>)>) {
+fn commit_appends(
+    conn: &mut Connection,
+    appends: Vec<(BookId, Vec<u8>, Reply<()>)>,
+    poisoned: &mut HashSet<BookId>,
+) {
+    let (refused, appends): (Vec<_>, Vec<_>) = appends
+        .into_iter()
+        .partition(|(book, _, _)| poisoned.contains(book));
+    for (book, _, reply) in refused {
+        let _ = reply.send(Err(StorageError::Poisoned(book)));
+    }
     if appends.is_empty() {
         return;
     }
@@ -196,14 +222,15 @@ fn commit_appends(conn: &mut Connection, appends: Vec<(BookId, Vec<u8>, Reply<()
         elapsed_us = started.elapsed().as_micros() as u64,
         "group commit"
     );
+    if let Err(e) = &result {
+        tracing::error!(error = %e, appends = n, "group commit failed");
+        poisoned.extend(appends.iter().map(|(book, _, _)| *book));
+    }
     for (_, _, reply) in appends {
         let _ = reply.send(match &result {
             Ok(()) => Ok(()),
             Err(e) => Err(StorageError::Sqlite(clone_error(e))),
         });
-    }
-    if let Err(e) = result {
-        tracing::error!(error = %e, appends = n, "group commit failed");
     }
 }
 
@@ -250,6 +277,17 @@ impl Storage {
             .await
             .map_err(|_| StorageError::Stopped)?;
         Ok(rx)
+    }
+
+    /// Accepts appends for `book` again after a failed commit. Call it when the book has been
+    /// reloaded from storage.
+    pub async fn heal(&self, book: BookId) -> Result<(), StorageError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Heal(book, reply))
+            .await
+            .map_err(|_| StorageError::Stopped)?;
+        rx.await.map_err(|_| StorageError::Stopped)?
     }
 
     pub async fn create_book(

@@ -217,7 +217,11 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// The quorum of `kind`. An approval is itself a signature and always has quorum 1.
     pub fn quorum(&self, kind: &str) -> u32 {
+        if kind == "approval" {
+            return 1;
+        }
         self.quorum
             .get(kind)
             .copied()
@@ -335,6 +339,15 @@ impl Body {
 
     pub fn from_value(kind: &str, value: Value) -> Result<Body, BodyError> {
         fn parse<T: DeserializeOwned>(v: Value) -> Result<T, BodyError> {
+            // Optional members are omitted, never null (SPEC section 4): serde would read a null
+            // as absent, which would give one logical body two encodings.
+            if let Value::Object(map) = &v
+                && let Some((name, _)) = map.iter().find(|(_, v)| v.is_null())
+            {
+                return Err(BodyError::Json(format!(
+                    "member {name:?} is null; leave an optional member out instead"
+                )));
+            }
             serde_json::from_value(v).map_err(|e| BodyError::Json(e.to_string()))
         }
         let body = match kind {
@@ -553,6 +566,13 @@ mod tests {
             Body::from_value("share", json!({"peer": "0OIl"})),
             Err(BodyError::Peer(_))
         ));
+    }
+
+    #[test]
+    fn a_null_optional_member_is_refused() {
+        let v = json!({"member": "m-ana", "alias": "Ana", "key": null});
+        let err = Body::from_value("member_join", v).unwrap_err();
+        assert!(err.to_string().contains("\"key\" is null"), "{err}");
     }
 
     #[test]

@@ -261,8 +261,12 @@ impl Ledger {
                 .entry(amount.currency)
                 .or_default();
             if st == Status::Effective {
-                *balance += sign * amount.minor;
-                *totals.entry(amount.currency).or_default() += sign * amount.minor;
+                // Saturating: each amount is within 2^53, but a hostile book could hold enough
+                // of them to overflow; a saturated balance is wrong in a way people can see,
+                // where a wrapped one would not be.
+                *balance = balance.saturating_add(sign * amount.minor);
+                let total = totals.entry(amount.currency).or_default();
+                *total = total.saturating_add(sign * amount.minor);
                 if *balance < 0 {
                     anomalies.push(Anomaly {
                         kind: AnomalyKind::Overdraw,
@@ -299,7 +303,17 @@ impl Ledger {
                 });
             }
         }
-        anomalies.extend(concurrent_with_revocation(book, &roster, &records));
+        let effective_revocations: Vec<&Record> = records
+            .iter()
+            .copied()
+            .filter(|r| matches!(r.body(), Body::RoleRevoke(_)) && has_quorum(r))
+            .collect();
+        anomalies.extend(concurrent_with_revocation(
+            book,
+            &roster,
+            &records,
+            &effective_revocations,
+        ));
         anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
 
         Ledger {
@@ -381,12 +395,12 @@ pub fn summary(r: &Record) -> String {
 
 /// Records whose signer has since lost the role they needed, where the revocation did not
 /// causally follow the record: the two were made concurrently, and people must look.
-fn concurrent_with_revocation(book: &Book, roster: &Roster, records: &[&Record]) -> Vec<Anomaly> {
-    let revocations: Vec<&Record> = records
-        .iter()
-        .copied()
-        .filter(|r| matches!(r.body(), Body::RoleRevoke(_)))
-        .collect();
+fn concurrent_with_revocation(
+    book: &Book,
+    roster: &Roster,
+    records: &[&Record],
+    revocations: &[&Record],
+) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for r in records {
         if matches!(r.body(), Body::Genesis(_)) {

@@ -62,6 +62,9 @@ impl NodeProcess {
                 data_dir.to_str().unwrap(),
                 "--http",
                 http,
+                // Tests keep peer-to-peer traffic on loopback, on a free port.
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
             ])
             .env(
                 "RUST_LOG",
