@@ -267,4 +267,39 @@ fn a_shared_book_syncs_both_ways_and_stays_private() {
     eventually("the restarted cooperative catches up", || {
         show(d, &coop.url, &book).is_some_and(|v| v["record_count"] == 10)
     });
+
+    // Unsharing stops new changes flowing to the cooperative.
+    k(
+        &g,
+        &[
+            "--key",
+            "treasurer.key",
+            "unshare",
+            "--book",
+            &book,
+            "--peer",
+            &coop_id,
+        ],
+    );
+    k(
+        &g,
+        &[
+            "--key",
+            "treasurer.key",
+            "contribute",
+            "--book",
+            &book,
+            "--member",
+            &ana,
+            "--amount",
+            "13",
+        ],
+    );
+    // Absence cannot be awaited; two seconds is many times the sync latency seen above.
+    std::thread::sleep(Duration::from_secs(2));
+    let at_coop = show(d, &coop.url, &book).unwrap();
+    assert!(
+        at_coop["record_count"].as_u64().unwrap() < 12,
+        "records kept flowing after unshare: {at_coop}"
+    );
 }

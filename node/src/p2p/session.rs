@@ -127,6 +127,18 @@ async fn drive(
     }
     tracing::info!(%book, %peer, ?side, "sync session started");
     loop {
+        // The book's owner checks the share on every turn, so an unshare stops new changes
+        // flowing at once, not at the next connection.
+        if side == Side::Listener && !library.is_shared_with(book, &peer_text).await {
+            write_frame(
+                &mut writer,
+                &Frame::Close {
+                    reason: NOT_SHARED.into(),
+                },
+            )
+            .await?;
+            bail!("the book is no longer shared with this peer");
+        }
         let out = library.sync_generate(book, &mut sync).await?;
         let quiet = out.is_empty();
         for message in out {
