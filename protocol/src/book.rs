@@ -152,6 +152,22 @@ impl Book {
             ops.sort_unstable();
         }
         let mut records: Vec<Vec<Record>> = vec![Vec::new(); metas.len()];
+        let change_of = |id: automerge::ObjId, record: &Record| {
+            let automerge::ObjId::Id(counter, actor, _) = id else {
+                return Err(Refusal::Malformed(
+                    "a record without an operation id".into(),
+                ));
+            };
+            by_actor
+                .get(&actor)
+                .and_then(|ops| {
+                    let at = ops.partition_point(|(start, _)| *start <= counter);
+                    at.checked_sub(1).map(|i| ops[i].1)
+                })
+                .ok_or_else(|| {
+                    Refusal::Malformed(format!("record {} has no change that put it", record.id()))
+                })
+        };
         for item in doc.map_range(ROOT, ..) {
             let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(bytes)) = &item.value
             else {
@@ -163,19 +179,17 @@ impl Book {
                 key: item.key.to_string(),
                 error,
             })?;
-            let automerge::ObjId::Id(counter, actor, _) = item.id() else {
-                return Err(Refusal::Malformed(
-                    "a record without an operation id".into(),
-                ));
-            };
-            let change = by_actor.get(&actor).and_then(|ops| {
-                let at = ops.partition_point(|(start, _)| *start <= counter);
-                at.checked_sub(1).map(|i| ops[i].1)
-            });
-            let change = change.ok_or_else(|| {
-                Refusal::Malformed(format!("record {} has no change that put it", record.id()))
-            })?;
-            records[change].push(record);
+            if item.conflict {
+                // The same record put by concurrent changes: place it in each of them.
+                let all = doc
+                    .get_all(ROOT, item.key.as_ref())
+                    .map_err(|e| Refusal::Malformed(e.to_string()))?;
+                for (_, id) in all {
+                    records[change_of(id, &record)?].push(record.clone());
+                }
+            } else {
+                records[change_of(item.id(), &record)?].push(record);
+            }
         }
         for (m, records) in metas.into_iter().zip(records) {
             if let Some(missing) = m.deps.iter().find(|d| !self.has_change(d)) {

@@ -35,7 +35,10 @@ struct Node {
 #[derive(Debug)]
 struct Placed {
     record: Record,
-    node: u32,
+    /// Every change that put this record. Two nodes may add the same record concurrently
+    /// (the same content, so the same id); each placement counts for causality, so a record is
+    /// "in the past" of a change if any of its placements is, whichever arrived first here.
+    nodes: Vec<u32>,
 }
 
 impl Graph {
@@ -90,12 +93,13 @@ impl Graph {
         let Some(placed) = self.records.get(id) else {
             return false;
         };
-        self.is_ancestor(placed.node, &self.dep_nodes(deps))
+        let from = self.dep_nodes(deps);
+        placed.nodes.iter().any(|&n| self.is_ancestor(n, &from))
     }
 
     pub(super) fn record_precedes(&self, a: &RecordId, b: &RecordId) -> bool {
         match (self.records.get(a), self.records.get(b)) {
-            (Some(a), Some(b)) => self.is_ancestor(a.node, &[b.node]),
+            (Some(a), Some(b)) => a.nodes.iter().any(|&n| self.is_ancestor(n, &b.nodes)),
             _ => false,
         }
     }
@@ -166,14 +170,15 @@ impl Graph {
         self.actor_seq.insert(candidate.actor, candidate.seq);
         for record in candidate.records {
             let id = record.id();
-            // A record added concurrently by two changes keeps its first placement; both carry
-            // the same signed content because the id is the hash of it.
-            if let std::collections::hash_map::Entry::Vacant(v) = self.records.entry(id) {
-                v.insert(Placed {
-                    record,
-                    node: index,
-                });
-                self.order.push(id);
+            match self.records.entry(id) {
+                std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().nodes.push(index),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(Placed {
+                        record,
+                        nodes: vec![index],
+                    });
+                    self.order.push(id);
+                }
             }
         }
     }

@@ -398,3 +398,46 @@ fn replica_at(book: &Book, heads: &[ChangeHash]) -> Book {
     );
     other
 }
+
+/// Two nodes add the same record while apart, then an approval is made on one of them. Every
+/// node must accept the approval, whichever copy of the record reached it first, and keep
+/// doing so after a reload.
+#[test]
+fn a_record_added_on_two_nodes_at_once_counts_in_both_places() {
+    let mut g = group();
+    let join = g.sign(&g.treasurer, join("m-ana"));
+    g.book.add(vec![join]).unwrap();
+    let mut one = Book::load(g.book.id(), &g.book.save(), [0xd1; 16]).unwrap();
+    let mut two = Book::load(g.book.id(), &g.book.save(), [0xd2; 16]).unwrap();
+    let base = one.heads();
+    let w = g.sign(
+        &g.treasurer,
+        Body::Withdrawal(Withdrawal {
+            member: "m-ana".parse().unwrap(),
+            amount: hkd(100),
+            reason: "rent".into(),
+        }),
+    );
+    one.add(vec![w.clone()]).unwrap();
+    two.add(vec![w.clone()]).unwrap();
+    let approval = g.sign(&g.keeper, Body::Approval(Approval { record: w.id() }));
+    one.add(vec![approval]).unwrap();
+
+    // Node two first has its own copy, then receives node one's copy and the approval.
+    let applied = two.apply(one.doc().get_changes(&base));
+    assert!(applied.refused.is_empty(), "{:?}", applied.refused);
+    assert_eq!(applied.accepted.len(), 2);
+    let reloaded = Book::load(two.id(), &two.save(), [7; 16]).unwrap();
+    assert_eq!(reloaded.record_count(), two.record_count());
+    // A fresh node that sees node two's copy first agrees too.
+    let mut three = Book::load(g.book.id(), &g.book.save(), [0xd3; 16]).unwrap();
+    let mut theirs = two.doc().get_changes(&base);
+    theirs.sort_by_key(|c| c.actor_id() != two.doc().get_actor());
+    let applied = three.apply(theirs);
+    assert!(applied.refused.is_empty(), "{:?}", applied.refused);
+    assert_eq!(three.heads(), {
+        let mut h = two.heads();
+        h.sort();
+        h
+    });
+}
