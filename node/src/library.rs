@@ -129,8 +129,25 @@ impl Library {
         now_ms: u64,
     ) -> Result<(BookId, bool), LibraryError> {
         let id = genesis.book();
-        if self.contains(id) {
-            return Ok((id, false));
+        if let Ok(slot) = self.slot(id) {
+            // A placeholder waiting for a partner's copy takes the genesis directly.
+            let mut book = slot.book.lock().await;
+            if book.genesis().is_some() {
+                return Ok((id, false));
+            }
+            let change = kaban_protocol::book::genesis_change(&genesis)?;
+            let bytes = change.raw_bytes().to_vec();
+            if let Some((_, refusal)) = book.apply(vec![change]).refused.into_iter().next() {
+                return Err(refusal.into());
+            }
+            let durable = self.storage.append(id, bytes).await?;
+            if let Err(e) = durable.await.unwrap_or(Err(StorageError::Stopped)) {
+                drop(book);
+                self.reload(id).await?;
+                return Err(e.into());
+            }
+            slot.changed.send_modify(|n| *n += 1);
+            return Ok((id, true));
         }
         if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
             return Err(LibraryError::TooManyBooks);

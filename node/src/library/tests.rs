@@ -141,6 +141,23 @@ async fn a_synced_book_is_durable_and_a_restart_resumes_from_the_checkpoint() {
 }
 
 #[tokio::test]
+async fn founding_a_book_that_waits_for_its_partner_fills_the_placeholder() {
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, _ta) = open(da.path()).await;
+    let (b, _tb) = open(db.path()).await;
+    let id = founded(&a).await;
+    b.expect_book(id, 1).await.unwrap();
+    let genesis = a
+        .with_book(id, |book| book.record(&id.0).cloned())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.create_book(genesis.clone(), 2).await.unwrap(), (id, true));
+    assert_eq!(b.create_book(genesis, 3).await.unwrap(), (id, false));
+    assert_eq!(b.ledger(id).await.unwrap().name, "Sync Savers");
+}
+
+#[tokio::test]
 async fn a_malformed_message_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (a, _t) = open(dir.path()).await;
