@@ -58,6 +58,9 @@ pub struct PartnerState {
     pub in_sync: bool,
     pub last_synced_ms: Option<u64>,
     pub last_error: Option<String>,
+    /// Frame bytes this node sent and received in this book's sessions with the partner.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
 }
 
 /// Shared view of the p2p layer for the API.

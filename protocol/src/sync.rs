@@ -372,6 +372,56 @@ mod tests {
     }
 
     #[test]
+    fn interleaved_initial_sync_then_one_record() {
+        let (key, mut a) = founded(3_000);
+        let mut b = Book::empty(a.id(), [2; 16]);
+        let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
+        // Deliver one message at a time, each side answering every message at once.
+        let mut to_b: Vec<Vec<u8>> = std::iter::from_fn(|| sa.generate(&a)).collect();
+        let mut to_a: Vec<Vec<u8>> = Vec::new();
+        let mut bytes_ab = 0usize;
+        for _ in 0..1000 {
+            if to_b.is_empty() && to_a.is_empty() {
+                break;
+            }
+            if !to_b.is_empty() {
+                let m = to_b.remove(0);
+                bytes_ab += m.len();
+                sb.receive(&mut b, &m).unwrap();
+                to_a.extend(std::iter::from_fn(|| sb.generate(&b)));
+            }
+            if !to_a.is_empty() {
+                let m = to_a.remove(0);
+                sa.receive(&mut a, &m).unwrap();
+                to_b.extend(std::iter::from_fn(|| sa.generate(&a)));
+            }
+        }
+        assert_eq!(a.heads(), b.heads());
+        let floor: usize = a.records().map(|r| r.bytes().len()).sum();
+        assert!(
+            bytes_ab < 2 * floor,
+            "the initial sync sent {bytes_ab} bytes for {floor} of records"
+        );
+        add(&key, &mut a, 99_999);
+        let mut bytes = 0;
+        let mut to_b: Vec<Vec<u8>> = std::iter::from_fn(|| sa.generate(&a)).collect();
+        for _ in 0..100 {
+            let Some(m) = to_b.pop() else { break };
+            bytes += m.len();
+            sb.receive(&mut b, &m).unwrap();
+            for r in std::iter::from_fn(|| sb.generate(&b)).collect::<Vec<_>>() {
+                sa.receive(&mut a, &r).unwrap();
+                to_b.extend(std::iter::from_fn(|| sa.generate(&a)));
+            }
+        }
+        assert_eq!(a.heads(), b.heads());
+        assert!(
+            bytes < 2_000,
+            "one record after an interleaved sync sent {bytes} bytes"
+        );
+    }
+
+    #[test]
     fn one_new_record_takes_one_round_trip() {
         let (key, mut a) = founded(50);
         let mut b = Book::empty(a.id(), [2; 16]);

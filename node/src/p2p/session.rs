@@ -126,6 +126,11 @@ async fn drive(
         });
     }
     tracing::info!(%book, %peer, ?side, "sync session started");
+    // The listener speaks only after the dialer's first message. Automerge reads a message with
+    // no heads as "the peer lost everything" and resends the whole book; if both sides opened
+    // at once, an empty dialer would answer the listener's opening before the book arrived and
+    // receive the book twice.
+    let mut may_speak = side == Side::Dialer;
     loop {
         // The book's owner checks the share on every turn, so an unshare stops new changes
         // flowing at once, not at the next connection.
@@ -139,10 +144,23 @@ async fn drive(
             .await?;
             bail!("the book is no longer shared with this peer");
         }
-        let out = library.sync_generate(book, &mut sync).await?;
+        let out = if may_speak {
+            library.sync_generate(book, &mut sync).await?
+        } else {
+            Vec::new()
+        };
         let quiet = out.is_empty();
+        let mut sent = 0;
         for message in out {
-            write_frame(&mut writer, &Frame::Sync { message }).await?;
+            let frame = Frame::Sync { message };
+            sent += frame.encoded_len() as u64;
+            write_frame(&mut writer, &frame).await?;
+        }
+        if sent > 0 {
+            tracing::debug!(%book, %peer, ?side, bytes = sent, "sent sync messages");
+        }
+        if sent > 0 && side == Side::Dialer {
+            p2p.set_state(book, &peer_text, |s| s.bytes_sent += sent);
         }
         if quiet && side == Side::Dialer {
             p2p.set_state(book, &peer_text, |s| s.in_sync = true);
@@ -152,11 +170,14 @@ async fn drive(
                 None => bail!("the stream closed"),
                 Some(Err(e)) => return Err(e),
                 Some(Ok(Frame::Sync { message })) => {
+                    may_speak = true;
                     let now = crate::api::now_ms();
+                    let received = Frame::Sync { message: Vec::new() }.encoded_len() + message.len();
                     match library.sync_receive(book, &peer_text, &mut sync, &message, now).await {
                         Ok(applied) => {
                             if side == Side::Dialer {
                                 p2p.set_state(book, &peer_text, |s| {
+                                    s.bytes_received += received as u64;
                                     s.last_synced_ms = Some(now);
                                     s.in_sync = applied.accepted.is_empty() && applied.waiting.is_empty();
                                 });
