@@ -414,11 +414,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Book(BookCommand::List) => {
             let node = match &ctx.admin_token {
-                Some(path) => {
-                    let token = std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read admin token {}", path.display()))?;
-                    ctx.node().with_token(token.trim().to_owned())
-                }
+                Some(_) => ctx.admin()?,
                 None => ctx.session()?.1,
             };
             let v = node.get("/books")?;
