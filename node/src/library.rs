@@ -149,19 +149,8 @@ impl Library {
             slot.changed.send_modify(|n| *n += 1);
             return Ok((id, true));
         }
-        if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
-            return Err(LibraryError::TooManyBooks);
-        }
-        let actor = random_actor();
-        let book = Book::create(genesis, actor)?;
-        self.storage
-            .create_book(id, actor, book.save(), now_ms)
+        self.store_new(Book::create(genesis, random_actor())?, now_ms)
             .await?;
-        self.books
-            .write()
-            .expect("not poisoned")
-            .entry(id)
-            .or_insert_with(|| Arc::new(Slot::new(book, 0)));
         tracing::info!(book = %id, "founded book");
         Ok((id, true))
     }
@@ -172,19 +161,8 @@ impl Library {
         if self.contains(id) {
             return Ok(false);
         }
-        if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
-            return Err(LibraryError::TooManyBooks);
-        }
-        let actor = random_actor();
-        let book = Book::empty(id, actor);
-        self.storage
-            .create_book(id, actor, book.save(), now_ms)
+        self.store_new(Book::empty(id, random_actor()), now_ms)
             .await?;
-        self.books
-            .write()
-            .expect("not poisoned")
-            .entry(id)
-            .or_insert_with(|| Arc::new(Slot::new(book, 0)));
         Ok(true)
     }
 
@@ -265,6 +243,21 @@ impl Library {
             slot.changed.send_modify(|n| *n += 1);
         }
         Ok(applied)
+    }
+
+    /// Stores a book this node did not have and adds it to the library, within [`MAX_BOOKS`].
+    async fn store_new(&self, book: Book, now_ms: u64) -> Result<(), LibraryError> {
+        if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
+            return Err(LibraryError::TooManyBooks);
+        }
+        let id = book.id();
+        self.storage.create_book(id, book.save(), now_ms).await?;
+        self.books
+            .write()
+            .expect("not poisoned")
+            .entry(id)
+            .or_insert_with(|| Arc::new(Slot::new(book, 0)));
+        Ok(())
     }
 
     /// A receiver that changes whenever the book gains durable changes.
@@ -388,12 +381,10 @@ impl Library {
         // Under the book's lock no new append for it can be queued; everything queued before
         // is settled by the time the heal job runs.
         self.storage.heal(id).await?;
-        let stored = self.storage.load_books().await?;
-        if let Some(s) = stored.into_iter().find(|s| s.id == id) {
-            *book = Book::load(s.id, &s.bytes, random_actor())?;
-            *slot.changes_since_snapshot.lock().expect("not poisoned") = s.changes_since_snapshot;
-            *slot.members.lock().expect("not poisoned") = members_of(&book);
-        }
+        let s = self.storage.load_book(id).await?;
+        *book = Book::load(s.id, &s.bytes, random_actor())?;
+        *slot.changes_since_snapshot.lock().expect("not poisoned") = s.changes_since_snapshot;
+        *slot.members.lock().expect("not poisoned") = members_of(&book);
         *slot.ledger.lock().expect("not poisoned") = None;
         Ok(())
     }

@@ -47,17 +47,18 @@ pub enum StorageError {
     },
     #[error("the storage thread has stopped")]
     Stopped,
-    #[error("stored book {0} has an unreadable actor id")]
-    BadActor(String),
+    #[error("stored book id {0:?} is not a book id")]
+    BadBookId(String),
     #[error("an earlier change to book {0} failed to commit; the book is being reloaded")]
     Poisoned(BookId),
 }
 
 /// A book as stored: its snapshot followed by the changes since, ready for `Book::load`.
+/// (The `books.actor` column is no longer read or written meaningfully: a loaded book always
+/// writes with a fresh actor, see `Library::open`.)
 #[derive(Debug)]
 pub struct StoredBook {
     pub id: BookId,
-    pub actor: [u8; 16],
     pub bytes: Vec<u8>,
     pub changes_since_snapshot: usize,
 }
@@ -90,7 +91,6 @@ enum Job {
 #[derive(Debug, Clone)]
 pub struct Storage {
     jobs: mpsc::Sender<Job>,
-    path: PathBuf,
 }
 
 impl std::fmt::Debug for Job {
@@ -120,7 +120,7 @@ pub fn open(data_dir: &Path) -> Result<(Storage, std::thread::JoinHandle<()>), S
         .name("kaban-storage".into())
         .spawn(move || run(conn, rx))
         .expect("spawning the storage thread");
-    Ok((Storage { jobs: tx, path }, thread))
+    Ok((Storage { jobs: tx }, thread))
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -234,16 +234,33 @@ fn commit_appends(
     }
 }
 
+fn read_book(conn: &Connection, id: &str) -> Result<StoredBook, StorageError> {
+    let mut bytes: Vec<u8> = conn.query_row(
+        "SELECT snapshot FROM books WHERE id = ?1",
+        params![id],
+        |r| r.get(0),
+    )?;
+    let mut changes =
+        conn.prepare_cached("SELECT bytes FROM changes WHERE book = ?1 ORDER BY seq")?;
+    let mut n = 0;
+    for change in changes.query_map(params![id], |r| r.get::<_, Vec<u8>>(0))? {
+        bytes.extend(change?);
+        n += 1;
+    }
+    Ok(StoredBook {
+        id: id
+            .parse()
+            .map_err(|_| StorageError::BadBookId(id.to_owned()))?,
+        bytes,
+        changes_since_snapshot: n,
+    })
+}
+
 fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
 }
 
 impl Storage {
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
@@ -293,15 +310,14 @@ impl Storage {
     pub async fn create_book(
         &self,
         id: BookId,
-        actor: [u8; 16],
         snapshot: Vec<u8>,
         now_ms: u64,
     ) -> Result<(), StorageError> {
         self.call(move |conn| {
             conn.execute(
                 // Two founders racing with the same genesis found one book: the first row stays.
-                "INSERT OR IGNORE INTO books (id, actor, snapshot, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![id.to_string(), actor.as_slice(), snapshot, now_ms as i64],
+                "INSERT OR IGNORE INTO books (id, actor, snapshot, created_ms) VALUES (?1, x'', ?2, ?3)",
+                params![id.to_string(), snapshot, now_ms as i64],
             )?;
             Ok(())
         })
@@ -330,38 +346,19 @@ impl Storage {
 
     pub async fn load_books(&self) -> Result<Vec<StoredBook>, StorageError> {
         self.call(|conn| {
-            let mut books = Vec::new();
-            let mut stmt = conn.prepare("SELECT id, actor, snapshot FROM books ORDER BY id")?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            })?;
-            let mut changes =
-                conn.prepare("SELECT bytes FROM changes WHERE book = ?1 ORDER BY seq")?;
-            for row in rows {
-                let (id, actor, mut bytes) = row?;
-                let parsed: BookId = id.parse().map_err(|_| StorageError::BadActor(id.clone()))?;
-                let actor: [u8; 16] = actor
-                    .try_into()
-                    .map_err(|_| StorageError::BadActor(id.clone()))?;
-                let mut n = 0;
-                for change in changes.query_map(params![id], |r| r.get::<_, Vec<u8>>(0))? {
-                    bytes.extend(change?);
-                    n += 1;
-                }
-                books.push(StoredBook {
-                    id: parsed,
-                    actor,
-                    bytes,
-                    changes_since_snapshot: n,
-                });
-            }
-            Ok(books)
+            let ids: Vec<String> = conn
+                .prepare("SELECT id FROM books ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            ids.iter().map(|id| read_book(conn, id)).collect()
         })
         .await
+    }
+
+    /// One stored book, as [`Storage::load_books`] reads them.
+    pub async fn load_book(&self, id: BookId) -> Result<StoredBook, StorageError> {
+        self.call(move |conn| read_book(conn, &id.to_string()))
+            .await
     }
 
     pub async fn put_personal(
@@ -499,7 +496,7 @@ impl Storage {
                 let (book, peer, addrs) = row?;
                 let book: BookId = book
                     .parse()
-                    .map_err(|_| StorageError::BadActor(book.clone()))?;
+                    .map_err(|_| StorageError::BadBookId(book.clone()))?;
                 out.push((
                     book,
                     peer,

@@ -138,10 +138,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let (storage, thread) = kaban_node::storage::open(&a_dir).unwrap();
-        storage
-            .create_book(id, [9; 16], book.save(), 0)
-            .await
-            .unwrap();
+        storage.create_book(id, book.save(), 0).await.unwrap();
         drop(storage);
         thread.join().unwrap();
     });

@@ -184,7 +184,7 @@ fn store_book(data: &std::path::Path, book: Book) {
     rt.block_on(async {
         let (storage, thread) = kaban_node::storage::open(data).unwrap();
         storage
-            .create_book(book.id(), [9; 16], book.save(), 0)
+            .create_book(book.id(), book.save(), 0)
             .await
             .unwrap();
         drop(storage);

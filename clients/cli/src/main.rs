@@ -303,14 +303,23 @@ impl Ctx {
         self.node().submit(book, &record)
     }
 
-    fn currency(&self, book: &str) -> anyhow::Result<(SignerKey, Node, Currency)> {
+    /// Signs and submits a record whose amount the officer typed in major units: the book's
+    /// currency (read with a session) decides how many decimals it may have.
+    fn sign_and_submit_amount(
+        &self,
+        book: &str,
+        amount: &str,
+        body: impl FnOnce(Money) -> anyhow::Result<Body>,
+    ) -> anyhow::Result<String> {
         let (key, node) = self.session()?;
         let summary = node.get(&format!("/books/{book}"))?;
         let currency: Currency = summary["currency"]
             .as_str()
             .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
             .parse()?;
-        Ok((key, node, currency))
+        let body = body(Money::parse_major(amount, currency)?)?;
+        let record = Record::try_sign(&key, Some(parse_book(book)?), now_ms(), &body)?;
+        node.submit(book, &record)
     }
 
     fn admin(&self) -> anyhow::Result<Node> {
@@ -530,14 +539,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             amount,
             meeting,
         } => {
-            let (key, node, currency) = ctx.currency(&book)?;
-            let body = Body::Contribution(Contribution {
-                member: member.parse()?,
-                amount: Money::parse_major(&amount, currency)?,
-                meeting: meeting.as_deref().map(parse_record_id).transpose()?,
-            });
-            let record = Record::try_sign(&key, Some(parse_book(&book)?), now_ms(), &body)?;
-            let id = node.submit(&book, &record)?;
+            let id = ctx.sign_and_submit_amount(&book, &amount, |amount| {
+                Ok(Body::Contribution(Contribution {
+                    member: member.parse()?,
+                    amount,
+                    meeting: meeting.as_deref().map(parse_record_id).transpose()?,
+                }))
+            })?;
             ctx.print(&id, json!({"record": id}));
         }
         Command::Withdraw {
@@ -546,14 +554,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             amount,
             reason,
         } => {
-            let (key, node, currency) = ctx.currency(&book)?;
-            let body = Body::Withdrawal(Withdrawal {
-                member: member.parse()?,
-                amount: Money::parse_major(&amount, currency)?,
-                reason,
-            });
-            let record = Record::try_sign(&key, Some(parse_book(&book)?), now_ms(), &body)?;
-            let id = node.submit(&book, &record)?;
+            let id = ctx.sign_and_submit_amount(&book, &amount, |amount| {
+                Ok(Body::Withdrawal(Withdrawal {
+                    member: member.parse()?,
+                    amount,
+                    reason,
+                }))
+            })?;
             ctx.print(&id, json!({"record": id}));
         }
         Command::Approve { book, record } => {
