@@ -158,12 +158,22 @@ async fn health() -> Json<Value> {
 }
 
 async fn node(State(s): Shared) -> Json<Value> {
-    let listen = s
+    let (listen, nat) = s
         .p2p
         .as_ref()
-        .map(|p| p.status.listen.lock().expect("not poisoned").clone())
+        .map(|p| {
+            (
+                p.status.listen.lock().expect("not poisoned").clone(),
+                p.status.nat.lock().expect("not poisoned").clone(),
+            )
+        })
         .unwrap_or_default();
-    Json(json!({"node_id": s.node_id, "listen": listen, "version": env!("CARGO_PKG_VERSION")}))
+    Json(json!({
+        "node_id": s.node_id,
+        "listen": listen,
+        "nat": nat,
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -230,29 +240,33 @@ async fn list_peers(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>,
     let Some(p2p) = s.p2p.as_ref() else {
         return Ok(Json(json!({"connected": [], "partners": []})));
     };
-    let connected: Vec<String> = p2p
-        .status
-        .connected
-        .lock()
-        .expect("not poisoned")
-        .iter()
-        .cloned()
-        .collect();
-    let partners: Vec<crate::p2p::PartnerState> = p2p
+    let connected = p2p.status.connected.lock().expect("not poisoned").clone();
+    let hole_punch = p2p.status.hole_punch.lock().expect("not poisoned").clone();
+    let partners: Vec<Value> = p2p
         .status
         .partners
         .lock()
         .expect("not poisoned")
         .values()
-        .cloned()
-        .map(|mut st| {
-            st.connected = connected.contains(&st.peer);
-            st
+        .map(|st| {
+            let mut st = st.clone();
+            let how = connected.get(&st.peer).copied();
+            st.connected = how.is_some();
+            let mut v = json!(st);
+            v["connection"] = json!(how);
+            v
         })
         .collect();
-    Ok(Json(
-        json!({"node_id": s.node_id, "connected": connected, "partners": partners}),
-    ))
+    let peers: Vec<Value> = connected
+        .iter()
+        .map(|(peer, how)| json!({"peer": peer, "connection": how, "hole_punch": hole_punch.get(peer)}))
+        .collect();
+    Ok(Json(json!({
+        "node_id": s.node_id,
+        "nat": p2p.status.nat.lock().expect("not poisoned").clone(),
+        "connected": peers,
+        "partners": partners,
+    })))
 }
 
 async fn challenge(State(s): Shared) -> Json<Value> {

@@ -7,8 +7,14 @@
 //! http = "127.0.0.1:8737"
 //! # The tracing filter, as in RUST_LOG.
 //! log = "info"
-//! # Where partner nodes reach this one (libp2p multiaddrs).
-//! listen = ["/ip4/0.0.0.0/tcp/8738"]
+//! # Where partner nodes reach this one (libp2p multiaddrs). Behind NAT, add a relay's circuit
+//! # address: "/ip4/RELAY-IP/tcp/8738/p2p/RELAY-PEERID/p2p-circuit".
+//! listen = ["/ip4/0.0.0.0/tcp/8738", "/ip4/0.0.0.0/udp/8738/quic-v1"]
+//! # Find other Kaban nodes on the LAN by multicast DNS.
+//! mdns = true
+//! # Serve as a relay for partners behind NAT, and for these peers too.
+//! relay = false
+//! relay_peers = []
 //! ```
 
 use serde::Deserialize;
@@ -18,10 +24,10 @@ use std::path::{Path, PathBuf};
 /// The default HTTP address: loopback only, so a fresh node is never exposed by accident.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8737";
 
-/// The default peer-to-peer address: every interface, TCP port 8738. Partners must reach it;
-/// connections are encrypted and authenticated (noise), and books flow only to peers named by
-/// signed share records.
-pub const DEFAULT_LISTEN: &str = "/ip4/0.0.0.0/tcp/8738";
+/// The default peer-to-peer addresses: every interface, TCP and QUIC on port 8738. Partners
+/// must reach one; connections are encrypted and authenticated (noise, or QUIC's TLS), and
+/// books flow only to peers named by signed share records.
+pub const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/8738", "/ip4/0.0.0.0/udp/8738/quic-v1"];
 
 /// The configuration file as written. Every field is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -35,6 +41,23 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// `None`: [`DEFAULT_LISTEN`].
     pub listen: Option<Vec<String>>,
+    /// `None`: on.
+    pub mdns: Option<bool>,
+    /// `None`: off.
+    pub relay: Option<bool>,
+    /// PeerIds this node relays for, besides its partners.
+    pub relay_peers: Option<Vec<String>>,
+}
+
+/// What flags say, overriding the file.
+#[derive(Debug, Default)]
+pub struct Flags {
+    pub data_dir: Option<PathBuf>,
+    pub http: Option<SocketAddr>,
+    pub listen: Vec<String>,
+    pub no_mdns: bool,
+    pub relay: bool,
+    pub relay_peers: Vec<String>,
 }
 
 /// The configuration in force.
@@ -43,7 +66,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub http: SocketAddr,
     pub log: String,
-    pub listen: Vec<libp2p::Multiaddr>,
+    pub p2p: crate::p2p::Options,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +81,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("listen address {0:?} is not a multiaddr like /ip4/0.0.0.0/tcp/8738")]
     Listen(String),
+    #[error("relay peer {0:?} is not a PeerId like 12D3KooW…")]
+    RelayPeer(String),
 }
 
 /// The default data directory.
@@ -76,12 +101,7 @@ pub fn default_data_dir() -> PathBuf {
 
 impl Config {
     /// Reads the file (if given), then lets flags override it.
-    pub fn load(
-        file: Option<&Path>,
-        data_dir: Option<PathBuf>,
-        http: Option<SocketAddr>,
-        listen: Vec<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load(file: Option<&Path>, flags: Flags) -> Result<Config, ConfigError> {
         let parsed = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -95,23 +115,37 @@ impl Config {
             }
             None => FileConfig::default(),
         };
-        let listen = if listen.is_empty() {
+        let listen = if flags.listen.is_empty() {
             parsed
                 .listen
-                .unwrap_or_else(|| vec![DEFAULT_LISTEN.to_owned()])
+                .unwrap_or_else(|| DEFAULT_LISTEN.map(String::from).to_vec())
         } else {
-            listen
+            flags.listen
         };
         let listen = listen
             .into_iter()
             .map(|a| a.parse().map_err(|_| ConfigError::Listen(a)))
             .collect::<Result<_, _>>()?;
+        let relay_peers = parsed
+            .relay_peers
+            .unwrap_or_default()
+            .into_iter()
+            .chain(flags.relay_peers)
+            .map(|p| p.parse().map_err(|_| ConfigError::RelayPeer(p)))
+            .collect::<Result<_, _>>()?;
         Ok(Config {
-            listen,
-            data_dir: data_dir
+            p2p: crate::p2p::Options {
+                listen,
+                mdns: !flags.no_mdns && parsed.mdns.unwrap_or(true),
+                relay: flags.relay || parsed.relay.unwrap_or(false),
+                relay_peers,
+            },
+            data_dir: flags
+                .data_dir
                 .or(parsed.data_dir)
                 .unwrap_or_else(default_data_dir),
-            http: http
+            http: flags
+                .http
                 .or(parsed.http)
                 .unwrap_or_else(|| DEFAULT_HTTP.parse().expect("the default address parses")),
             log: parsed
@@ -131,20 +165,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kaban.toml");
         std::fs::write(&path, "data_dir = \"/x\"\nhttp = \"0.0.0.0:9000\"\n").unwrap();
-        let c = Config::load(
-            Some(&path),
-            None,
-            Some("127.0.0.1:1".parse().unwrap()),
-            vec![],
-        )
-        .unwrap();
-        assert_eq!(c.listen[0].to_string(), DEFAULT_LISTEN);
+        let flags = Flags {
+            http: Some("127.0.0.1:1".parse().unwrap()),
+            ..Flags::default()
+        };
+        let c = Config::load(Some(&path), flags).unwrap();
+        let listen: Vec<String> = c.p2p.listen.iter().map(|a| a.to_string()).collect();
+        assert_eq!(listen, DEFAULT_LISTEN);
+        assert!(c.p2p.mdns && !c.p2p.relay);
         assert_eq!(c.data_dir, PathBuf::from("/x"));
         assert_eq!(c.http.port(), 1);
         std::fs::write(&path, "htp = \"0.0.0.0:9000\"\n").unwrap();
-        let err = Config::load(Some(&path), None, None, vec![])
+        let err = Config::load(Some(&path), Flags::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains("htp"), "{err}");
+    }
+
+    #[test]
+    fn relay_mode_and_its_peers_come_from_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kaban.toml");
+        let a = libp2p::PeerId::random();
+        let b = libp2p::PeerId::random();
+        std::fs::write(&path, format!("mdns = false\nrelay_peers = [\"{a}\"]\n")).unwrap();
+        let flags = Flags {
+            relay: true,
+            relay_peers: vec![b.to_string()],
+            ..Flags::default()
+        };
+        let c = Config::load(Some(&path), flags).unwrap();
+        assert!(c.p2p.relay && !c.p2p.mdns);
+        assert_eq!(c.p2p.relay_peers, vec![a, b]);
+        let flags = Flags {
+            relay_peers: vec!["not-a-peer".into()],
+            ..Flags::default()
+        };
+        let err = Config::load(None, flags).unwrap_err().to_string();
+        assert!(err.contains("not-a-peer"), "{err}");
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use kaban_node::config::{Config, default_data_dir};
+use kaban_node::config::{Config, Flags, default_data_dir};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -27,9 +27,20 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Peer-to-peer listen address (a multiaddr); repeat for several. Default
-        /// /ip4/0.0.0.0/tcp/8738.
+        /// /ip4/0.0.0.0/tcp/8738 and /ip4/0.0.0.0/udp/8738/quic-v1. Behind NAT, add a relay's
+        /// circuit address: /ip4/RELAY-IP/tcp/8738/p2p/RELAY-PEERID/p2p-circuit.
         #[arg(long)]
         listen: Vec<String>,
+        /// Do not look for other Kaban nodes on the LAN (multicast DNS).
+        #[arg(long)]
+        no_mdns: bool,
+        /// Serve as a relay for this node's partners (and for --relay-peer peers), with limits
+        /// high enough for a whole initial sync.
+        #[arg(long)]
+        relay: bool,
+        /// A PeerId to relay for besides this node's partners; repeat for several.
+        #[arg(long)]
+        relay_peer: Vec<String>,
     },
     /// Print this node's id (its libp2p PeerId).
     Id {
@@ -69,6 +80,9 @@ fn run() -> anyhow::Result<()> {
         http: None,
         config: None,
         listen: Vec::new(),
+        no_mdns: false,
+        relay: false,
+        relay_peer: Vec::new(),
     });
     match command {
         Command::Run {
@@ -76,8 +90,19 @@ fn run() -> anyhow::Result<()> {
             http,
             config,
             listen,
+            no_mdns,
+            relay,
+            relay_peer,
         } => {
-            let config = Config::load(config.as_deref(), data_dir, http, listen)?;
+            let flags = Flags {
+                data_dir,
+                http,
+                listen,
+                no_mdns,
+                relay,
+                relay_peers: relay_peer,
+            };
+            let config = Config::load(config.as_deref(), flags)?;
             tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
                 .with_writer(std::io::stderr)
@@ -89,6 +114,9 @@ fn run() -> anyhow::Result<()> {
                 println!("http: http://{}", s.http);
                 for addr in &s.listen {
                     println!("p2p: {addr}");
+                }
+                if s.relay {
+                    println!("relay: serving this node's partners");
                 }
                 println!("admin token: {}", s.admin_token.display());
                 println!("data dir: {}", s.data_dir.display());

@@ -78,10 +78,10 @@ pub async fn run(
     let (token, token_path) = admin_token(&config.data_dir)?;
     let (storage, storage_thread) = storage::open(&config.data_dir)?;
     let library = Arc::new(Library::open(storage).await?);
-    let p2p = crate::p2p::start(key, &config.listen, Arc::clone(&library)).await?;
+    let p2p = crate::p2p::start(key, &config.p2p, Arc::clone(&library)).await?;
     // Wait briefly for the listeners to report their addresses, so they can be printed.
     for _ in 0..50 {
-        if p2p.status.listen.lock().expect("not poisoned").len() >= config.listen.len() {
+        if p2p.status.listen.lock().expect("not poisoned").len() >= config.p2p.listen.len() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -102,6 +102,7 @@ pub async fn run(
         http: listener.local_addr()?,
         admin_token: token_path,
         data_dir: config.data_dir.clone(),
+        relay: config.p2p.relay,
     };
     started(&info);
     axum::serve(listener, api::router(Arc::clone(&state)))
@@ -128,4 +129,5 @@ pub struct Started {
     pub http: std::net::SocketAddr,
     pub admin_token: PathBuf,
     pub data_dir: PathBuf,
+    pub relay: bool,
 }

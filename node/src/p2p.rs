@@ -1,11 +1,18 @@
 //! Peer-to-peer sync over libp2p: the only module that knows libp2p.
 //!
-//! One event loop owns the `Swarm` (TCP, noise, yamux, identify, ping, and a stream behaviour
-//! for `/kaban/sync/1`). Each book a partner syncs gets one stream, and on it one session of the
-//! protocol crate's sync engine, driven by [`session`]. The node that received an invite dials
-//! its partner and keeps the session up with backoff; the node that owns the book accepts a
-//! session only for books whose share records name the dialer, and answers every other request
-//! exactly alike, so a peer cannot learn which books exist.
+//! One event loop owns the `Swarm`: TCP and QUIC, noise, yamux, identify, ping, mDNS on the LAN,
+//! the relay client with DCUtR hole punching and AutoNAT, a relay server in relay mode, and a
+//! stream behaviour for `/kaban/sync/1`. Each book a partner syncs gets one stream, and on it
+//! one session of the protocol crate's sync engine, driven by [`session`]. The node that
+//! received an invite dials its partner and keeps the session up with backoff; the node that
+//! owns the book accepts a session only for books whose share records name the dialer, and
+//! answers every other request exactly alike, so a peer cannot learn which books exist.
+//!
+//! A node behind NAT listens on a relay's circuit address (`…/p2p/RELAY/p2p-circuit`) as well as
+//! its own; the listener is re-made with backoff whenever the relay goes away. Partners dialled
+//! through the relay try a DCUtR upgrade to a direct connection. In relay mode (`--relay`) a
+//! node relays only for its partners and the peers its operator names, with limits raised far
+//! above libp2p's defaults (2 minutes, 128 KiB per circuit) so an initial sync is not cut off.
 
 mod session;
 
@@ -14,11 +21,16 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 use kaban_protocol::frame::PROTOCOL;
 use kaban_protocol::record::BookId;
-use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, StreamProtocol, identify, noise, ping, tcp, yamux};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, autonat, dcutr, identify, mdns, noise, ping, relay, tcp,
+    yamux,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
@@ -33,12 +45,40 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Queue of commands to the event loop.
 const COMMAND_QUEUE: usize = 64;
+/// How long a peer that kept sending invalid changes is refused.
+pub const BAN_DURATION: Duration = Duration::from_secs(10 * 60);
+/// Relay mode: how long one relayed connection may last, and how many bytes it may carry. The
+/// libp2p defaults (2 minutes, 128 KiB) would cut an initial sync short.
+pub const RELAY_CIRCUIT_DURATION: Duration = Duration::from_secs(60 * 60);
+pub const RELAY_CIRCUIT_BYTES: u64 = 1 << 30;
+/// Relay mode: reservations and relayed connections held at once.
+pub const RELAY_MAX_RESERVATIONS: usize = 128;
+pub const RELAY_MAX_CIRCUITS: usize = 64;
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     stream: libp2p_stream::Behaviour,
+    relay_client: relay::client::Behaviour,
+    dcutr: dcutr::Behaviour,
+    autonat: autonat::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+    relay: Toggle<relay::Behaviour>,
+}
+
+/// How the p2p layer runs.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Addresses to listen on; a relay circuit address (`…/p2p/RELAY/p2p-circuit`) makes a
+    /// reservation on that relay.
+    pub listen: Vec<Multiaddr>,
+    /// Find and dial other Kaban nodes on the LAN by multicast DNS.
+    pub mdns: bool,
+    /// Serve as a relay for partners and for `relay_peers`.
+    pub relay: bool,
+    /// Peers this node relays for besides its partners (relay mode only).
+    pub relay_peers: Vec<PeerId>,
 }
 
 enum Command {
@@ -47,6 +87,8 @@ enum Command {
         addrs: Vec<Multiaddr>,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    Listen(Multiaddr),
+    Disconnect(PeerId),
 }
 
 /// What the API shows of a partner session.
@@ -67,8 +109,14 @@ pub struct PartnerState {
 #[derive(Debug, Default)]
 pub struct Status {
     pub listen: Mutex<Vec<String>>,
-    pub connected: Mutex<BTreeSet<String>>,
+    /// Connected peers and how: `direct`, or `relayed` when every connection runs through a
+    /// relay.
+    pub connected: Mutex<BTreeMap<String, &'static str>>,
     pub partners: Mutex<BTreeMap<(String, String), PartnerState>>,
+    /// What AutoNAT concluded of this node's reachability: `unknown`, `public` or `private`.
+    pub nat: Mutex<String>,
+    /// The last DCUtR hole-punch outcome per peer: `upgraded`, or why it failed.
+    pub hole_punch: Mutex<BTreeMap<String, String>>,
 }
 
 /// A handle on the running p2p layer.
@@ -81,6 +129,9 @@ pub struct P2p {
     library: Arc<Library>,
     sessions: Arc<Semaphore>,
     tasks: Arc<Mutex<JoinSet<()>>>,
+    banned: Arc<Mutex<HashMap<PeerId, Instant>>>,
+    /// Peers the relay serves (relay mode): `relay_peers` and every partner.
+    relayed_for: Arc<RwLock<HashSet<PeerId>>>,
 }
 
 impl std::fmt::Debug for P2p {
@@ -95,13 +146,32 @@ pub fn protocol() -> StreamProtocol {
     StreamProtocol::new(PROTOCOL)
 }
 
-/// Starts the swarm, listens on `listen`, accepts sessions, and resumes syncing every partner
-/// the operator accepted before.
+/// Starts the swarm, listens, accepts sessions, and resumes syncing every partner the operator
+/// accepted before.
 pub async fn start(
     key: libp2p_identity::Keypair,
-    listen: &[Multiaddr],
+    options: &Options,
     library: Arc<Library>,
 ) -> anyhow::Result<P2p> {
+    let local = key.public().to_peer_id();
+    let relayed_for: Arc<RwLock<HashSet<PeerId>>> =
+        Arc::new(RwLock::new(options.relay_peers.iter().copied().collect()));
+    let mdns = if options.mdns {
+        Some(
+            mdns::tokio::Behaviour::new(mdns::Config::default(), local)
+                .context("starting mDNS (disable it with --no-mdns)")?,
+        )
+    } else {
+        None
+    };
+    let relay = options.relay.then(|| {
+        let mut relay = relay::Behaviour::new(local, relay_config(&relayed_for));
+        // libp2p enables a relay only once it has a confirmed external address; the operator's
+        // --relay says this node is reachable, so its listen addresses count as external (see
+        // `NewListenAddr`), and the relay is on from the start.
+        relay.set_status(Some(relay::Status::Enable));
+        relay
+    });
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -110,21 +180,33 @@ pub async fn start(
             yamux::Config::default,
         )
         .context("setting up TCP with noise and yamux")?
-        .with_behaviour(|key| Behaviour {
+        .with_quic()
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .context("setting up the relay client")?
+        .with_behaviour(|key, relay_client| Behaviour {
             identify: identify::Behaviour::new(identify::Config::new(
                 "/kaban/1.0.0".into(),
                 key.public(),
             )),
             ping: ping::Behaviour::default(),
             stream: libp2p_stream::Behaviour::new(),
+            relay_client,
+            dcutr: dcutr::Behaviour::new(local),
+            autonat: autonat::Behaviour::new(local, autonat::Config::default()),
+            mdns: mdns.into(),
+            relay: relay.into(),
         })
         .context("building the behaviours")?
         .with_swarm_config(|c| c.with_idle_connection_timeout(IDLE_TIMEOUT))
         .build();
-    for addr in listen {
-        swarm
+    let mut circuits = HashMap::new();
+    for addr in &options.listen {
+        let id = swarm
             .listen_on(addr.clone())
             .with_context(|| format!("listening on {addr}"))?;
+        if is_relayed(addr) {
+            circuits.insert(id, addr.clone());
+        }
     }
     let peer_id = *swarm.local_peer_id();
     let mut control = swarm.behaviour().stream.new_control();
@@ -132,6 +214,7 @@ pub async fn start(
         .accept(protocol())
         .expect("the sync protocol is registered once");
     let status = Arc::new(Status::default());
+    *status.nat.lock().expect("not poisoned") = "unknown".into();
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let p2p = P2p {
         peer_id,
@@ -141,14 +224,63 @@ pub async fn start(
         library,
         sessions: Arc::new(Semaphore::new(MAX_SESSIONS)),
         tasks: Arc::new(Mutex::new(JoinSet::new())),
+        banned: Arc::new(Mutex::new(HashMap::new())),
+        relayed_for,
     };
-    p2p.spawn(event_loop(swarm, rx, status));
+    let event_loop = EventLoop {
+        swarm,
+        status,
+        commands: p2p.commands.clone(),
+        banned: Arc::clone(&p2p.banned),
+        pending: BTreeMap::new(),
+        connections: HashMap::new(),
+        circuits,
+        circuit_backoff: HashMap::new(),
+    };
+    p2p.spawn(event_loop.run(rx));
     let accepting = p2p.clone();
     p2p.spawn(async move { accepting.accept(incoming).await });
     for (book, peer, addrs) in p2p.library.storage().partners().await? {
         p2p.follow(book, &peer, &addrs)?;
     }
     Ok(p2p)
+}
+
+/// The relay server's configuration: raised limits, and only for the peers in `allowed`.
+fn relay_config(allowed: &Arc<RwLock<HashSet<PeerId>>>) -> relay::Config {
+    let mut config = relay::Config {
+        max_reservations: RELAY_MAX_RESERVATIONS,
+        max_circuits: RELAY_MAX_CIRCUITS,
+        max_circuit_duration: RELAY_CIRCUIT_DURATION,
+        max_circuit_bytes: RELAY_CIRCUIT_BYTES,
+        ..relay::Config::default()
+    };
+    let reserve = Arc::clone(allowed);
+    config.reservation_rate_limiters.push(Box::new(
+        move |peer: PeerId, _: &Multiaddr, _: web_time::Instant| {
+            let ok = reserve.read().expect("not poisoned").contains(&peer);
+            if !ok {
+                tracing::info!(%peer, "refused a relay reservation: not a partner");
+            }
+            ok
+        },
+    ));
+    let circuit = Arc::clone(allowed);
+    config.circuit_src_rate_limiters.push(Box::new(
+        move |peer: PeerId, _: &Multiaddr, _: web_time::Instant| {
+            let ok = circuit.read().expect("not poisoned").contains(&peer);
+            if !ok {
+                tracing::info!(%peer, "refused to relay a connection: not a partner");
+            }
+            ok
+        },
+    ));
+    config
+}
+
+/// Whether an address runs through a relay.
+fn is_relayed(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| p == Protocol::P2pCircuit)
 }
 
 impl P2p {
@@ -174,6 +306,10 @@ impl P2p {
                     .with_context(|| format!("{a:?} is not a multiaddr"))
             })
             .collect::<anyhow::Result<_>>()?;
+        self.relayed_for
+            .write()
+            .expect("not poisoned")
+            .insert(peer_id);
         let me = self.clone();
         self.set_state(book, peer, |s| s.connected = false);
         self.spawn(async move { me.keep_syncing(book, peer_id, addrs).await });
@@ -221,6 +357,9 @@ impl P2p {
         peer: PeerId,
         addrs: &[Multiaddr],
     ) -> anyhow::Result<()> {
+        if self.is_banned(&peer) {
+            anyhow::bail!("the partner is banned for a while: it sent invalid changes");
+        }
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Dial {
@@ -244,8 +383,36 @@ impl P2p {
         session::run(self, book, peer, stream, session::Side::Dialer).await
     }
 
+    /// Whether `peer` is refused for now, for having sent invalid changes.
+    fn is_banned(&self, peer: &PeerId) -> bool {
+        let mut banned = self.banned.lock().expect("not poisoned");
+        match banned.get(peer) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                banned.remove(peer);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Refuses `peer` for [`BAN_DURATION`] and closes its connections. Sessions with every
+    /// other peer go on.
+    pub(crate) async fn ban(&self, peer: PeerId) {
+        tracing::warn!(%peer, minutes = BAN_DURATION.as_secs() / 60, "banning a peer that sent invalid changes");
+        self.banned
+            .lock()
+            .expect("not poisoned")
+            .insert(peer, Instant::now() + BAN_DURATION);
+        let _ = self.commands.send(Command::Disconnect(peer)).await;
+    }
+
     async fn accept(self, mut incoming: libp2p_stream::IncomingStreams) {
         while let Some((peer, stream)) = incoming.next().await {
+            if self.is_banned(&peer) {
+                tracing::info!(%peer, "refused a stream from a banned peer");
+                continue;
+            }
             let Ok(permit) = Arc::clone(&self.sessions).try_acquire_owned() else {
                 tracing::warn!(%peer, "too many sync sessions; refusing a stream");
                 continue;
@@ -269,50 +436,262 @@ impl P2p {
     }
 }
 
-async fn event_loop(
-    mut swarm: libp2p::Swarm<Behaviour>,
-    mut commands: mpsc::Receiver<Command>,
+/// The event loop's state: the swarm and what it tracks of connections and listeners.
+struct EventLoop {
+    swarm: libp2p::Swarm<Behaviour>,
     status: Arc<Status>,
-) {
-    let mut pending: BTreeMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>> = BTreeMap::new();
-    loop {
-        tokio::select! {
-            event = swarm.select_next_some() => match event {
-                SwarmEvent::NewListenAddr { address, .. } => {
-                    tracing::info!(%address, "p2p listening");
-                    status.listen.lock().expect("not poisoned").push(address.to_string());
+    /// Where a relay listener that closed sends itself a new `Listen` after its backoff.
+    commands: mpsc::Sender<Command>,
+    banned: Arc<Mutex<HashMap<PeerId, Instant>>>,
+    pending: BTreeMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>>,
+    /// Open connections per peer, and whether each runs through a relay.
+    connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
+    /// Relay circuit listeners, re-made with backoff when they close.
+    circuits: HashMap<libp2p::core::transport::ListenerId, Multiaddr>,
+    circuit_backoff: HashMap<Multiaddr, Duration>,
+}
+
+impl EventLoop {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_event(event),
+                command = commands.recv() => match command {
+                    None => break,
+                    Some(command) => self.on_command(command),
+                },
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Dial { peer, addrs, reply } => {
+                if self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Ok(()));
+                    return;
                 }
-                SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
-                    tracing::info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
-                    status.connected.lock().expect("not poisoned").insert(peer_id.to_string());
-                    for reply in pending.remove(&peer_id).unwrap_or_default() {
-                        let _ = reply.send(Ok(()));
+                let opts = DialOpts::peer_id(peer).addresses(addrs).build();
+                match self.swarm.dial(opts) {
+                    Ok(()) => self.pending.entry(peer).or_default().push(reply),
+                    Err(e) => {
+                        let _ = reply.send(Err(e.to_string()));
                     }
                 }
-                SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
-                    status.connected.lock().expect("not poisoned").remove(&peer_id.to_string());
+            }
+            Command::Listen(addr) => match self.swarm.listen_on(addr.clone()) {
+                Ok(id) => {
+                    self.circuits.insert(id, addr);
                 }
-                SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
-                    for reply in pending.remove(&peer).unwrap_or_default() {
-                        let _ = reply.send(Err(error.to_string()));
-                    }
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "cannot listen through the relay");
+                    self.retry_circuit(addr);
                 }
-                _ => {}
             },
-            command = commands.recv() => match command {
-                None => break,
-                Some(Command::Dial { peer, addrs, reply }) => {
-                    if swarm.is_connected(&peer) {
-                        let _ = reply.send(Ok(()));
-                        continue;
-                    }
-                    let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
-                    match swarm.dial(opts) {
-                        Ok(()) => pending.entry(peer).or_default().push(reply),
-                        Err(e) => { let _ = reply.send(Err(e.to_string())); }
+            Command::Disconnect(peer) => {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+    }
+
+    /// Listens on a relay circuit address again after a backoff that doubles per failure.
+    fn retry_circuit(&mut self, addr: Multiaddr) {
+        let backoff = self
+            .circuit_backoff
+            .get(&addr)
+            .copied()
+            .unwrap_or(BACKOFF_FIRST);
+        self.circuit_backoff
+            .insert(addr.clone(), (backoff * 2).min(BACKOFF_MAX));
+        tracing::info!(%addr, retry_in_ms = backoff.as_millis() as u64, "relay listener closed");
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(backoff).await;
+            let _ = commands.send(Command::Listen(addr)).await;
+        });
+    }
+
+    fn publish_connected(&self, peer: PeerId) {
+        let mut connected = self.status.connected.lock().expect("not poisoned");
+        match self.connections.get(&peer) {
+            Some(conns) if !conns.is_empty() => {
+                let how = if conns.values().all(|relayed| *relayed) {
+                    "relayed"
+                } else {
+                    "direct"
+                };
+                connected.insert(peer.to_string(), how);
+            }
+            _ => {
+                connected.remove(&peer.to_string());
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr {
+                address,
+                listener_id,
+            } => {
+                tracing::info!(%address, "p2p listening");
+                if let Some(addr) = self.circuits.get(&listener_id) {
+                    self.circuit_backoff.remove(addr);
+                }
+                // A relay tells the peers it serves where it can be reached; in relay mode the
+                // operator has said its own addresses are reachable.
+                if self.swarm.behaviour().relay.is_enabled() && !is_relayed(&address) {
+                    self.swarm.add_external_address(address.clone());
+                }
+                self.status
+                    .listen
+                    .lock()
+                    .expect("not poisoned")
+                    .push(address.to_string());
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                let text = address.to_string();
+                self.status
+                    .listen
+                    .lock()
+                    .expect("not poisoned")
+                    .retain(|a| *a != text);
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                reason,
+            } => {
+                let mut listen = self.status.listen.lock().expect("not poisoned");
+                for address in &addresses {
+                    let text = address.to_string();
+                    listen.retain(|a| *a != text);
+                }
+                drop(listen);
+                if let Err(e) = &reason {
+                    tracing::info!(error = %e, "a listener closed");
+                }
+                if let Some(addr) = self.circuits.remove(&listener_id) {
+                    self.retry_circuit(addr);
+                }
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                endpoint,
+                ..
+            } => {
+                let remote = endpoint.get_remote_address();
+                let banned = self
+                    .banned
+                    .lock()
+                    .expect("not poisoned")
+                    .get(&peer_id)
+                    .is_some_and(|until| *until > Instant::now());
+                if banned {
+                    tracing::info!(peer = %peer_id, "closing a connection from a banned peer");
+                    let _ = self.swarm.close_connection(connection_id);
+                    return;
+                }
+                tracing::info!(peer = %peer_id, addr = %remote, "connected");
+                self.connections
+                    .entry(peer_id)
+                    .or_default()
+                    .insert(connection_id, is_relayed(remote));
+                self.publish_connected(peer_id);
+                for reply in self.pending.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                connection_id,
+                ..
+            } => {
+                if let Some(conns) = self.connections.get_mut(&peer_id) {
+                    conns.remove(&connection_id);
+                    if conns.is_empty() {
+                        self.connections.remove(&peer_id);
                     }
                 }
-            },
+                self.publish_connected(peer_id);
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                for reply in self.pending.remove(&peer).unwrap_or_default() {
+                    let _ = reply.send(Err(error.to_string()));
+                }
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                // Remember where the peer listens, so DCUtR and later dials can use it.
+                for addr in info.listen_addrs {
+                    self.swarm.add_peer_address(peer_id, addr);
+                }
+            }
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, addr) in found {
+                    tracing::info!(%peer, %addr, "found a node on the LAN");
+                    self.swarm.add_peer_address(peer, addr);
+                    if !self.swarm.is_connected(&peer) {
+                        let opts = DialOpts::peer_id(peer)
+                            .condition(
+                                libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing,
+                            )
+                            .build();
+                        if let Err(e) = self.swarm.dial(opts) {
+                            tracing::debug!(%peer, error = %e, "could not dial a LAN peer");
+                        }
+                    }
+                }
+            }
+            BehaviourEvent::RelayClient(relay::client::Event::ReservationReqAccepted {
+                relay_peer_id,
+                renewal: false,
+                ..
+            }) => {
+                tracing::info!(relay = %relay_peer_id, "reserved a slot on the relay");
+            }
+            BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            }) => {
+                let outcome = match result {
+                    Ok(_) => {
+                        tracing::info!(peer = %remote_peer_id, "hole punch succeeded: the connection is direct");
+                        "upgraded".to_owned()
+                    }
+                    Err(e) => {
+                        tracing::info!(peer = %remote_peer_id, error = %e, "hole punch failed: staying relayed");
+                        e.to_string()
+                    }
+                };
+                self.status
+                    .hole_punch
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(remote_peer_id.to_string(), outcome);
+            }
+            BehaviourEvent::Autonat(autonat::Event::StatusChanged { new, .. }) => {
+                let text = match new {
+                    autonat::NatStatus::Public(_) => "public",
+                    autonat::NatStatus::Private => "private",
+                    autonat::NatStatus::Unknown => "unknown",
+                };
+                tracing::info!(nat = text, "reachability changed");
+                *self.status.nat.lock().expect("not poisoned") = text.into();
+            }
+            BehaviourEvent::Relay(event) => tracing::debug!(?event, "relay"),
+            _ => {}
         }
     }
 }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod fixture;
+
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::record::Record;
 use serde_json::{Value, json};
@@ -45,6 +47,17 @@ pub struct NodeProcess {
     pub url: String,
     pub data_dir: PathBuf,
     pub http: String,
+    /// The node's PeerId.
+    pub node_id: String,
+    /// The peer-to-peer addresses it printed at start.
+    pub p2p: Vec<String>,
+}
+
+#[derive(Default)]
+struct Started {
+    node_id: String,
+    url: String,
+    p2p: Vec<String>,
 }
 
 impl NodeProcess {
@@ -54,6 +67,13 @@ impl NodeProcess {
     }
 
     pub fn start_on(data_dir: &Path, http: &str) -> NodeProcess {
+        // Tests keep peer-to-peer traffic on loopback, on a free port.
+        Self::start_with(data_dir, http, &["--listen", "/ip4/127.0.0.1/tcp/0"])
+    }
+
+    /// Starts a node with these extra `run` arguments (which must name its `--listen`
+    /// addresses). Multicast DNS is always off: tests send nothing beyond 127.0.0.1.
+    pub fn start_with(data_dir: &Path, http: &str, args: &[&str]) -> NodeProcess {
         let spawned = Instant::now();
         let mut child = Command::new(bin_dir().join("kaban-node"))
             .args([
@@ -62,10 +82,9 @@ impl NodeProcess {
                 data_dir.to_str().unwrap(),
                 "--http",
                 http,
-                // Tests keep peer-to-peer traffic on loopback, on a free port.
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
+                "--no-mdns",
             ])
+            .args(args)
             .env(
                 "RUST_LOG",
                 std::env::var("KABAN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -77,21 +96,30 @@ impl NodeProcess {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut started = Started::default();
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("http: ") {
-                    let _ = tx.send(url.to_owned());
+                if let Some(id) = line.strip_prefix("node id: ") {
+                    started.node_id = id.to_owned();
+                } else if let Some(url) = line.strip_prefix("http: ") {
+                    started.url = url.to_owned();
+                } else if let Some(addr) = line.strip_prefix("p2p: ") {
+                    started.p2p.push(addr.to_owned());
+                } else if line.starts_with("data dir: ") {
+                    let _ = tx.send(std::mem::take(&mut started));
                 }
             }
         });
-        let url = rx
+        let started = rx
             .recv_timeout(START_TIMEOUT)
-            .expect("kaban-node printed its HTTP address");
-        let http = url.trim_start_matches("http://").to_owned();
+            .expect("kaban-node printed its addresses");
+        let http = started.url.trim_start_matches("http://").to_owned();
         NodeProcess {
             startup: spawned.elapsed(),
             child,
-            url,
+            url: started.url,
+            node_id: started.node_id,
+            p2p: started.p2p,
             data_dir: data_dir.to_owned(),
             http,
         }

@@ -1,21 +1,88 @@
-//! Two real nodes on 127.0.0.1 sync a shared book over libp2p: the group shares it, the
-//! cooperative's operator accepts the invite, records made on either side reach the other, both
-//! compute the same views, and a node the book was not shared with gets nothing.
+//! Real nodes on 127.0.0.1 sync shared books over libp2p.
+//!
+//! - Over QUIC: the group shares a book, the cooperative's operator accepts the invite, records
+//!   made on either side reach the other, both compute the same views, a node the book was not
+//!   shared with gets nothing, and unsharing stops the flow.
+//! - Through a relay, with neither partner reachable directly: the book arrives, the
+//!   cooperative comes back from being offline and receives only what is new, and writes made
+//!   on both sides while the relay is down converge, with the same anomalies on both.
+//! - A partner killed in the middle of its initial sync resumes and converges.
 
 #![allow(clippy::unwrap_used)]
 
-use kaban_tests::{NodeProcess, kaban, kaban_ok};
-use serde_json::Value;
+use kaban_protocol::invite::Invite;
+use kaban_protocol::record::BookId;
+use kaban_tests::fixture::GroupBook;
+use kaban_tests::{Http, NodeProcess, kaban, kaban_ok};
+use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Waits until `f` holds, up to a deadline; sync is prompt but not instant.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// Waits until `f` holds, up to 20 seconds; sync is prompt but not instant.
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    eventually_within(what, Duration::from_secs(20), f);
+}
+
+fn eventually_within(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The invite code a node would print for `book`: its PeerId and its current addresses.
+fn invite(node: &NodeProcess, book: BookId) -> String {
+    let v = Http::new(&node.url).get("/api/v1/node", "").1;
+    Invite {
+        addrs: v["listen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect(),
+        book,
+        peer: node.node_id.clone(),
+    }
+    .to_code()
+}
+
+/// The operator of `node` accepts an invite through its admin API.
+fn join(node: &NodeProcess, code: &str) {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build();
+    let mut r = ureq::Agent::new_with_config(config)
+        .post(format!("{}/api/v1/admin/peers", node.url))
+        .header("Authorization", format!("Bearer {}", node.admin_token()))
+        .send(json!({"code": code}).to_string())
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(status, 202, "{}", r.body_mut().read_to_string().unwrap());
+}
+
+fn peers(node: &NodeProcess) -> Value {
+    Http::new(&node.url)
+        .get("/api/v1/admin/peers", &node.admin_token())
+        .1
+}
+
+/// The book as an officer reads it at `node`, or `None` while the node does not have it yet.
+fn book_at(node: &NodeProcess, session: &str, book: BookId) -> Option<Value> {
+    let (status, v) = Http::new(&node.url).get(&format!("/api/v1/books/{book}"), session);
+    (status == 200).then_some(v)
+}
+
+fn count_at(node: &NodeProcess, session: &str, book: BookId) -> u64 {
+    book_at(node, session, book).map_or(0, |v| v["record_count"].as_u64().unwrap())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn show(d: &Path, url: &str, book: &str) -> Option<Value> {
@@ -39,7 +106,12 @@ fn show(d: &Path, url: &str, book: &str) -> Option<Value> {
 fn a_shared_book_syncs_both_ways_and_stays_private() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let group = NodeProcess::start(&d.join("group"));
+    // The group's node listens on QUIC only, so this whole exchange runs over QUIC.
+    let group = NodeProcess::start_with(
+        &d.join("group"),
+        "127.0.0.1:0",
+        &["--listen", "/ip4/127.0.0.1/udp/0/quic-v1"],
+    );
     let coop = NodeProcess::start(&d.join("coop"));
     let stranger = NodeProcess::start(&d.join("stranger"));
     let (g, c) = (group.url.clone(), coop.url.clone());
@@ -217,6 +289,9 @@ fn a_shared_book_syncs_both_ways_and_stays_private() {
     let partner = &peers["partners"][0];
     assert_eq!(partner["book"], book);
     assert_eq!(partner["connected"], true);
+    assert_eq!(partner["connection"], "direct");
+    let via = peers["connected"][0]["peer"].as_str().unwrap();
+    assert_eq!(via, group.node_id);
 
     // The stranger got nothing: its placeholder for the book is still empty, and the group's
     // node answered it as if the book did not exist.
@@ -301,5 +376,228 @@ fn a_shared_book_syncs_both_ways_and_stays_private() {
     assert!(
         at_coop["record_count"].as_u64().unwrap() < 12,
         "records kept flowing after unshare: {at_coop}"
+    );
+}
+
+#[test]
+fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id_of = |name: &str| {
+        let out = std::process::Command::new(kaban_tests::bin_dir().join("kaban-node"))
+            .args(["id", "--data-dir", d.join(name).to_str().unwrap()])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let (group_id, coop_id) = (id_of("group"), id_of("coop"));
+
+    // The relay serves the two partners only; neither partner listens anywhere but on the
+    // relay, so every connection between them runs through it.
+    let relay_port = free_port();
+    let relay_listen = format!("/ip4/127.0.0.1/tcp/{relay_port}");
+    let start_relay = || {
+        NodeProcess::start_with(
+            &d.join("relay"),
+            "127.0.0.1:0",
+            &[
+                "--listen",
+                &relay_listen,
+                "--relay",
+                "--relay-peer",
+                &group_id,
+                "--relay-peer",
+                &coop_id,
+            ],
+        )
+    };
+    let relay = start_relay();
+    let circuit = format!("{relay_listen}/p2p/{}/p2p-circuit", relay.node_id);
+    let behind_relay =
+        |name: &str| NodeProcess::start_with(&d.join(name), "127.0.0.1:0", &["--listen", &circuit]);
+
+    let mut fx = GroupBook::new("Bayanihan Savers");
+    fx.share(&coop_id);
+    fx.contribute(2000);
+    fx.store(&d.join("group"));
+    let book = fx.id();
+    let group = behind_relay("group");
+    let coop = behind_relay("coop");
+    let (hg, hc) = (Http::new(&group.url), Http::new(&coop.url));
+    let (sg, sc) = (hg.session(&fx.treasurer), hc.session(&fx.treasurer));
+
+    // A node that is not the relay's partner gets no reservation.
+    let stranger = behind_relay("stranger");
+    let relayed_listen = |node: &NodeProcess| {
+        Http::new(&node.url).get("/api/v1/node", "").1["listen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.as_str().unwrap().contains("p2p-circuit"))
+    };
+    eventually("the group holds a reservation on the relay", || {
+        relayed_listen(&group)
+    });
+    eventually("the cooperative holds a reservation on the relay", || {
+        relayed_listen(&coop)
+    });
+    assert!(
+        !relayed_listen(&stranger),
+        "the relay served a node that is not its partner"
+    );
+    drop(stranger);
+
+    let code = invite(&group, book);
+    assert!(code.starts_with("kaban-invite:"));
+    join(&coop, &code);
+    let total = fx.book.record_count() as u64;
+    eventually_within(
+        "the book arrives through the relay",
+        Duration::from_secs(60),
+        || count_at(&coop, &sc, book) == total,
+    );
+    let p = peers(&coop);
+    assert_eq!(p["partners"][0]["connection"], "relayed", "{p}");
+    let hole_punch = peers(&group)["connected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["peer"] == coop_id)
+        .map(|c| c["hole_punch"].clone());
+    println!("DCUtR between the partners on loopback: {hole_punch:?} (no direct path exists)");
+
+    // Offline: the cooperative stops while the group records 500 more; on its return it
+    // receives them, and the bytes are proportional to what is new, not to the whole book.
+    drop(coop);
+    let mut new_bytes = 0;
+    for i in 0..500 {
+        let r = fx.contribution(10_000 + i);
+        new_bytes += r.bytes().len();
+        let (status, v) = hg.submit(&r).unwrap();
+        assert_eq!(status, 201, "{v}");
+    }
+    let whole_bytes = fx.record_bytes() + new_bytes;
+    let coop = behind_relay("coop");
+    let hc = Http::new(&coop.url);
+    let sc = hc.session(&fx.treasurer);
+    eventually_within(
+        "the cooperative catches up",
+        Duration::from_secs(60),
+        || count_at(&coop, &sc, book) == total + 500,
+    );
+    eventually("the cooperative's session settles", || {
+        peers(&coop)["partners"][0]["in_sync"] == true
+    });
+    let p = peers(&coop)["partners"][0].clone();
+    let received = p["bytes_received"].as_u64().unwrap() as usize;
+    println!(
+        "resume after 500 new records: {received} bytes received; new records {new_bytes} bytes, whole book {whole_bytes} bytes"
+    );
+    assert!(
+        received < 2 * new_bytes,
+        "resume took {received} bytes for {new_bytes} bytes of new records"
+    );
+    assert!(received < whole_bytes / 2);
+
+    // Partition: the relay goes down; both sides record the same contribution from Ana, by
+    // different officers. When the relay is back, the books converge and both flag the likely
+    // duplicate.
+    drop(relay);
+    let at_group = fx.contribution(5000);
+    let at_coop = fx.chair_contribution(5000);
+    assert_eq!(hg.submit(&at_group).unwrap().0, 201);
+    assert_eq!(hc.submit(&at_coop).unwrap().0, 201);
+    let extra = fx.contribution(7000);
+    assert_eq!(hc.submit(&extra).unwrap().0, 201);
+    assert_eq!(count_at(&group, &sg, book), total + 501);
+    let relay = start_relay();
+    eventually_within("the partition heals", Duration::from_secs(90), || {
+        count_at(&group, &sg, book) == total + 503 && count_at(&coop, &sc, book) == total + 503
+    });
+    let (vg, vc) = (
+        book_at(&group, &sg, book).unwrap(),
+        book_at(&coop, &sc, book).unwrap(),
+    );
+    assert_eq!(vg, vc, "the two nodes' views differ");
+    let kinds: Vec<&str> = vg["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"likely_duplicate_contribution"),
+        "{}",
+        vg["anomalies"]
+    );
+    drop(relay);
+}
+
+#[test]
+fn a_partner_killed_mid_sync_resumes_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut fx = GroupBook::new("Bayanihan Savers");
+    let mut caught_mid_sync = 0;
+    // Each attempt uses a fresh partner; the kill must land after part of the book is durable
+    // at the partner and before all of it is.
+    for attempt in 0..4 {
+        let name = format!("coop{attempt}");
+        let coop_id = {
+            let out = std::process::Command::new(kaban_tests::bin_dir().join("kaban-node"))
+                .args(["id", "--data-dir", d.join(&name).to_str().unwrap()])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        if attempt == 0 {
+            fx.contribute(6000);
+        }
+        fx.share(&coop_id);
+        let group_dir = d.join(format!("group{attempt}"));
+        fx.store(&group_dir);
+        let group = NodeProcess::start(&group_dir);
+        let coop = NodeProcess::start(&d.join(&name));
+        let hc = Http::new(&coop.url);
+        let session = hc.session(&fx.treasurer);
+        let total = fx.book.record_count() as u64;
+        join(&coop, &invite(&group, fx.id()));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let seen = loop {
+            let n = count_at(&coop, &session, fx.id());
+            if n > 0 || Instant::now() > deadline {
+                break n;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        coop.kill_hard();
+        if seen > 0 && seen < total {
+            caught_mid_sync += 1;
+            println!("killed the partner with {seen} of {total} records");
+        }
+        let coop = NodeProcess::start(&d.join(&name));
+        // Sessions do not survive a restart.
+        let session = Http::new(&coop.url).session(&fx.treasurer);
+        eventually_within(
+            "the restarted partner converges",
+            Duration::from_secs(60),
+            || count_at(&coop, &session, fx.id()) == total,
+        );
+        assert_eq!(
+            book_at(&coop, &session, fx.id()).unwrap()["balances"],
+            book_at(
+                &group,
+                &Http::new(&group.url).session(&fx.treasurer),
+                fx.id()
+            )
+            .unwrap()["balances"]
+        );
+        if caught_mid_sync > 0 {
+            break;
+        }
+    }
+    assert!(
+        caught_mid_sync > 0,
+        "the initial sync never was seen half done; the kill always came too late"
     );
 }

@@ -131,6 +131,9 @@ enum Command {
         /// The partner node's id (`kaban-node id` on the partner's machine).
         #[arg(long)]
         peer: String,
+        /// Also print the invite as a QR code, for the partner to scan from this screen.
+        #[arg(long)]
+        qr: bool,
     },
     /// Stop sharing a book with a partner node.
     Unshare {
@@ -241,6 +244,30 @@ fn main() -> std::process::ExitCode {
             eprintln!("kaban: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// `text` as a QR code drawn with Unicode half blocks, light on dark terminals and dark on light
+/// ones alike (it draws its own quiet zone).
+fn qr_text(text: &str) -> anyhow::Result<String> {
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::L)
+        .map_err(|e| anyhow::anyhow!("the invite does not fit in a QR code: {e}"))?;
+    let picture = code
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .dark_color(qrcode::render::unicode::Dense1x2::Light)
+        .light_color(qrcode::render::unicode::Dense1x2::Dark)
+        .build();
+    Ok(format!("\n{picture}\n"))
+}
+
+/// How long ago `ms` (Unix milliseconds) was, in words.
+fn time_text(ms: u64) -> String {
+    let secs = now_ms().saturating_sub(ms) / 1000;
+    match secs {
+        0..60 => format!("{secs} s ago"),
+        60..3600 => format!("{} min ago", secs / 60),
+        3600..86_400 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
     }
 }
 
@@ -611,7 +638,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_default();
             ctx.print(human, v);
         }
-        Command::Share { book, peer } => {
+        Command::Share { book, peer, qr } => {
             let id = ctx.sign_and_submit(&book, Body::Share(Share { peer: peer.clone() }))?;
             let node = ctx.node().get("/node")?;
             let invite = kaban_protocol::invite::Invite {
@@ -625,8 +652,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 peer: node["node_id"].as_str().unwrap_or_default().to_owned(),
             };
             let code = invite.to_code();
+            let picture = if qr { qr_text(&code)? } else { String::new() };
             let human = format!(
-                "{code}\n\nGive this invite code to the partner's operator. The share ({id}) takes effect once it has its quorum: another officer runs\n  kaban approve --book {book} --record {id}"
+                "{code}\n{picture}\nGive this invite code to the partner's operator. The share ({id}) takes effect once it has its quorum: another officer runs\n  kaban approve --book {book} --record {id}"
             );
             ctx.print(human, json!({"code": code, "record": id}));
         }
@@ -655,18 +683,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     p.iter()
                         .map(|x| {
                             format!(
-                                "{}  book {}  {}  {}",
+                                "{}  book {}  {}  {}{}",
                                 x["peer"].as_str().unwrap_or(""),
                                 x["book"].as_str().unwrap_or(""),
-                                if x["connected"] == json!(true) {
-                                    "connected"
-                                } else {
-                                    "not connected"
+                                match x["connection"].as_str() {
+                                    Some(how) => format!("connected ({how})"),
+                                    None => "not connected".to_owned(),
                                 },
                                 if x["in_sync"] == json!(true) {
                                     "in sync"
                                 } else {
                                     "syncing"
+                                },
+                                match (x["last_synced_ms"].as_u64(), x["last_error"].as_str()) {
+                                    (_, Some(e)) if x["connection"].is_null() => {
+                                        format!("  last error: {e}")
+                                    }
+                                    (Some(ms), _) => format!("  last synced {}", time_text(ms)),
+                                    _ => String::new(),
                                 },
                             )
                         })

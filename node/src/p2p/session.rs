@@ -3,7 +3,8 @@
 //! A reader task turns bytes into frames (checking the length before buffering) and hands them
 //! over a bounded channel, because a half-read frame cannot be cancelled safely; the session
 //! loop waits on that channel and on the book's change notifications, so new local records go
-//! out at once. A peer whose changes are refused [`MAX_REFUSED`] times is disconnected.
+//! out at once. A peer whose changes are refused [`MAX_REFUSED`] times, or that sends a malformed
+//! message, is disconnected and banned for [`super::BAN_DURATION`].
 
 use super::P2p;
 use anyhow::{Context as _, anyhow, bail};
@@ -168,7 +169,16 @@ async fn drive(
         tokio::select! {
             frame = frames.recv() => match frame {
                 None => bail!("the stream closed"),
-                Some(Err(e)) => return Err(e),
+                Some(Err(e)) => {
+                    // A frame that breaks the framing rules (too large, wrong version) is an
+                    // offence; a closed or reset stream is not.
+                    if e.downcast_ref::<kaban_protocol::frame::FrameError>().is_some() {
+                        tracing::warn!(%book, %peer, error = %e, "refused a frame");
+                        let _ = write_frame(&mut writer, &Frame::Close { reason: e.to_string() }).await;
+                        p2p.ban(peer).await;
+                    }
+                    return Err(e);
+                }
                 Some(Ok(Frame::Sync { message })) => {
                     may_speak = true;
                     let now = crate::api::now_ms();
@@ -185,14 +195,16 @@ async fn drive(
                         }
                         Err(crate::library::LibraryError::Sync(e)) => {
                             tracing::warn!(%book, %peer, error = %e, "refused a sync message");
-                            write_frame(&mut writer, &Frame::Close { reason: e.to_string() }).await?;
+                            let _ = write_frame(&mut writer, &Frame::Close { reason: e.to_string() }).await;
+                            p2p.ban(peer).await;
                             bail!("the peer sent a malformed message: {e}");
                         }
                         Err(e) => return Err(e.into()),
                     }
                     if sync.refused_total() >= MAX_REFUSED {
                         let reason = format!("{} invalid changes refused; disconnecting", sync.refused_total());
-                        write_frame(&mut writer, &Frame::Close { reason: reason.clone() }).await?;
+                        let _ = write_frame(&mut writer, &Frame::Close { reason: reason.clone() }).await;
+                        p2p.ban(peer).await;
                         bail!(reason);
                     }
                 }

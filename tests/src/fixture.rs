@@ -1,0 +1,163 @@
+//! A savings group's book built in the test process and written straight into a node's data
+//! directory, so end-to-end tests and benchmarks can start from thousands of records without
+//! submitting them one by one.
+
+use kaban_protocol::book::Book;
+use kaban_protocol::key::SignerKey;
+use kaban_protocol::kind::{
+    Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules, Share,
+};
+use kaban_protocol::money::Money;
+use kaban_protocol::record::{BookId, Record};
+use std::path::Path;
+
+/// The group's book: a treasurer and a chair, one member (`m-ana`, "Ana"), in HKD.
+#[derive(Debug)]
+pub struct GroupBook {
+    pub treasurer: SignerKey,
+    pub chair: SignerKey,
+    pub book: Book,
+    /// The time of the last record, in milliseconds; each new record is one later.
+    time: u64,
+}
+
+pub const MEMBER: &str = "m-ana";
+
+impl GroupBook {
+    pub fn new(name: &str) -> GroupBook {
+        let treasurer = SignerKey::from_seed([1; 32]);
+        let chair = SignerKey::from_seed([2; 32]);
+        let genesis = Record::sign(
+            &treasurer,
+            None,
+            1,
+            &Body::Genesis(Genesis {
+                name: name.into(),
+                currency: "HKD".parse().expect("HKD is known"),
+                rules: Rules::default(),
+                officers: vec![
+                    Officer {
+                        key: treasurer.public(),
+                        roles: vec![Role::Treasurer],
+                    },
+                    Officer {
+                        key: chair.public(),
+                        roles: vec![Role::Chair],
+                    },
+                ],
+            }),
+        );
+        let book = Book::create(genesis, [9; 16]).expect("the genesis is valid");
+        let mut group = GroupBook {
+            treasurer,
+            chair,
+            book,
+            time: 1,
+        };
+        let join = group.sign_as_treasurer(Body::MemberJoin(MemberJoin {
+            member: MEMBER.parse().expect("a valid member id"),
+            alias: "Ana".into(),
+            key: None,
+        }));
+        group.add(join);
+        group
+    }
+
+    pub fn id(&self) -> BookId {
+        self.book.id()
+    }
+
+    fn sign_as_treasurer(&mut self, body: Body) -> Record {
+        self.time += 1;
+        Record::sign(&self.treasurer, Some(self.id()), self.time, &body)
+    }
+
+    pub fn add(&mut self, record: Record) {
+        self.book
+            .add(vec![record])
+            .expect("the fixture's records are valid");
+    }
+
+    /// A contribution from Ana of `minor` cents, signed by the treasurer (not yet added).
+    pub fn contribution(&mut self, minor: i64) -> Record {
+        self.sign_as_treasurer(Body::Contribution(Contribution {
+            member: MEMBER.parse().expect("a valid member id"),
+            amount: Money::new(minor, "HKD".parse().expect("HKD is known")),
+            meeting: None,
+        }))
+    }
+
+    /// The same contribution as [`GroupBook::contribution`], recorded by the chair.
+    pub fn chair_contribution(&mut self, minor: i64) -> Record {
+        self.time += 1;
+        Record::sign(
+            &self.chair,
+            Some(self.id()),
+            self.time,
+            &Body::Contribution(Contribution {
+                member: MEMBER.parse().expect("a valid member id"),
+                amount: Money::new(minor, "HKD".parse().expect("HKD is known")),
+                meeting: None,
+            }),
+        )
+    }
+
+    /// Adds `n` contributions.
+    pub fn contribute(&mut self, n: usize) {
+        for i in 0..n {
+            let r = self.contribution(100 + i as i64);
+            self.add(r);
+        }
+    }
+
+    /// Shares the book with `peer`, with the chair's approval for the quorum of two.
+    pub fn share(&mut self, peer: &str) {
+        let share = self.sign_as_treasurer(Body::Share(Share {
+            peer: peer.to_owned(),
+        }));
+        let id = share.id();
+        self.add(share);
+        self.time += 1;
+        let approval = Record::sign(
+            &self.chair,
+            Some(self.id()),
+            self.time,
+            &Body::Approval(Approval { record: id }),
+        );
+        self.add(approval);
+    }
+
+    /// The records' canonical bytes, signatures included: the floor for syncing them.
+    pub fn record_bytes(&self) -> usize {
+        self.book.records().map(|r| r.bytes().len()).sum()
+    }
+
+    /// Writes the book into the database in `data_dir`, as the node would have stored it. The
+    /// node must not be running.
+    pub fn store(&self, data_dir: &Path) {
+        std::fs::create_dir_all(data_dir).expect("creating the data directory");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let (storage, thread) =
+                kaban_node::storage::open(data_dir).expect("opening the node's storage");
+            storage
+                .create_book(self.id(), self.book.save(), 0)
+                .await
+                .expect("storing the book");
+            drop(storage);
+            thread.join().expect("the storage thread stops");
+        });
+    }
+
+    /// Writes the officers' key files into `dir` as `treasurer.key` and `chair.key`, for the
+    /// `kaban` CLI.
+    pub fn write_keys(&self, dir: &Path) {
+        std::fs::write(dir.join("treasurer.key"), self.treasurer.to_key_file())
+            .expect("writing a key file");
+        std::fs::write(dir.join("chair.key"), self.chair.to_key_file())
+            .expect("writing a key file");
+    }
+}
