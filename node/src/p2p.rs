@@ -396,10 +396,10 @@ impl P2p {
         }
     }
 
-    /// Refuses `peer` for [`BAN_DURATION`] and closes its connections. Sessions with every
-    /// other peer go on.
+    /// Refuses `peer` for [`BAN_DURATION`] and closes its connections: it sent invalid changes
+    /// or broke the framing. Sessions with every other peer go on.
     pub(crate) async fn ban(&self, peer: PeerId) {
-        tracing::warn!(%peer, minutes = BAN_DURATION.as_secs() / 60, "banning a peer that sent invalid changes");
+        tracing::warn!(%peer, minutes = BAN_DURATION.as_secs() / 60, "banning a peer that broke the sync protocol");
         self.banned
             .lock()
             .expect("not poisoned")

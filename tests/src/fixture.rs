@@ -136,19 +136,26 @@ impl GroupBook {
     /// node must not be running.
     pub fn store(&self, data_dir: &Path) {
         std::fs::create_dir_all(data_dir).expect("creating the data directory");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        rt.block_on(async {
-            let (storage, thread) =
-                kaban_node::storage::open(data_dir).expect("opening the node's storage");
-            storage
-                .create_book(self.id(), self.book.save(), 0)
-                .await
-                .expect("storing the book");
-            drop(storage);
-            thread.join().expect("the storage thread stops");
+        let bytes = self.book.save();
+        let id = self.id();
+        // On a thread of its own, so that async tests may call this too.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime");
+                rt.block_on(async {
+                    let (storage, thread) =
+                        kaban_node::storage::open(data_dir).expect("opening the node's storage");
+                    storage
+                        .create_book(id, bytes, 0)
+                        .await
+                        .expect("storing the book");
+                    drop(storage);
+                    thread.join().expect("the storage thread stops");
+                });
+            });
         });
     }
 
