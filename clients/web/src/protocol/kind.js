@@ -1,0 +1,158 @@
+// Record kinds and their bodies (SPEC section 4), checked as far as one record can be.
+//
+// A body of a known kind must be an object whose members have the types and limits SPEC gives;
+// members this version does not define are allowed and kept, but no top-level member may be
+// null (an optional member is left out instead, so one body has one spelling). A kind this
+// version does not know may carry any JSON value, so that a newer node can federate with this
+// client. Rules that need the book (who may sign, quorums reached) are not checked here.
+
+import { KabanError } from './error.js';
+import { parsePublicKey } from './key.js';
+import { currencyFault, moneyFault } from './money.js';
+
+export const MAX_NAME_CHARS = 80;
+export const MAX_TEXT_CHARS = 500;
+export const MAX_LIST_ITEMS = 100;
+export const MAX_QUORUM = 9;
+export const ROLES = Object.freeze(['treasurer', 'chair', 'secretary', 'key_holder']);
+
+/** The default quorum of a kind: distinct officer signatures, its own signer's included. */
+export function defaultQuorum(kind) {
+  return ['withdrawal', 'role_grant', 'role_revoke', 'reversal', 'share'].includes(kind) ? 2 : 1;
+}
+
+/** Thrown by the field checks below and turned into `invalid_body` by checkBody(). */
+class BodyFault extends Error {}
+const fault = (message) => {
+  throw new BodyFault(message);
+};
+
+const show = (v) => JSON.stringify(typeof v === 'string' ? v.slice(0, 80) : v)?.slice(0, 120) ?? String(v);
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+// Each check takes the value and the member's name, and throws a BodyFault naming what is wrong.
+const string = (v, name) => {
+  if (typeof v !== 'string') fault(`${name} must be a string`);
+};
+/** Trimmed non-empty, at most `max` Unicode scalar values. White_Space is what Rust's trim() removes. */
+const text = (max) => (v, name) => {
+  string(v, name);
+  if (/^\p{White_Space}*$/u.test(v)) fault(`${name} must not be empty`);
+  if ([...v].length > max) fault(`${name} is longer than ${max} characters`);
+};
+const member = (v, name) => {
+  if (typeof v !== 'string' || !/^[a-z0-9-]{3,32}$/.test(v)) {
+    fault(`${name}: member id ${show(v)} must be 3 to 32 characters of a-z, 0-9 and -`);
+  }
+};
+const key = (v, name) => {
+  try {
+    parsePublicKey(v);
+  } catch (e) {
+    fault(`${name}: ${e.message}`);
+  }
+};
+const recordId = (v, name) => {
+  if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) fault(`${name} ${show(v)} is not a record id of 64 lowercase hex digits`);
+};
+const role = (v, name) => {
+  if (!ROLES.includes(v)) fault(`${name}: role ${show(v)} is not one of ${ROLES.join(', ')}`);
+};
+const currency = (v, name) => {
+  const why = currencyFault(v);
+  if (why) fault(`${name}: ${why}`);
+};
+const positiveMoney = (v, name) => {
+  const why = moneyFault(v);
+  if (why) fault(`${name}: ${why}`);
+  if (v.minor <= 0) fault(`${name} must be positive, got ${v.minor}`);
+};
+const date = (v, name) => {
+  const m = typeof v === 'string' && /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(v);
+  if (!m || m[2] < 1 || m[2] > 12 || m[3] < 1 || m[3] > 31) fault(`${name} ${show(v)} is not YYYY-MM-DD`);
+};
+const peer = (v, name) => {
+  if (typeof v !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,128}$/.test(v)) {
+    fault(`${name} ${show(v)} is not a libp2p PeerId in base58`);
+  }
+};
+const list = (item) => (v, name) => {
+  if (!Array.isArray(v)) fault(`${name} must be a list`);
+  if (v.length > MAX_LIST_ITEMS) fault(`${name} has more than ${MAX_LIST_ITEMS} items`);
+  v.forEach((x, i) => item(x, `${name}[${i}]`));
+};
+/** An object with these members; a name ending in `?` is optional. Other members are allowed. */
+const shape = (members) => (v, name) => {
+  if (!isObject(v)) fault(`${name} must be an object`);
+  for (const [spec, check] of Object.entries(members)) {
+    const optional = spec.endsWith('?');
+    const memberName = optional ? spec.slice(0, -1) : spec;
+    if (Object.hasOwn(v, memberName)) check(v[memberName], name === 'body' ? memberName : `${name}.${memberName}`);
+    else if (!optional) fault(`${name} has no ${memberName}`);
+  }
+};
+
+const quorumMap = (v, name) => {
+  if (!isObject(v)) fault(`${name} must be an object of kind names to quorums`);
+  for (const [kind, n] of Object.entries(v)) {
+    if (!Number.isInteger(n) || n < 1 || n > MAX_QUORUM) {
+      fault(`quorum for ${kind} is ${JSON.stringify(n)}; it must be between 1 and ${MAX_QUORUM}`);
+    }
+  }
+};
+const officer = shape({ key, roles: list(role) });
+
+const BODIES = {
+  genesis: shape({ currency, name: text(MAX_NAME_CHARS), officers: list(officer), rules: shape({ 'quorum?': quorumMap }) }),
+  member_join: shape({ alias: text(MAX_NAME_CHARS), 'key?': key, member }),
+  role_grant: shape({ key, role }),
+  role_revoke: shape({ key, role }),
+  meeting: shape({ 'attendance?': list(member), date, 'place?': text(MAX_NAME_CHARS) }),
+  contribution: shape({ amount: positiveMoney, 'meeting?': recordId, member }),
+  withdrawal: shape({ amount: positiveMoney, member, reason: text(MAX_TEXT_CHARS) }),
+  approval: shape({ record: recordId }),
+  reversal: shape({ reason: text(MAX_TEXT_CHARS), record: recordId }),
+  share: shape({ peer }),
+  unshare: shape({ peer }),
+};
+
+export const KNOWN_KINDS = Object.freeze(Object.keys(BODIES));
+
+/** The genesis rules beyond member types: officers, a treasurer, and reachable quorums. */
+function checkGenesis(body) {
+  const { officers } = body;
+  if (officers.length === 0) fault('officers must not be empty');
+  if (!officers.some((o) => o.roles.includes('treasurer'))) fault('genesis names no treasurer');
+  const distinctKeys = new Set(officers.map((o) => o.key)).size;
+  const named = body.rules.quorum ?? {};
+  const quorum = (kind) => (kind === 'approval' ? 1 : Object.hasOwn(named, kind) ? named[kind] : defaultQuorum(kind));
+  // Adding officers needs the role_grant quorum itself, so a quorum above the founding officers
+  // could never be reached.
+  for (const kind of ['role_grant', 'withdrawal', 'role_revoke', 'reversal', 'share', ...Object.keys(named)]) {
+    if (quorum(kind) > distinctKeys) {
+      fault(`quorum for ${kind} is ${quorum(kind)} but the genesis names only ${distinctKeys} officers, so it could never be reached`);
+    }
+  }
+}
+
+/**
+ * Checks a record body for its kind.
+ * @param {string} kind
+ * @param {unknown} body
+ * @throws {KabanError} `invalid_body`
+ */
+export function checkBody(kind, body) {
+  const check = Object.hasOwn(BODIES, kind) ? BODIES[kind] : null;
+  if (!check) return; // a kind this version does not know: any JSON value
+  try {
+    if (isObject(body)) {
+      const nullMember = Object.keys(body).find((name) => body[name] === null);
+      if (nullMember !== undefined) fault(`member ${JSON.stringify(nullMember)} is null; leave an optional member out instead`);
+    }
+    check(body, 'body');
+    if (kind === 'genesis') checkGenesis(body);
+  } catch (e) {
+    if (!(e instanceof BodyFault)) throw e;
+    throw new KabanError('invalid_body', `${kind} record body is invalid: ${e.message}`);
+  }
+}
