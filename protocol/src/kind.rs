@@ -338,6 +338,7 @@ impl Body {
     }
 
     pub fn from_value(kind: &str, value: Value) -> Result<Body, BodyError> {
+        let original = value.clone();
         fn parse<T: DeserializeOwned>(v: Value) -> Result<T, BodyError> {
             // Optional members are omitted, never null (SPEC section 4): serde would read a null
             // as absent, which would give one logical body two encodings.
@@ -367,6 +368,9 @@ impl Body {
                 body: value,
             },
         };
+        if !matches!(body, Body::Unknown { .. }) {
+            same_shape(&original, &body.to_value(), "body")?;
+        }
         body.check()?;
         Ok(body)
     }
@@ -500,6 +504,47 @@ fn peer_id(s: &str) -> Result<(), BodyError> {
     }
 }
 
+/// Refuses a body whose JSON has another shape than its typed reading: serde would also read a
+/// struct written as an array of its fields, or a role written as `{"treasurer": null}`, which
+/// would give one body several spellings (and readers that differ on them). Members the typed
+/// form does not have are allowed (SPEC section 4 keeps them), but never as `null`.
+fn same_shape(given: &Value, typed: &Value, at: &str) -> Result<(), BodyError> {
+    let wrong = |what: &str| BodyError::Json(format!("{at} must be {what}"));
+    match typed {
+        Value::Object(fields) => {
+            let Value::Object(given) = given else {
+                return Err(wrong("an object"));
+            };
+            for (name, value) in given {
+                match fields.get(name) {
+                    Some(t) => same_shape(value, t, &format!("{at}.{name}"))?,
+                    None if value.is_null() => {
+                        return Err(BodyError::Json(format!(
+                            "{at}.{name} is null; leave an optional member out instead"
+                        )));
+                    }
+                    None => {}
+                }
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            let Value::Array(given) = given else {
+                return Err(wrong("an array"));
+            };
+            if given.len() != items.len() {
+                return Err(wrong("an array of the same length"));
+            }
+            for (i, (g, t)) in given.iter().zip(items).enumerate() {
+                same_shape(g, t, &format!("{at}[{i}]"))?;
+            }
+            Ok(())
+        }
+        _ if given == typed => Ok(()),
+        _ => Err(wrong(&format!("{typed} as written"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,6 +618,33 @@ mod tests {
         let v = json!({"member": "m-ana", "alias": "Ana", "key": null});
         let err = Body::from_value("member_join", v).unwrap_err();
         assert!(err.to_string().contains("\"key\" is null"), "{err}");
+    }
+
+    #[test]
+    fn a_body_has_one_shape() {
+        let id = "ab".repeat(32);
+        let wrong = [
+            ("approval", json!([id])),
+            (
+                "contribution",
+                json!({"member": "m-ana", "amount": ["HKD", 500]}),
+            ),
+            (
+                "role_grant",
+                json!({"key": SignerKey::from_seed([1; 32]).public().to_string(), "role": {"treasurer": null}}),
+            ),
+            (
+                "contribution",
+                json!({"member": "m-ana", "amount": {"currency": "HKD", "minor": 500, "fx": null}}),
+            ),
+        ];
+        for (kind, v) in wrong {
+            let err = Body::from_value(kind, v.clone()).unwrap_err();
+            assert!(matches!(err, BodyError::Json(_)), "{kind} {v}: {err}");
+        }
+        // Members this version does not define are kept, at any depth.
+        let v = json!({"member": "m-ana", "note": "late", "amount": {"currency": "HKD", "minor": 500, "fx": "1.0"}});
+        assert!(Body::from_value("contribution", v).is_ok());
     }
 
     #[test]

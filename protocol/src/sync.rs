@@ -180,11 +180,10 @@ impl PeerSync {
             let missing = self.missing_dependencies(book);
             let message = match book.doc().generate_sync_message(&mut self.state) {
                 Some(mut message) => {
-                    for hash in &missing {
-                        if !message.need.contains(hash) {
-                            message.need.push(*hash);
-                        }
-                    }
+                    message.need.extend(&missing);
+                    // Automerge encodes hash lists sorted.
+                    message.need.sort_unstable();
+                    message.need.dedup();
                     message
                 }
                 None if missing.iter().any(|h| !self.asked_for.contains(h)) => Message {

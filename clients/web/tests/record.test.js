@@ -174,8 +174,9 @@ test('invalid_body: each kind\'s rules, with the fault named', async () => {
     [contribution({ member: 'ab' }), /member id "ab" must be 3 to 32/],
     [contribution({ member: 'M-ANA' }), /member id "M-ANA"/],
     [contribution({ meeting: 'AB'.repeat(32) }), /meeting "ABAB.*" is not a record id/],
-    [contribution({ meeting: null }), /member "meeting" is null; leave an optional member out instead/],
-    [contribution({ note: null }), /member "note" is null/],
+    [contribution({ meeting: null }), /body\.meeting is null; leave an optional member out instead/],
+    [contribution({ note: null }), /body\.note is null/],
+    [contribution({ amount: { currency: 'HKD', minor: 5, fx: null } }), /body\.amount\.fx is null/],
     [at('contribution', ['m-ana', { currency: 'HKD', minor: 5 }]), /body must be an object/],
     [at('member_join', { alias: ' \u3000\n', member: 'm-ana' }), /alias must not be empty/],
     [at('member_join', { alias: '\u0085', member: 'm-ana' }), /alias must not be empty/],
@@ -201,10 +202,12 @@ test('invalid_body: each kind\'s rules, with the fault named', async () => {
     [genesis({ rules: { quorum: { withdrawal: 3 } } }), /quorum for withdrawal is 3 but the genesis names only 2/],
     [genesis({ rules: { quorum: { withdrawal: 0 } } }), /quorum for withdrawal is 0; it must be between 1 and 9/],
     [genesis({ rules: { quorum: { loan_offer: 10 } } }), /between 1 and 9/],
-    [genesis({ rules: { quorum: null } }), /quorum must be an object/],
+    [genesis({ rules: { quorum: null } }), /body\.rules\.quorum is null/],
+    [genesis({ rules: { quorum: [] } }), /quorum must be an object/],
     [genesis({ rules: undefined }), /body has no rules/],
     [genesis({ currency: 'hkd' }), /currency "hkd"/],
-    [genesis({ officers: [{ key: treasurer.publicText, roles: [{ treasurer: null }] }] }), /role \{"treasurer":null\} is not one of/],
+    [genesis({ officers: [{ key: treasurer.publicText, roles: [{ treasurer: null }] }] }), /roles\[0\]\.treasurer is null/],
+    [genesis({ officers: [{ key: treasurer.publicText, roles: [{ treasurer: 1 }] }] }), /role \{"treasurer":1\} is not one of/],
   ];
   for (const [fields, words] of cases) {
     await refused('invalid_body', forge(JSON.parse(JSON.stringify(fields))), words);

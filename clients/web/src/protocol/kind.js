@@ -136,6 +136,27 @@ function checkGenesis(body) {
 }
 
 /**
+ * Where a null sits in `value`, or null when none does. A body of a known kind holds no null at
+ * any depth: optional members are left out, and members this version does not define are
+ * never null either (SPEC section 4).
+ */
+function findNull(value, at) {
+  if (value === null) return at;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNull(value[i], `${at}[${i}]`);
+      if (found !== null) return found;
+    }
+  } else if (typeof value === 'object') {
+    for (const [name, member] of Object.entries(value)) {
+      const found = findNull(member, `${at}.${name}`);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
+/**
  * Checks a record body for its kind.
  * @param {string} kind
  * @param {unknown} body
@@ -145,10 +166,8 @@ export function checkBody(kind, body) {
   const check = Object.hasOwn(BODIES, kind) ? BODIES[kind] : null;
   if (!check) return; // a kind this version does not know: any JSON value
   try {
-    if (isObject(body)) {
-      const nullMember = Object.keys(body).find((name) => body[name] === null);
-      if (nullMember !== undefined) fault(`member ${JSON.stringify(nullMember)} is null; leave an optional member out instead`);
-    }
+    const nullAt = findNull(body, 'body');
+    if (nullAt !== null) fault(`${nullAt} is null; leave an optional member out instead`);
     check(body, 'body');
     if (kind === 'genesis') checkGenesis(body);
   } catch (e) {
