@@ -48,6 +48,10 @@ pub enum LoadError {
 pub struct Applied {
     /// Changes validated and applied, in the order applied.
     pub accepted: Vec<ChangeHash>,
+    /// The accepted changes' bytes, in the same order, for the caller to store. (Asking the
+    /// document for a change's bytes rebuilds them from the whole op set, which is linear in
+    /// the book's size.)
+    pub accepted_bytes: Vec<Vec<u8>>,
     /// Records the accepted changes added.
     pub records: Vec<RecordId>,
     /// Changes refused, each with its reason. The book is unchanged by them.
@@ -348,6 +352,7 @@ impl Book {
                 match verdict {
                     Ok(candidate) => {
                         applied.accepted.push(change.hash());
+                        applied.accepted_bytes.push(change.raw_bytes().to_vec());
                         applied
                             .records
                             .extend(candidate.records.iter().map(Record::id));
@@ -371,11 +376,12 @@ impl Book {
             let (kept, lost): (Vec<_>, Vec<_>) = applied
                 .accepted
                 .into_iter()
-                .partition(|h| self.has_change(h));
-            applied.accepted = kept;
+                .zip(applied.accepted_bytes)
+                .partition(|(h, _)| self.has_change(h));
+            (applied.accepted, applied.accepted_bytes) = kept.into_iter().unzip();
             applied.refused.extend(
                 lost.into_iter()
-                    .map(|h| (h, Refusal::Automerge(e.to_string()))),
+                    .map(|(h, _)| (h, Refusal::Automerge(e.to_string()))),
             );
             applied.records.retain(|id| self.graph.record(id).is_some());
         }

@@ -14,6 +14,7 @@
 //!
 //! `SPEC.md` beside this crate defines the encoding byte for byte.
 
+pub mod allocate;
 pub mod book;
 pub mod canonical;
 pub mod frame;
