@@ -40,6 +40,7 @@ fn founded() -> Book {
         None,
         1_764_300_000_000,
         &Body::Genesis(Genesis {
+            enterprise: None,
             name: "Bench Savers".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),

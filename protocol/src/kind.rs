@@ -113,14 +113,18 @@ pub enum Role {
     Chair,
     Secretary,
     KeyHolder,
+    /// An officer of an investor group in an enterprise book, granted by an `investor` record
+    /// and holding it for that group only.
+    Investor,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Treasurer,
         Role::Chair,
         Role::Secretary,
         Role::KeyHolder,
+        Role::Investor,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -129,6 +133,7 @@ impl Role {
             Role::Chair => "chair",
             Role::Secretary => "secretary",
             Role::KeyHolder => "key_holder",
+            Role::Investor => "investor",
         }
     }
 }
@@ -146,7 +151,9 @@ impl FromStr for Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                format!("role {s:?} is not one of treasurer, chair, secretary, key_holder")
+                format!(
+                    "role {s:?} is not one of treasurer, chair, secretary, key_holder, investor"
+                )
             })
     }
 }
@@ -160,9 +167,13 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
         Role::Chair,
         Role::Secretary,
         Role::KeyHolder,
+        Role::Investor,
     ];
     match kind {
-        "withdrawal" => &[Role::Treasurer],
+        "withdrawal" | "receipt" => &[Role::Treasurer],
+        // An investor group's officers move its money; which group, validation checks.
+        "transfer" => &[Role::Investor],
+        "investor" => OFFICERS,
         "approval" => ANY,
         "member_join" | "role_grant" | "role_revoke" | "meeting" | "contribution" | "reversal"
         | "share" | "unshare" => OFFICERS,
@@ -174,7 +185,8 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
 /// signature included.
 pub fn default_quorum(kind: &str) -> u32 {
     match kind {
-        "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" => 2,
+        "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" | "investor"
+        | "transfer" => 2,
         _ => 1,
     }
 }
@@ -193,6 +205,9 @@ pub enum Body {
     Reversal(Reversal),
     Share(Share),
     Unshare(Share),
+    Investor(Investor),
+    Transfer(Transfer),
+    Receipt(Receipt),
     /// A kind this build does not know, kept verbatim.
     Unknown {
         kind: String,
@@ -207,6 +222,59 @@ pub struct Genesis {
     pub currency: Currency,
     pub rules: Rules,
     pub officers: Vec<Officer>,
+    /// Present when the book is an enterprise book: a home-country cooperative's enterprise,
+    /// whose officers are the cooperative's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<Enterprise>,
+}
+
+/// What an enterprise book's genesis says of the enterprise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enterprise {
+    /// ISO 3166-1 alpha-2, upper case: `PH`, `ID`, `BD`.
+    pub country: String,
+    /// What it does, in a few words: "organic rice farming".
+    pub sector: String,
+}
+
+/// An investor group registered in an enterprise book by the cooperative's officers: the
+/// savings book that invests, and the keys of its officers, who sign its transfers there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Investor {
+    pub group: crate::record::BookId,
+    pub name: String,
+    /// The group's currency; its transfers are in it.
+    pub currency: Currency,
+    pub officers: Vec<PublicKey>,
+    /// Signatures of the group's officers a transfer needs (the group's own rule).
+    pub quorum: u32,
+}
+
+/// Money an investor group sends to the enterprise, recorded by the group's officers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub group: crate::record::BookId,
+    /// What leaves the group, in the group's currency.
+    pub amount: Money,
+    /// Fees the group pays on top or out of it, in the group's currency.
+    pub fee: Money,
+    /// Units of the enterprise's currency per unit of the group's, as a decimal text with at
+    /// most 8 decimals ("7.185"); never a float.
+    pub rate: String,
+    /// Where the rate came from ("BSP reference rate 2026-11-27", "remittance quote").
+    pub rate_source: String,
+    /// What should arrive, in the enterprise's currency.
+    pub expected: Money,
+    /// How it is sent ("bank remittance", "GCash"), and the channel's reference.
+    pub channel: String,
+    pub reference: String,
+}
+
+/// The cooperative's treasurer acknowledges a transfer with what actually arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub transfer: RecordId,
+    pub received: Money,
 }
 
 /// A book's rules. Every quorum not named takes [`default_quorum`].
@@ -308,6 +376,9 @@ impl Body {
             Body::Reversal(_) => "reversal",
             Body::Share(_) => "share",
             Body::Unshare(_) => "unshare",
+            Body::Investor(_) => "investor",
+            Body::Transfer(_) => "transfer",
+            Body::Receipt(_) => "receipt",
             Body::Unknown { kind, .. } => kind,
         }
     }
@@ -317,6 +388,7 @@ impl Body {
         match self {
             Body::Approval(a) => Some(a.record),
             Body::Reversal(r) => Some(r.record),
+            Body::Receipt(r) => Some(r.transfer),
             _ => None,
         }
     }
@@ -332,6 +404,9 @@ impl Body {
             Body::Approval(b) => serde_json::to_value(b),
             Body::Reversal(b) => serde_json::to_value(b),
             Body::Share(b) | Body::Unshare(b) => serde_json::to_value(b),
+            Body::Investor(b) => serde_json::to_value(b),
+            Body::Transfer(b) => serde_json::to_value(b),
+            Body::Receipt(b) => serde_json::to_value(b),
             Body::Unknown { body, .. } => return body.clone(),
         };
         v.expect("typed bodies always serialize")
@@ -363,6 +438,9 @@ impl Body {
             "reversal" => Body::Reversal(parse(value)?),
             "share" => Body::Share(parse(value)?),
             "unshare" => Body::Unshare(parse(value)?),
+            "investor" => Body::Investor(parse(value)?),
+            "transfer" => Body::Transfer(parse(value)?),
+            "receipt" => Body::Receipt(parse(value)?),
             other => Body::Unknown {
                 kind: other.to_owned(),
                 body: value,
@@ -380,6 +458,16 @@ impl Body {
         match self {
             Body::Genesis(g) => {
                 text(&g.name, "name", MAX_NAME_CHARS)?;
+                if let Some(e) = &g.enterprise {
+                    let b = e.country.as_bytes();
+                    if b.len() != 2 || !b.iter().all(u8::is_ascii_uppercase) {
+                        return Err(BodyError::Json(format!(
+                            "country {:?} is not an ISO 3166 code like PH",
+                            e.country
+                        )));
+                    }
+                    text(&e.sector, "sector", MAX_NAME_CHARS)?;
+                }
                 if g.officers.is_empty() {
                     return Err(BodyError::Empty { field: "officers" });
                 }
@@ -413,6 +501,7 @@ impl Body {
                     "share",
                 ]
                 .into_iter()
+                .chain(g.enterprise.as_ref().map(|_| "investor"))
                 .map(str::to_owned)
                 .chain(g.rules.quorum.keys().cloned())
                 {
@@ -441,6 +530,57 @@ impl Body {
             }
             Body::Reversal(r) => text(&r.reason, "reason", MAX_TEXT_CHARS)?,
             Body::Share(s) | Body::Unshare(s) => peer_id(&s.peer)?,
+            Body::RoleGrant(g) if g.role == Role::Investor => {
+                return Err(BodyError::Json(
+                    "the investor role is granted by an investor record, which names the group"
+                        .into(),
+                ));
+            }
+            Body::Investor(i) => {
+                text(&i.name, "name", MAX_NAME_CHARS)?;
+                if i.officers.is_empty() {
+                    return Err(BodyError::Empty { field: "officers" });
+                }
+                list(i.officers.len(), "officers")?;
+                if !(1..=MAX_QUORUM).contains(&i.quorum) {
+                    return Err(BodyError::Quorum {
+                        kind: "transfer".into(),
+                        quorum: i.quorum,
+                        max: MAX_QUORUM,
+                    });
+                }
+                let mut keys = i.officers.clone();
+                keys.sort();
+                keys.dedup();
+                if i.quorum as usize > keys.len() {
+                    return Err(BodyError::QuorumUnreachable {
+                        kind: "transfer".into(),
+                        quorum: i.quorum,
+                        officers: keys.len(),
+                    });
+                }
+            }
+            Body::Transfer(t) => {
+                positive(t.amount.minor)?;
+                if t.fee.minor < 0 {
+                    return Err(BodyError::Json(format!(
+                        "fee must not be negative, got {}",
+                        t.fee
+                    )));
+                }
+                if t.fee.currency != t.amount.currency {
+                    return Err(BodyError::Json(format!(
+                        "fee is in {} but the amount is in {}; both are in the group's currency",
+                        t.fee.currency, t.amount.currency
+                    )));
+                }
+                positive(t.expected.minor)?;
+                rate(&t.rate)?;
+                text(&t.rate_source, "rate_source", MAX_NAME_CHARS)?;
+                text(&t.channel, "channel", MAX_NAME_CHARS)?;
+                text(&t.reference, "reference", MAX_NAME_CHARS)?;
+            }
+            Body::Receipt(r) => positive(r.received.minor)?,
             Body::RoleGrant(_) | Body::RoleRevoke(_) | Body::Approval(_) | Body::Unknown { .. } => {
             }
         }
@@ -464,6 +604,30 @@ fn list(len: usize, field: &'static str) -> Result<(), BodyError> {
             field,
             max: MAX_LIST_ITEMS,
         });
+    }
+    Ok(())
+}
+
+/// Most decimals an exchange rate may carry.
+pub const MAX_RATE_DECIMALS: usize = 8;
+
+/// A positive decimal written plainly: digits, then optionally `.` and 1 to 8 digits, without
+/// needless leading zeros ("7.185", "0.0191", "58").
+fn rate(s: &str) -> Result<(), BodyError> {
+    let bad = || {
+        BodyError::Json(format!(
+            "rate {s:?} is not a positive decimal like 7.185 (at most {MAX_RATE_DECIMALS} decimals)"
+        ))
+    };
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole)
+        || (whole.len() > 1 && whole.starts_with('0'))
+        || whole.len() > 12
+        || (s.contains('.') && (!digits(frac) || frac.len() > MAX_RATE_DECIMALS))
+        || s.bytes().all(|b| b == b'0' || b == b'.')
+    {
+        return Err(bad());
     }
     Ok(())
 }
@@ -653,6 +817,6 @@ mod tests {
         let body = Body::from_value("loan_offer", v.clone()).unwrap();
         assert_eq!(body.kind(), "loan_offer");
         assert_eq!(body.to_value(), v);
-        assert_eq!(signer_roles("loan_offer").len(), 4);
+        assert_eq!(signer_roles("loan_offer").len(), 5);
     }
 }

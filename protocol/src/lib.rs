@@ -17,6 +17,7 @@
 pub mod allocate;
 pub mod book;
 pub mod canonical;
+pub mod enterprise;
 pub mod frame;
 pub mod invite;
 pub mod key;

@@ -10,8 +10,8 @@
 //! taking a key away is the safe side to err on, and the anomaly view shows what happened.
 
 use crate::key::PublicKey;
-use crate::kind::{Body, Genesis, Role};
-use crate::record::{Record, RecordId};
+use crate::kind::{Body, Genesis, Investor, Role};
+use crate::record::{BookId, Record, RecordId};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -29,10 +29,10 @@ pub struct RoleEntry {
 /// Whether a record changes the roster: grants, revocations, and approvals of either.
 pub fn is_role_record(record: &Record, target_kind: impl Fn(RecordId) -> Option<String>) -> bool {
     match record.body() {
-        Body::Genesis(_) | Body::RoleGrant(_) | Body::RoleRevoke(_) => true,
+        Body::Genesis(_) | Body::RoleGrant(_) | Body::RoleRevoke(_) | Body::Investor(_) => true,
         Body::Approval(a) => matches!(
             target_kind(a.record).as_deref(),
-            Some("role_grant" | "role_revoke")
+            Some("role_grant" | "role_revoke" | "investor")
         ),
         _ => false,
     }
@@ -67,6 +67,10 @@ pub fn union(sets: &[&RoleSet]) -> RoleSet {
 pub struct Roster {
     roles: BTreeMap<PublicKey, BTreeSet<Role>>,
     revoked: BTreeSet<(PublicKey, Role)>,
+    /// Enterprise books: the investor groups each investor officer signs for.
+    investor_of: BTreeMap<PublicKey, BTreeSet<BookId>>,
+    /// Enterprise books: the investor groups registered with quorum.
+    groups: BTreeMap<BookId, Investor>,
 }
 
 impl Roster {
@@ -93,9 +97,11 @@ impl Roster {
         #[derive(Default)]
         struct Events<'a> {
             genesis: bool,
-            grants: Vec<&'a RoleSet>,
+            /// Each effective grant's past, and the investor group it names, if any.
+            grants: Vec<(&'a RoleSet, Option<BookId>)>,
             revokes: Vec<u32>,
         }
+        let mut groups = BTreeMap::new();
         let mut events: BTreeMap<(PublicKey, Role), Events<'_>> = BTreeMap::new();
         for officer in &genesis.officers {
             for role in &officer.roles {
@@ -108,7 +114,17 @@ impl Roster {
                     .entry((g.key, g.role))
                     .or_default()
                     .grants
-                    .push(&e.before),
+                    .push((&e.before, None)),
+                Body::Investor(i) if effective(e) => {
+                    groups.insert(i.group, i.clone());
+                    for key in &i.officers {
+                        events
+                            .entry((*key, Role::Investor))
+                            .or_default()
+                            .grants
+                            .push((&e.before, Some(i.group)));
+                    }
+                }
                 Body::RoleRevoke(r) if effective(e) => events
                     .entry((r.key, r.role))
                     .or_default()
@@ -118,15 +134,25 @@ impl Roster {
             }
         }
 
-        let mut roster = Roster::default();
+        let mut roster = Roster {
+            groups,
+            ..Roster::default()
+        };
         for ((key, role), ev) in events {
-            let holds = (ev.genesis && ev.revokes.is_empty())
-                || ev
-                    .grants
-                    .iter()
-                    .any(|before| ev.revokes.iter().all(|r| before.binary_search(r).is_ok()));
+            // A grant stands unless some effective revocation is not in its causal past.
+            let standing: Vec<Option<BookId>> = ev
+                .grants
+                .iter()
+                .filter(|(before, _)| ev.revokes.iter().all(|r| before.binary_search(r).is_ok()))
+                .map(|(_, group)| *group)
+                .collect();
+            let holds = (ev.genesis && ev.revokes.is_empty()) || !standing.is_empty();
             if holds {
                 roster.roles.entry(key).or_default().insert(role);
+                let of: BTreeSet<BookId> = standing.into_iter().flatten().collect();
+                if !of.is_empty() {
+                    roster.investor_of.insert(key, of);
+                }
             } else if !ev.revokes.is_empty() {
                 roster.revoked.insert((key, role));
             }
@@ -152,6 +178,23 @@ impl Roster {
     /// Whether `key` once held `role` and had it revoked.
     pub fn was_revoked(&self, key: &PublicKey, role: Role) -> bool {
         self.revoked.contains(&(*key, role))
+    }
+
+    /// Whether `key` signs for investor group `group` in this enterprise book.
+    pub fn invests_for(&self, key: &PublicKey, group: BookId) -> bool {
+        self.investor_of
+            .get(key)
+            .is_some_and(|groups| groups.contains(&group))
+    }
+
+    /// The investor group registered for `group`, if its registration has its quorum.
+    pub fn group(&self, group: BookId) -> Option<&Investor> {
+        self.groups.get(&group)
+    }
+
+    /// Every registered investor group, by book id.
+    pub fn groups(&self) -> impl Iterator<Item = &Investor> {
+        self.groups.values()
     }
 
     /// Every officer and their roles, in key order.

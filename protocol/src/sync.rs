@@ -351,6 +351,7 @@ mod tests {
             None,
             0,
             &Body::Genesis(Genesis {
+                enterprise: None,
                 name: "Sync Savers".into(),
                 currency: "HKD".parse().unwrap(),
                 rules: Rules::default(),

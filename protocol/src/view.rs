@@ -85,6 +85,10 @@ pub enum AnomalyKind {
     UnknownMember,
     /// Two join records for the same member id.
     DuplicateMember,
+    /// A second receipt for a transfer that already had one; only the first counts.
+    SecondReceipt,
+    /// A transfer with its quorum and no receipt, past the overdue limit.
+    TransferOverdue,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,7 +133,13 @@ impl Ledger {
                 signers.entry(a.record).or_default().insert(r.signer());
             }
         }
-        let quorum = |r: &Record| genesis.rules.quorum(r.kind());
+        // A transfer needs the quorum its investor group registered; everything else the book's.
+        let quorum = |r: &Record| match r.body() {
+            Body::Transfer(t) => roster
+                .group(t.group)
+                .map_or_else(|| genesis.rules.quorum("transfer"), |g| g.quorum),
+            _ => genesis.rules.quorum(r.kind()),
+        };
         let has_quorum = |r: &Record| signers[&r.id()].len() as u32 >= quorum(r);
 
         let mut reversed_by: HashMap<RecordId, RecordId> = HashMap::new();
@@ -469,6 +479,7 @@ mod tests {
             None,
             0,
             &Body::Genesis(Genesis {
+                enterprise: None,
                 name: "Sunday Savers".into(),
                 currency: "HKD".parse().unwrap(),
                 rules: Rules::default(),

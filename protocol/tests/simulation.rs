@@ -117,6 +117,7 @@ impl Sim {
             (key(6), Role::Treasurer),
         ];
         let genesis = Body::Genesis(Genesis {
+            enterprise: None,
             name: "Sim Savers".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),
@@ -364,7 +365,7 @@ impl Sim {
                 amount: hkd(500 * (1 + self.rng.below(3) as i64)),
                 meeting: None,
             }),
-            Role::KeyHolder | Role::Chair => {
+            Role::KeyHolder | Role::Chair | Role::Investor => {
                 let ledger = Ledger::fold(&self.peers[p].book);
                 let Some(pending) = ledger
                     .pending

@@ -62,6 +62,7 @@ fn history(k: &Keys) -> Vec<(&'static str, Record)> {
         None,
         t0,
         &Body::Genesis(Genesis {
+            enterprise: None,
             name: "Bayanihan Savers Hong Kong".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules {

@@ -28,6 +28,7 @@ fn genesis(key: &SignerKey) -> Record {
         None,
         1,
         &Body::Genesis(Genesis {
+            enterprise: None,
             name: "Bench Savers".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),

@@ -32,6 +32,7 @@ impl GroupBook {
             None,
             1,
             &Body::Genesis(Genesis {
+                enterprise: None,
                 name: name.into(),
                 currency: "HKD".parse().expect("HKD is known"),
                 rules: Rules::default(),

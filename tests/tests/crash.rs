@@ -40,6 +40,7 @@ fn acknowledged_records_survive_kill_9() {
         None,
         1,
         &Body::Genesis(Genesis {
+            enterprise: None,
             name: "Crash Savers".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),

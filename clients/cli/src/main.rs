@@ -435,6 +435,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 rules.quorum.insert("withdrawal".into(), q);
             }
             let body = Body::Genesis(Genesis {
+                enterprise: None,
                 name,
                 currency,
                 rules,

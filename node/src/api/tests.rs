@@ -73,6 +73,7 @@ impl Api {
             None,
             1,
             &Body::Genesis(Genesis {
+                enterprise: None,
                 name: "Bayanihan Savers".into(),
                 currency: "HKD".parse().unwrap(),
                 rules: Rules::default(),

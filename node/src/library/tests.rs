@@ -21,6 +21,7 @@ async fn founded(lib: &Library) -> BookId {
         None,
         1,
         &Body::Genesis(Genesis {
+            enterprise: None,
             name: "Sync Savers".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),

@@ -26,6 +26,7 @@ fn hkd(minor: i64) -> Money {
 fn group() -> Group {
     let (treasurer, keeper, chair) = (key(1), key(2), key(3));
     let genesis = Body::Genesis(Genesis {
+        enterprise: None,
         name: "Bayanihan Savers".into(),
         currency: "HKD".parse().unwrap(),
         rules: Rules::default(),

@@ -8,6 +8,7 @@
 use super::{Book, MAX_CHANGE_BYTES, MAX_RECORDS_PER_CHANGE, genesis_change};
 use crate::key::PublicKey;
 use crate::kind::{Body, Role, signer_roles};
+use crate::money::Currency;
 use crate::record::{BookId, Record, RecordError, RecordId};
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{ActorId, Change, ChangeHash, ScalarValue};
@@ -91,6 +92,32 @@ pub enum Refusal {
         "reversal {id} targets a {target_kind}; only contributions and withdrawals are reversed"
     )]
     NotReversible { id: RecordId, target_kind: String },
+    #[error("{kind} record {id} belongs in an enterprise book; this is a savings book")]
+    NotAnEnterpriseBook { id: RecordId, kind: String },
+    #[error("signer {signer} of {kind} record {id} is not an officer of investor group {group}")]
+    NotInvestor {
+        id: RecordId,
+        kind: String,
+        signer: PublicKey,
+        group: BookId,
+    },
+    #[error("{kind} record {id} refers to a {target_kind}; it must refer to a {expected}")]
+    WrongTarget {
+        id: RecordId,
+        kind: String,
+        target_kind: String,
+        expected: &'static str,
+    },
+    #[error("{field} of {kind} record {id} is in {found}; it must be in {expected}")]
+    WrongCurrency {
+        id: RecordId,
+        kind: String,
+        field: &'static str,
+        found: Currency,
+        expected: Currency,
+    },
+    #[error("transfer {id} names investor group {group}, which this enterprise has not registered")]
+    UnknownGroup { id: RecordId, group: BookId },
     #[error("automerge refused the change: {0}")]
     Automerge(String),
 }
@@ -122,6 +149,11 @@ impl Refusal {
             Refusal::WrongRole { .. } => "wrong_role",
             Refusal::TargetNotInPast { .. } => "target_not_in_past",
             Refusal::NotReversible { .. } => "not_reversible",
+            Refusal::NotAnEnterpriseBook { .. } => "not_an_enterprise_book",
+            Refusal::NotInvestor { .. } => "not_investor",
+            Refusal::WrongTarget { .. } => "wrong_target",
+            Refusal::WrongCurrency { .. } => "wrong_currency",
+            Refusal::UnknownGroup { .. } => "unknown_group",
             Refusal::Automerge(_) => "automerge",
         }
     }
@@ -351,6 +383,8 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
             });
         }
 
+        enterprise_rules(book, genesis, &roster, record, &candidate.deps)?;
+
         if let Some(target) = record.body().target() {
             if !book.graph.record_in_past(&target, &candidate.deps) {
                 return Err(Refusal::TargetNotInPast {
@@ -372,6 +406,110 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// The rules of enterprise books: their kinds belong only there; a transfer is signed by an
+/// officer of the registered group it names, in the group's currency, expecting the
+/// enterprise's; an approval of a transfer comes from the same group; a receipt acknowledges a
+/// transfer, in the enterprise's currency.
+fn enterprise_rules(
+    book: &Book,
+    genesis: &crate::kind::Genesis,
+    roster: &crate::roster::Roster,
+    record: &Record,
+    deps: &[ChangeHash],
+) -> Result<(), Refusal> {
+    let id = record.id();
+    let kind = || record.kind().to_owned();
+    let enterprise_kind = matches!(
+        record.body(),
+        Body::Investor(_) | Body::Transfer(_) | Body::Receipt(_)
+    );
+    if enterprise_kind && genesis.enterprise.is_none() {
+        return Err(Refusal::NotAnEnterpriseBook { id, kind: kind() });
+    }
+    let currency = |field: &'static str, found: Currency, expected: Currency| {
+        if found == expected {
+            Ok(())
+        } else {
+            Err(Refusal::WrongCurrency {
+                id,
+                kind: kind(),
+                field,
+                found,
+                expected,
+            })
+        }
+    };
+    let target_of = |target: RecordId| {
+        book.graph
+            .record_in_past(&target, deps)
+            .then(|| book.record(&target))
+            .flatten()
+    };
+    match record.body() {
+        Body::Transfer(t) => {
+            let Some(group) = roster.group(t.group) else {
+                return Err(Refusal::UnknownGroup { id, group: t.group });
+            };
+            if !roster.invests_for(&record.signer(), t.group) {
+                return Err(Refusal::NotInvestor {
+                    id,
+                    kind: kind(),
+                    signer: record.signer(),
+                    group: t.group,
+                });
+            }
+            currency("amount", t.amount.currency, group.currency)?;
+            currency("expected", t.expected.currency, genesis.currency)?;
+        }
+        Body::Receipt(r) => {
+            if let Some(target) = target_of(r.transfer)
+                && !matches!(target.body(), Body::Transfer(_))
+            {
+                return Err(Refusal::WrongTarget {
+                    id,
+                    kind: kind(),
+                    target_kind: target.kind().to_owned(),
+                    expected: "transfer",
+                });
+            }
+            currency("received", r.received.currency, genesis.currency)?;
+        }
+        Body::Approval(a) => match target_of(a.record).map(Record::body) {
+            Some(Body::Transfer(t)) => {
+                if !roster.invests_for(&record.signer(), t.group) {
+                    return Err(Refusal::NotInvestor {
+                        id,
+                        kind: kind(),
+                        signer: record.signer(),
+                        group: t.group,
+                    });
+                }
+            }
+            // An investor group's officers approve their group's transfers and nothing else:
+            // they must not help the cooperative's own records to their quorum.
+            _ => {
+                const OWN: [Role; 4] = [
+                    Role::Treasurer,
+                    Role::Chair,
+                    Role::Secretary,
+                    Role::KeyHolder,
+                ];
+                if !roster.holds_any(&record.signer(), &OWN) {
+                    return Err(Refusal::WrongRole {
+                        id,
+                        kind: kind(),
+                        signer: record.signer(),
+                        held: join(&roster.roles_of(&record.signer())),
+                        needed: join(&OWN),
+                    });
+                }
+            }
+        },
+        _ => {}
     }
     Ok(())
 }

@@ -14,11 +14,11 @@ export const MAX_NAME_CHARS = 80;
 export const MAX_TEXT_CHARS = 500;
 export const MAX_LIST_ITEMS = 100;
 export const MAX_QUORUM = 9;
-export const ROLES = Object.freeze(['treasurer', 'chair', 'secretary', 'key_holder']);
+export const ROLES = Object.freeze(['treasurer', 'chair', 'secretary', 'key_holder', 'investor']);
 
 /** The default quorum of a kind: distinct officer signatures, its own signer's included. */
 export function defaultQuorum(kind) {
-  return ['withdrawal', 'role_grant', 'role_revoke', 'reversal', 'share'].includes(kind) ? 2 : 1;
+  return ['withdrawal', 'role_grant', 'role_revoke', 'reversal', 'share', 'investor', 'transfer'].includes(kind) ? 2 : 1;
 }
 
 /** Thrown by the field checks below and turned into `invalid_body` by checkBody(). */
@@ -105,7 +105,14 @@ const officer = shape({ key, roles: list(role) });
 const BODIES = {
   genesis: shape({ currency, name: text(MAX_NAME_CHARS), officers: list(officer), rules: shape({ 'quorum?': quorumMap }) }),
   member_join: shape({ alias: text(MAX_NAME_CHARS), 'key?': key, member }),
-  role_grant: shape({ key, role }),
+  // The investor role is granted by an investor record, which names the group.
+  role_grant: shape({
+    key,
+    role: (v, name) => {
+      role(v, name);
+      if (v === 'investor') fault('the investor role is granted by an investor record, which names the group');
+    },
+  }),
   role_revoke: shape({ key, role }),
   meeting: shape({ 'attendance?': list(member), date, 'place?': text(MAX_NAME_CHARS) }),
   contribution: shape({ amount: positiveMoney, 'meeting?': recordId, member }),

@@ -1,0 +1,509 @@
+//! Views of an enterprise book: the investor groups, and the reconciliation of the transfers
+//! they sent with the receipts the cooperative's treasurer signed.
+//!
+//! Like every view, a pure function of the book's records (and, for "overdue", of the `now`
+//! the caller passes). Records are taken in (time, id) order, so the first receipt of a
+//! transfer is the same on every node; a later one is flagged, never counted.
+
+use crate::book::Book;
+use crate::kind::{Body, Transfer};
+use crate::money::Money;
+use crate::record::{BookId, Record, RecordId};
+use crate::view::{Anomaly, AnomalyKind};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Days after which a transfer with no receipt is overdue, unless the caller says otherwise.
+pub const DEFAULT_OVERDUE_DAYS: u32 = 14;
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TransferStatus {
+    /// Signed, but not yet by as many of the group's officers as its quorum.
+    AwaitingApproval { have: u32, need: u32 },
+    /// Sent (it has its quorum); no receipt yet.
+    Sent,
+    /// Sent more than the overdue limit ago, and no receipt.
+    Overdue { days: u64 },
+    /// The receipt shows exactly the expected amount.
+    ReceivedInFull { received: Money },
+    /// The receipt shows another amount; `difference` is received minus expected.
+    ReceivedWithDifference { received: Money, difference: Money },
+}
+
+/// One transfer, reconciled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferLine {
+    pub record: RecordId,
+    pub time_ms: u64,
+    pub group: BookId,
+    pub group_name: String,
+    #[serde(flatten)]
+    pub transfer: Transfer,
+    pub signed_by: Vec<crate::key::PublicKey>,
+    pub status: TransferStatus,
+    /// The receipt that counts, if any.
+    pub receipt: Option<RecordId>,
+}
+
+/// An investor group as the enterprise book registers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvestorLine {
+    pub group: BookId,
+    pub name: String,
+    pub currency: crate::money::Currency,
+    pub officers: Vec<crate::key::PublicKey>,
+    pub quorum: u32,
+    /// Sum of the group's transfers that have their quorum, in the group's currency.
+    pub sent: Money,
+    /// Sum of what arrived for them, in the enterprise's currency.
+    pub received: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reconciliation {
+    pub investors: Vec<InvestorLine>,
+    pub transfers: Vec<TransferLine>,
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// Reconciles the transfers in an enterprise book at `now_ms`.
+pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation {
+    let mut records: Vec<&Record> = book.records().collect();
+    records.sort_by_key(|r| (r.time_ms(), r.id()));
+    let roster = book.roster();
+    let Some(genesis) = book.genesis() else {
+        return Reconciliation {
+            investors: Vec::new(),
+            transfers: Vec::new(),
+            anomalies: Vec::new(),
+        };
+    };
+    let mut signers: HashMap<RecordId, BTreeSet<crate::key::PublicKey>> = HashMap::new();
+    for r in &records {
+        signers.entry(r.id()).or_default().insert(r.signer());
+        if let Body::Approval(a) = r.body() {
+            signers.entry(a.record).or_default().insert(r.signer());
+        }
+    }
+    // The first receipt of each transfer counts; later ones are flagged.
+    let mut receipts: HashMap<RecordId, &Record> = HashMap::new();
+    let mut anomalies = Vec::new();
+    for r in &records {
+        if let Body::Receipt(rc) = r.body() {
+            match receipts.get(&rc.transfer) {
+                None => {
+                    receipts.insert(rc.transfer, r);
+                }
+                Some(first) => anomalies.push(Anomaly {
+                    kind: AnomalyKind::SecondReceipt,
+                    records: vec![first.id(), r.id()],
+                    detail: format!(
+                        "transfer {} already has receipt {} for {}; receipt {} for {} is not counted",
+                        rc.transfer,
+                        first.id(),
+                        match first.body() {
+                            Body::Receipt(f) => f.received.to_string(),
+                            _ => String::new(),
+                        },
+                        r.id(),
+                        rc.received
+                    ),
+                }),
+            }
+        }
+    }
+    let mut investors: BTreeMap<BookId, InvestorLine> = roster
+        .groups()
+        .map(|g| {
+            (
+                g.group,
+                InvestorLine {
+                    group: g.group,
+                    name: g.name.clone(),
+                    currency: g.currency,
+                    officers: g.officers.clone(),
+                    quorum: g.quorum,
+                    sent: Money::new(0, g.currency),
+                    received: Money::new(0, genesis.currency),
+                },
+            )
+        })
+        .collect();
+    let mut transfers = Vec::new();
+    for r in &records {
+        let Body::Transfer(t) = r.body() else {
+            continue;
+        };
+        let signed_by: Vec<_> = signers[&r.id()].iter().copied().collect();
+        let need = roster.group(t.group).map_or(2, |g| g.quorum);
+        let have = signed_by.len() as u32;
+        let receipt = receipts.get(&r.id()).copied();
+        let status = if have < need {
+            TransferStatus::AwaitingApproval { have, need }
+        } else if let Some(Body::Receipt(rc)) = receipt.map(Record::body) {
+            if rc.received == t.expected {
+                TransferStatus::ReceivedInFull {
+                    received: rc.received,
+                }
+            } else {
+                TransferStatus::ReceivedWithDifference {
+                    received: rc.received,
+                    difference: Money::new(
+                        rc.received.minor - t.expected.minor,
+                        t.expected.currency,
+                    ),
+                }
+            }
+        } else {
+            let age = now_ms.saturating_sub(r.time_ms()) / DAY_MS;
+            if age > u64::from(overdue_days) {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::TransferOverdue,
+                    records: vec![r.id()],
+                    detail: format!(
+                        "transfer {} of {} ({} {}) sent {age} days ago has no receipt",
+                        r.id(),
+                        t.amount,
+                        t.channel,
+                        t.reference
+                    ),
+                });
+                TransferStatus::Overdue { days: age }
+            } else {
+                TransferStatus::Sent
+            }
+        };
+        if have >= need
+            && let Some(line) = investors.get_mut(&t.group)
+        {
+            line.sent.minor += t.amount.minor;
+            if let Some(Body::Receipt(rc)) = receipt.map(Record::body) {
+                line.received.minor += rc.received.minor;
+            }
+        }
+        transfers.push(TransferLine {
+            record: r.id(),
+            time_ms: r.time_ms(),
+            group: t.group,
+            group_name: roster
+                .group(t.group)
+                .map(|g| g.name.clone())
+                .unwrap_or_default(),
+            transfer: t.clone(),
+            signed_by,
+            status,
+            receipt: receipt.map(Record::id),
+        });
+    }
+    Reconciliation {
+        investors: investors.into_values().collect(),
+        transfers,
+        anomalies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Refusal;
+    use crate::key::SignerKey;
+    use crate::kind::{
+        Approval, Enterprise, Genesis, Investor, Officer, Receipt, Role, Rules, Transfer,
+    };
+    use crate::record::RecordId;
+
+    struct Fixture {
+        book: Book,
+        coop_treasurer: SignerKey,
+        coop_chair: SignerKey,
+        group_treasurer: SignerKey,
+        group_chair: SignerKey,
+        group: BookId,
+        time: u64,
+    }
+
+    fn php(minor: i64) -> Money {
+        Money::new(minor, "PHP".parse().unwrap())
+    }
+    fn hkd(minor: i64) -> Money {
+        Money::new(minor, "HKD".parse().unwrap())
+    }
+
+    impl Fixture {
+        /// A cooperative's enterprise book in PHP, with one investor group (HKD, quorum 2)
+        /// registered by two of the cooperative's officers.
+        fn new() -> Fixture {
+            let coop_treasurer = SignerKey::from_seed([11; 32]);
+            let coop_chair = SignerKey::from_seed([12; 32]);
+            let genesis = Record::sign(
+                &coop_treasurer,
+                None,
+                1,
+                &Body::Genesis(Genesis {
+                    name: "Bukid Organic Farm".into(),
+                    currency: "PHP".parse().unwrap(),
+                    rules: Rules::default(),
+                    officers: vec![
+                        Officer {
+                            key: coop_treasurer.public(),
+                            roles: vec![Role::Treasurer],
+                        },
+                        Officer {
+                            key: coop_chair.public(),
+                            roles: vec![Role::Chair],
+                        },
+                    ],
+                    enterprise: Some(Enterprise {
+                        country: "PH".into(),
+                        sector: "organic rice farming".into(),
+                    }),
+                }),
+            );
+            let mut f = Fixture {
+                book: Book::create(genesis, [3; 16]).unwrap(),
+                coop_treasurer,
+                coop_chair,
+                group_treasurer: SignerKey::from_seed([21; 32]),
+                group_chair: SignerKey::from_seed([22; 32]),
+                group: BookId(RecordId([5; 32])),
+                time: 1,
+            };
+            let investor = Body::Investor(Investor {
+                group: f.group,
+                name: "Bayanihan Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                officers: vec![f.group_treasurer.public(), f.group_chair.public()],
+                quorum: 2,
+            });
+            let treasurer = f.coop_treasurer.clone();
+            let id = f.add(&treasurer, investor).unwrap();
+            let chair = f.coop_chair.clone();
+            f.add(&chair, Body::Approval(Approval { record: id }))
+                .unwrap();
+            f
+        }
+
+        fn add(&mut self, key: &SignerKey, body: Body) -> Result<RecordId, Refusal> {
+            self.time += 1;
+            let r = Record::sign(key, Some(self.book.id()), self.time, &body);
+            let id = r.id();
+            self.book.add(vec![r]).map(|_| id)
+        }
+
+        fn transfer(&self, minor: i64) -> Body {
+            Body::Transfer(Transfer {
+                group: self.group,
+                amount: hkd(minor),
+                fee: hkd(5_000),
+                rate: "7.185".into(),
+                rate_source: "remittance quote".into(),
+                expected: php(minor * 7185 / 1000),
+                channel: "bank remittance".into(),
+                reference: "BR-2026-1128".into(),
+            })
+        }
+    }
+
+    fn line(f: &Fixture, id: RecordId, now: u64) -> TransferLine {
+        reconcile(&f.book, now, DEFAULT_OVERDUE_DAYS)
+            .transfers
+            .into_iter()
+            .find(|t| t.record == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_transfer_goes_out_with_quorum_and_comes_back_with_a_fee_difference() {
+        let mut f = Fixture::new();
+        let (gt, gc, ct, cc) = (
+            f.group_treasurer.clone(),
+            f.group_chair.clone(),
+            f.coop_treasurer.clone(),
+            f.coop_chair.clone(),
+        );
+        let t = f.add(&gt, f.transfer(1_000_000)).unwrap();
+        assert_eq!(
+            line(&f, t, 0).status,
+            TransferStatus::AwaitingApproval { have: 1, need: 2 }
+        );
+        let r = reconcile(&f.book, 0, DEFAULT_OVERDUE_DAYS);
+        assert_eq!(r.investors[0].sent, hkd(0), "no money moves without quorum");
+
+        // A cooperative officer cannot approve the group's transfer.
+        let err = f
+            .add(&cc, Body::Approval(Approval { record: t }))
+            .unwrap_err();
+        assert_eq!(err.code(), "not_investor", "{err}");
+        f.add(&gc, Body::Approval(Approval { record: t })).unwrap();
+        assert_eq!(line(&f, t, 0).status, TransferStatus::Sent);
+        // Nor can the group's officers approve the cooperative's own records.
+        let grant = f
+            .add(
+                &ct,
+                Body::Investor(Investor {
+                    group: BookId(RecordId([6; 32])),
+                    name: "Pagasa Savers".into(),
+                    currency: "TWD".parse().unwrap(),
+                    officers: vec![gt.public()],
+                    quorum: 1,
+                }),
+            )
+            .unwrap();
+        let err = f
+            .add(&gc, Body::Approval(Approval { record: grant }))
+            .unwrap_err();
+        assert_eq!(err.code(), "wrong_role", "{err}");
+
+        // Only the cooperative's treasurer acknowledges, in pesos.
+        let receipt = |received| {
+            Body::Receipt(Receipt {
+                transfer: t,
+                received,
+            })
+        };
+        let err = f.add(&cc, receipt(php(7_150_000))).unwrap_err();
+        assert_eq!(err.code(), "wrong_role", "{err}");
+        let err = f.add(&ct, receipt(hkd(7_150_000))).unwrap_err();
+        assert_eq!(err.code(), "wrong_currency", "{err}");
+        let first = f.add(&ct, receipt(php(7_150_000))).unwrap();
+        assert_eq!(
+            line(&f, t, 0).status,
+            TransferStatus::ReceivedWithDifference {
+                received: php(7_150_000),
+                difference: php(-35_000),
+            }
+        );
+        // A second receipt is flagged and not counted.
+        let second = f.add(&ct, receipt(php(7_185_000))).unwrap();
+        let r = reconcile(&f.book, 0, DEFAULT_OVERDUE_DAYS);
+        assert_eq!(r.transfers[0].receipt, Some(first));
+        assert_eq!(r.anomalies.len(), 1);
+        assert_eq!(r.anomalies[0].kind, AnomalyKind::SecondReceipt);
+        assert_eq!(r.anomalies[0].records, vec![first, second]);
+        assert_eq!(r.investors[0].sent, hkd(1_000_000));
+        assert_eq!(r.investors[0].received, php(7_150_000));
+    }
+
+    #[test]
+    fn an_unacknowledged_transfer_becomes_overdue() {
+        let mut f = Fixture::new();
+        let (gt, gc) = (f.group_treasurer.clone(), f.group_chair.clone());
+        let t = f.add(&gt, f.transfer(200_000)).unwrap();
+        f.add(&gc, Body::Approval(Approval { record: t })).unwrap();
+        let sent_at = line(&f, t, 0).time_ms;
+        assert_eq!(
+            line(&f, t, sent_at + 14 * DAY_MS).status,
+            TransferStatus::Sent
+        );
+        let r = reconcile(&f.book, sent_at + 15 * DAY_MS, 14);
+        assert_eq!(r.transfers[0].status, TransferStatus::Overdue { days: 15 });
+        assert_eq!(r.anomalies[0].kind, AnomalyKind::TransferOverdue);
+    }
+
+    #[test]
+    fn only_the_groups_officers_transfer_for_it_and_only_in_enterprise_books() {
+        let mut f = Fixture::new();
+        let ct = f.coop_treasurer.clone();
+        let gt = f.group_treasurer.clone();
+        // The cooperative's treasurer is not an investor.
+        let err = f.add(&ct, f.transfer(1_000)).unwrap_err();
+        assert_eq!(err.code(), "wrong_role", "{err}");
+        // A group the enterprise never registered.
+        let mut other = f.transfer(1_000);
+        if let Body::Transfer(t) = &mut other {
+            t.group = BookId(RecordId([6; 32]));
+        }
+        let err = f.add(&gt, other).unwrap_err();
+        assert_eq!(err.code(), "unknown_group", "{err}");
+        // The group's currency, not the enterprise's.
+        let mut pesos = f.transfer(1_000);
+        if let Body::Transfer(t) = &mut pesos {
+            t.amount = php(1_000);
+            t.fee = php(0);
+        }
+        let err = f.add(&gt, pesos).unwrap_err();
+        assert_eq!(err.code(), "wrong_currency", "{err}");
+
+        // A savings book holds no transfers.
+        let treasurer = SignerKey::from_seed([1; 32]);
+        let genesis = Record::sign(
+            &treasurer,
+            None,
+            1,
+            &Body::Genesis(Genesis {
+                name: "Bayanihan Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                rules: Rules::default(),
+                officers: vec![
+                    Officer {
+                        key: treasurer.public(),
+                        roles: vec![Role::Treasurer],
+                    },
+                    Officer {
+                        key: SignerKey::from_seed([2; 32]).public(),
+                        roles: vec![Role::Chair],
+                    },
+                ],
+                enterprise: None,
+            }),
+        );
+        let mut savings = Book::create(genesis, [4; 16]).unwrap();
+        let investor = Record::sign(
+            &treasurer,
+            Some(savings.id()),
+            2,
+            &Body::Investor(Investor {
+                group: f.group,
+                name: "x".into(),
+                currency: "HKD".parse().unwrap(),
+                officers: vec![treasurer.public()],
+                quorum: 1,
+            }),
+        );
+        let err = savings.add(vec![investor]).unwrap_err();
+        assert_eq!(err.code(), "not_an_enterprise_book", "{err}");
+    }
+
+    #[test]
+    fn a_rate_is_a_plain_positive_decimal() {
+        for good in ["7.185", "0.0191", "58", "1.00000001"] {
+            assert!(
+                crate::kind::Body::from_value("transfer", rate_body(good)).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "7,185",
+            "-7.1",
+            "07.1",
+            "7.",
+            ".5",
+            "0",
+            "0.000",
+            "1e3",
+            "7.123456789",
+            "",
+        ] {
+            assert!(
+                crate::kind::Body::from_value("transfer", rate_body(bad)).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    fn rate_body(rate: &str) -> serde_json::Value {
+        serde_json::json!({
+            "group": "05".repeat(32),
+            "amount": {"currency": "HKD", "minor": 100},
+            "fee": {"currency": "HKD", "minor": 0},
+            "rate": rate,
+            "rate_source": "quote",
+            "expected": {"currency": "PHP", "minor": 700},
+            "channel": "bank",
+            "reference": "r-1",
+        })
+    }
+}
