@@ -62,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/books/{book}/roster", get(roster))
         .route("/api/v1/books/{book}/balances", get(balances))
         .route("/api/v1/books/{book}/pending", get(pending))
+        .route("/api/v1/books/{book}/transfers", get(transfers))
         .route("/api/v1/books/{book}/anomalies", get(anomalies))
         .route(
             "/api/v1/books/{book}/members/{member}/statement",
@@ -449,6 +450,32 @@ async fn pending(
 ) -> Result<Json<Value>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
     Ok(Json(json!({"pending": l.pending})))
+}
+
+#[derive(Deserialize)]
+struct TransfersQuery {
+    /// Days after which a transfer with no receipt is overdue.
+    overdue_days: Option<u32>,
+}
+
+/// An enterprise book's transfers reconciled with their receipts, and its investor groups.
+async fn transfers(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<TransfersQuery>,
+) -> Result<Json<Value>, Problem> {
+    officer_ledger(&s, &headers, &book).await?;
+    let id = parse_book(&book)?;
+    let days = q
+        .overdue_days
+        .unwrap_or(kaban_protocol::enterprise::DEFAULT_OVERDUE_DAYS);
+    let now = (s.clock)();
+    let r = s
+        .library
+        .with_book(id, |b| kaban_protocol::enterprise::reconcile(b, now, days))
+        .await?;
+    Ok(Json(json!(r)))
 }
 
 async fn anomalies(

@@ -7,8 +7,8 @@ use anyhow::{Context as _, anyhow};
 use clap::{Args, Parser, Subcommand};
 use kaban_protocol::key::{PublicKey, SignerKey};
 use kaban_protocol::kind::{
-    Approval, Body, Contribution, Genesis, Meeting, MemberJoin, Officer, Reversal, Role,
-    RoleChange, Rules, Share, Withdrawal,
+    Approval, Body, Contribution, Enterprise, Genesis, Investor, Meeting, MemberJoin, Officer,
+    Receipt, Reversal, Role, RoleChange, Rules, Share, Transfer, Withdrawal,
 };
 use kaban_protocol::money::{Currency, Money};
 use kaban_protocol::record::{BookId, Record, RecordId};
@@ -111,6 +111,72 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Enterprise book: register an investor group and its officers (needs the cooperative's
+    /// quorum).
+    Investor {
+        #[arg(long)]
+        book: String,
+        /// The investor group's savings book id.
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        name: String,
+        /// The group's currency, like HKD.
+        #[arg(long)]
+        currency: String,
+        /// An officer of the group, by public key; repeat for each.
+        #[arg(long = "officer", allow_hyphen_values = true, required = true)]
+        officers: Vec<String>,
+        /// How many of them must sign a transfer.
+        #[arg(long, default_value_t = 2)]
+        quorum: u32,
+    },
+    /// Enterprise book: record money the group sends (its officers approve it to its quorum).
+    Transfer {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        group: String,
+        /// In the group's currency, major units.
+        #[arg(long)]
+        amount: String,
+        /// Fees in the group's currency.
+        #[arg(long, default_value = "0")]
+        fee: String,
+        /// Units of the enterprise's currency per unit of the group's, like 7.185.
+        #[arg(long)]
+        rate: String,
+        /// Where the rate came from.
+        #[arg(long)]
+        rate_source: String,
+        /// What should arrive, in the enterprise's currency.
+        #[arg(long)]
+        expected: String,
+        /// How the money is sent, like "bank remittance".
+        #[arg(long)]
+        channel: String,
+        /// The channel's reference.
+        #[arg(long)]
+        reference: String,
+    },
+    /// Enterprise book: the cooperative's treasurer acknowledges a transfer with what arrived.
+    Receipt {
+        #[arg(long)]
+        book: String,
+        #[arg(long)]
+        transfer: String,
+        /// What arrived, in the enterprise's currency.
+        #[arg(long)]
+        received: String,
+    },
+    /// Enterprise book: investor groups, and transfers reconciled with their receipts.
+    Transfers {
+        #[arg(long)]
+        book: String,
+        /// Days after which a transfer with no receipt is overdue.
+        #[arg(long, default_value_t = 14)]
+        overdue_days: u32,
+    },
     /// Records awaiting approvals.
     Pending {
         #[arg(long)]
@@ -181,6 +247,12 @@ enum BookCommand {
         /// How many officers must sign a withdrawal (default 2).
         #[arg(long)]
         withdrawal_quorum: Option<u32>,
+        /// Found an enterprise book (a cooperative's): the enterprise's country, like PH.
+        #[arg(long, requires = "sector")]
+        country: Option<String>,
+        /// The enterprise's sector, like "organic rice farming".
+        #[arg(long, requires = "country")]
+        sector: Option<String>,
     },
     /// The books you can read (all of them with --admin-token).
     List,
@@ -415,6 +487,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             currency,
             officers,
             withdrawal_quorum,
+            country,
+            sector,
         }) => {
             let key = load_key(ctx.key.as_deref())?;
             let currency: Currency = currency.parse()?;
@@ -435,7 +509,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 rules.quorum.insert("withdrawal".into(), q);
             }
             let body = Body::Genesis(Genesis {
-                enterprise: None,
+                enterprise: country
+                    .zip(sector)
+                    .map(|(country, sector)| Enterprise { country, sector }),
                 name,
                 currency,
                 rules,
@@ -613,6 +689,126 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }),
             )?;
             ctx.print(&id, json!({"record": id}));
+        }
+        Command::Investor {
+            book,
+            group,
+            name,
+            currency,
+            officers,
+            quorum,
+        } => {
+            let officers = officers
+                .iter()
+                .map(|k| k.parse::<PublicKey>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let id = ctx.sign_and_submit(
+                &book,
+                Body::Investor(Investor {
+                    group: parse_book(&group)?,
+                    name,
+                    currency: currency.parse()?,
+                    officers,
+                    quorum,
+                }),
+            )?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Transfer {
+            book,
+            group,
+            amount,
+            fee,
+            rate,
+            rate_source,
+            expected,
+            channel,
+            reference,
+        } => {
+            let (key, node) = ctx.session()?;
+            let group = parse_book(&group)?;
+            let book_currency: Currency = node.get(&format!("/books/{book}"))?["currency"]
+                .as_str()
+                .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
+                .parse()?;
+            let view = node.get(&format!("/books/{book}/transfers"))?;
+            let group_currency: Currency = view["investors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| i["group"] == group.to_string())
+                .and_then(|i| i["currency"].as_str())
+                .ok_or_else(|| {
+                    anyhow!("book {book} has no investor group {group} registered with its quorum")
+                })?
+                .parse()?;
+            let body = Body::Transfer(Transfer {
+                group,
+                amount: Money::parse_major(&amount, group_currency)?,
+                fee: Money::parse_major(&fee, group_currency)?,
+                rate,
+                rate_source,
+                expected: Money::parse_major(&expected, book_currency)?,
+                channel,
+                reference,
+            });
+            let record = Record::try_sign(&key, Some(parse_book(&book)?), now_ms(), &body)?;
+            let id = node.submit(&book, &record)?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Receipt {
+            book,
+            transfer,
+            received,
+        } => {
+            let transfer = parse_record_id(&transfer)?;
+            let id = ctx.sign_and_submit_amount(&book, &received, |received| {
+                Ok(Body::Receipt(Receipt { transfer, received }))
+            })?;
+            ctx.print(&id, json!({"record": id}));
+        }
+        Command::Transfers { book, overdue_days } => {
+            let (_, node) = ctx.session()?;
+            let v = node.get(&format!(
+                "/books/{book}/transfers?overdue_days={overdue_days}"
+            ))?;
+            let mut human = String::new();
+            for i in v["investors"].as_array().into_iter().flatten() {
+                human.push_str(&format!(
+                    "{}  sent {}  received {}\n",
+                    i["name"].as_str().unwrap_or(""),
+                    money_lines(&json!([i["sent"]])),
+                    money_lines(&json!([i["received"]])),
+                ));
+            }
+            for t in v["transfers"].as_array().into_iter().flatten() {
+                let status = &t["status"];
+                let state = status["state"].as_str().unwrap_or("");
+                let detail = match state {
+                    "awaiting_approval" => {
+                        format!("{} of {} signatures", status["have"], status["need"])
+                    }
+                    "overdue" => format!("{} days", status["days"]),
+                    "received_in_full" => money_lines(&json!([status["received"]])),
+                    "received_with_difference" => format!(
+                        "{}, difference {}",
+                        money_lines(&json!([status["received"]])),
+                        money_lines(&json!([status["difference"]]))
+                    ),
+                    _ => String::new(),
+                };
+                human.push_str(&format!(
+                    "{}  {}  {} -> {}  {state} {detail}\n",
+                    t["record"].as_str().unwrap_or(""),
+                    t["group_name"].as_str().unwrap_or(""),
+                    money_lines(&json!([t["amount"]])),
+                    money_lines(&json!([t["expected"]])),
+                ));
+            }
+            for a in v["anomalies"].as_array().into_iter().flatten() {
+                human.push_str(&format!("! {}\n", a["detail"].as_str().unwrap_or("")));
+            }
+            ctx.print(human.trim_end(), v);
         }
         Command::Pending { book } => {
             let (_, node) = ctx.session()?;

@@ -76,6 +76,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/books/{book}/transfers",
+        "Enterprise book: investor groups, and transfers reconciled with receipts (?overdue_days=N, default 14)",
+        "officer session",
+    ),
+    (
+        "get",
         "/api/v1/books/{book}/anomalies",
         "Anomalies to look at",
         "officer session",
