@@ -6,7 +6,7 @@
 //! transfer is the same on every node; a later one is flagged, never counted.
 
 use crate::book::Book;
-use crate::kind::{Body, Transfer};
+use crate::kind::{Body, Report, Return, Transfer};
 use crate::money::Money;
 use crate::record::{BookId, Record, RecordId};
 use crate::view::{Anomaly, AnomalyKind};
@@ -48,6 +48,47 @@ pub struct TransferLine {
     pub receipt: Option<RecordId>,
 }
 
+/// Where a return stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ReturnStatus {
+    AwaitingApproval {
+        have: u32,
+        need: u32,
+    },
+    /// Paid by the cooperative (it has its quorum); not yet acknowledged by the group.
+    Paid,
+    /// The group acknowledged it, with what arrived in its own currency.
+    Received {
+        received: Money,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReturnLine {
+    pub record: RecordId,
+    pub time_ms: u64,
+    pub group_name: String,
+    #[serde(flatten)]
+    pub payment: Return,
+    pub signed_by: Vec<crate::key::PublicKey>,
+    pub status: ReturnStatus,
+    pub receipt: Option<RecordId>,
+}
+
+/// A report, with its surplus (revenue − costs) worked out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportLine {
+    pub record: RecordId,
+    pub time_ms: u64,
+    #[serde(flatten)]
+    pub report: Report,
+    pub surplus: Money,
+    pub signed_by: Vec<crate::key::PublicKey>,
+    /// Whether it has the report quorum; only effective reports count in comparisons.
+    pub effective: bool,
+}
+
 /// An investor group as the enterprise book registers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvestorLine {
@@ -60,12 +101,18 @@ pub struct InvestorLine {
     pub sent: Money,
     /// Sum of what arrived for them, in the enterprise's currency.
     pub received: Money,
+    /// Returns the cooperative paid the group (with quorum), in the enterprise's currency.
+    pub returns_paid: Money,
+    /// What the group acknowledged receiving of them, in its own currency.
+    pub returns_received: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reconciliation {
     pub investors: Vec<InvestorLine>,
     pub transfers: Vec<TransferLine>,
+    pub returns: Vec<ReturnLine>,
+    pub reports: Vec<ReportLine>,
     pub anomalies: Vec<Anomaly>,
 }
 
@@ -78,6 +125,8 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
         return Reconciliation {
             investors: Vec::new(),
             transfers: Vec::new(),
+            returns: Vec::new(),
+            reports: Vec::new(),
             anomalies: Vec::new(),
         };
     };
@@ -91,28 +140,32 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
     // The first receipt of each transfer counts; later ones are flagged.
     let mut receipts: HashMap<RecordId, &Record> = HashMap::new();
     let mut anomalies = Vec::new();
+    let received_of = |r: &Record| match r.body() {
+        Body::Receipt(x) => Some(x.received),
+        Body::ReturnReceipt(x) => Some(x.received),
+        _ => None,
+    };
     for r in &records {
-        if let Body::Receipt(rc) = r.body() {
-            match receipts.get(&rc.transfer) {
-                None => {
-                    receipts.insert(rc.transfer, r);
-                }
-                Some(first) => anomalies.push(Anomaly {
-                    kind: AnomalyKind::SecondReceipt,
-                    records: vec![first.id(), r.id()],
-                    detail: format!(
-                        "transfer {} already has receipt {} for {}; receipt {} for {} is not counted",
-                        rc.transfer,
-                        first.id(),
-                        match first.body() {
-                            Body::Receipt(f) => f.received.to_string(),
-                            _ => String::new(),
-                        },
-                        r.id(),
-                        rc.received
-                    ),
-                }),
+        let (target, what) = match r.body() {
+            Body::Receipt(rc) => (rc.transfer, "transfer"),
+            Body::ReturnReceipt(rr) => (rr.return_record, "return"),
+            _ => continue,
+        };
+        match receipts.get(&target) {
+            None => {
+                receipts.insert(target, r);
             }
+            Some(first) => anomalies.push(Anomaly {
+                kind: AnomalyKind::SecondReceipt,
+                records: vec![first.id(), r.id()],
+                detail: format!(
+                    "{what} {target} already has receipt {} for {}; receipt {} for {} is not counted",
+                    first.id(),
+                    received_of(first).map(|m| m.to_string()).unwrap_or_default(),
+                    r.id(),
+                    received_of(r).map(|m| m.to_string()).unwrap_or_default(),
+                ),
+            }),
         }
     }
     let mut investors: BTreeMap<BookId, InvestorLine> = roster
@@ -128,6 +181,8 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                     quorum: g.quorum,
                     sent: Money::new(0, g.currency),
                     received: Money::new(0, genesis.currency),
+                    returns_paid: Money::new(0, genesis.currency),
+                    returns_received: Money::new(0, g.currency),
                 },
             )
         })
@@ -198,9 +253,59 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             receipt: receipt.map(Record::id),
         });
     }
+    let mut returns = Vec::new();
+    let mut reports = Vec::new();
+    for r in &records {
+        let signed_by: Vec<_> = signers[&r.id()].iter().copied().collect();
+        let have = signed_by.len() as u32;
+        let need = genesis.rules.quorum(r.kind());
+        match r.body() {
+            Body::Return(ret) => {
+                let receipt = receipts.get(&r.id()).copied();
+                let status = if have < need {
+                    ReturnStatus::AwaitingApproval { have, need }
+                } else if let Some(received) = receipt.and_then(received_of) {
+                    ReturnStatus::Received { received }
+                } else {
+                    ReturnStatus::Paid
+                };
+                if have >= need
+                    && let Some(line) = investors.get_mut(&ret.group)
+                {
+                    line.returns_paid.minor += ret.amount.minor;
+                    if let ReturnStatus::Received { received } = &status {
+                        line.returns_received.minor += received.minor;
+                    }
+                }
+                returns.push(ReturnLine {
+                    record: r.id(),
+                    time_ms: r.time_ms(),
+                    group_name: roster
+                        .group(ret.group)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default(),
+                    payment: ret.clone(),
+                    signed_by,
+                    status,
+                    receipt: receipt.map(Record::id),
+                });
+            }
+            Body::Report(rep) => reports.push(ReportLine {
+                record: r.id(),
+                time_ms: r.time_ms(),
+                surplus: Money::new(rep.revenue.minor - rep.costs.minor, rep.revenue.currency),
+                report: rep.clone(),
+                signed_by,
+                effective: have >= need,
+            }),
+            _ => {}
+        }
+    }
     Reconciliation {
         investors: investors.into_values().collect(),
         transfers,
+        returns,
+        reports,
         anomalies,
     }
 }
@@ -465,6 +570,102 @@ mod tests {
         );
         let err = savings.add(vec![investor]).unwrap_err();
         assert_eq!(err.code(), "not_an_enterprise_book", "{err}");
+    }
+
+    #[test]
+    fn a_report_then_a_return_and_its_receipt() {
+        use crate::kind::{
+            CoopMembers, Indicator, Jobs, Narrative, Period, Principle, Report, Return,
+            ReturnReceipt,
+        };
+        let mut f = Fixture::new();
+        let (ct, cc, gt) = (
+            f.coop_treasurer.clone(),
+            f.coop_chair.clone(),
+            f.group_treasurer.clone(),
+        );
+        let report = Body::Report(Report {
+            period: Period {
+                from: "2026-07-01".into(),
+                to: "2026-09-30".into(),
+            },
+            revenue: php(48_000_000),
+            costs: php(39_500_000),
+            jobs: Jobs { women: 7, men: 5 },
+            members: CoopMembers {
+                total: 42,
+                returnees: 9,
+            },
+            indicators: vec![
+                Indicator {
+                    principle: Principle::EcologicalSustainability,
+                    name: "organic_hectares".into(),
+                    value: 1250,
+                    decimals: 2,
+                    unit: "ha".into(),
+                },
+                Indicator {
+                    principle: Principle::GenderEquality,
+                    name: "women_in_leadership".into(),
+                    value: 3,
+                    decimals: 0,
+                    unit: "officers".into(),
+                },
+            ],
+            narrative: Narrative {
+                language: "fil".into(),
+                text: "Maganda ang ani ngayong tag-ulan.".into(),
+            },
+        });
+        let rep = f.add(&ct, report).unwrap();
+        f.add(&cc, Body::Approval(Approval { record: rep }))
+            .unwrap();
+        let ret = f
+            .add(
+                &ct,
+                Body::Return(Return {
+                    group: f.group,
+                    amount: php(1_200_000),
+                    channel: "bank remittance".into(),
+                    reference: "RET-2026-Q3".into(),
+                }),
+            )
+            .unwrap();
+        let r = reconcile(&f.book, 0, DEFAULT_OVERDUE_DAYS);
+        assert_eq!(r.reports[0].surplus, php(8_500_000));
+        assert!(r.reports[0].effective);
+        assert_eq!(
+            r.returns[0].status,
+            ReturnStatus::AwaitingApproval { have: 1, need: 2 }
+        );
+        assert_eq!(r.investors[0].returns_paid, php(0));
+        f.add(&cc, Body::Approval(Approval { record: ret }))
+            .unwrap();
+        // Only the group's officers acknowledge it, in the group's currency.
+        let receipt = |received| {
+            Body::ReturnReceipt(ReturnReceipt {
+                return_record: ret,
+                received,
+            })
+        };
+        assert_eq!(
+            f.add(&ct, receipt(hkd(160_000))).unwrap_err().code(),
+            "wrong_role"
+        );
+        assert_eq!(
+            f.add(&gt, receipt(php(160_000))).unwrap_err().code(),
+            "wrong_currency"
+        );
+        f.add(&gt, receipt(hkd(160_000))).unwrap();
+        let r = reconcile(&f.book, 0, DEFAULT_OVERDUE_DAYS);
+        assert_eq!(
+            r.returns[0].status,
+            ReturnStatus::Received {
+                received: hkd(160_000)
+            }
+        );
+        assert_eq!(r.investors[0].returns_paid, php(1_200_000));
+        assert_eq!(r.investors[0].returns_received, hkd(160_000));
     }
 
     #[test]

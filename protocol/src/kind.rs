@@ -20,6 +20,8 @@ pub const MAX_NAME_CHARS: usize = 80;
 pub const MAX_TEXT_CHARS: usize = 500;
 /// Most founding officers in a genesis record, and most attendees in a meeting.
 pub const MAX_LIST_ITEMS: usize = 100;
+/// Longest report narrative, in characters.
+pub const MAX_NARRATIVE_CHARS: usize = 4000;
 /// Highest quorum a book may set.
 pub const MAX_QUORUM: u32 = 9;
 
@@ -170,7 +172,10 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
         Role::Investor,
     ];
     match kind {
-        "withdrawal" | "receipt" => &[Role::Treasurer],
+        "withdrawal" | "receipt" | "return" => &[Role::Treasurer],
+        // An investor group's officers acknowledge its returns; which group, validation checks.
+        "return_receipt" => &[Role::Investor],
+        "report" => OFFICERS,
         // An investor group's officers move its money; which group, validation checks.
         "transfer" => &[Role::Investor],
         "investor" => OFFICERS,
@@ -186,7 +191,7 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
 pub fn default_quorum(kind: &str) -> u32 {
     match kind {
         "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" | "investor"
-        | "transfer" => 2,
+        | "transfer" | "report" | "return" => 2,
         _ => 1,
     }
 }
@@ -208,6 +213,9 @@ pub enum Body {
     Investor(Investor),
     Transfer(Transfer),
     Receipt(Receipt),
+    Report(Report),
+    Return(Return),
+    ReturnReceipt(ReturnReceipt),
     /// A kind this build does not know, kept verbatim.
     Unknown {
         kind: String,
@@ -268,6 +276,90 @@ pub struct Transfer {
     /// How it is sent ("bank remittance", "GCash"), and the channel's reference.
     pub channel: String,
     pub reference: String,
+}
+
+/// A period's report from the cooperative, signed by its officers. The surplus is not stored:
+/// it is revenue minus costs, so it can never disagree with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub period: Period,
+    /// In the enterprise's currency.
+    pub revenue: Money,
+    pub costs: Money,
+    pub jobs: Jobs,
+    pub members: CoopMembers,
+    /// Social and ecological indicators, each tied to a programme principle so that
+    /// enterprises and periods compare.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indicators: Vec<Indicator>,
+    pub narrative: Narrative,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub from: String,
+    pub to: String,
+}
+
+/// Jobs the enterprise provides, counted by gender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jobs {
+    pub women: u32,
+    pub men: u32,
+}
+
+/// The cooperative's members, and the returning migrants among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoopMembers {
+    pub total: u32,
+    pub returnees: u32,
+}
+
+/// The programme's principles, by which indicators are grouped and compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Principle {
+    Viability,
+    GenderEquality,
+    EcologicalSustainability,
+    SocialJustice,
+}
+
+/// One measured indicator: `value` × 10^−`decimals` `unit` ("organic_hectares", 1250, 2, "ha"
+/// is 12.50 ha). Names are snake_case, so the same indicator compares across enterprises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Indicator {
+    pub principle: Principle,
+    pub name: String,
+    pub value: i64,
+    pub decimals: u32,
+    pub unit: String,
+}
+
+/// Free text in the cooperative's language (a BCP 47 tag such as `fil`, `id`, `bn`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Narrative {
+    pub language: String,
+    pub text: String,
+}
+
+/// A return the cooperative pays an investor group, signed by its treasurer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Return {
+    pub group: crate::record::BookId,
+    /// In the enterprise's currency.
+    pub amount: Money,
+    pub channel: String,
+    pub reference: String,
+}
+
+/// An investor group's officer acknowledges a return with what arrived, in the group's
+/// currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnReceipt {
+    #[serde(rename = "return")]
+    pub return_record: RecordId,
+    pub received: Money,
 }
 
 /// The cooperative's treasurer acknowledges a transfer with what actually arrived.
@@ -379,6 +471,9 @@ impl Body {
             Body::Investor(_) => "investor",
             Body::Transfer(_) => "transfer",
             Body::Receipt(_) => "receipt",
+            Body::Report(_) => "report",
+            Body::Return(_) => "return",
+            Body::ReturnReceipt(_) => "return_receipt",
             Body::Unknown { kind, .. } => kind,
         }
     }
@@ -389,6 +484,7 @@ impl Body {
             Body::Approval(a) => Some(a.record),
             Body::Reversal(r) => Some(r.record),
             Body::Receipt(r) => Some(r.transfer),
+            Body::ReturnReceipt(r) => Some(r.return_record),
             _ => None,
         }
     }
@@ -407,6 +503,9 @@ impl Body {
             Body::Investor(b) => serde_json::to_value(b),
             Body::Transfer(b) => serde_json::to_value(b),
             Body::Receipt(b) => serde_json::to_value(b),
+            Body::Report(b) => serde_json::to_value(b),
+            Body::Return(b) => serde_json::to_value(b),
+            Body::ReturnReceipt(b) => serde_json::to_value(b),
             Body::Unknown { body, .. } => return body.clone(),
         };
         v.expect("typed bodies always serialize")
@@ -441,6 +540,9 @@ impl Body {
             "investor" => Body::Investor(parse(value)?),
             "transfer" => Body::Transfer(parse(value)?),
             "receipt" => Body::Receipt(parse(value)?),
+            "report" => Body::Report(parse(value)?),
+            "return" => Body::Return(parse(value)?),
+            "return_receipt" => Body::ReturnReceipt(parse(value)?),
             other => Body::Unknown {
                 kind: other.to_owned(),
                 body: value,
@@ -581,6 +683,69 @@ impl Body {
                 text(&t.reference, "reference", MAX_NAME_CHARS)?;
             }
             Body::Receipt(r) => positive(r.received.minor)?,
+            Body::ReturnReceipt(r) => positive(r.received.minor)?,
+            Body::Return(r) => {
+                positive(r.amount.minor)?;
+                text(&r.channel, "channel", MAX_NAME_CHARS)?;
+                text(&r.reference, "reference", MAX_NAME_CHARS)?;
+            }
+            Body::Report(r) => {
+                date(&r.period.from)?;
+                date(&r.period.to)?;
+                if r.period.from > r.period.to {
+                    return Err(BodyError::Json(format!(
+                        "period ends ({}) before it starts ({})",
+                        r.period.to, r.period.from
+                    )));
+                }
+                for (field, m) in [("revenue", r.revenue), ("costs", r.costs)] {
+                    if m.minor < 0 {
+                        return Err(BodyError::Json(format!("{field} must not be negative")));
+                    }
+                }
+                if r.costs.currency != r.revenue.currency {
+                    return Err(BodyError::Json(
+                        "revenue and costs must be in the same currency".into(),
+                    ));
+                }
+                if r.members.returnees > r.members.total {
+                    return Err(BodyError::Json(format!(
+                        "{} returnees among {} members",
+                        r.members.returnees, r.members.total
+                    )));
+                }
+                list(r.indicators.len(), "indicators")?;
+                for i in &r.indicators {
+                    let ok = !i.name.is_empty()
+                        && i.name.len() <= 40
+                        && i.name
+                            .bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                    if !ok {
+                        return Err(BodyError::Json(format!(
+                            "indicator name {:?} is not snake_case (a-z, 0-9, _; at most 40)",
+                            i.name
+                        )));
+                    }
+                    if i.decimals > 6 {
+                        return Err(BodyError::Json(format!(
+                            "indicator {} has {} decimals; at most 6",
+                            i.name, i.decimals
+                        )));
+                    }
+                    text(&i.unit, "unit", MAX_NAME_CHARS)?;
+                }
+                let tag = &r.narrative.language;
+                if tag.is_empty()
+                    || tag.len() > 16
+                    || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(BodyError::Json(format!(
+                        "narrative language {tag:?} is not a language tag like fil"
+                    )));
+                }
+                text(&r.narrative.text, "narrative", MAX_NARRATIVE_CHARS)?;
+            }
             Body::RoleGrant(_) | Body::RoleRevoke(_) | Body::Approval(_) | Body::Unknown { .. } => {
             }
         }

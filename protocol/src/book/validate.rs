@@ -116,7 +116,7 @@ pub enum Refusal {
         found: Currency,
         expected: Currency,
     },
-    #[error("transfer {id} names investor group {group}, which this enterprise has not registered")]
+    #[error("record {id} names investor group {group}, which this enterprise has not registered")]
     UnknownGroup { id: RecordId, group: BookId },
     #[error("automerge refused the change: {0}")]
     Automerge(String),
@@ -425,7 +425,12 @@ fn enterprise_rules(
     let kind = || record.kind().to_owned();
     let enterprise_kind = matches!(
         record.body(),
-        Body::Investor(_) | Body::Transfer(_) | Body::Receipt(_)
+        Body::Investor(_)
+            | Body::Transfer(_)
+            | Body::Receipt(_)
+            | Body::Report(_)
+            | Body::Return(_)
+            | Body::ReturnReceipt(_)
     );
     if enterprise_kind && genesis.enterprise.is_none() {
         return Err(Refusal::NotAnEnterpriseBook { id, kind: kind() });
@@ -477,6 +482,38 @@ fn enterprise_rules(
                 });
             }
             currency("received", r.received.currency, genesis.currency)?;
+        }
+        Body::Report(r) => {
+            currency("revenue", r.revenue.currency, genesis.currency)?;
+        }
+        Body::Return(r) => {
+            if roster.group(r.group).is_none() {
+                return Err(Refusal::UnknownGroup { id, group: r.group });
+            }
+            currency("amount", r.amount.currency, genesis.currency)?;
+        }
+        Body::ReturnReceipt(rr) => {
+            if let Some(target) = target_of(rr.return_record) {
+                let Body::Return(ret) = target.body() else {
+                    return Err(Refusal::WrongTarget {
+                        id,
+                        kind: kind(),
+                        target_kind: target.kind().to_owned(),
+                        expected: "return",
+                    });
+                };
+                if !roster.invests_for(&record.signer(), ret.group) {
+                    return Err(Refusal::NotInvestor {
+                        id,
+                        kind: kind(),
+                        signer: record.signer(),
+                        group: ret.group,
+                    });
+                }
+                if let Some(group) = roster.group(ret.group) {
+                    currency("received", rr.received.currency, group.currency)?;
+                }
+            }
         }
         Body::Approval(a) => match target_of(a.record).map(Record::body) {
             Some(Body::Transfer(t)) => {
