@@ -41,6 +41,21 @@ fn record_count(http: &Http, admin_token: &str, book: BookId) -> u64 {
         .unwrap_or(0)
 }
 
+/// The partner's counters once they have not moved for a second.
+fn settled(http: &Http, token: &str) -> Value {
+    let mut last = partner(http, token);
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = partner(http, token);
+        if now["bytes_received"] == last["bytes_received"]
+            && now["bytes_sent"] == last["bytes_sent"]
+        {
+            return now;
+        }
+        last = now;
+    }
+}
+
 fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !f() {
@@ -113,9 +128,10 @@ fn main() {
         record_count(&hb, &token, id) == total
     });
     let took = start.elapsed();
-    // The byte counters are updated just after the records become readable.
-    std::thread::sleep(Duration::from_millis(300));
-    let p = partner(&hb, &token);
+    // The byte counters are updated after the records become readable, and after any
+    // compaction that message triggered (about a second for a 100,000-record book), so wait
+    // until they stop moving.
+    let p = settled(&hb, &token);
     let (sent, received) = (
         p["bytes_sent"].as_u64().unwrap(),
         p["bytes_received"].as_u64().unwrap(),
@@ -130,7 +146,7 @@ fn main() {
     );
 
     // One new record on the group's node, pushed to the partner.
-    let before = partner(&hb, &token);
+    let before = settled(&hb, &token);
     let r = fx.contribution(10_000_000);
     let one = r.bytes().len();
     let start = Instant::now();
@@ -139,8 +155,7 @@ fn main() {
         record_count(&hb, &token, id) == total + 1
     });
     let latency = start.elapsed();
-    std::thread::sleep(Duration::from_millis(200));
-    let after = partner(&hb, &token);
+    let after = settled(&hb, &token);
     println!(
         "one new record ({one} bytes): {:.1} ms until readable at the partner (including a 201 at the group); {} bytes there, {} back (aim: one round trip, < 1 KB)",
         latency.as_secs_f64() * 1e3,
@@ -164,8 +179,7 @@ fn main() {
         record_count(&hb, &token, id) == total + 501
     });
     let took = start.elapsed();
-    std::thread::sleep(Duration::from_millis(200));
-    let p = partner(&hb, &token);
+    let p = settled(&hb, &token);
     println!(
         "resume after 500 new records: {:.2} s after restart (including the redial backoff); {} bytes to the partner, {} back; floor {resume_floor} ({:.2}x)",
         took.as_secs_f64(),
