@@ -172,7 +172,7 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
         Role::Investor,
     ];
     match kind {
-        "withdrawal" | "receipt" | "return" => &[Role::Treasurer],
+        "withdrawal" | "receipt" | "return" | "distribution" => &[Role::Treasurer],
         // An investor group's officers acknowledge its returns; which group, validation checks.
         "return_receipt" => &[Role::Investor],
         "report" => OFFICERS,
@@ -191,7 +191,7 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
 pub fn default_quorum(kind: &str) -> u32 {
     match kind {
         "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" | "investor"
-        | "transfer" | "report" | "return" => 2,
+        | "transfer" | "report" | "return" | "distribution" => 2,
         _ => 1,
     }
 }
@@ -216,6 +216,7 @@ pub enum Body {
     Report(Report),
     Return(Return),
     ReturnReceipt(ReturnReceipt),
+    Distribution(Distribution),
     /// A kind this build does not know, kept verbatim.
     Unknown {
         kind: String,
@@ -374,6 +375,34 @@ pub struct Receipt {
 pub struct Rules {
     #[serde(default)]
     pub quorum: BTreeMap<String, u32>,
+    /// What decides a member's stake when a return is distributed; absent means
+    /// [`StakeRule::Balance`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stake: Option<StakeRule>,
+}
+
+/// What decides a member's stake in a distribution of returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StakeRule {
+    /// Her balance just before the distribution.
+    #[default]
+    Balance,
+    /// The sum of her effective contributions before the distribution.
+    Contributions,
+}
+
+/// A return received from an enterprise, shared among the members in proportion to their
+/// stakes (the book's [`StakeRule`]); the shares are worked out by [`crate::allocate`], so the
+/// record carries only the total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distribution {
+    /// The enterprise book, and the return record in it, that this distributes.
+    pub enterprise: crate::record::BookId,
+    #[serde(rename = "return")]
+    pub return_record: RecordId,
+    /// In the savings book's currency.
+    pub amount: Money,
 }
 
 impl Rules {
@@ -474,6 +503,7 @@ impl Body {
             Body::Report(_) => "report",
             Body::Return(_) => "return",
             Body::ReturnReceipt(_) => "return_receipt",
+            Body::Distribution(_) => "distribution",
             Body::Unknown { kind, .. } => kind,
         }
     }
@@ -506,6 +536,7 @@ impl Body {
             Body::Report(b) => serde_json::to_value(b),
             Body::Return(b) => serde_json::to_value(b),
             Body::ReturnReceipt(b) => serde_json::to_value(b),
+            Body::Distribution(b) => serde_json::to_value(b),
             Body::Unknown { body, .. } => return body.clone(),
         };
         v.expect("typed bodies always serialize")
@@ -543,6 +574,7 @@ impl Body {
             "report" => Body::Report(parse(value)?),
             "return" => Body::Return(parse(value)?),
             "return_receipt" => Body::ReturnReceipt(parse(value)?),
+            "distribution" => Body::Distribution(parse(value)?),
             other => Body::Unknown {
                 kind: other.to_owned(),
                 body: value,
@@ -684,6 +716,7 @@ impl Body {
             }
             Body::Receipt(r) => positive(r.received.minor)?,
             Body::ReturnReceipt(r) => positive(r.received.minor)?,
+            Body::Distribution(d) => positive(d.amount.minor)?,
             Body::Return(r) => {
                 positive(r.amount.minor)?;
                 text(&r.channel, "channel", MAX_NAME_CHARS)?;

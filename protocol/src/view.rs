@@ -89,6 +89,10 @@ pub enum AnomalyKind {
     SecondReceipt,
     /// A transfer with its quorum and no receipt, past the overdue limit.
     TransferOverdue,
+    /// A second distribution of a return already distributed; it is not paid.
+    DuplicateDistribution,
+    /// A distribution with no member holding a stake, so nothing could be shared.
+    NothingToShare,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,6 +176,10 @@ impl Ledger {
         let mut pending = Vec::new();
         let mut duplicates: BTreeMap<(String, Money, String), Vec<&Record>> = BTreeMap::new();
         let mut shares: BTreeMap<String, bool> = BTreeMap::new();
+        // Effective contributions per member so far, for the contributions stake rule; and the
+        // returns already distributed, by return record.
+        let mut contributed: BTreeMap<String, i64> = BTreeMap::new();
+        let mut distributed: BTreeMap<RecordId, RecordId> = BTreeMap::new();
 
         for r in &records {
             let st = status(r);
@@ -195,6 +203,24 @@ impl Ledger {
                 });
             }
             let (member, amount, sign) = match r.body() {
+                Body::Distribution(d) => {
+                    if st == Status::Effective {
+                        distribute(
+                            r,
+                            d,
+                            genesis,
+                            &mut Folding {
+                                balances: &mut balances,
+                                contributed: &contributed,
+                                totals: &mut totals,
+                                statements: &mut statements,
+                                distributed: &mut distributed,
+                                anomalies: &mut anomalies,
+                            },
+                        );
+                    }
+                    continue;
+                }
                 Body::MemberJoin(j) => {
                     let id = j.member.to_string();
                     if let Some(first) = members.get(&id) {
@@ -270,6 +296,10 @@ impl Ledger {
                 .or_default()
                 .entry(amount.currency)
                 .or_default();
+            if st == Status::Effective && sign > 0 && amount.currency == genesis.currency {
+                let c = contributed.entry(member.clone()).or_default();
+                *c = c.saturating_add(amount.minor);
+            }
             if st == Status::Effective {
                 // Saturating: each amount is within 2^53, but a hostile book could hold enough
                 // of them to overflow; a saturated balance is wrong in a way people can see,
@@ -390,6 +420,91 @@ fn money_list(map: &BTreeMap<Currency, i64>) -> Vec<Money> {
 }
 
 /// A few plain words on what a record does, for approvers.
+/// What a distribution updates as the ledger folds.
+struct Folding<'a> {
+    balances: &'a mut BTreeMap<String, BTreeMap<Currency, i64>>,
+    contributed: &'a BTreeMap<String, i64>,
+    totals: &'a mut BTreeMap<Currency, i64>,
+    statements: &'a mut BTreeMap<String, Vec<Entry>>,
+    distributed: &'a mut BTreeMap<RecordId, RecordId>,
+    anomalies: &'a mut Vec<Anomaly>,
+}
+
+/// Shares an effective distribution among the members in proportion to their stakes at this
+/// point of the fold (the book's stake rule), exactly, by the largest remainder method. A
+/// second distribution of the same return is flagged and pays nothing.
+fn distribute(
+    r: &Record,
+    d: &crate::kind::Distribution,
+    genesis: &crate::kind::Genesis,
+    f: &mut Folding<'_>,
+) {
+    if let Some(first) = f.distributed.get(&d.return_record) {
+        f.anomalies.push(Anomaly {
+            kind: AnomalyKind::DuplicateDistribution,
+            records: vec![*first, r.id()],
+            detail: format!(
+                "return {} was already distributed by {first}; distribution {} pays nothing",
+                d.return_record,
+                r.id()
+            ),
+        });
+        return;
+    }
+    let currency = genesis.currency;
+    let stakes: BTreeMap<String, i64> = match genesis.rules.stake.unwrap_or_default() {
+        crate::kind::StakeRule::Balance => f
+            .balances
+            .iter()
+            .map(|(m, b)| (m.clone(), b.get(&currency).copied().unwrap_or(0).max(0)))
+            .collect(),
+        crate::kind::StakeRule::Contributions => f
+            .contributed
+            .iter()
+            .map(|(m, c)| (m.clone(), (*c).max(0)))
+            .collect(),
+    };
+    let shares = match crate::allocate::allocate(d.amount.minor, &stakes) {
+        Ok(shares) => shares,
+        Err(e) => {
+            f.anomalies.push(Anomaly {
+                kind: AnomalyKind::NothingToShare,
+                records: vec![r.id()],
+                detail: format!(
+                    "distribution {} of {} shares nothing: {e}",
+                    r.id(),
+                    d.amount
+                ),
+            });
+            return;
+        }
+    };
+    f.distributed.insert(d.return_record, r.id());
+    let total = f.totals.entry(currency).or_default();
+    *total = total.saturating_add(d.amount.minor);
+    for (member, share) in shares {
+        if share == 0 {
+            continue;
+        }
+        let balance = f
+            .balances
+            .entry(member.clone())
+            .or_default()
+            .entry(currency)
+            .or_default();
+        *balance = balance.saturating_add(share);
+        f.statements.entry(member).or_default().push(Entry {
+            record: r.id(),
+            kind: r.kind().to_owned(),
+            time_ms: r.time_ms(),
+            amount: Money::new(share, currency),
+            status: Status::Effective,
+            balance_after: Money::new(*balance, currency),
+            signer: r.signer(),
+        });
+    }
+}
+
 pub fn summary(r: &Record) -> String {
     match r.body() {
         Body::Withdrawal(w) => format!("pay {} to member {} ({})", w.amount, w.member, w.reason),
@@ -399,6 +514,14 @@ pub fn summary(r: &Record) -> String {
         Body::Reversal(rv) => format!("reverse record {} ({})", rv.record, rv.reason),
         Body::Share(s) => format!("share this book with partner node {}", s.peer),
         Body::Unshare(s) => format!("stop sharing this book with partner node {}", s.peer),
+        Body::Distribution(d) => format!(
+            "share {} from return {} among the members by their stakes",
+            d.amount, d.return_record
+        ),
+        Body::Transfer(t) => format!(
+            "send {} (fee {}) to the enterprise, {} expected",
+            t.amount, t.fee, t.expected
+        ),
         other => other.kind().replace('_', " "),
     }
 }
@@ -524,6 +647,84 @@ mod tests {
             amount: hkd(minor),
             meeting: None,
         })
+    }
+
+    /// A return shared among seven members whose balances do not divide it evenly: exact to
+    /// the cent, by the largest remainder method, once only, and only at quorum.
+    #[test]
+    fn a_return_is_distributed_exactly_once_by_stake() {
+        use crate::kind::Distribution;
+        let mut f = fixture();
+        let (t, k) = (f.treasurer.clone(), f.keeper.clone());
+        let stakes = [
+            ("m-ana", 50_000),
+            ("m-bea", 30_000),
+            ("m-cora", 30_000),
+            ("m-dina", 12_345),
+            ("m-ella", 10_000),
+            ("m-fe", 777),
+            ("m-gina", 1),
+        ];
+        for (i, (member, minor)) in stakes.iter().enumerate() {
+            if *member != "m-ana" {
+                f.add(
+                    &t,
+                    10 + i as u64,
+                    Body::MemberJoin(MemberJoin {
+                        member: member.parse().unwrap(),
+                        alias: member.trim_start_matches("m-").into(),
+                        key: None,
+                    }),
+                );
+            }
+            f.add(
+                &t,
+                20 + i as u64,
+                Body::Contribution(Contribution {
+                    member: member.parse().unwrap(),
+                    amount: hkd(*minor),
+                    meeting: None,
+                }),
+            );
+        }
+        let distribution = || {
+            Body::Distribution(Distribution {
+                enterprise: crate::record::BookId(RecordId([5; 32])),
+                return_record: RecordId([6; 32]),
+                amount: hkd(100_000),
+            })
+        };
+        let d = f.add(&t, 100, distribution());
+        // Without its quorum nothing is paid.
+        let l = Ledger::fold(&f.book);
+        assert_eq!(l.balances["m-ana"], vec![hkd(50_000)]);
+        f.add(&k, 101, Body::Approval(Approval { record: d.id() }));
+        let l = Ledger::fold(&f.book);
+        let expected = [37_559, 22_536, 22_535, 9_273, 7_512, 584, 1];
+        let mut paid = 0;
+        for ((member, stake), share) in stakes.iter().zip(expected) {
+            assert_eq!(l.balances[*member], vec![hkd(stake + share)], "{member}");
+            paid += share;
+        }
+        assert_eq!(paid, 100_000);
+        assert_eq!(l.totals, vec![hkd(133_123 + 100_000)]);
+        let entry = l.statements["m-fe"].last().unwrap();
+        assert_eq!(
+            (entry.kind.as_str(), entry.amount),
+            ("distribution", hkd(584))
+        );
+
+        // The same return distributed again is flagged and pays nothing.
+        let again = f.add(&t, 200, distribution());
+        f.add(&k, 201, Body::Approval(Approval { record: again.id() }));
+        let l2 = Ledger::fold(&f.book);
+        assert_eq!(l2.balances, l.balances);
+        assert!(
+            l2.anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::DuplicateDistribution
+                    && a.records == vec![d.id(), again.id()])
+        );
     }
 
     #[test]

@@ -67,6 +67,7 @@ fn history(k: &Keys) -> Vec<(&'static str, Record)> {
             currency: "HKD".parse().unwrap(),
             rules: Rules {
                 quorum: BTreeMap::from([("withdrawal".to_owned(), 2)]),
+                stake: None,
             },
             officers: vec![
                 Officer {

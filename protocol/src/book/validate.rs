@@ -94,6 +94,8 @@ pub enum Refusal {
     NotReversible { id: RecordId, target_kind: String },
     #[error("{kind} record {id} belongs in an enterprise book; this is a savings book")]
     NotAnEnterpriseBook { id: RecordId, kind: String },
+    #[error("{kind} record {id} belongs in a savings book; this is an enterprise book")]
+    NotASavingsBook { id: RecordId, kind: String },
     #[error("signer {signer} of {kind} record {id} is not an officer of investor group {group}")]
     NotInvestor {
         id: RecordId,
@@ -150,6 +152,7 @@ impl Refusal {
             Refusal::TargetNotInPast { .. } => "target_not_in_past",
             Refusal::NotReversible { .. } => "not_reversible",
             Refusal::NotAnEnterpriseBook { .. } => "not_an_enterprise_book",
+            Refusal::NotASavingsBook { .. } => "not_a_savings_book",
             Refusal::NotInvestor { .. } => "not_investor",
             Refusal::WrongTarget { .. } => "wrong_target",
             Refusal::WrongCurrency { .. } => "wrong_currency",
@@ -485,6 +488,9 @@ fn enterprise_rules(
         }
         Body::Report(r) => {
             currency("revenue", r.revenue.currency, genesis.currency)?;
+        }
+        Body::Distribution(_) if genesis.enterprise.is_some() => {
+            return Err(Refusal::NotASavingsBook { id, kind: kind() });
         }
         Body::Return(r) => {
             if roster.group(r.group).is_none() {
