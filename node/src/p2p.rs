@@ -255,27 +255,29 @@ fn relay_config(allowed: &Arc<RwLock<HashSet<PeerId>>>) -> relay::Config {
         max_circuit_bytes: RELAY_CIRCUIT_BYTES,
         ..relay::Config::default()
     };
-    let reserve = Arc::clone(allowed);
-    config.reservation_rate_limiters.push(Box::new(
-        move |peer: PeerId, _: &Multiaddr, _: web_time::Instant| {
-            let ok = reserve.read().expect("not poisoned").contains(&peer);
-            if !ok {
-                tracing::info!(%peer, "refused a relay reservation: not a partner");
-            }
-            ok
-        },
-    ));
-    let circuit = Arc::clone(allowed);
-    config.circuit_src_rate_limiters.push(Box::new(
-        move |peer: PeerId, _: &Multiaddr, _: web_time::Instant| {
-            let ok = circuit.read().expect("not poisoned").contains(&peer);
-            if !ok {
-                tracing::info!(%peer, "refused to relay a connection: not a partner");
-            }
-            ok
-        },
-    ));
     config
+        .reservation_rate_limiters
+        .push(partners_only(allowed, "a relay reservation"));
+    config
+        .circuit_src_rate_limiters
+        .push(partners_only(allowed, "a relayed connection"));
+    config
+}
+
+/// A relay limiter that lets through only the peers in `allowed`, logging each refusal of
+/// `what`.
+fn partners_only(
+    allowed: &Arc<RwLock<HashSet<PeerId>>>,
+    what: &'static str,
+) -> Box<dyn relay::RateLimiter> {
+    let allowed = Arc::clone(allowed);
+    Box::new(move |peer: PeerId, _: &Multiaddr, _: web_time::Instant| {
+        let ok = allowed.read().expect("not poisoned").contains(&peer);
+        if !ok {
+            tracing::info!(%peer, "refused {what}: not a partner");
+        }
+        ok
+    })
 }
 
 /// Whether an address runs through a relay.

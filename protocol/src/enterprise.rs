@@ -11,7 +11,7 @@ use crate::money::Money;
 use crate::record::{BookId, Record, RecordId};
 use crate::view::{Anomaly, AnomalyKind};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// Days after which a transfer with no receipt is overdue, unless the caller says otherwise.
 pub const DEFAULT_OVERDUE_DAYS: u32 = 14;
@@ -130,13 +130,7 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             anomalies: Vec::new(),
         };
     };
-    let mut signers: HashMap<RecordId, BTreeSet<crate::key::PublicKey>> = HashMap::new();
-    for r in &records {
-        signers.entry(r.id()).or_default().insert(r.signer());
-        if let Body::Approval(a) = r.body() {
-            signers.entry(a.record).or_default().insert(r.signer());
-        }
-    }
+    let signers = crate::view::signatures(&records);
     // The first receipt of each transfer counts; later ones are flagged.
     let mut receipts: HashMap<RecordId, &Record> = HashMap::new();
     let mut anomalies = Vec::new();
@@ -193,7 +187,7 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             continue;
         };
         let signed_by: Vec<_> = signers[&r.id()].iter().copied().collect();
-        let need = roster.group(t.group).map_or(2, |g| g.quorum);
+        let need = crate::view::quorum(genesis, &roster, r);
         let have = signed_by.len() as u32;
         let receipt = receipts.get(&r.id()).copied();
         let status = if have < need {
@@ -258,7 +252,7 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
     for r in &records {
         let signed_by: Vec<_> = signers[&r.id()].iter().copied().collect();
         let have = signed_by.len() as u32;
-        let need = genesis.rules.quorum(r.kind());
+        let need = crate::view::quorum(genesis, &roster, r);
         match r.body() {
             Body::Return(ret) => {
                 let receipt = receipts.get(&r.id()).copied();

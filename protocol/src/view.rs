@@ -129,21 +129,8 @@ impl Ledger {
             return Ledger::empty(records.len());
         };
 
-        // Signatures per record: its signer plus the distinct signers of approvals of it.
-        let mut signers: HashMap<RecordId, BTreeSet<PublicKey>> = HashMap::new();
-        for r in &records {
-            signers.entry(r.id()).or_default().insert(r.signer());
-            if let Body::Approval(a) = r.body() {
-                signers.entry(a.record).or_default().insert(r.signer());
-            }
-        }
-        // A transfer needs the quorum its investor group registered; everything else the book's.
-        let quorum = |r: &Record| match r.body() {
-            Body::Transfer(t) => roster
-                .group(t.group)
-                .map_or_else(|| genesis.rules.quorum("transfer"), |g| g.quorum),
-            _ => genesis.rules.quorum(r.kind()),
-        };
+        let signers = signatures(&records);
+        let quorum = |r: &Record| quorum(genesis, &roster, r);
         let has_quorum = |r: &Record| signers[&r.id()].len() as u32 >= quorum(r);
 
         let mut reversed_by: HashMap<RecordId, RecordId> = HashMap::new();
@@ -420,6 +407,29 @@ fn money_list(map: &BTreeMap<Currency, i64>) -> Vec<Money> {
 }
 
 /// A few plain words on what a record does, for approvers.
+/// Signatures per record: its signer plus the distinct signers of approvals of it.
+pub(crate) fn signatures(records: &[&Record]) -> HashMap<RecordId, BTreeSet<PublicKey>> {
+    let mut signers: HashMap<RecordId, BTreeSet<PublicKey>> = HashMap::new();
+    for r in records {
+        signers.entry(r.id()).or_default().insert(r.signer());
+        if let Body::Approval(a) = r.body() {
+            signers.entry(a.record).or_default().insert(r.signer());
+        }
+    }
+    signers
+}
+
+/// How many signatures `r` needs: a transfer the quorum its investor group registered,
+/// everything else the book's rule for its kind.
+pub(crate) fn quorum(genesis: &crate::kind::Genesis, roster: &Roster, r: &Record) -> u32 {
+    match r.body() {
+        Body::Transfer(t) => roster
+            .group(t.group)
+            .map_or_else(|| genesis.rules.quorum("transfer"), |g| g.quorum),
+        _ => genesis.rules.quorum(r.kind()),
+    }
+}
+
 /// What a distribution updates as the ledger folds.
 struct Folding<'a> {
     balances: &'a mut BTreeMap<String, BTreeMap<Currency, i64>>,

@@ -10,18 +10,9 @@
 use kaban_protocol::invite::Invite;
 use kaban_protocol::record::BookId;
 use kaban_tests::fixture::GroupBook;
-use kaban_tests::{Http, NodeProcess, bin_dir};
+use kaban_tests::{Http, NodeProcess};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn node_id(data: &Path) -> String {
-    let out = std::process::Command::new(bin_dir().join("kaban-node"))
-        .args(["id", "--data-dir", data.to_str().unwrap()])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
 
 /// The coop's view of its partner session for the book.
 fn partner(http: &Http, token: &str) -> Value {
@@ -73,7 +64,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (a_dir, b_dir) = (dir.path().join("group"), dir.path().join("coop"));
     std::fs::create_dir_all(&b_dir).unwrap();
-    let coop_id = node_id(&b_dir);
+    let coop_id = kaban_tests::node_id(&b_dir);
 
     // The group's book, with a share naming the cooperative, written with the node's storage.
     let mut fx = GroupBook::new("Bench Savers");
@@ -101,28 +92,8 @@ fn main() {
     };
     let token = b.admin_token();
     let start = Instant::now();
-    let (status, v) = {
-        let body = json!({"code": invite.to_code()}).to_string().into_bytes();
-        let http = Http::new(&b.url);
-        let agent_post = |path: &str, body: Vec<u8>| {
-            // The admin endpoint needs the bearer token; Http::post sends none, so use ureq here.
-            let config = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build();
-            let agent = ureq::Agent::new_with_config(config);
-            let mut r = agent
-                .post(format!("{}{path}", http.url))
-                .header("Authorization", format!("Bearer {token}"))
-                .send(body)
-                .unwrap();
-            let status = r.status().as_u16();
-            (
-                status,
-                r.body_mut().read_json::<Value>().unwrap_or(Value::Null),
-            )
-        };
-        agent_post("/api/v1/admin/peers", body)
-    };
+    let body = json!({"code": invite.to_code()}).to_string().into_bytes();
+    let (status, v) = hb.post_with("/api/v1/admin/peers", &token, body);
     assert_eq!(status, 202, "{v}");
     wait_for("the book arrives", Duration::from_secs(600), || {
         record_count(&hb, &token, id) == total

@@ -38,6 +38,26 @@ pub fn bin_dir() -> PathBuf {
     dir
 }
 
+/// The PeerId of the node whose data directory is `data_dir`, as its operator would read it
+/// with `kaban-node id` (which creates the node key if there is none yet).
+pub fn node_id(data_dir: &Path) -> String {
+    let out = Command::new(bin_dir().join("kaban-node"))
+        .args(["id", "--data-dir", data_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kaban-node id failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Waits until `f` holds, up to `limit`; sync is prompt but not instant.
+pub fn eventually(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A running `kaban-node` process.
 #[derive(Debug)]
 pub struct NodeProcess {
@@ -251,6 +271,18 @@ impl Http {
             .get(format!("{}{path}", self.url))
             .header("Authorization", format!("Bearer {token}"))
             .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// POSTs bytes with a bearer token (an admin token or a session).
+    pub fn post_with(&self, path: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .send(body)
             .unwrap();
         let status = r.status().as_u16();
         (status, r.body_mut().read_json().unwrap_or(Value::Null))

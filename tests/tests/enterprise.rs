@@ -9,14 +9,10 @@
 use kaban_tests::{NodeProcess, kaban, kaban_ok};
 use serde_json::Value;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    kaban_tests::eventually(what, Duration::from_secs(30), f);
 }
 
 fn transfers(d: &Path, node: &str, key: &str, book: &str) -> Option<Value> {

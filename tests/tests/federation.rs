@@ -18,17 +18,9 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Waits until `f` holds, up to 20 seconds; sync is prompt but not instant.
+/// Waits until `f` holds, up to 20 seconds.
 fn eventually(what: &str, f: impl FnMut() -> bool) {
-    eventually_within(what, Duration::from_secs(20), f);
-}
-
-fn eventually_within(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    kaban_tests::eventually(what, Duration::from_secs(20), f);
 }
 
 /// The invite code a node would print for `book`: its PeerId and its current addresses.
@@ -49,16 +41,10 @@ fn invite(node: &NodeProcess, book: BookId) -> String {
 
 /// The operator of `node` accepts an invite through its admin API.
 fn join(node: &NodeProcess, code: &str) {
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build();
-    let mut r = ureq::Agent::new_with_config(config)
-        .post(format!("{}/api/v1/admin/peers", node.url))
-        .header("Authorization", format!("Bearer {}", node.admin_token()))
-        .send(json!({"code": code}).to_string())
-        .unwrap();
-    let status = r.status().as_u16();
-    assert_eq!(status, 202, "{}", r.body_mut().read_to_string().unwrap());
+    let body = json!({"code": code}).to_string().into_bytes();
+    let (status, v) =
+        Http::new(&node.url).post_with("/api/v1/admin/peers", &node.admin_token(), body);
+    assert_eq!(status, 202, "{v}");
 }
 
 fn peers(node: &NodeProcess) -> Value {
@@ -165,11 +151,7 @@ fn a_shared_book_syncs_both_ways_and_stays_private() {
     }
 
     // The cooperative's node id, from its own machine.
-    let coop_id = std::process::Command::new(kaban_tests::bin_dir().join("kaban-node"))
-        .args(["id", "--data-dir", d.join("coop").to_str().unwrap()])
-        .output()
-        .unwrap();
-    let coop_id = String::from_utf8(coop_id.stdout).unwrap().trim().to_owned();
+    let coop_id = kaban_tests::node_id(&d.join("coop"));
     let share = kaban(
         d,
         &g,
@@ -383,13 +365,7 @@ fn a_shared_book_syncs_both_ways_and_stays_private() {
 fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let id_of = |name: &str| {
-        let out = std::process::Command::new(kaban_tests::bin_dir().join("kaban-node"))
-            .args(["id", "--data-dir", d.join(name).to_str().unwrap()])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let id_of = |name: &str| kaban_tests::node_id(&d.join(name));
     let (group_id, coop_id) = (id_of("group"), id_of("coop"));
 
     // The relay serves the two partners only; neither partner listens anywhere but on the
@@ -451,7 +427,7 @@ fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
     assert!(code.starts_with("kaban-invite:"));
     join(&coop, &code);
     let total = fx.book.record_count() as u64;
-    eventually_within(
+    kaban_tests::eventually(
         "the book arrives through the relay",
         Duration::from_secs(60),
         || count_at(&coop, &sc, book) == total,
@@ -480,7 +456,7 @@ fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
     let coop = behind_relay("coop");
     let hc = Http::new(&coop.url);
     let sc = hc.session(&fx.treasurer);
-    eventually_within(
+    kaban_tests::eventually(
         "the cooperative catches up",
         Duration::from_secs(60),
         || count_at(&coop, &sc, book) == total + 500,
@@ -511,7 +487,7 @@ fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
     assert_eq!(hc.submit(&extra).unwrap().0, 201);
     assert_eq!(count_at(&group, &sg, book), total + 501);
     let relay = start_relay();
-    eventually_within("the partition heals", Duration::from_secs(90), || {
+    kaban_tests::eventually("the partition heals", Duration::from_secs(90), || {
         count_at(&group, &sg, book) == total + 503 && count_at(&coop, &sc, book) == total + 503
     });
     let (vg, vc) = (
@@ -543,13 +519,7 @@ fn a_partner_killed_mid_sync_resumes_and_converges() {
     // at the partner and before all of it is.
     for attempt in 0..4 {
         let name = format!("coop{attempt}");
-        let coop_id = {
-            let out = std::process::Command::new(kaban_tests::bin_dir().join("kaban-node"))
-                .args(["id", "--data-dir", d.join(&name).to_str().unwrap()])
-                .output()
-                .unwrap();
-            String::from_utf8(out.stdout).unwrap().trim().to_owned()
-        };
+        let coop_id = kaban_tests::node_id(&d.join(&name));
         if attempt == 0 {
             fx.contribute(6000);
         }
@@ -578,7 +548,7 @@ fn a_partner_killed_mid_sync_resumes_and_converges() {
         let coop = NodeProcess::start(&d.join(&name));
         // Sessions do not survive a restart.
         let session = Http::new(&coop.url).session(&fx.treasurer);
-        eventually_within(
+        kaban_tests::eventually(
             "the restarted partner converges",
             Duration::from_secs(60),
             || count_at(&coop, &session, fx.id()) == total,

@@ -158,13 +158,7 @@ async fn hostile_changes_are_refused_and_honest_sync_goes_on() {
     let mut forger = Peer::new(0xe1);
     let mut flooder = Peer::new(0xe2);
     let coop_dir = d.join("coop");
-    let coop_id = {
-        let out = std::process::Command::new(kaban_tests::bin_dir().join("kaban-node"))
-            .args(["id", "--data-dir", coop_dir.to_str().unwrap()])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
+    let coop_id = kaban_tests::node_id(&coop_dir);
 
     let mut fx = GroupBook::new("Bayanihan Savers");
     fx.contribute(50);
@@ -193,15 +187,9 @@ async fn hostile_changes_are_refused_and_honest_sync_goes_on() {
         book: book_id,
         peer: group.node_id.clone(),
     };
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build();
-    let r = ureq::Agent::new_with_config(config)
-        .post(format!("{}/api/v1/admin/peers", coop.url))
-        .header("Authorization", format!("Bearer {}", coop.admin_token()))
-        .send(json!({"code": invite.to_code()}).to_string())
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
+    let body = json!({"code": invite.to_code()}).to_string().into_bytes();
+    let (status, v) = hc.post_with("/api/v1/admin/peers", &coop.admin_token(), body);
+    assert_eq!(status, 202, "{v}");
 
     // The forger connects like a partner and receives the book.
     let mut stream = forger.open(group_peer, &group_addr).await.unwrap();

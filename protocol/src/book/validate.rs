@@ -451,6 +451,12 @@ fn enterprise_rules(
             })
         }
     };
+    let not_investor = |group: BookId| Refusal::NotInvestor {
+        id,
+        kind: kind(),
+        signer: record.signer(),
+        group,
+    };
     let target_of = |target: RecordId| {
         book.graph
             .record_in_past(&target, deps)
@@ -463,12 +469,7 @@ fn enterprise_rules(
                 return Err(Refusal::UnknownGroup { id, group: t.group });
             };
             if !roster.invests_for(&record.signer(), t.group) {
-                return Err(Refusal::NotInvestor {
-                    id,
-                    kind: kind(),
-                    signer: record.signer(),
-                    group: t.group,
-                });
+                return Err(not_investor(t.group));
             }
             currency("amount", t.amount.currency, group.currency)?;
             currency("expected", t.expected.currency, genesis.currency)?;
@@ -509,12 +510,7 @@ fn enterprise_rules(
                     });
                 };
                 if !roster.invests_for(&record.signer(), ret.group) {
-                    return Err(Refusal::NotInvestor {
-                        id,
-                        kind: kind(),
-                        signer: record.signer(),
-                        group: ret.group,
-                    });
+                    return Err(not_investor(ret.group));
                 }
                 if let Some(group) = roster.group(ret.group) {
                     currency("received", rr.received.currency, group.currency)?;
@@ -524,12 +520,7 @@ fn enterprise_rules(
         Body::Approval(a) => match target_of(a.record).map(Record::body) {
             Some(Body::Transfer(t)) => {
                 if !roster.invests_for(&record.signer(), t.group) {
-                    return Err(Refusal::NotInvestor {
-                        id,
-                        kind: kind(),
-                        signer: record.signer(),
-                        group: t.group,
-                    });
+                    return Err(not_investor(t.group));
                 }
             }
             // An investor group's officers approve their group's transfers and nothing else:
