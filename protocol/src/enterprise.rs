@@ -6,7 +6,7 @@
 //! transfer is the same on every node; a later one is flagged, never counted.
 
 use crate::book::Book;
-use crate::kind::{Body, Report, Return, Transfer};
+use crate::kind::{Body, Membership, Report, Return, Transfer};
 use crate::money::Money;
 use crate::record::{BookId, Record, RecordId};
 use crate::view::{Anomaly, AnomalyKind};
@@ -107,12 +107,41 @@ pub struct InvestorLine {
     pub returns_received: Money,
 }
 
+/// A returning member the cooperative admitted, converting her stake in an investor group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MembershipLine {
+    pub record: RecordId,
+    pub time_ms: u64,
+    pub group_name: String,
+    #[serde(flatten)]
+    pub membership: Membership,
+    pub signed_by: Vec<crate::key::PublicKey>,
+    pub effective: bool,
+}
+
+/// The enterprise, as its book's genesis describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnterpriseInfo {
+    pub name: String,
+    pub currency: crate::money::Currency,
+    pub country: String,
+    pub sector: String,
+}
+
+/// The enterprise dashboard and the reconciliation of its transfers, in one fold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reconciliation {
+    /// Absent when the book is not an enterprise book.
+    pub enterprise: Option<EnterpriseInfo>,
+    /// What arrived for transfers with their quorum, in the enterprise's currency.
+    pub capital_received: Option<Money>,
+    /// Returns paid with their quorum, in the enterprise's currency.
+    pub returns_paid: Option<Money>,
     pub investors: Vec<InvestorLine>,
     pub transfers: Vec<TransferLine>,
     pub returns: Vec<ReturnLine>,
     pub reports: Vec<ReportLine>,
+    pub memberships: Vec<MembershipLine>,
     pub anomalies: Vec<Anomaly>,
 }
 
@@ -123,6 +152,10 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
     let roster = book.roster();
     let Some(genesis) = book.genesis() else {
         return Reconciliation {
+            enterprise: None,
+            capital_received: None,
+            returns_paid: None,
+            memberships: Vec::new(),
             investors: Vec::new(),
             transfers: Vec::new(),
             returns: Vec::new(),
@@ -249,6 +282,7 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
     }
     let mut returns = Vec::new();
     let mut reports = Vec::new();
+    let mut memberships = Vec::new();
     for r in &records {
         let signed_by: Vec<_> = signers[&r.id()].iter().copied().collect();
         let have = signed_by.len() as u32;
@@ -284,6 +318,17 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                     receipt: receipt.map(Record::id),
                 });
             }
+            Body::Membership(m) => memberships.push(MembershipLine {
+                record: r.id(),
+                time_ms: r.time_ms(),
+                group_name: roster
+                    .group(m.group)
+                    .map(|g| g.name.clone())
+                    .unwrap_or_default(),
+                membership: m.clone(),
+                signed_by,
+                effective: have >= need,
+            }),
             Body::Report(rep) => reports.push(ReportLine {
                 record: r.id(),
                 time_ms: r.time_ms(),
@@ -295,7 +340,18 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             _ => {}
         }
     }
+    let sum =
+        |f: fn(&InvestorLine) -> i64| Money::new(investors.values().map(f).sum(), genesis.currency);
     Reconciliation {
+        enterprise: genesis.enterprise.as_ref().map(|e| EnterpriseInfo {
+            name: genesis.name.clone(),
+            currency: genesis.currency,
+            country: e.country.clone(),
+            sector: e.sector.clone(),
+        }),
+        capital_received: Some(sum(|l| l.received.minor)),
+        returns_paid: Some(sum(|l| l.returns_paid.minor)),
+        memberships,
         investors: investors.into_values().collect(),
         transfers,
         returns,

@@ -172,13 +172,13 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
         Role::Investor,
     ];
     match kind {
-        "withdrawal" | "receipt" | "return" | "distribution" => &[Role::Treasurer],
+        "withdrawal" | "receipt" | "return" | "distribution" | "departure" => &[Role::Treasurer],
         // An investor group's officers acknowledge its returns; which group, validation checks.
         "return_receipt" => &[Role::Investor],
         "report" => OFFICERS,
         // An investor group's officers move its money; which group, validation checks.
         "transfer" => &[Role::Investor],
-        "investor" => OFFICERS,
+        "investor" | "membership" => OFFICERS,
         "approval" => ANY,
         "member_join" | "role_grant" | "role_revoke" | "meeting" | "contribution" | "reversal"
         | "share" | "unshare" => OFFICERS,
@@ -191,7 +191,7 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
 pub fn default_quorum(kind: &str) -> u32 {
     match kind {
         "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" | "investor"
-        | "transfer" | "report" | "return" | "distribution" => 2,
+        | "transfer" | "report" | "return" | "distribution" | "departure" | "membership" => 2,
         _ => 1,
     }
 }
@@ -217,6 +217,8 @@ pub enum Body {
     Return(Return),
     ReturnReceipt(ReturnReceipt),
     Distribution(Distribution),
+    Departure(Departure),
+    Membership(Membership),
     /// A kind this build does not know, kept verbatim.
     Unknown {
         kind: String,
@@ -405,6 +407,45 @@ pub struct Distribution {
     pub amount: Money,
 }
 
+/// How a departing member's stake is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settlement {
+    /// Her balance is paid out to her from the group's cash.
+    Payout,
+    /// Her balance becomes membership of the home cooperative, out of the group's investment
+    /// in its enterprise; no cash moves.
+    Conversion,
+}
+
+/// A member leaves the group (reintegration: she goes home). Her balance, `amount`, is settled
+/// by a payout or converted into membership of the cooperative of the enterprise book
+/// `enterprise` (present exactly for conversions), which records its side as a [`Membership`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departure {
+    pub member: MemberId,
+    /// Her whole balance, in the savings book's currency.
+    pub amount: Money,
+    pub settlement: Settlement,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<crate::record::BookId>,
+}
+
+/// The cooperative admits a returning member of an investor group whose stake the group
+/// converted: its side of a conversion [`Departure`], which it names by record id (that record
+/// lives in the group's savings book, not in this one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub group: crate::record::BookId,
+    pub departure: RecordId,
+    pub member: MemberId,
+    /// The stake converted, in the group's currency, as the departure says.
+    pub stake: Money,
+    /// Her membership capital, in the enterprise's currency, and the rate used.
+    pub capital: Money,
+    pub rate: String,
+}
+
 impl Rules {
     /// The quorum of `kind`. An approval is itself a signature and always has quorum 1.
     pub fn quorum(&self, kind: &str) -> u32 {
@@ -504,6 +545,8 @@ impl Body {
             Body::Return(_) => "return",
             Body::ReturnReceipt(_) => "return_receipt",
             Body::Distribution(_) => "distribution",
+            Body::Departure(_) => "departure",
+            Body::Membership(_) => "membership",
             Body::Unknown { kind, .. } => kind,
         }
     }
@@ -537,6 +580,8 @@ impl Body {
             Body::Return(b) => serde_json::to_value(b),
             Body::ReturnReceipt(b) => serde_json::to_value(b),
             Body::Distribution(b) => serde_json::to_value(b),
+            Body::Departure(b) => serde_json::to_value(b),
+            Body::Membership(b) => serde_json::to_value(b),
             Body::Unknown { body, .. } => return body.clone(),
         };
         v.expect("typed bodies always serialize")
@@ -575,6 +620,8 @@ impl Body {
             "return" => Body::Return(parse(value)?),
             "return_receipt" => Body::ReturnReceipt(parse(value)?),
             "distribution" => Body::Distribution(parse(value)?),
+            "departure" => Body::Departure(parse(value)?),
+            "membership" => Body::Membership(parse(value)?),
             other => Body::Unknown {
                 kind: other.to_owned(),
                 body: value,
@@ -717,6 +764,33 @@ impl Body {
             Body::Receipt(r) => positive(r.received.minor)?,
             Body::ReturnReceipt(r) => positive(r.received.minor)?,
             Body::Distribution(d) => positive(d.amount.minor)?,
+            Body::Departure(d) => {
+                if d.amount.minor < 0 {
+                    return Err(BodyError::Json(format!(
+                        "amount must not be negative, got {}",
+                        d.amount
+                    )));
+                }
+                match (d.settlement, d.enterprise) {
+                    (Settlement::Conversion, None) => {
+                        return Err(BodyError::Json(
+                            "a conversion names the enterprise book whose cooperative she joins"
+                                .into(),
+                        ));
+                    }
+                    (Settlement::Payout, Some(_)) => {
+                        return Err(BodyError::Json(
+                            "a payout names no enterprise; a conversion does".into(),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            Body::Membership(m) => {
+                positive(m.stake.minor)?;
+                positive(m.capital.minor)?;
+                rate(&m.rate)?;
+            }
             Body::Return(r) => {
                 positive(r.amount.minor)?;
                 text(&r.channel, "channel", MAX_NAME_CHARS)?;

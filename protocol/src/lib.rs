@@ -10,6 +10,8 @@
 //! - [`book`]: an automerge document of records, guarded by one validation function;
 //! - [`roster`]: who holds which role, derived from a set of records;
 //! - [`view`]: balances, statements, pending approvals and anomalies, folded from records;
+//! - [`enterprise`]: an enterprise book's dashboard and transfer reconciliation;
+//! - [`portfolio`]: views across books: a group's portfolio, a member's position, impact;
 //! - [`sync`]: the per-peer sync engine that validates every change before applying it.
 //!
 //! `SPEC.md` beside this crate defines the encoding byte for byte.
@@ -23,6 +25,7 @@ pub mod invite;
 pub mod key;
 pub mod kind;
 pub mod money;
+pub mod portfolio;
 pub mod record;
 pub mod roster;
 pub mod session;

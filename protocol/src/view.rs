@@ -93,6 +93,13 @@ pub enum AnomalyKind {
     DuplicateDistribution,
     /// A distribution with no member holding a stake, so nothing could be shared.
     NothingToShare,
+    /// A departure whose amount is not the member's balance when it took effect.
+    DepartureBalanceMismatch,
+    /// A distribution whose amount is not what the group acknowledged receiving for that
+    /// return, or that names a return this node has no receipt for.
+    DistributionMismatch,
+    /// A conversion the cooperative has not recorded (or recorded for another amount).
+    ConversionUnmatched,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,6 +125,32 @@ pub struct Ledger {
     pub anomalies: Vec<Anomaly>,
     /// Partner node PeerIds this book is shared with (effective shares not later unshared).
     pub shared_with: Vec<String>,
+    /// Effective distributions of returns, in fold order; `paid` is false for a replay.
+    pub distributions: Vec<DistributionLine>,
+    /// Departures (reintegration), effective or not.
+    pub departures: Vec<DepartureLine>,
+    /// Each remaining member's stake now, by the book's stake rule, in the book's currency.
+    pub stakes: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DistributionLine {
+    pub record: RecordId,
+    pub time_ms: u64,
+    pub enterprise: crate::record::BookId,
+    #[serde(rename = "return")]
+    pub return_record: RecordId,
+    pub amount: Money,
+    pub paid: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DepartureLine {
+    pub record: RecordId,
+    pub time_ms: u64,
+    #[serde(flatten)]
+    pub departure: crate::kind::Departure,
+    pub status: Status,
 }
 
 impl Ledger {
@@ -167,6 +200,9 @@ impl Ledger {
         // returns already distributed, by return record.
         let mut contributed: BTreeMap<String, i64> = BTreeMap::new();
         let mut distributed: BTreeMap<RecordId, RecordId> = BTreeMap::new();
+        let mut distributions = Vec::new();
+        let mut departures = Vec::new();
+        let mut departed: BTreeSet<String> = BTreeSet::new();
 
         for r in &records {
             let st = status(r);
@@ -192,21 +228,60 @@ impl Ledger {
             let (member, amount, sign) = match r.body() {
                 Body::Distribution(d) => {
                     if st == Status::Effective {
-                        distribute(
+                        let stakes = stakes_now(genesis, &balances, &contributed, &departed);
+                        let paid = distribute(
                             r,
                             d,
                             genesis,
+                            &stakes,
                             &mut Folding {
                                 balances: &mut balances,
-                                contributed: &contributed,
                                 totals: &mut totals,
                                 statements: &mut statements,
                                 distributed: &mut distributed,
                                 anomalies: &mut anomalies,
                             },
                         );
+                        distributions.push(DistributionLine {
+                            record: r.id(),
+                            time_ms: r.time_ms(),
+                            enterprise: d.enterprise,
+                            return_record: d.return_record,
+                            amount: d.amount,
+                            paid,
+                        });
                     }
                     continue;
+                }
+                Body::Departure(d) => {
+                    departures.push(DepartureLine {
+                        record: r.id(),
+                        time_ms: r.time_ms(),
+                        departure: d.clone(),
+                        status: st.clone(),
+                    });
+                    if st == Status::Effective {
+                        let before = balances
+                            .get(d.member.as_str())
+                            .and_then(|b| b.get(&d.amount.currency))
+                            .copied()
+                            .unwrap_or(0);
+                        if before != d.amount.minor {
+                            anomalies.push(Anomaly {
+                                kind: AnomalyKind::DepartureBalanceMismatch,
+                                records: vec![r.id()],
+                                detail: format!(
+                                    "departure {} settles {} for member {}, whose balance was {}",
+                                    r.id(),
+                                    d.amount,
+                                    d.member,
+                                    Money::new(before, d.amount.currency)
+                                ),
+                            });
+                        }
+                        departed.insert(d.member.to_string());
+                    }
+                    (&d.member, d.amount, -1)
                 }
                 Body::MemberJoin(j) => {
                     let id = j.member.to_string();
@@ -342,6 +417,7 @@ impl Ledger {
             &effective_revocations,
         ));
         anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
+        let stakes = stakes_now(genesis, &balances, &contributed, &departed);
 
         Ledger {
             name: genesis.name.clone(),
@@ -367,6 +443,9 @@ impl Ledger {
                 .into_iter()
                 .filter_map(|(peer, on)| on.then_some(peer))
                 .collect(),
+            stakes,
+            distributions,
+            departures,
         }
     }
 
@@ -383,6 +462,9 @@ impl Ledger {
             pending: Vec::new(),
             anomalies: Vec::new(),
             shared_with: Vec::new(),
+            distributions: Vec::new(),
+            departures: Vec::new(),
+            stakes: BTreeMap::new(),
         }
     }
 
@@ -430,10 +512,35 @@ pub(crate) fn quorum(genesis: &crate::kind::Genesis, roster: &Roster, r: &Record
     }
 }
 
+/// Each member's stake at this point of the fold, by the book's stake rule: her balance in the
+/// book's currency, or her effective contributions so far; negatives count as 0, and a member
+/// who has left holds none.
+fn stakes_now(
+    genesis: &crate::kind::Genesis,
+    balances: &BTreeMap<String, BTreeMap<Currency, i64>>,
+    contributed: &BTreeMap<String, i64>,
+    departed: &BTreeSet<String>,
+) -> BTreeMap<String, i64> {
+    let currency = genesis.currency;
+    let all: Box<dyn Iterator<Item = (&String, i64)>> =
+        match genesis.rules.stake.unwrap_or_default() {
+            crate::kind::StakeRule::Balance => Box::new(
+                balances
+                    .iter()
+                    .map(|(m, b)| (m, b.get(&currency).copied().unwrap_or(0))),
+            ),
+            crate::kind::StakeRule::Contributions => {
+                Box::new(contributed.iter().map(|(m, c)| (m, *c)))
+            }
+        };
+    all.filter(|(m, _)| !departed.contains(*m))
+        .map(|(m, s)| (m.clone(), s.max(0)))
+        .collect()
+}
+
 /// What a distribution updates as the ledger folds.
 struct Folding<'a> {
     balances: &'a mut BTreeMap<String, BTreeMap<Currency, i64>>,
-    contributed: &'a BTreeMap<String, i64>,
     totals: &'a mut BTreeMap<Currency, i64>,
     statements: &'a mut BTreeMap<String, Vec<Entry>>,
     distributed: &'a mut BTreeMap<RecordId, RecordId>,
@@ -442,13 +549,14 @@ struct Folding<'a> {
 
 /// Shares an effective distribution among the members in proportion to their stakes at this
 /// point of the fold (the book's stake rule), exactly, by the largest remainder method. A
-/// second distribution of the same return is flagged and pays nothing.
+/// second distribution of the same return is flagged and pays nothing. Returns whether it paid.
 fn distribute(
     r: &Record,
     d: &crate::kind::Distribution,
     genesis: &crate::kind::Genesis,
+    stakes: &BTreeMap<String, i64>,
     f: &mut Folding<'_>,
-) {
+) -> bool {
     if let Some(first) = f.distributed.get(&d.return_record) {
         f.anomalies.push(Anomaly {
             kind: AnomalyKind::DuplicateDistribution,
@@ -459,22 +567,10 @@ fn distribute(
                 r.id()
             ),
         });
-        return;
+        return false;
     }
     let currency = genesis.currency;
-    let stakes: BTreeMap<String, i64> = match genesis.rules.stake.unwrap_or_default() {
-        crate::kind::StakeRule::Balance => f
-            .balances
-            .iter()
-            .map(|(m, b)| (m.clone(), b.get(&currency).copied().unwrap_or(0).max(0)))
-            .collect(),
-        crate::kind::StakeRule::Contributions => f
-            .contributed
-            .iter()
-            .map(|(m, c)| (m.clone(), (*c).max(0)))
-            .collect(),
-    };
-    let shares = match crate::allocate::allocate(d.amount.minor, &stakes) {
+    let shares = match crate::allocate::allocate(d.amount.minor, stakes) {
         Ok(shares) => shares,
         Err(e) => {
             f.anomalies.push(Anomaly {
@@ -486,7 +582,7 @@ fn distribute(
                     d.amount
                 ),
             });
-            return;
+            return false;
         }
     };
     f.distributed.insert(d.return_record, r.id());
@@ -513,6 +609,7 @@ fn distribute(
             signer: r.signer(),
         });
     }
+    true
 }
 
 pub fn summary(r: &Record) -> String {
@@ -527,6 +624,17 @@ pub fn summary(r: &Record) -> String {
         Body::Distribution(d) => format!(
             "share {} from return {} among the members by their stakes",
             d.amount, d.return_record
+        ),
+        Body::Departure(d) => match d.enterprise {
+            Some(e) => format!(
+                "member {} leaves: convert her {} into membership of the cooperative of enterprise {e}",
+                d.member, d.amount
+            ),
+            None => format!("member {} leaves: pay out her {}", d.member, d.amount),
+        },
+        Body::Membership(m) => format!(
+            "admit member {} of the investor group with {} capital",
+            m.member, m.capital
         ),
         Body::Transfer(t) => format!(
             "send {} (fee {}) to the enterprise, {} expected",

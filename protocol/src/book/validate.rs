@@ -434,6 +434,7 @@ fn enterprise_rules(
             | Body::Report(_)
             | Body::Return(_)
             | Body::ReturnReceipt(_)
+            | Body::Membership(_)
     );
     if enterprise_kind && genesis.enterprise.is_none() {
         return Err(Refusal::NotAnEnterpriseBook { id, kind: kind() });
@@ -490,7 +491,7 @@ fn enterprise_rules(
         Body::Report(r) => {
             currency("revenue", r.revenue.currency, genesis.currency)?;
         }
-        Body::Distribution(_) if genesis.enterprise.is_some() => {
+        Body::Distribution(_) | Body::Departure(_) if genesis.enterprise.is_some() => {
             return Err(Refusal::NotASavingsBook { id, kind: kind() });
         }
         Body::Return(r) => {
@@ -498,6 +499,13 @@ fn enterprise_rules(
                 return Err(Refusal::UnknownGroup { id, group: r.group });
             }
             currency("amount", r.amount.currency, genesis.currency)?;
+        }
+        Body::Membership(m) => {
+            let Some(group) = roster.group(m.group) else {
+                return Err(Refusal::UnknownGroup { id, group: m.group });
+            };
+            currency("stake", m.stake.currency, group.currency)?;
+            currency("capital", m.capital.currency, genesis.currency)?;
         }
         Body::ReturnReceipt(rr) => {
             if let Some(target) = target_of(rr.return_record) {

@@ -1,0 +1,752 @@
+//! Views across books: a savings group's portfolio, a member's position in it, and impact
+//! indicators across enterprises.
+//!
+//! A group's money crosses books. Its transfers, and the cooperative's receipts and returns,
+//! live in the enterprise books it invests in (each side signs its own records there); its
+//! members, their balances and the distribution of returns live in its savings book. These
+//! views join the folded views of those books ([`Ledger`] and [`Reconciliation`]), so they are
+//! as pure and deterministic as the views they join: two nodes holding the same books show the
+//! same portfolio.
+//!
+//! The group's position always satisfies, to the minor unit,
+//!
+//! ```text
+//! members' balances = cash + outstanding + fees − undistributed returns
+//! ```
+//!
+//! where `cash` is contributions − withdrawals − payouts − transfers − fees + returns received,
+//! `outstanding` is what was transferred with quorum less what members converted into
+//! cooperative membership, and `undistributed` is returns received and not yet distributed.
+
+use crate::allocate::allocate;
+use crate::enterprise::{Reconciliation, ReturnStatus};
+use crate::kind::{Principle, Settlement};
+use crate::money::{Currency, Money};
+use crate::record::{BookId, RecordId};
+use crate::view::{Anomaly, AnomalyKind, Ledger, Status};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One enterprise the group invests in, in the group's currency unless a field says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    pub enterprise: BookId,
+    pub name: String,
+    pub country: String,
+    pub sector: String,
+    /// The enterprise's currency.
+    pub currency: Currency,
+    /// Transfers with their quorum.
+    pub invested: Money,
+    pub fees: Money,
+    /// Of `invested`, what the cooperative has not yet acknowledged.
+    pub in_transit: Money,
+    /// What the cooperative acknowledged receiving, in the enterprise's currency.
+    pub capital_received: Money,
+    /// Returns the group acknowledged receiving.
+    pub received_back: Money,
+    /// Returns the cooperative paid the group, in the enterprise's currency.
+    pub returns_paid: Money,
+    /// Members' stakes converted into membership of this cooperative.
+    pub converted: Money,
+    /// `invested − converted`: the group's capital still in the enterprise.
+    pub outstanding: Money,
+    /// Of `received_back`, what has been distributed to members.
+    pub distributed: Money,
+}
+
+/// A savings group's money: in the box, out in enterprises, and back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Portfolio {
+    pub group: BookId,
+    pub name: String,
+    pub currency: Currency,
+    /// The sum of the members' balances: what the group owes its members.
+    pub members_balances: Money,
+    /// Money the group holds: contributions − withdrawals − payouts − transfers − fees +
+    /// returns received.
+    pub cash: Money,
+    pub invested: Money,
+    pub fees: Money,
+    pub received_back: Money,
+    pub converted: Money,
+    pub outstanding: Money,
+    pub distributed: Money,
+    /// Returns received and not yet distributed.
+    pub undistributed: Money,
+    pub holdings: Vec<Holding>,
+    /// Where the books disagree with each other; see [`AnomalyKind`].
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// The group `group`'s portfolio, from its savings book's ledger and the reconciliations of the
+/// enterprise books this node holds. Enterprise books that do not register the group are
+/// ignored.
+pub fn portfolio(
+    group: BookId,
+    ledger: &Ledger,
+    enterprises: &[(BookId, &Reconciliation)],
+) -> Portfolio {
+    let currency = ledger
+        .currency
+        .unwrap_or_else(|| "XXX".parse().expect("XXX is a currency code"));
+    let zero = Money::new(0, currency);
+    let mut anomalies = Vec::new();
+    let mut holdings = Vec::new();
+    // Effective conversions, by enterprise.
+    let mut conversions: BTreeMap<BookId, i64> = BTreeMap::new();
+    for d in &ledger.departures {
+        if d.status == Status::Effective
+            && d.departure.settlement == Settlement::Conversion
+            && let Some(e) = d.departure.enterprise
+        {
+            *conversions.entry(e).or_default() += d.departure.amount.minor;
+        }
+    }
+    let distributed_by_return: BTreeMap<RecordId, (RecordId, Money)> = ledger
+        .distributions
+        .iter()
+        .filter(|d| d.paid)
+        .map(|d| (d.return_record, (d.record, d.amount)))
+        .collect();
+    let mut received_returns: BTreeMap<RecordId, Money> = BTreeMap::new();
+
+    for (id, rec) in enterprises {
+        let Some(info) = rec.enterprise.as_ref() else {
+            continue;
+        };
+        if !rec.investors.iter().any(|i| i.group == group) {
+            continue;
+        }
+        let mut h = Holding {
+            enterprise: *id,
+            name: info.name.clone(),
+            country: info.country.clone(),
+            sector: info.sector.clone(),
+            currency: info.currency,
+            invested: zero,
+            fees: zero,
+            in_transit: zero,
+            capital_received: Money::new(0, info.currency),
+            received_back: zero,
+            returns_paid: Money::new(0, info.currency),
+            converted: Money::new(conversions.remove(id).unwrap_or(0), currency),
+            outstanding: zero,
+            distributed: zero,
+        };
+        for t in rec.transfers.iter().filter(|t| t.group == group) {
+            use crate::enterprise::TransferStatus as S;
+            let (sent, received) = match &t.status {
+                S::AwaitingApproval { .. } => continue,
+                S::Sent | S::Overdue { .. } => (true, None),
+                S::ReceivedInFull { received } | S::ReceivedWithDifference { received, .. } => {
+                    (true, Some(*received))
+                }
+            };
+            if sent {
+                h.invested.minor += t.transfer.amount.minor;
+                h.fees.minor += t.transfer.fee.minor;
+            }
+            match received {
+                Some(r) => h.capital_received.minor += r.minor,
+                None => h.in_transit.minor += t.transfer.amount.minor,
+            }
+        }
+        for r in rec.returns.iter().filter(|r| r.payment.group == group) {
+            match &r.status {
+                ReturnStatus::AwaitingApproval { .. } => continue,
+                ReturnStatus::Paid => {}
+                ReturnStatus::Received { received } => {
+                    h.received_back.minor += received.minor;
+                    received_returns.insert(r.record, *received);
+                    if let Some((_, amount)) = distributed_by_return.get(&r.record) {
+                        h.distributed.minor += amount.minor;
+                    }
+                }
+            }
+            h.returns_paid.minor += r.payment.amount.minor;
+        }
+        h.outstanding = Money::new(h.invested.minor - h.converted.minor, currency);
+        // Each conversion the group signed should have its side in the cooperative's book.
+        for d in ledger
+            .departures
+            .iter()
+            .filter(|d| d.status == Status::Effective && d.departure.enterprise == Some(*id))
+        {
+            let matched = rec.memberships.iter().find(|m| {
+                m.effective && m.membership.group == group && m.membership.departure == d.record
+            });
+            match matched {
+                Some(m) if m.membership.stake == d.departure.amount => {}
+                Some(m) => anomalies.push(Anomaly {
+                    kind: AnomalyKind::ConversionUnmatched,
+                    records: vec![d.record, m.record],
+                    detail: format!(
+                        "departure {} converts {} but the cooperative admitted member {} with a stake of {}",
+                        d.record, d.departure.amount, m.membership.member, m.membership.stake
+                    ),
+                }),
+                None => anomalies.push(Anomaly {
+                    kind: AnomalyKind::ConversionUnmatched,
+                    records: vec![d.record],
+                    detail: format!(
+                        "departure {} converts {} for member {} into membership of {}; the cooperative has not recorded it yet",
+                        d.record, d.departure.amount, d.departure.member, info.name
+                    ),
+                }),
+            }
+        }
+        holdings.push(h);
+    }
+    // Conversions into enterprises this node does not hold.
+    for (enterprise, minor) in conversions {
+        anomalies.push(Anomaly {
+            kind: AnomalyKind::ConversionUnmatched,
+            records: ledger
+                .departures
+                .iter()
+                .filter(|d| d.departure.enterprise == Some(enterprise))
+                .map(|d| d.record)
+                .collect(),
+            detail: format!(
+                "{} converted into membership of enterprise {enterprise}, whose book this node does not hold",
+                Money::new(minor, currency)
+            ),
+        });
+    }
+    for d in ledger.distributions.iter().filter(|d| d.paid) {
+        match received_returns.get(&d.return_record) {
+            Some(received) if *received == d.amount => {}
+            Some(received) => anomalies.push(Anomaly {
+                kind: AnomalyKind::DistributionMismatch,
+                records: vec![d.record],
+                detail: format!(
+                    "distribution {} shares {}, but the group acknowledged {received} for return {}",
+                    d.record, d.amount, d.return_record
+                ),
+            }),
+            None => anomalies.push(Anomaly {
+                kind: AnomalyKind::DistributionMismatch,
+                records: vec![d.record],
+                detail: format!(
+                    "distribution {} shares {} from return {}, which has no receipt in a book this node holds",
+                    d.record, d.amount, d.return_record
+                ),
+            }),
+        }
+    }
+
+    let sum = |f: fn(&Holding) -> i64| Money::new(holdings.iter().map(f).sum(), currency);
+    let (invested, fees, received_back) = (
+        sum(|h| h.invested.minor),
+        sum(|h| h.fees.minor),
+        sum(|h| h.received_back.minor),
+    );
+    let converted_total: i64 = ledger
+        .departures
+        .iter()
+        .filter(|d| {
+            d.status == Status::Effective && d.departure.settlement == Settlement::Conversion
+        })
+        .map(|d| d.departure.amount.minor)
+        .sum();
+    let distributed: i64 = ledger
+        .distributions
+        .iter()
+        .filter(|d| d.paid)
+        .map(|d| d.amount.minor)
+        .sum();
+    let members_balances = ledger
+        .totals
+        .iter()
+        .find(|m| m.currency == currency)
+        .map_or(0, |m| m.minor);
+    // Members' balances hold every distribution and lost every departure; cash holds neither
+    // distributions (the money arrived as a return) nor conversions (no cash moved).
+    let cash = members_balances - distributed + converted_total - invested.minor - fees.minor
+        + received_back.minor;
+    anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
+    Portfolio {
+        group,
+        name: ledger.name.clone(),
+        currency,
+        members_balances: Money::new(members_balances, currency),
+        cash: Money::new(cash, currency),
+        invested,
+        fees,
+        received_back,
+        converted: Money::new(converted_total, currency),
+        outstanding: Money::new(invested.minor - converted_total, currency),
+        distributed: Money::new(distributed, currency),
+        undistributed: Money::new(received_back.minor - distributed, currency),
+        holdings,
+        anomalies,
+    }
+}
+
+/// A member's share of one enterprise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnterpriseShare {
+    pub enterprise: BookId,
+    pub name: String,
+    /// Her part of the group's outstanding capital there, by stake.
+    pub share: Money,
+}
+
+/// A member's position: what her statement shows beyond its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Position {
+    pub member: String,
+    pub alias: String,
+    pub balance: Money,
+    /// Her stake by the book's rule, and the whole group's, so the fraction is exact.
+    pub stake: Money,
+    pub group_stake: Money,
+    /// Her shares of the returns distributed so far.
+    pub returns_received: Money,
+    pub enterprises: Vec<EnterpriseShare>,
+    /// Her departure, once recorded.
+    pub departure: Option<crate::view::DepartureLine>,
+}
+
+/// `member`'s position in the group, or `None` if she never joined. Her share of each
+/// enterprise is her part of the group's outstanding capital there, allocated among all
+/// current stakes by the largest remainder method, so the members' shares add up exactly.
+pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<Position> {
+    let m = ledger.members.iter().find(|m| m.member == member)?;
+    let currency = portfolio.currency;
+    let returns_received = ledger.statements.get(member).map_or(0, |entries| {
+        entries
+            .iter()
+            .filter(|e| e.kind == "distribution" && e.amount.currency == currency)
+            .map(|e| e.amount.minor)
+            .sum()
+    });
+    let enterprises = portfolio
+        .holdings
+        .iter()
+        .map(|h| EnterpriseShare {
+            enterprise: h.enterprise,
+            name: h.name.clone(),
+            share: Money::new(
+                allocate(h.outstanding.minor.max(0), &ledger.stakes)
+                    .ok()
+                    .and_then(|shares| shares.get(member).copied())
+                    .unwrap_or(0),
+                currency,
+            ),
+        })
+        .collect();
+    Some(Position {
+        member: m.member.clone(),
+        alias: m.alias.clone(),
+        balance: ledger.balance_in(member, currency),
+        stake: Money::new(ledger.stakes.get(member).copied().unwrap_or(0), currency),
+        group_stake: Money::new(ledger.stakes.values().sum(), currency),
+        returns_received: Money::new(returns_received, currency),
+        enterprises,
+        departure: ledger
+            .departures
+            .iter()
+            .find(|d| d.departure.member.as_str() == member && d.status == Status::Effective)
+            .cloned(),
+    })
+}
+
+/// One indicator of one effective report, in a form that compares across enterprises.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImpactRow {
+    pub principle: Principle,
+    pub indicator: String,
+    pub enterprise: BookId,
+    pub enterprise_name: String,
+    pub country: String,
+    pub period_from: String,
+    pub period_to: String,
+    /// `value` × 10^−`decimals` `unit`.
+    pub value: i64,
+    pub decimals: u32,
+    pub unit: String,
+    pub report: RecordId,
+}
+
+/// Impact indicators across every enterprise book given, from their effective reports: the
+/// indicators each report names, plus the figures every report carries, as indicators of their
+/// principle (`surplus`, `revenue` under viability; `jobs_women`, `jobs_men` under gender
+/// equality; `returnee_members` under social justice). Sorted by principle, indicator,
+/// enterprise name and period, so each principle's rows read as one comparison.
+pub fn impact(enterprises: &[(BookId, &Reconciliation)]) -> Vec<ImpactRow> {
+    let mut rows = Vec::new();
+    for (id, rec) in enterprises {
+        let Some(info) = &rec.enterprise else {
+            continue;
+        };
+        for rep in rec.reports.iter().filter(|r| r.effective) {
+            let r = &rep.report;
+            let exponent = r.revenue.currency.exponent();
+            let money_unit = r.revenue.currency.to_string();
+            let core = [
+                (
+                    Principle::Viability,
+                    "revenue",
+                    r.revenue.minor,
+                    exponent,
+                    money_unit.clone(),
+                ),
+                (
+                    Principle::Viability,
+                    "surplus",
+                    rep.surplus.minor,
+                    exponent,
+                    money_unit,
+                ),
+                (
+                    Principle::GenderEquality,
+                    "jobs_women",
+                    i64::from(r.jobs.women),
+                    0,
+                    "jobs".into(),
+                ),
+                (
+                    Principle::GenderEquality,
+                    "jobs_men",
+                    i64::from(r.jobs.men),
+                    0,
+                    "jobs".into(),
+                ),
+                (
+                    Principle::SocialJustice,
+                    "returnee_members",
+                    i64::from(r.members.returnees),
+                    0,
+                    "members".into(),
+                ),
+            ];
+            let named = r.indicators.iter().map(|i| {
+                (
+                    i.principle,
+                    i.name.as_str(),
+                    i.value,
+                    i.decimals,
+                    i.unit.clone(),
+                )
+            });
+            for (principle, name, value, decimals, unit) in core.into_iter().chain(named) {
+                rows.push(ImpactRow {
+                    principle,
+                    indicator: name.to_owned(),
+                    enterprise: *id,
+                    enterprise_name: info.name.clone(),
+                    country: info.country.clone(),
+                    period_from: r.period.from.clone(),
+                    period_to: r.period.to.clone(),
+                    value,
+                    decimals,
+                    unit,
+                    report: rep.record,
+                });
+            }
+        }
+    }
+    rows.sort_by(|a, b| {
+        (
+            a.principle,
+            &a.indicator,
+            &a.enterprise_name,
+            &a.period_from,
+            a.report,
+        )
+            .cmp(&(
+                b.principle,
+                &b.indicator,
+                &b.enterprise_name,
+                &b.period_from,
+                b.report,
+            ))
+    });
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Book;
+    use crate::enterprise::{DEFAULT_OVERDUE_DAYS, reconcile};
+    use crate::key::SignerKey;
+    use crate::kind::{
+        Approval, Body, Contribution, Departure, Distribution, Enterprise, Genesis, Investor,
+        MemberJoin, Membership, Officer, Receipt, Return, ReturnReceipt, Role, Rules, Transfer,
+    };
+    use crate::record::Record;
+
+    fn money(minor: i64, code: &str) -> Money {
+        Money::new(minor, code.parse().unwrap())
+    }
+
+    struct Books {
+        savings: Book,
+        farm: Book,
+        time: u64,
+    }
+
+    impl Books {
+        fn add(&mut self, enterprise: bool, key: &SignerKey, body: Body) -> RecordId {
+            self.time += 1;
+            let book = if enterprise {
+                &mut self.farm
+            } else {
+                &mut self.savings
+            };
+            let r = Record::sign(key, Some(book.id()), self.time, &body);
+            book.add(vec![r.clone()]).unwrap();
+            r.id()
+        }
+
+        /// Signed by `a`, approved by `b`.
+        fn add2(&mut self, enterprise: bool, a: &SignerKey, b: &SignerKey, body: Body) -> RecordId {
+            let id = self.add(enterprise, a, body);
+            self.add(enterprise, b, Body::Approval(Approval { record: id }));
+            id
+        }
+
+        fn portfolio(&self) -> (Ledger, Portfolio) {
+            let ledger = Ledger::fold(&self.savings);
+            let rec = reconcile(&self.farm, 0, DEFAULT_OVERDUE_DAYS);
+            let p = portfolio(self.savings.id(), &ledger, &[(self.farm.id(), &rec)]);
+            (ledger, p)
+        }
+    }
+
+    fn genesis(key: &SignerKey, other: &SignerKey, name: &str, code: &str, farm: bool) -> Record {
+        Record::sign(
+            key,
+            None,
+            0,
+            &Body::Genesis(Genesis {
+                name: name.into(),
+                currency: code.parse().unwrap(),
+                rules: Rules::default(),
+                officers: vec![
+                    Officer {
+                        key: key.public(),
+                        roles: vec![Role::Treasurer],
+                    },
+                    Officer {
+                        key: other.public(),
+                        roles: vec![Role::Chair],
+                    },
+                ],
+                enterprise: farm.then(|| Enterprise {
+                    country: "PH".into(),
+                    sector: "organic rice farming".into(),
+                }),
+            }),
+        )
+    }
+
+    /// The whole journey across two books: members save, the group invests, the cooperative
+    /// acknowledges and pays a return, the group distributes it, one member is paid out and
+    /// one converts her stake. At every step the position identity holds to the cent.
+    #[test]
+    fn the_group_position_reconciles_at_every_step() {
+        let (gt, gc) = (
+            SignerKey::from_seed([21; 32]),
+            SignerKey::from_seed([22; 32]),
+        );
+        let (ct, cc) = (
+            SignerKey::from_seed([11; 32]),
+            SignerKey::from_seed([12; 32]),
+        );
+        let savings =
+            Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false), [1; 16]).unwrap();
+        let farm = Book::create(genesis(&ct, &cc, "Bukid Farm", "PHP", true), [2; 16]).unwrap();
+        let mut b = Books {
+            savings,
+            farm,
+            time: 0,
+        };
+        let check = |b: &Books| {
+            let (_, p) = b.portfolio();
+            assert_eq!(
+                p.members_balances.minor,
+                p.cash.minor + p.outstanding.minor + p.fees.minor - p.undistributed.minor,
+                "{p:#?}"
+            );
+            p
+        };
+        for (i, (m, minor)) in [("m-ana", 50_000), ("m-bea", 30_000), ("m-cora", 20_001)]
+            .into_iter()
+            .enumerate()
+        {
+            b.add(
+                false,
+                &gt,
+                Body::MemberJoin(MemberJoin {
+                    member: m.parse().unwrap(),
+                    alias: format!("member {i}"),
+                    key: None,
+                }),
+            );
+            b.add(
+                false,
+                &gt,
+                Body::Contribution(Contribution {
+                    member: m.parse().unwrap(),
+                    amount: money(minor, "HKD"),
+                    meeting: None,
+                }),
+            );
+        }
+        let group = b.savings.id();
+        b.add2(
+            true,
+            &ct,
+            &cc,
+            Body::Investor(Investor {
+                group,
+                name: "Bayanihan Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                officers: vec![gt.public(), gc.public()],
+                quorum: 2,
+            }),
+        );
+        assert_eq!(check(&b).cash, money(100_001, "HKD"));
+
+        // Without its quorum a transfer moves nothing.
+        let transfer = b.add(
+            true,
+            &gt,
+            Body::Transfer(Transfer {
+                group,
+                amount: money(80_000, "HKD"),
+                fee: money(1_500, "HKD"),
+                rate: "7.2".into(),
+                rate_source: "remittance quote".into(),
+                expected: money(576_000, "PHP"),
+                channel: "bank remittance".into(),
+                reference: "BR-1".into(),
+            }),
+        );
+        assert_eq!(check(&b).cash, money(100_001, "HKD"));
+        b.add(true, &gc, Body::Approval(Approval { record: transfer }));
+        let p = check(&b);
+        assert_eq!(p.cash, money(100_001 - 81_500, "HKD"));
+        assert_eq!(p.holdings[0].in_transit, money(80_000, "HKD"));
+        b.add(
+            true,
+            &ct,
+            Body::Receipt(Receipt {
+                transfer,
+                received: money(570_000, "PHP"),
+            }),
+        );
+        let p = check(&b);
+        assert_eq!(p.holdings[0].in_transit, money(0, "HKD"));
+        assert_eq!(p.holdings[0].capital_received, money(570_000, "PHP"));
+
+        let ret = b.add2(
+            true,
+            &ct,
+            &cc,
+            Body::Return(Return {
+                group,
+                amount: money(43_200, "PHP"),
+                channel: "bank remittance".into(),
+                reference: "RT-1".into(),
+            }),
+        );
+        b.add(
+            true,
+            &gt,
+            Body::ReturnReceipt(ReturnReceipt {
+                return_record: ret,
+                received: money(5_900, "HKD"),
+            }),
+        );
+        assert_eq!(check(&b).undistributed, money(5_900, "HKD"));
+        let distribution = Body::Distribution(Distribution {
+            enterprise: b.farm.id(),
+            return_record: ret,
+            amount: money(5_900, "HKD"),
+        });
+        b.add2(false, &gt, &gc, distribution.clone());
+        let (ledger, p) = b.portfolio();
+        assert_eq!(p.undistributed, money(0, "HKD"));
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let shares: Vec<EnterpriseShare> = ["m-ana", "m-bea", "m-cora"]
+            .iter()
+            .flat_map(|m| position(&ledger, &p, m).unwrap().enterprises)
+            .collect();
+        assert_eq!(
+            shares.iter().map(|s| s.share.minor).sum::<i64>(),
+            80_000,
+            "the members' shares of the enterprise add up to the group's"
+        );
+        assert_eq!(
+            position(&ledger, &p, "m-ana").unwrap().returns_received,
+            money(2_950, "HKD")
+        );
+        // A replayed distribution pays nothing and the position still reconciles.
+        b.add2(false, &gt, &gc, distribution);
+        assert_eq!(check(&b).distributed, money(5_900, "HKD"));
+
+        // Bea is paid out; Cora converts into the cooperative, which records its side.
+        let bea = ledger.balance_in("m-bea", "HKD".parse().unwrap());
+        b.add2(
+            false,
+            &gt,
+            &gc,
+            Body::Departure(Departure {
+                member: "m-bea".parse().unwrap(),
+                amount: bea,
+                settlement: Settlement::Payout,
+                enterprise: None,
+            }),
+        );
+        let p = check(&b);
+        assert_eq!(p.cash, money(100_001 - 81_500 + 5_900 - bea.minor, "HKD"));
+        let cora = Ledger::fold(&b.savings).balance_in("m-cora", "HKD".parse().unwrap());
+        let departure = b.add2(
+            false,
+            &gt,
+            &gc,
+            Body::Departure(Departure {
+                member: "m-cora".parse().unwrap(),
+                amount: cora,
+                settlement: Settlement::Conversion,
+                enterprise: Some(b.farm.id()),
+            }),
+        );
+        let p = check(&b);
+        assert_eq!(p.outstanding, money(80_000 - cora.minor, "HKD"));
+        assert_eq!(p.anomalies.len(), 1, "{:?}", p.anomalies);
+        assert_eq!(p.anomalies[0].kind, AnomalyKind::ConversionUnmatched);
+        b.add2(
+            true,
+            &ct,
+            &cc,
+            Body::Membership(Membership {
+                group,
+                departure,
+                member: "m-cora".parse().unwrap(),
+                stake: cora,
+                capital: money(cora.minor * 72 / 10, "PHP"),
+                rate: "7.2".into(),
+            }),
+        );
+        let (ledger, p) = b.portfolio();
+        assert!(p.anomalies.is_empty(), "{:?}", p.anomalies);
+        let kinds: Vec<AnomalyKind> = ledger.anomalies.iter().map(|a| a.kind).collect();
+        assert_eq!(
+            kinds,
+            [AnomalyKind::DuplicateDistribution],
+            "only the replay is flagged"
+        );
+        assert_eq!(ledger.stakes.keys().collect::<Vec<_>>(), ["m-ana"]);
+        let ana = position(&ledger, &p, "m-ana").unwrap();
+        assert_eq!(
+            ana.enterprises[0].share, p.outstanding,
+            "she alone holds it now"
+        );
+    }
+}
