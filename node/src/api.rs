@@ -5,8 +5,10 @@
 //! own statement. The admin token administers the node but reads no member data.
 
 mod auth;
+mod export;
 mod openapi;
 mod problem;
+mod views;
 
 pub use auth::{Auth, Caller, random_token};
 pub use problem::Problem;
@@ -60,13 +62,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/books/{book}/records", post(submit_record))
         .route("/api/v1/books/{book}/records/{record}", get(get_record))
         .route("/api/v1/books/{book}/roster", get(roster))
-        .route("/api/v1/books/{book}/balances", get(balances))
+        .route("/api/v1/books/{book}/balances", get(views::balances))
         .route("/api/v1/books/{book}/pending", get(pending))
-        .route("/api/v1/books/{book}/transfers", get(transfers))
+        .route("/api/v1/books/{book}/transfers", get(views::transfers))
+        .route("/api/v1/books/{book}/dashboard", get(views::dashboard))
+        .route("/api/v1/books/{book}/portfolio", get(views::portfolio))
+        .route("/api/v1/impact", get(views::impact))
         .route("/api/v1/books/{book}/anomalies", get(anomalies))
         .route(
             "/api/v1/books/{book}/members/{member}/statement",
-            get(statement),
+            get(views::statement),
         )
         .route(
             "/api/v1/books/{book}/members/{member}/personal",
@@ -434,15 +439,6 @@ async fn roster(
     Ok(Json(json!({"officers": l.officers, "members": l.members})))
 }
 
-async fn balances(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(book): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    let l = officer_ledger(&s, &headers, &book).await?;
-    Ok(Json(json!({"totals": l.totals, "members": l.balances})))
-}
-
 async fn pending(
     State(s): Shared,
     headers: HeaderMap,
@@ -452,32 +448,6 @@ async fn pending(
     Ok(Json(json!({"pending": l.pending})))
 }
 
-#[derive(Deserialize)]
-struct TransfersQuery {
-    /// Days after which a transfer with no receipt is overdue.
-    overdue_days: Option<u32>,
-}
-
-/// An enterprise book's transfers reconciled with their receipts, and its investor groups.
-async fn transfers(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(book): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<TransfersQuery>,
-) -> Result<Json<Value>, Problem> {
-    officer_ledger(&s, &headers, &book).await?;
-    let id = parse_book(&book)?;
-    let days = q
-        .overdue_days
-        .unwrap_or(kaban_protocol::enterprise::DEFAULT_OVERDUE_DAYS);
-    let now = (s.clock)();
-    let r = s
-        .library
-        .with_book(id, |b| kaban_protocol::enterprise::reconcile(b, now, days))
-        .await?;
-    Ok(Json(json!(r)))
-}
-
 async fn anomalies(
     State(s): Shared,
     headers: HeaderMap,
@@ -485,46 +455,6 @@ async fn anomalies(
 ) -> Result<Json<Value>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
     Ok(Json(json!({"anomalies": l.anomalies})))
-}
-
-async fn statement(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path((book, member)): Path<(String, String)>,
-) -> Result<Json<Value>, Problem> {
-    let id = parse_book(&book)?;
-    let ledger = s.library.ledger(id).await?;
-    let allowed = match s.auth.caller(&headers)? {
-        Caller::Person(key) => match reader_of(&ledger, &key) {
-            Some(Reader::Officer) => true,
-            Some(Reader::Member(m)) => m == member,
-            None => false,
-        },
-        Caller::Admin => false,
-    };
-    if !allowed {
-        return Err(Problem::forbidden(format!(
-            "only an officer of book {id} or member {member} herself may read her statement"
-        )));
-    }
-    let Some(m) = ledger.members.iter().find(|m| m.member == member) else {
-        return Err(Problem::not_found(format!(
-            "member {member} has not joined book {id}"
-        )));
-    };
-    let mut balances = ledger.balance(&member);
-    if balances.is_empty()
-        && let Some(c) = ledger.currency
-    {
-        balances.push(kaban_protocol::money::Money::new(0, c));
-    }
-    Ok(Json(json!({
-        "book": book,
-        "member": member,
-        "alias": m.alias,
-        "balances": balances,
-        "entries": ledger.statements.get(&member).cloned().unwrap_or_default(),
-    })))
 }
 
 async fn get_personal(

@@ -8,6 +8,7 @@
 
 use crate::storage::{Storage, StorageError};
 use kaban_protocol::book::{Applied, Book, LoadError, Refusal};
+use kaban_protocol::enterprise::Reconciliation;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::{PeerSync, SyncError};
 use kaban_protocol::view::{Ledger, Objection};
@@ -295,6 +296,32 @@ impl Library {
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.book.cmp(&b.book)));
+        out
+    }
+
+    /// Every enterprise book this node holds, reconciled at `now_ms`, with the ledger (for its
+    /// roster) of each. One book is locked at a time.
+    pub async fn enterprises(
+        &self,
+        now_ms: u64,
+        overdue_days: u32,
+    ) -> Vec<(BookId, Reconciliation, Arc<Ledger>)> {
+        let slots: Vec<(BookId, Arc<Slot>)> = self
+            .books
+            .read()
+            .expect("not poisoned")
+            .iter()
+            .map(|(id, slot)| (*id, slot.clone()))
+            .collect();
+        let mut out = Vec::new();
+        for (id, slot) in slots {
+            let book = slot.book.lock().await;
+            if book.genesis().is_some_and(|g| g.enterprise.is_some()) {
+                let rec = kaban_protocol::enterprise::reconcile(&book, now_ms, overdue_days);
+                out.push((id, rec, slot.ledger_for(&book)));
+            }
+        }
+        out.sort_by_key(|(id, _, _)| *id);
         out
     }
 

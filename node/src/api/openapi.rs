@@ -65,7 +65,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     (
         "get",
         "/api/v1/books/{book}/balances",
-        "Totals and balances per member",
+        "Totals, balances and stakes per member (?format=csv)",
         "officer session",
     ),
     (
@@ -76,8 +76,26 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/books/{book}/dashboard",
+        "Enterprise dashboard: investors, capital received, transfers, reports, returns, memberships (?format=csv&table=investors|transfers|reports|returns|memberships)",
+        "officer session (the cooperative's, or an investor group's)",
+    ),
+    (
+        "get",
+        "/api/v1/books/{book}/portfolio",
+        "Savings book: cash, and invested, received back and outstanding per enterprise (?format=csv)",
+        "officer session",
+    ),
+    (
+        "get",
+        "/api/v1/impact",
+        "Impact indicators by principle across the enterprise books the caller may read (?format=csv)",
+        "session",
+    ),
+    (
+        "get",
         "/api/v1/books/{book}/transfers",
-        "Enterprise book: investor groups, and transfers reconciled with receipts (?overdue_days=N, default 14)",
+        "Enterprise book: transfers reconciled with receipts (?overdue_days=N, default 14; ?format=csv)",
         "officer session",
     ),
     (
@@ -89,7 +107,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     (
         "get",
         "/api/v1/books/{book}/members/{member}/statement",
-        "A member's statement",
+        "A member's statement with her stake, returns and share of each enterprise (?format=csv, or ?format=html&lang=en|fil|id|bn for a printable A4 page; ?from=&to= dates)",
         "officer, or the member's own session",
     ),
     (

@@ -1,0 +1,692 @@
+//! The money views, each as JSON or, with `?format=csv`, as CSV; a member's statement also as a
+//! print-ready HTML page (`?format=html&lang=fil`).
+//!
+//! Portfolio and impact join several books: they read the savings book's ledger and the
+//! reconciliation of every enterprise book this node holds (see `kaban_protocol::portfolio`).
+
+use super::export::{self, Csv, amount, date};
+use super::{AppState, Caller, Problem, Reader, Shared, officer_ledger, parse_book, reader_of};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use kaban_protocol::enterprise::{
+    DEFAULT_OVERDUE_DAYS, Reconciliation, ReturnStatus, TransferStatus,
+};
+use kaban_protocol::money::Money;
+use kaban_protocol::portfolio::{self, Portfolio};
+use kaban_protocol::record::BookId;
+use kaban_protocol::view::Ledger;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewQuery {
+    /// `json` (the default), `csv`, or for statements `html`.
+    format: Option<String>,
+    /// Which table of a view with several, for CSV.
+    table: Option<String>,
+    /// Days after which a transfer with no receipt is overdue.
+    overdue_days: Option<u32>,
+    /// Language of a printed statement: en, fil, id, bn.
+    lang: Option<String>,
+    /// Period of a statement, as dates `YYYY-MM-DD` (inclusive).
+    from: Option<String>,
+    to: Option<String>,
+}
+
+enum Format {
+    Json,
+    Csv,
+    Html,
+}
+
+impl ViewQuery {
+    fn format(&self, html: bool) -> Result<Format, Problem> {
+        match self.format.as_deref() {
+            None | Some("json") => Ok(Format::Json),
+            Some("csv") => Ok(Format::Csv),
+            Some("html") if html => Ok(Format::Html),
+            Some(other) => Err(Problem::bad_request(
+                "unknown_format",
+                format!(
+                    "format {other:?} is not one of json, csv{}",
+                    if html { ", html" } else { "" }
+                ),
+            )),
+        }
+    }
+
+    fn overdue_days(&self) -> u32 {
+        self.overdue_days.unwrap_or(DEFAULT_OVERDUE_DAYS)
+    }
+}
+
+fn csv_response(name: &str, csv: &Csv) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ),
+        ],
+        csv.render(),
+    )
+        .into_response()
+}
+
+/// The reconciliations of the enterprise books the caller may read.
+async fn readable_enterprises(
+    s: &AppState,
+    headers: &HeaderMap,
+    overdue_days: u32,
+) -> Result<Vec<(BookId, Reconciliation)>, Problem> {
+    let Caller::Person(key) = s.auth.caller(headers)? else {
+        return Err(Problem::forbidden(
+            "the admin token administers the node but does not read books; use an officer's session",
+        ));
+    };
+    Ok(s.library
+        .enterprises((s.clock)(), overdue_days)
+        .await
+        .into_iter()
+        .filter(|(_, _, ledger)| reader_of(ledger, &key) == Some(Reader::Officer))
+        .map(|(id, rec, _)| (id, rec))
+        .collect())
+}
+
+/// A savings book's portfolio, from every enterprise book this node holds (the group's officers
+/// hold the investor role in each, so they may read them).
+async fn portfolio_of(s: &AppState, id: BookId, ledger: &Ledger, overdue_days: u32) -> Portfolio {
+    let enterprises = s.library.enterprises((s.clock)(), overdue_days).await;
+    let refs: Vec<(BookId, &Reconciliation)> =
+        enterprises.iter().map(|(id, rec, _)| (*id, rec)).collect();
+    portfolio::portfolio(id, ledger, &refs)
+}
+
+pub async fn portfolio(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, Problem> {
+    let format = q.format(false)?;
+    let ledger = officer_ledger(&s, &headers, &book).await?;
+    let id = parse_book(&book)?;
+    let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
+    Ok(match format {
+        Format::Csv => {
+            let mut t = Csv::new(&[
+                "enterprise",
+                "name",
+                "country",
+                "currency",
+                "invested",
+                "fees",
+                "in_transit",
+                "received_back",
+                "converted",
+                "outstanding",
+                "distributed",
+                "enterprise_currency",
+                "capital_received",
+                "returns_paid",
+            ]);
+            for h in &p.holdings {
+                t.row(vec![
+                    h.enterprise.to_string(),
+                    h.name.clone(),
+                    h.country.clone(),
+                    p.currency.to_string(),
+                    amount(h.invested),
+                    amount(h.fees),
+                    amount(h.in_transit),
+                    amount(h.received_back),
+                    amount(h.converted),
+                    amount(h.outstanding),
+                    amount(h.distributed),
+                    h.currency.to_string(),
+                    amount(h.capital_received),
+                    amount(h.returns_paid),
+                ]);
+            }
+            t.row(vec![
+                "all".into(),
+                p.name.clone(),
+                String::new(),
+                p.currency.to_string(),
+                amount(p.invested),
+                amount(p.fees),
+                amount(Money::new(
+                    p.holdings.iter().map(|h| h.in_transit.minor).sum(),
+                    p.currency,
+                )),
+                amount(p.received_back),
+                amount(p.converted),
+                amount(p.outstanding),
+                amount(p.distributed),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            csv_response("portfolio", &t)
+        }
+        _ => axum::Json(json!(p)).into_response(),
+    })
+}
+
+pub async fn dashboard(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, Problem> {
+    let format = q.format(false)?;
+    let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
+    let Format::Csv = format else {
+        return Ok(axum::Json(json!(rec)).into_response());
+    };
+    let ccy = rec
+        .enterprise
+        .as_ref()
+        .map(|e| e.currency.to_string())
+        .unwrap_or_default();
+    let table = q.table.as_deref().unwrap_or("investors");
+    let t = match table {
+        "investors" => {
+            let mut t = Csv::new(&[
+                "group",
+                "name",
+                "currency",
+                "quorum",
+                "sent",
+                "returns_received",
+                "enterprise_currency",
+                "received",
+                "returns_paid",
+            ]);
+            for i in &rec.investors {
+                t.row(vec![
+                    i.group.to_string(),
+                    i.name.clone(),
+                    i.currency.to_string(),
+                    i.quorum.to_string(),
+                    amount(i.sent),
+                    amount(i.returns_received),
+                    ccy.clone(),
+                    amount(i.received),
+                    amount(i.returns_paid),
+                ]);
+            }
+            t
+        }
+        "reports" => {
+            let mut t = Csv::new(&[
+                "from",
+                "to",
+                "currency",
+                "revenue",
+                "costs",
+                "surplus",
+                "jobs_women",
+                "jobs_men",
+                "members",
+                "returnees",
+                "indicators",
+                "language",
+                "effective",
+                "record",
+            ]);
+            for r in &rec.reports {
+                let rep = &r.report;
+                t.row(vec![
+                    rep.period.from.clone(),
+                    rep.period.to.clone(),
+                    rep.revenue.currency.to_string(),
+                    amount(rep.revenue),
+                    amount(rep.costs),
+                    amount(r.surplus),
+                    rep.jobs.women.to_string(),
+                    rep.jobs.men.to_string(),
+                    rep.members.total.to_string(),
+                    rep.members.returnees.to_string(),
+                    rep.indicators.len().to_string(),
+                    rep.narrative.language.clone(),
+                    r.effective.to_string(),
+                    r.record.to_string(),
+                ]);
+            }
+            t
+        }
+        "returns" => {
+            let mut t = Csv::new(&[
+                "date",
+                "group",
+                "currency",
+                "amount",
+                "channel",
+                "reference",
+                "status",
+                "received",
+                "received_currency",
+                "record",
+            ]);
+            for r in &rec.returns {
+                let (status, received) = match &r.status {
+                    ReturnStatus::AwaitingApproval { .. } => ("awaiting_approval", None),
+                    ReturnStatus::Paid => ("paid", None),
+                    ReturnStatus::Received { received } => ("received", Some(*received)),
+                };
+                t.row(vec![
+                    date(r.time_ms),
+                    r.group_name.clone(),
+                    r.payment.amount.currency.to_string(),
+                    amount(r.payment.amount),
+                    r.payment.channel.clone(),
+                    r.payment.reference.clone(),
+                    status.into(),
+                    received.map(amount).unwrap_or_default(),
+                    received.map(|m| m.currency.to_string()).unwrap_or_default(),
+                    r.record.to_string(),
+                ]);
+            }
+            t
+        }
+        "memberships" => {
+            let mut t = Csv::new(&[
+                "date",
+                "group",
+                "member",
+                "stake",
+                "stake_currency",
+                "capital",
+                "capital_currency",
+                "rate",
+                "effective",
+                "departure",
+                "record",
+            ]);
+            for m in &rec.memberships {
+                let ms = &m.membership;
+                t.row(vec![
+                    date(m.time_ms),
+                    m.group_name.clone(),
+                    ms.member.to_string(),
+                    amount(ms.stake),
+                    ms.stake.currency.to_string(),
+                    amount(ms.capital),
+                    ms.capital.currency.to_string(),
+                    ms.rate.clone(),
+                    m.effective.to_string(),
+                    ms.departure.to_string(),
+                    m.record.to_string(),
+                ]);
+            }
+            t
+        }
+        "transfers" => transfers_csv(&rec),
+        other => {
+            return Err(Problem::bad_request(
+                "unknown_table",
+                format!(
+                    "the dashboard has no table {other:?}; its tables are investors, transfers, reports, returns, memberships"
+                ),
+            ));
+        }
+    };
+    Ok(csv_response(&format!("dashboard-{table}"), &t))
+}
+
+async fn reconciliation(
+    s: &AppState,
+    headers: &HeaderMap,
+    book: &str,
+    overdue_days: u32,
+) -> Result<Reconciliation, Problem> {
+    officer_ledger(s, headers, book).await?;
+    let id = parse_book(book)?;
+    let now = (s.clock)();
+    let rec = s
+        .library
+        .with_book(id, |b| {
+            kaban_protocol::enterprise::reconcile(b, now, overdue_days)
+        })
+        .await?;
+    if rec.enterprise.is_none() {
+        return Err(Problem::bad_request(
+            "not_an_enterprise_book",
+            format!("book {id} is a savings book; its investments show in its portfolio"),
+        ));
+    }
+    Ok(rec)
+}
+
+fn transfers_csv(rec: &Reconciliation) -> Csv {
+    let mut t = Csv::new(&[
+        "date",
+        "group",
+        "currency",
+        "amount",
+        "fee",
+        "rate",
+        "rate_source",
+        "expected_currency",
+        "expected",
+        "received",
+        "difference",
+        "status",
+        "days_overdue",
+        "channel",
+        "reference",
+        "record",
+    ]);
+    for l in &rec.transfers {
+        let tr = &l.transfer;
+        let (status, received, difference, days) = match &l.status {
+            TransferStatus::AwaitingApproval { .. } => ("awaiting_approval", None, None, None),
+            TransferStatus::Sent => ("sent", None, None, None),
+            TransferStatus::Overdue { days } => ("overdue", None, None, Some(*days)),
+            TransferStatus::ReceivedInFull { received } => {
+                ("received_in_full", Some(*received), None, None)
+            }
+            TransferStatus::ReceivedWithDifference {
+                received,
+                difference,
+            } => (
+                "received_with_difference",
+                Some(*received),
+                Some(*difference),
+                None,
+            ),
+        };
+        t.row(vec![
+            date(l.time_ms),
+            l.group_name.clone(),
+            tr.amount.currency.to_string(),
+            amount(tr.amount),
+            amount(tr.fee),
+            tr.rate.clone(),
+            tr.rate_source.clone(),
+            tr.expected.currency.to_string(),
+            amount(tr.expected),
+            received.map(amount).unwrap_or_default(),
+            difference.map(amount).unwrap_or_default(),
+            status.into(),
+            days.map(|d| d.to_string()).unwrap_or_default(),
+            tr.channel.clone(),
+            tr.reference.clone(),
+            l.record.to_string(),
+        ]);
+    }
+    t
+}
+
+/// An enterprise book's transfers reconciled with their receipts.
+pub async fn transfers(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, Problem> {
+    let format = q.format(false)?;
+    let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
+    Ok(match format {
+        Format::Csv => csv_response("transfers", &transfers_csv(&rec)),
+        _ => axum::Json(json!({
+            "enterprise": rec.enterprise,
+            "investors": rec.investors,
+            "transfers": rec.transfers,
+            "anomalies": rec.anomalies,
+        }))
+        .into_response(),
+    })
+}
+
+/// Impact indicators across every enterprise book the caller may read on this node.
+pub async fn impact(
+    State(s): Shared,
+    headers: HeaderMap,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, Problem> {
+    let format = q.format(false)?;
+    let enterprises = readable_enterprises(&s, &headers, q.overdue_days()).await?;
+    let refs: Vec<(BookId, &Reconciliation)> =
+        enterprises.iter().map(|(id, rec)| (*id, rec)).collect();
+    let rows = portfolio::impact(&refs);
+    Ok(match format {
+        Format::Csv => {
+            let mut t = Csv::new(&[
+                "principle",
+                "indicator",
+                "enterprise_name",
+                "country",
+                "period_from",
+                "period_to",
+                "value",
+                "unit",
+                "enterprise",
+                "report",
+            ]);
+            for r in &rows {
+                t.row(vec![
+                    serde_json::to_value(r.principle)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    r.indicator.clone(),
+                    r.enterprise_name.clone(),
+                    r.country.clone(),
+                    r.period_from.clone(),
+                    r.period_to.clone(),
+                    decimal(r.value, r.decimals),
+                    r.unit.clone(),
+                    r.enterprise.to_string(),
+                    r.report.to_string(),
+                ]);
+            }
+            csv_response("impact", &t)
+        }
+        _ => axum::Json(json!({
+            "enterprises": enterprises.len(),
+            "indicators": rows,
+        }))
+        .into_response(),
+    })
+}
+
+/// `value` × 10^−`decimals` as decimal text.
+fn decimal(value: i64, decimals: u32) -> String {
+    if decimals == 0 {
+        return value.to_string();
+    }
+    let sign = if value < 0 { "-" } else { "" };
+    let abs = value.unsigned_abs();
+    let scale = 10u64.pow(decimals);
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = decimals as usize
+    )
+}
+
+pub async fn balances(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, Problem> {
+    let format = q.format(false)?;
+    let l = officer_ledger(&s, &headers, &book).await?;
+    Ok(match format {
+        Format::Csv => {
+            let mut t = Csv::new(&["member", "alias", "currency", "balance", "stake"]);
+            let currency = l.currency;
+            for m in &l.members {
+                for b in l.balance(&m.member).into_iter().chain(
+                    currency
+                        .filter(|_| l.balance(&m.member).is_empty())
+                        .map(|c| Money::new(0, c)),
+                ) {
+                    let stake = (Some(b.currency) == currency)
+                        .then(|| l.stakes.get(&m.member).copied().unwrap_or(0))
+                        .map(|s| amount(Money::new(s, b.currency)))
+                        .unwrap_or_default();
+                    t.row(vec![
+                        m.member.clone(),
+                        m.alias.clone(),
+                        b.currency.to_string(),
+                        amount(b),
+                        stake,
+                    ]);
+                }
+            }
+            csv_response("balances", &t)
+        }
+        _ => axum::Json(json!({
+            "totals": l.totals,
+            "members": l.balances,
+            "stakes": l.stakes,
+        }))
+        .into_response(),
+    })
+}
+
+/// A member's statement: her entries, balance, stake, returns and share of each enterprise.
+pub async fn statement(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((book, member)): Path<(String, String)>,
+    Query(q): Query<ViewQuery>,
+) -> Result<Response, Problem> {
+    let format = q.format(true)?;
+    let id = parse_book(&book)?;
+    let ledger: Arc<Ledger> = s.library.ledger(id).await?;
+    let allowed = match s.auth.caller(&headers)? {
+        Caller::Person(key) => match reader_of(&ledger, &key) {
+            Some(Reader::Officer) => true,
+            Some(Reader::Member(m)) => m == member,
+            None => false,
+        },
+        Caller::Admin => false,
+    };
+    if !allowed {
+        return Err(Problem::forbidden(format!(
+            "only an officer of book {id} or member {member} herself may read her statement"
+        )));
+    }
+    let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
+    let Some(position) = portfolio::position(&ledger, &p, &member) else {
+        return Err(Problem::not_found(format!(
+            "member {member} has not joined book {id}"
+        )));
+    };
+    let (from, to) = (period_bound(&q.from, "from")?, period_bound(&q.to, "to")?);
+    let entries: Vec<_> = ledger
+        .statements
+        .get(&member)
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            let d = date(e.time_ms);
+            from.as_ref().is_none_or(|f| d >= *f) && to.as_ref().is_none_or(|t| d <= *t)
+        })
+        .cloned()
+        .collect();
+    Ok(match format {
+        Format::Json => axum::Json(json!({
+            "book": book,
+            "group": ledger.name,
+            "member": member,
+            "alias": position.alias,
+            "balances": [position.balance],
+            "position": position,
+            "entries": entries,
+        }))
+        .into_response(),
+        Format::Csv => {
+            let mut t = Csv::new(&[
+                "date",
+                "kind",
+                "currency",
+                "amount",
+                "balance_after",
+                "status",
+                "signer",
+                "record",
+            ]);
+            for e in &entries {
+                let status = match e.status {
+                    kaban_protocol::view::Status::Effective => "effective",
+                    kaban_protocol::view::Status::Pending { .. } => "pending",
+                    kaban_protocol::view::Status::Reversed { .. } => "reversed",
+                };
+                t.row(vec![
+                    date(e.time_ms),
+                    e.kind.clone(),
+                    e.amount.currency.to_string(),
+                    amount(e.amount),
+                    amount(e.balance_after),
+                    status.into(),
+                    e.signer.to_string(),
+                    e.record.to_string(),
+                ]);
+            }
+            csv_response(&format!("statement-{member}"), &t)
+        }
+        Format::Html => {
+            let lang = q.lang.as_deref().unwrap_or("en");
+            let words = export::words(lang).ok_or_else(|| {
+                Problem::bad_request(
+                    "unknown_language",
+                    format!(
+                        "statements are printed in {}; {lang:?} is not one of them",
+                        export::LANGUAGES.join(", ")
+                    ),
+                )
+            })?;
+            let period = match (&from, &to) {
+                (None, None) => words.whole_book.to_owned(),
+                (f, t) => format!(
+                    "{} – {}",
+                    f.as_deref().unwrap_or("…"),
+                    t.as_deref().unwrap_or("…")
+                ),
+            };
+            let html = export::statement_html(&export::Printable {
+                words,
+                group: &ledger.name,
+                book: &book,
+                period,
+                position: &position,
+                entries: &entries,
+                officers: &ledger.officers,
+                printed_ms: (s.clock)(),
+            });
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+        }
+    })
+}
+
+fn period_bound(v: &Option<String>, name: &str) -> Result<Option<String>, Problem> {
+    match v {
+        None => Ok(None),
+        Some(d) if is_date(d) => Ok(Some(d.clone())),
+        Some(d) => Err(Problem::bad_request(
+            "malformed_date",
+            format!("{name} {d:?} is not a date like 2026-11-28"),
+        )),
+    }
+}
+
+fn is_date(d: &str) -> bool {
+    let b = d.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
