@@ -1,14 +1,16 @@
 //! `kaban`: the officer's command line. Holds signer keys locally, signs records here, and
 //! talks HTTP to a node. A signer key never leaves this machine.
 
+mod journey;
 mod node;
+mod views;
 
 use anyhow::{Context as _, anyhow};
 use clap::{Args, Parser, Subcommand};
 use kaban_protocol::key::{PublicKey, SignerKey};
 use kaban_protocol::kind::{
     Approval, Body, Contribution, Enterprise, Genesis, Investor, Meeting, MemberJoin, Officer,
-    Receipt, Reversal, Role, RoleChange, Rules, Share, Transfer, Withdrawal,
+    Receipt, Reversal, Role, RoleChange, Rules, Share, StakeRule, Transfer, Withdrawal,
 };
 use kaban_protocol::money::{Currency, Money};
 use kaban_protocol::record::{BookId, Record, RecordId};
@@ -169,26 +171,37 @@ enum Command {
         #[arg(long)]
         received: String,
     },
-    /// Enterprise book: investor groups, and transfers reconciled with their receipts.
-    Transfers {
-        #[arg(long)]
-        book: String,
-        /// Days after which a transfer with no receipt is overdue.
-        #[arg(long, default_value_t = 14)]
-        overdue_days: u32,
-    },
+    /// Enterprise book: transfers reconciled with their receipts.
+    Transfers(views::TransfersView),
+    /// Enterprise book: the cooperative's officers report a period (needs the report quorum).
+    Report(journey::ReportArgs),
+    /// Enterprise book: the cooperative's treasurer declares a return paid to an investor
+    /// group (needs the return quorum).
+    Return(journey::ReturnArgs),
+    /// Enterprise book: an officer of the investor group acknowledges a return.
+    ReturnReceipt(journey::ReturnReceiptArgs),
+    /// Savings book: share a received return among the members by their stakes.
+    Distribute(journey::DistributeArgs),
+    /// Savings book: a member leaves, paid out or converting her stake into membership of a
+    /// cooperative.
+    Leave(journey::LeaveArgs),
+    /// Enterprise book: the cooperative admits a returning member whose stake was converted.
+    Admit(journey::AdmitArgs),
+    /// Savings book: members' balances and stakes.
+    Balances(views::BookView),
+    /// Savings book: cash, and what is invested, received back and outstanding per enterprise.
+    Portfolio(views::BookView),
+    /// Enterprise book: investors, capital received, reports over time, returns paid.
+    Dashboard(views::DashboardView),
+    /// Impact indicators by principle across the enterprise books you can read.
+    Impact(views::Export),
     /// Records awaiting approvals.
     Pending {
         #[arg(long)]
         book: String,
     },
-    /// A member's statement.
-    Statement {
-        #[arg(long)]
-        book: String,
-        #[arg(long)]
-        member: String,
-    },
+    /// A member's statement: balance, stake, returns, her share of each enterprise, entries.
+    Statement(views::StatementView),
     /// Share a book with a partner node (needs the share quorum) and print an invite code for
     /// the partner's operator.
     Share {
@@ -247,6 +260,10 @@ enum BookCommand {
         /// How many officers must sign a withdrawal (default 2).
         #[arg(long)]
         withdrawal_quorum: Option<u32>,
+        /// What decides a member's stake when returns are distributed: balance (the default)
+        /// or contributions.
+        #[arg(long, value_parser = ["balance", "contributions"])]
+        stake: Option<String>,
         /// Found an enterprise book (a cooperative's): the enterprise's country, like PH.
         #[arg(long, requires = "sector")]
         country: Option<String>,
@@ -487,6 +504,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             currency,
             officers,
             withdrawal_quorum,
+            stake,
             country,
             sector,
         }) => {
@@ -508,6 +526,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(q) = withdrawal_quorum {
                 rules.quorum.insert("withdrawal".into(), q);
             }
+            rules.stake = match stake.as_deref() {
+                Some("contributions") => Some(StakeRule::Contributions),
+                Some(_) => Some(StakeRule::Balance),
+                None => None,
+            };
             let body = Body::Genesis(Genesis {
                 enterprise: country
                     .zip(sector)
@@ -767,49 +790,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             ctx.print(&id, json!({"record": id}));
         }
-        Command::Transfers { book, overdue_days } => {
-            let (_, node) = ctx.session()?;
-            let v = node.get(&format!(
-                "/books/{book}/transfers?overdue_days={overdue_days}"
-            ))?;
-            let mut human = String::new();
-            for i in v["investors"].as_array().into_iter().flatten() {
-                human.push_str(&format!(
-                    "{}  sent {}  received {}\n",
-                    i["name"].as_str().unwrap_or(""),
-                    money_lines(&json!([i["sent"]])),
-                    money_lines(&json!([i["received"]])),
-                ));
-            }
-            for t in v["transfers"].as_array().into_iter().flatten() {
-                let status = &t["status"];
-                let state = status["state"].as_str().unwrap_or("");
-                let detail = match state {
-                    "awaiting_approval" => {
-                        format!("{} of {} signatures", status["have"], status["need"])
-                    }
-                    "overdue" => format!("{} days", status["days"]),
-                    "received_in_full" => money_lines(&json!([status["received"]])),
-                    "received_with_difference" => format!(
-                        "{}, difference {}",
-                        money_lines(&json!([status["received"]])),
-                        money_lines(&json!([status["difference"]]))
-                    ),
-                    _ => String::new(),
-                };
-                human.push_str(&format!(
-                    "{}  {}  {} -> {}  {state} {detail}\n",
-                    t["record"].as_str().unwrap_or(""),
-                    t["group_name"].as_str().unwrap_or(""),
-                    money_lines(&json!([t["amount"]])),
-                    money_lines(&json!([t["expected"]])),
-                ));
-            }
-            for a in v["anomalies"].as_array().into_iter().flatten() {
-                human.push_str(&format!("! {}\n", a["detail"].as_str().unwrap_or("")));
-            }
-            ctx.print(human.trim_end(), v);
-        }
+        Command::Transfers(a) => views::transfers(&ctx, a)?,
+        Command::Report(a) => journey::report(&ctx, a)?,
+        Command::Return(a) => journey::declare_return(&ctx, a)?,
+        Command::ReturnReceipt(a) => journey::return_receipt(&ctx, a)?,
+        Command::Distribute(a) => journey::distribute(&ctx, a)?,
+        Command::Leave(a) => journey::leave(&ctx, a)?,
+        Command::Admit(a) => journey::admit(&ctx, a)?,
+        Command::Balances(a) => views::balances(&ctx, a)?,
+        Command::Portfolio(a) => views::portfolio(&ctx, a)?,
+        Command::Dashboard(a) => views::dashboard(&ctx, a)?,
+        Command::Impact(a) => views::impact(&ctx, a)?,
         Command::Pending { book } => {
             let (_, node) = ctx.session()?;
             let v = node.get(&format!("/books/{book}/pending"))?;
@@ -907,27 +898,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_default();
             ctx.print(human, v);
         }
-        Command::Statement { book, member } => {
-            let (_, node) = ctx.session()?;
-            let v = node.get(&format!("/books/{book}/members/{member}/statement"))?;
-            let mut human = format!(
-                "{} ({member})\n  balance: {}\n",
-                v["alias"].as_str().unwrap_or(""),
-                money_lines(&v["balances"])
-            );
-            for e in v["entries"].as_array().into_iter().flatten() {
-                let amount = money_lines(&json!([e["amount"]]));
-                let status = e["status"]["state"].as_str().unwrap_or("");
-                human.push_str(&format!(
-                    "  {:<12} {:>14}  {:<10} {}\n",
-                    e["kind"].as_str().unwrap_or(""),
-                    amount,
-                    status,
-                    e["record"].as_str().unwrap_or("")
-                ));
-            }
-            ctx.print(human.trim_end(), v);
-        }
+        Command::Statement(a) => views::statement(&ctx, a)?,
     }
     Ok(())
 }

@@ -38,11 +38,12 @@ impl Node {
         format!("{}/api/v1{path}", self.base)
     }
 
-    fn finish(
+    /// The answer's status and text; a problem (status ≥ 400) becomes its one-line detail.
+    fn finish_text(
         &self,
         what: &str,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> anyhow::Result<(u16, Value)> {
+    ) -> anyhow::Result<(u16, String)> {
         let mut response = result.map_err(|e| match e {
             ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
                 anyhow!(
@@ -62,17 +63,36 @@ impl Node {
             .body_mut()
             .read_to_string()
             .with_context(|| format!("reading the node's answer to {what}"))?;
+        if status >= 400 {
+            let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let detail = value["detail"].as_str().unwrap_or(text.as_str());
+            bail!("{detail}");
+        }
+        Ok((status, text))
+    }
+
+    fn finish(
+        &self,
+        what: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let (status, text) = self.finish_text(what, result)?;
         let value: Value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text)
                 .with_context(|| format!("the node's answer to {what} is not JSON: {text}"))?
         };
-        if status >= 400 {
-            let detail = value["detail"].as_str().unwrap_or(text.as_str());
-            bail!("{detail}");
-        }
         Ok((status, value))
+    }
+
+    /// A view as text (CSV, HTML).
+    pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let mut req = self.agent.get(self.url(path));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        Ok(self.finish_text(path, req.call())?.1)
     }
 
     pub fn get(&self, path: &str) -> anyhow::Result<Value> {

@@ -1,0 +1,382 @@
+//! Commands for the money's journey from a group to a cooperative and back: reports, returns,
+//! their receipts, distributions to members, and members leaving (reintegration).
+
+use crate::{Ctx, now_ms, parse_book, parse_record_id};
+use anyhow::{anyhow, bail};
+use clap::Args;
+use kaban_protocol::kind::{
+    Body, CoopMembers, Departure, Distribution, Indicator, Jobs, Membership, Narrative, Period,
+    Principle, Report, Return, ReturnReceipt, Settlement,
+};
+use kaban_protocol::money::{Currency, Money};
+use kaban_protocol::record::{BookId, Record};
+use serde_json::{Value, json};
+
+/// Enterprise book: the cooperative's officers report a period (needs the report quorum).
+#[derive(Args)]
+pub struct ReportArgs {
+    #[arg(long)]
+    book: String,
+    /// First and last day of the period, YYYY-MM-DD.
+    #[arg(long)]
+    from: String,
+    #[arg(long)]
+    to: String,
+    /// In the enterprise's currency, major units.
+    #[arg(long)]
+    revenue: String,
+    #[arg(long)]
+    costs: String,
+    #[arg(long)]
+    jobs_women: u32,
+    #[arg(long)]
+    jobs_men: u32,
+    /// Members of the cooperative, and the returning migrants among them.
+    #[arg(long)]
+    members: u32,
+    #[arg(long)]
+    returnees: u32,
+    /// An indicator as PRINCIPLE:NAME=VALUE:UNIT, like
+    /// ecological_sustainability:organic_hectares=12.5:ha; repeat for each. Principles:
+    /// viability, gender_equality, ecological_sustainability, social_justice.
+    #[arg(long = "indicator")]
+    indicators: Vec<String>,
+    /// The narrative's language tag, like fil, id or bn.
+    #[arg(long)]
+    language: String,
+    /// A short narrative of the period, in that language.
+    #[arg(long)]
+    narrative: String,
+}
+
+/// Enterprise book: the cooperative's treasurer declares a return paid to an investor group
+/// (needs the return quorum).
+#[derive(Args)]
+pub struct ReturnArgs {
+    #[arg(long)]
+    book: String,
+    /// The investor group's savings book id.
+    #[arg(long)]
+    group: String,
+    /// In the enterprise's currency.
+    #[arg(long)]
+    amount: String,
+    #[arg(long)]
+    channel: String,
+    #[arg(long)]
+    reference: String,
+}
+
+/// Enterprise book: an officer of the investor group acknowledges a return with what arrived,
+/// in the group's currency.
+#[derive(Args)]
+pub struct ReturnReceiptArgs {
+    #[arg(long)]
+    book: String,
+    /// The return record's id.
+    #[arg(long = "return")]
+    return_record: String,
+    #[arg(long)]
+    received: String,
+}
+
+/// Savings book: share a received return among the members by their stakes (needs the
+/// distribution quorum).
+#[derive(Args)]
+pub struct DistributeArgs {
+    /// The savings book.
+    #[arg(long)]
+    book: String,
+    /// The enterprise book the return came from.
+    #[arg(long)]
+    enterprise: String,
+    #[arg(long = "return")]
+    return_record: String,
+    /// What the group received for it, in the group's currency.
+    #[arg(long)]
+    amount: String,
+}
+
+/// Savings book: a member leaves the group, paid out or converting her stake into membership
+/// of a cooperative (needs the departure quorum).
+#[derive(Args)]
+pub struct LeaveArgs {
+    #[arg(long)]
+    book: String,
+    #[arg(long)]
+    member: String,
+    /// Pay her balance out to her.
+    #[arg(
+        long,
+        conflicts_with = "convert_to",
+        required_unless_present = "convert_to"
+    )]
+    payout: bool,
+    /// Convert her balance into membership of this enterprise book's cooperative.
+    #[arg(long)]
+    convert_to: Option<String>,
+    /// Her balance, if you want to state it; by default the node's figure for her balance.
+    #[arg(long)]
+    amount: Option<String>,
+}
+
+/// Enterprise book: the cooperative admits a returning member whose stake her group converted
+/// (needs the membership quorum).
+#[derive(Args)]
+pub struct AdmitArgs {
+    #[arg(long)]
+    book: String,
+    #[arg(long)]
+    group: String,
+    /// The departure record in the group's savings book.
+    #[arg(long)]
+    departure: String,
+    #[arg(long)]
+    member: String,
+    /// The stake converted, in the group's currency, as the departure says.
+    #[arg(long)]
+    stake: String,
+    /// Her membership capital, in the enterprise's currency.
+    #[arg(long)]
+    capital: String,
+    /// The rate used, enterprise currency per group currency.
+    #[arg(long)]
+    rate: String,
+}
+
+/// The currency of a book, as the node says.
+fn currency_of(ctx: &Ctx, book: &str) -> anyhow::Result<Currency> {
+    let (_, node) = ctx.session()?;
+    Ok(node.get(&format!("/books/{book}"))?["currency"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
+        .parse()?)
+}
+
+/// The registered currency of investor group `group` in enterprise book `book`.
+fn group_currency(dashboard: &Value, group: BookId, book: &str) -> anyhow::Result<Currency> {
+    Ok(dashboard["investors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["group"] == group.to_string())
+        .and_then(|i| i["currency"].as_str())
+        .ok_or_else(|| {
+            anyhow!("book {book} has no investor group {group} registered with its quorum")
+        })?
+        .parse()?)
+}
+
+/// "12.5" → (125, 1).
+fn decimal(text: &str) -> anyhow::Result<(i64, u32)> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let ok = !int.trim_start_matches('-').is_empty()
+        && int
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 6;
+    if !ok {
+        bail!("{text:?} is not a number like 12.5 (at most 6 decimals)");
+    }
+    Ok((format!("{int}{frac}").parse()?, frac.len() as u32))
+}
+
+fn indicator(text: &str) -> anyhow::Result<Indicator> {
+    let shape = || {
+        anyhow!(
+            "--indicator {text:?} must be PRINCIPLE:NAME=VALUE:UNIT, like ecological_sustainability:organic_hectares=12.5:ha"
+        )
+    };
+    let (principle, rest) = text.split_once(':').ok_or_else(shape)?;
+    let (name, rest) = rest.split_once('=').ok_or_else(shape)?;
+    let (value, unit) = rest.split_once(':').ok_or_else(shape)?;
+    let principle: Principle = serde_json::from_value(json!(principle)).map_err(|_| {
+        anyhow!("principle {principle:?} is not one of viability, gender_equality, ecological_sustainability, social_justice")
+    })?;
+    let (value, decimals) = decimal(value)?;
+    Ok(Indicator {
+        principle,
+        name: name.to_owned(),
+        value,
+        decimals,
+        unit: unit.to_owned(),
+    })
+}
+
+pub fn report(ctx: &Ctx, a: ReportArgs) -> anyhow::Result<()> {
+    let indicators = a
+        .indicators
+        .iter()
+        .map(|i| indicator(i))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let currency = currency_of(ctx, &a.book)?;
+    let body = Body::Report(Report {
+        period: Period {
+            from: a.from,
+            to: a.to,
+        },
+        revenue: Money::parse_major(&a.revenue, currency)?,
+        costs: Money::parse_major(&a.costs, currency)?,
+        jobs: Jobs {
+            women: a.jobs_women,
+            men: a.jobs_men,
+        },
+        members: CoopMembers {
+            total: a.members,
+            returnees: a.returnees,
+        },
+        indicators,
+        narrative: Narrative {
+            language: a.language,
+            text: a.narrative,
+        },
+    });
+    let id = ctx.sign_and_submit(&a.book, body)?;
+    ctx.print(&id, json!({"record": id}));
+    Ok(())
+}
+
+pub fn declare_return(ctx: &Ctx, a: ReturnArgs) -> anyhow::Result<()> {
+    let group = parse_book(&a.group)?;
+    let id = ctx.sign_and_submit_amount(&a.book, &a.amount, |amount| {
+        Ok(Body::Return(Return {
+            group,
+            amount,
+            channel: a.channel,
+            reference: a.reference,
+        }))
+    })?;
+    ctx.print(&id, json!({"record": id}));
+    Ok(())
+}
+
+pub fn return_receipt(ctx: &Ctx, a: ReturnReceiptArgs) -> anyhow::Result<()> {
+    let (key, node) = ctx.session()?;
+    let return_record = parse_record_id(&a.return_record)?;
+    let dashboard = node.get(&format!("/books/{}/dashboard", a.book))?;
+    let group: BookId = dashboard["returns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["record"] == return_record.to_string())
+        .and_then(|r| r["group"].as_str())
+        .ok_or_else(|| anyhow!("book {} has no return {return_record}", a.book))?
+        .parse()
+        .map_err(|e| anyhow!("{e}"))?;
+    let currency = group_currency(&dashboard, group, &a.book)?;
+    let body = Body::ReturnReceipt(ReturnReceipt {
+        return_record,
+        received: Money::parse_major(&a.received, currency)?,
+    });
+    let record = Record::try_sign(&key, Some(parse_book(&a.book)?), now_ms(), &body)?;
+    let id = node.submit(&a.book, &record)?;
+    ctx.print(&id, json!({"record": id}));
+    Ok(())
+}
+
+pub fn distribute(ctx: &Ctx, a: DistributeArgs) -> anyhow::Result<()> {
+    let enterprise = parse_book(&a.enterprise)?;
+    let return_record = parse_record_id(&a.return_record)?;
+    let id = ctx.sign_and_submit_amount(&a.book, &a.amount, |amount| {
+        Ok(Body::Distribution(Distribution {
+            enterprise,
+            return_record,
+            amount,
+        }))
+    })?;
+    ctx.print(
+        format!(
+            "{id}\nThe distribution takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
+            a.book
+        ),
+        json!({"record": id}),
+    );
+    Ok(())
+}
+
+pub fn leave(ctx: &Ctx, a: LeaveArgs) -> anyhow::Result<()> {
+    let (key, node) = ctx.session()?;
+    let statement = node.get(&format!("/books/{}/members/{}/statement", a.book, a.member))?;
+    let balance: Money = serde_json::from_value(statement["position"]["balance"].clone())
+        .map_err(|e| anyhow!("the node sent no balance for member {}: {e}", a.member))?;
+    let amount = match &a.amount {
+        Some(text) => Money::parse_major(text, balance.currency)?,
+        None => balance,
+    };
+    let (settlement, enterprise) = match &a.convert_to {
+        Some(e) => (Settlement::Conversion, Some(parse_book(e)?)),
+        None => (Settlement::Payout, None),
+    };
+    let body = Body::Departure(Departure {
+        member: a.member.parse().map_err(|e| anyhow!("{e}"))?,
+        amount,
+        settlement,
+        enterprise,
+    });
+    let record = Record::try_sign(&key, Some(parse_book(&a.book)?), now_ms(), &body)?;
+    let id = node.submit(&a.book, &record)?;
+    ctx.print(
+        format!(
+            "{id}\nMember {} leaves with {amount}. This takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
+            a.member, a.book
+        ),
+        json!({"record": id, "amount": amount}),
+    );
+    Ok(())
+}
+
+pub fn admit(ctx: &Ctx, a: AdmitArgs) -> anyhow::Result<()> {
+    let (key, node) = ctx.session()?;
+    let group = parse_book(&a.group)?;
+    let dashboard = node.get(&format!("/books/{}/dashboard", a.book))?;
+    let stake_currency = group_currency(&dashboard, group, &a.book)?;
+    let capital_currency: Currency = dashboard["enterprise"]["currency"]
+        .as_str()
+        .ok_or_else(|| anyhow!("book {} is not an enterprise book", a.book))?
+        .parse()?;
+    let body = Body::Membership(Membership {
+        group,
+        departure: parse_record_id(&a.departure)?,
+        member: a.member.parse().map_err(|e| anyhow!("{e}"))?,
+        stake: Money::parse_major(&a.stake, stake_currency)?,
+        capital: Money::parse_major(&a.capital, capital_currency)?,
+        rate: a.rate,
+    });
+    let record = Record::try_sign(&key, Some(parse_book(&a.book)?), now_ms(), &body)?;
+    let id = node.submit(&a.book, &record)?;
+    ctx.print(&id, json!({"record": id}));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indicators_parse_from_their_command_line_form() {
+        let i = indicator("ecological_sustainability:organic_hectares=12.5:ha").unwrap();
+        assert_eq!(
+            (
+                i.principle,
+                i.name.as_str(),
+                i.value,
+                i.decimals,
+                i.unit.as_str()
+            ),
+            (
+                Principle::EcologicalSustainability,
+                "organic_hectares",
+                125,
+                1,
+                "ha"
+            )
+        );
+        assert_eq!(decimal("40").unwrap(), (40, 0));
+        assert!(indicator("organic_hectares=12.5:ha").is_err());
+        assert!(indicator("kindness:x=1:u").is_err());
+        assert!(decimal("1.2.3").is_err());
+        assert!(decimal("").is_err());
+    }
+}
