@@ -9,6 +9,7 @@
 use crate::storage::{Storage, StorageError};
 use kaban_protocol::book::{Applied, Book, LoadError, Refusal};
 use kaban_protocol::enterprise::Reconciliation;
+use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::{PeerSync, SyncError};
 use kaban_protocol::view::{Ledger, Objection};
@@ -332,6 +333,12 @@ impl Library {
         Ok(slot.ledger_for(&book))
     }
 
+    async fn contains_record(&self, id: BookId, record: &Record) -> bool {
+        self.with_book(id, |b| b.record(&record.id()).is_some())
+            .await
+            .unwrap_or(false)
+    }
+
     /// Runs `f` on a book while holding its lock.
     pub async fn with_book<T>(
         &self,
@@ -343,8 +350,55 @@ impl Library {
         Ok(f(&book))
     }
 
+    /// Refuses a withdrawal or a payout that would take more than the group holds in cash,
+    /// when part of its money is invested in enterprise books on this node. Like the other
+    /// local policy checks it applies to records submitted here; one that arrives from a peer
+    /// shows as negative cash in the portfolio.
+    async fn check_cash(&self, id: BookId, record: &Record) -> Result<(), LibraryError> {
+        use kaban_protocol::kind::{Body, Settlement};
+        let amount = match record.body() {
+            Body::Withdrawal(w) => w.amount,
+            Body::Departure(d) if d.settlement == Settlement::Payout => d.amount,
+            _ => return Ok(()),
+        };
+        let ledger = self.ledger(id).await?;
+        let enterprises = self
+            .enterprises(0, kaban_protocol::enterprise::DEFAULT_OVERDUE_DAYS)
+            .await;
+        let refs: Vec<_> = enterprises.iter().map(|(e, rec, _)| (*e, rec)).collect();
+        let p = kaban_protocol::portfolio::portfolio(id, &ledger, &refs);
+        if p.holdings.is_empty() || amount.currency != p.currency {
+            return Ok(());
+        }
+        // Withdrawals awaiting approval will take cash too.
+        let pending: i64 = ledger
+            .statements
+            .values()
+            .flatten()
+            .filter(|e| {
+                e.kind == "withdrawal"
+                    && matches!(e.status, kaban_protocol::view::Status::Pending { .. })
+            })
+            .map(|e| -e.amount.minor)
+            .sum();
+        let cash = Money::new(p.cash.minor - pending, p.currency);
+        if amount.minor > cash.minor {
+            return Err(Objection::InsufficientCash {
+                kind: record.kind().to_owned(),
+                amount,
+                cash,
+                outstanding: p.outstanding,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// Checks, validates, adds and durably stores one record. Returns once it is durable.
     pub async fn submit(&self, id: BookId, record: Record) -> Result<Submitted, LibraryError> {
+        if !self.contains_record(id, &record).await {
+            self.check_cash(id, &record).await?;
+        }
         let slot = self.slot(id)?;
         let rid = record.id();
         let mut book = slot.book.lock().await;
@@ -503,7 +557,7 @@ impl Slot {
                     book: name,
                 })
             }
-            Body::Withdrawal(_) => {
+            Body::Withdrawal(_) | Body::Departure(_) => {
                 drop(members);
                 self.ledger_for(book).admit(&name, record)
             }

@@ -265,6 +265,16 @@ pub fn portfolio(
     // distributions (the money arrived as a return) nor conversions (no cash moved).
     let cash = members_balances - distributed + converted_total - invested.minor - fees.minor
         + received_back.minor;
+    if cash < 0 {
+        anomalies.push(Anomaly {
+            kind: AnomalyKind::CashShort,
+            records: Vec::new(),
+            detail: format!(
+                "the group's cash is {}: it has paid out more than it holds outside its investments",
+                Money::new(cash, currency)
+            ),
+        });
+    }
     anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
     Portfolio {
         group,
@@ -618,11 +628,11 @@ mod tests {
             &gt,
             Body::Transfer(Transfer {
                 group,
-                amount: money(80_000, "HKD"),
+                amount: money(60_000, "HKD"),
                 fee: money(1_500, "HKD"),
                 rate: "7.2".into(),
                 rate_source: "remittance quote".into(),
-                expected: money(576_000, "PHP"),
+                expected: money(432_000, "PHP"),
                 channel: "bank remittance".into(),
                 reference: "BR-1".into(),
             }),
@@ -630,19 +640,19 @@ mod tests {
         assert_eq!(check(&b).cash, money(100_001, "HKD"));
         b.add(true, &gc, Body::Approval(Approval { record: transfer }));
         let p = check(&b);
-        assert_eq!(p.cash, money(100_001 - 81_500, "HKD"));
-        assert_eq!(p.holdings[0].in_transit, money(80_000, "HKD"));
+        assert_eq!(p.cash, money(100_001 - 61_500, "HKD"));
+        assert_eq!(p.holdings[0].in_transit, money(60_000, "HKD"));
         b.add(
             true,
             &ct,
             Body::Receipt(Receipt {
                 transfer,
-                received: money(570_000, "PHP"),
+                received: money(427_500, "PHP"),
             }),
         );
         let p = check(&b);
         assert_eq!(p.holdings[0].in_transit, money(0, "HKD"));
-        assert_eq!(p.holdings[0].capital_received, money(570_000, "PHP"));
+        assert_eq!(p.holdings[0].capital_received, money(427_500, "PHP"));
 
         let ret = b.add2(
             true,
@@ -679,7 +689,7 @@ mod tests {
             .collect();
         assert_eq!(
             shares.iter().map(|s| s.share.minor).sum::<i64>(),
-            80_000,
+            60_000,
             "the members' shares of the enterprise add up to the group's"
         );
         assert_eq!(
@@ -704,7 +714,7 @@ mod tests {
             }),
         );
         let p = check(&b);
-        assert_eq!(p.cash, money(100_001 - 81_500 + 5_900 - bea.minor, "HKD"));
+        assert_eq!(p.cash, money(100_001 - 61_500 + 5_900 - bea.minor, "HKD"));
         let cora = Ledger::fold(&b.savings).balance_in("m-cora", "HKD".parse().unwrap());
         let departure = b.add2(
             false,
@@ -718,7 +728,7 @@ mod tests {
             }),
         );
         let p = check(&b);
-        assert_eq!(p.outstanding, money(80_000 - cora.minor, "HKD"));
+        assert_eq!(p.outstanding, money(60_000 - cora.minor, "HKD"));
         assert_eq!(p.anomalies.len(), 1, "{:?}", p.anomalies);
         assert_eq!(p.anomalies[0].kind, AnomalyKind::ConversionUnmatched);
         b.add2(

@@ -100,6 +100,9 @@ pub enum AnomalyKind {
     DistributionMismatch,
     /// A conversion the cooperative has not recorded (or recorded for another amount).
     ConversionUnmatched,
+    /// The group has paid out more cash than it holds (records that met concurrently, or
+    /// arrived from a partner node).
+    CashShort,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -996,6 +999,25 @@ pub enum Objection {
     },
     #[error("member id {member} is already taken in book {book}")]
     MemberTaken { member: String, book: String },
+    #[error("member {member} has already left book {book}")]
+    AlreadyLeft { member: String, book: String },
+    #[error(
+        "departure settles {amount}, but member {member}'s balance is {balance}; a departure settles her whole balance"
+    )]
+    DepartureAmount {
+        amount: Money,
+        member: String,
+        balance: Money,
+    },
+    #[error(
+        "{kind} of {amount} exceeds the group's cash of {cash}; {outstanding} is invested in enterprises"
+    )]
+    InsufficientCash {
+        kind: String,
+        amount: Money,
+        cash: Money,
+        outstanding: Money,
+    },
 }
 
 impl Objection {
@@ -1005,6 +1027,9 @@ impl Objection {
             Objection::UnknownMember { .. } => "unknown_member",
             Objection::Overdraw { .. } => "overdraw",
             Objection::MemberTaken { .. } => "member_taken",
+            Objection::AlreadyLeft { .. } => "already_left",
+            Objection::DepartureAmount { .. } => "departure_amount",
+            Objection::InsufficientCash { .. } => "insufficient_cash",
         }
     }
 }
@@ -1029,6 +1054,7 @@ impl Ledger {
             }
             Body::Contribution(c) => (&c.member, c.amount),
             Body::Withdrawal(w) => (&w.member, w.amount),
+            Body::Departure(d) => (&d.member, d.amount),
             _ => return Ok(()),
         };
         if amount.currency != currency {
@@ -1044,6 +1070,26 @@ impl Ledger {
                 member: member.to_string(),
                 book: book.to_owned(),
             });
+        }
+        if self
+            .departures
+            .iter()
+            .any(|d| d.departure.member == *member && !matches!(d.status, Status::Reversed { .. }))
+        {
+            return Err(Objection::AlreadyLeft {
+                member: member.to_string(),
+                book: book.to_owned(),
+            });
+        }
+        if let Body::Departure(_) = record.body() {
+            let balance = self.balance_in(member.as_str(), currency);
+            if balance != amount {
+                return Err(Objection::DepartureAmount {
+                    amount,
+                    member: member.to_string(),
+                    balance,
+                });
+            }
         }
         if let Body::Withdrawal(_) = record.body() {
             let balance = self.balance_in(member.as_str(), currency);

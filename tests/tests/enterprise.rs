@@ -553,12 +553,36 @@ fn continue_with_report_return_and_reintegration(j: &Journey<'_>) {
     // Reintegration: Bea goes home and takes her savings; Cora converts her stake into
     // membership of the cooperative, which records its side.
     let bea = minor(&j.statement("m-bea")["position"]["balance"]);
+    // A departure settles her whole balance, nothing else.
+    let r = kaban(
+        j.d,
+        g,
+        &[
+            "--key", "gt.key", "leave", "--book", s, "--member", "m-bea", "--payout", "--amount",
+            "1",
+        ],
+    );
+    assert!(!r.ok && r.stderr.contains("whole balance"), "{}", r.stderr);
     j.with_quorum(
         g,
         s,
         "gt.key",
         "gc.key",
         &["leave", "--book", s, "--member", "m-bea", "--payout"],
+    );
+    // Most of the group's money is in the farm: a withdrawal beyond its cash is refused.
+    let r = kaban(
+        j.d,
+        g,
+        &[
+            "--key", "gt.key", "withdraw", "--book", s, "--member", "m-ana", "--amount", "400",
+            "--reason", "rent",
+        ],
+    );
+    assert!(
+        !r.ok && r.stderr.contains("exceeds the group's cash"),
+        "{}",
+        r.stderr
     );
     let cora = minor(&j.statement("m-cora")["position"]["balance"]);
     let departure = j.with_quorum(
@@ -700,7 +724,10 @@ fn continue_with_report_return_and_reintegration(j: &Journey<'_>) {
     ] {
         let csv = j.export(node, key, &args);
         assert!(csv.lines().count() >= 2, "{args:?}: {csv}");
-        assert!(csv.contains(",") && csv.contains("\r\n"), "{args:?}: CRLF rows");
+        assert!(
+            csv.contains(",") && csv.contains("\r\n"),
+            "{args:?}: CRLF rows"
+        );
     }
     let transfers_csv = j.export(g, "gt.key", &["transfers", "--book", e]);
     assert!(

@@ -286,13 +286,11 @@ pub fn distribute(ctx: &Ctx, a: DistributeArgs) -> anyhow::Result<()> {
             amount,
         }))
     })?;
-    ctx.print(
-        format!(
-            "{id}\nThe distribution takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
-            a.book
-        ),
-        json!({"record": id}),
+    eprintln!(
+        "The distribution takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
+        a.book
     );
+    ctx.print(&id, json!({"record": id}));
     Ok(())
 }
 
@@ -317,13 +315,11 @@ pub fn leave(ctx: &Ctx, a: LeaveArgs) -> anyhow::Result<()> {
     });
     let record = Record::try_sign(&key, Some(parse_book(&a.book)?), now_ms(), &body)?;
     let id = node.submit(&a.book, &record)?;
-    ctx.print(
-        format!(
-            "{id}\nMember {} leaves with {amount}. This takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
-            a.member, a.book
-        ),
-        json!({"record": id, "amount": amount}),
+    eprintln!(
+        "Member {} leaves with {amount}. This takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
+        a.member, a.book
     );
+    ctx.print(&id, json!({"record": id, "amount": amount}));
     Ok(())
 }
 

@@ -117,6 +117,8 @@ pub struct Words {
     pub footer: &'static str,
     pub printed: &'static str,
     pub kinds: [(&'static str, &'static str); 4],
+    /// Treasurer, chair, secretary, key holder, investor.
+    pub roles: [&'static str; 5],
 }
 
 pub fn words(lang: &str) -> Option<&'static Words> {
@@ -124,6 +126,18 @@ pub fn words(lang: &str) -> Option<&'static Words> {
 }
 
 impl Words {
+    pub fn role(&self, role: kaban_protocol::kind::Role) -> &'static str {
+        use kaban_protocol::kind::Role;
+        let i = match role {
+            Role::Treasurer => 0,
+            Role::Chair => 1,
+            Role::Secretary => 2,
+            Role::KeyHolder => 3,
+            Role::Investor => 4,
+        };
+        self.roles[i]
+    }
+
     pub fn kind(&self, kind: &str) -> String {
         self.kinds
             .iter()
@@ -169,6 +183,13 @@ static WORDS: [Words; 4] = [
             ("distribution", "Share of a return"),
             ("departure", "Departure"),
         ],
+        roles: [
+            "Treasurer",
+            "Chair",
+            "Secretary",
+            "Key holder",
+            "Investor officer",
+        ],
     },
     Words {
         lang: "fil",
@@ -205,6 +226,13 @@ static WORDS: [Words; 4] = [
             ("withdrawal", "Pag-withdraw"),
             ("distribution", "Bahagi sa kita"),
             ("departure", "Pag-alis"),
+        ],
+        roles: [
+            "Ingat-yaman",
+            "Tagapangulo",
+            "Kalihim",
+            "May-hawak ng susi",
+            "Opisyal ng namumuhunan",
         ],
     },
     Words {
@@ -243,6 +271,13 @@ static WORDS: [Words; 4] = [
             ("distribution", "Bagian hasil"),
             ("departure", "Keluar"),
         ],
+        roles: [
+            "Bendahara",
+            "Ketua",
+            "Sekretaris",
+            "Pemegang kunci",
+            "Pengurus investor",
+        ],
     },
     Words {
         lang: "bn",
@@ -280,6 +315,7 @@ static WORDS: [Words; 4] = [
             ("distribution", "মুনাফার অংশ"),
             ("departure", "প্রস্থান"),
         ],
+        roles: ["কোষাধ্যক্ষ", "সভাপতি", "সম্পাদক", "চাবিধারী", "বিনিয়োগকারী কর্মকর্তা"],
     },
 ];
 
@@ -426,7 +462,7 @@ footer {{ margin-top: 6mm; font-size: 8.5pt; }}
         w.officers, w.role, w.key
     );
     for o in p.officers {
-        let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
+        let roles: Vec<&str> = o.roles.iter().map(|r| w.role(*r)).collect();
         let _ = writeln!(
             h,
             "<tr><td>{}</td><td><code>{}</code></td></tr>",
