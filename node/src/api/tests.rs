@@ -505,3 +505,67 @@ async fn personal_data_stays_local_and_can_be_erased() {
     let (_, _, v) = call(&api.state, get(&path, Some(&token))).await;
     assert_eq!(v["personal"], Value::Null);
 }
+
+#[tokio::test]
+async fn views_say_which_formats_tables_and_books_they_take() {
+    let api = Api::new().await;
+    let t = api.session(&api.treasurer).await;
+    let book = api.book;
+    for (path, code, detail) in [
+        (
+            format!("/api/v1/books/{book}/portfolio?format=xml"),
+            "unknown_format",
+            "format \"xml\" is not one of json, csv".to_owned(),
+        ),
+        (
+            format!("/api/v1/books/{book}/dashboard"),
+            "not_an_enterprise_book",
+            format!("book {book} is a savings book; its investments show in its portfolio"),
+        ),
+        (
+            format!("/api/v1/books/{book}/members/m-ana/statement?format=html&lang=xx"),
+            "unknown_language",
+            "statements are printed in en, fil, id, bn; \"xx\" is not one of them".to_owned(),
+        ),
+        (
+            format!("/api/v1/books/{book}/members/m-ana/statement?from=2026-13"),
+            "malformed_date",
+            "from \"2026-13\" is not a date like 2026-11-28".to_owned(),
+        ),
+    ] {
+        let (s, _, v) = call(&api.state, get(&path, Some(&t))).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert_eq!(
+            (v["code"].as_str().unwrap(), v["detail"].as_str().unwrap()),
+            (code, detail.as_str())
+        );
+    }
+    // A member reads her own printed statement; its words are in her language.
+    let ana = api.session(&api.ana).await;
+    let response = router(Arc::clone(&api.state))
+        .oneshot(get(
+            &format!("/api/v1/books/{book}/members/m-ana/statement?format=html&lang=id"),
+            Some(&ana),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.into_body().collect().await.unwrap().to_bytes();
+    let html = String::from_utf8(html.to_vec()).unwrap();
+    assert!(html.contains("<h1>Laporan anggota</h1>"), "{html}");
+    assert!(html.contains("Ate Ana"));
+    // CSV of the balances, with the stake column.
+    let response = router(Arc::clone(&api.state))
+        .oneshot(get(
+            &format!("/api/v1/books/{book}/balances?format=csv"),
+            Some(&t),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let csv = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(csv.starts_with(b"member,alias,currency,balance,stake\r\nm-ana,Ate Ana,HKD,"));
+}
