@@ -9,6 +9,7 @@ mod export;
 mod openapi;
 mod problem;
 mod views;
+mod web;
 
 pub use auth::{Auth, Caller, random_token};
 pub use problem::Problem;
@@ -79,11 +80,23 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/admin/integrity", get(integrity))
         .route("/api/v1/admin/peers", get(list_peers).post(join_peer))
-        .fallback(|| async { Problem::not_found("no such endpoint; see /api/v1/openapi.json") })
+        .route(
+            "/api/v1/books/{book}/members/{member}/receipts/{record}",
+            get(views::receipt),
+        )
+        .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(problems_everywhere))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// The web client for GETs outside the API; a problem for everything else.
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    if method == axum::http::Method::GET && !uri.path().starts_with("/api/") {
+        return web::asset(uri).await;
+    }
+    Problem::not_found("no such endpoint; see /api/v1/openapi.json").into_response()
 }
 
 /// One span per request, with its method and path, and one line when it ends.
@@ -308,18 +321,32 @@ async fn open_session(State(s): Shared, body: Bytes) -> Result<Json<Value>, Prob
 async fn list_books(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
     let caller = s.auth.caller(&headers)?;
     let mut books = s.library.list().await;
-    if let Caller::Person(key) = caller {
-        let mut mine = Vec::new();
-        for b in books {
-            let id = parse_book(&b.book)?;
-            let ledger = s.library.ledger(id).await?;
-            if reader_of(&ledger, &key).is_some() {
-                mine.push(b);
+    let Caller::Person(key) = caller else {
+        return Ok(Json(json!({"books": books})));
+    };
+    // A person's own books, with what she is in each: an officer (and her roles) or a member.
+    let mut mine = Vec::new();
+    for b in books.drain(..) {
+        let id = parse_book(&b.book)?;
+        let ledger = s.library.ledger(id).await?;
+        let mut line = json!(b);
+        match reader_of(&ledger, &key) {
+            Some(Reader::Officer) => {
+                line["roles"] = json!(
+                    ledger
+                        .officers
+                        .iter()
+                        .find(|o| o.key == key)
+                        .map(|o| o.roles.clone())
+                        .unwrap_or_default()
+                );
             }
+            Some(Reader::Member(m)) => line["member"] = json!(m),
+            None => continue,
         }
-        books = mine;
+        mine.push(line);
     }
-    Ok(Json(json!({"books": books})))
+    Ok(Json(json!({"books": mine})))
 }
 
 async fn create_book(State(s): Shared, body: Bytes) -> Result<Response, Problem> {

@@ -84,6 +84,8 @@ pub struct BookSummary {
     pub name: String,
     pub currency: Option<String>,
     pub record_count: usize,
+    /// Whether it is an enterprise book (a cooperative's).
+    pub enterprise: bool,
 }
 
 fn random_actor() -> [u8; 16] {
@@ -294,6 +296,7 @@ impl Library {
                 name: book.genesis().map(|g| g.name.clone()).unwrap_or_default(),
                 currency: book.genesis().map(|g| g.currency.to_string()),
                 record_count: book.record_count(),
+                enterprise: book.genesis().is_some_and(|g| g.enterprise.is_some()),
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.book.cmp(&b.book)));

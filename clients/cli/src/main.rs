@@ -224,6 +224,13 @@ enum Command {
     /// Partner nodes (needs --admin-token).
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// Show the address phones on the LAN open to pair with this node, as text and a QR code.
+    Phone {
+        /// The node's address as phones reach it, like http://192.168.1.20:8737 (the node
+        /// must listen there: `kaban-node run --http 0.0.0.0:8737`). Defaults to --node.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -899,6 +906,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ctx.print(human, v);
         }
         Command::Statement(a) => views::statement(&ctx, a)?,
+        Command::Phone { url } => {
+            let url = url.unwrap_or_else(|| ctx.cli_node.clone());
+            ctx.node()
+                .get("/health")
+                .with_context(|| format!("checking that the node answers at {}", ctx.cli_node))?;
+            let human = format!(
+                "{url}\n{}\nOpen this address on the phone (or scan the code), make the phone's key, and add it to the book:\n  kaban member add --book BOOK --alias NAME --member-key PHONE_KEY   (a member)\n  kaban role grant --book BOOK --to PHONE_KEY --role treasurer         (an officer; needs the role quorum)",
+                qr_text(&url)?
+            );
+            ctx.print(human, json!({"url": url}));
+        }
     }
     Ok(())
 }

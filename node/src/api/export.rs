@@ -374,6 +374,7 @@ thead {{ display: table-header-group; }}
 tr {{ page-break-inside: avoid; break-inside: avoid; }}
 th, td {{ text-align: left; padding: 1mm 1.5mm; border-bottom: 0.2mm solid #888; vertical-align: top; }}
 td.n, th.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+td.d {{ white-space: nowrap; }}
 code {{ font-family: "DejaVu Sans Mono", monospace; font-size: 7.5pt; word-break: break-all; }}
 footer {{ margin-top: 6mm; font-size: 8.5pt; }}
 </style></head><body>
@@ -446,13 +447,13 @@ footer {{ margin-top: 6mm; font-size: 8.5pt; }}
         let id = e.record.to_string();
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td class=\"d\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
             date(e.time_ms),
             esc(&w.kind(&e.kind)),
             e.amount,
             e.balance_after,
             status,
-            &id[..16]
+            &id[..12]
         );
     }
     h.push_str("</tbody></table>\n");

@@ -76,6 +76,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/books/{book}/members/{member}/receipts/{record}",
+        "A receipt for one of her entries: the signed record and the book's genesis, checkable offline",
+        "officer or that member's session",
+    ),
+    (
+        "get",
         "/api/v1/books/{book}/dashboard",
         "Enterprise dashboard: investors, capital received, transfers, reports, returns, memberships (?format=csv&table=investors|transfers|reports|returns|memberships)",
         "officer session (the cooperative's, or an investor group's)",

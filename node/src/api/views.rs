@@ -599,6 +599,7 @@ pub async fn statement(
         Format::Json => axum::Json(json!({
             "book": book,
             "group": ledger.name,
+            "group_totals": ledger.totals,
             "member": member,
             "alias": position.alias,
             "balances": [position.balance],
@@ -668,6 +669,60 @@ pub async fn statement(
             ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
         }
     })
+}
+
+/// A receipt for one of a member's entries: the signed record and the book's genesis, as
+/// canonical text, which any phone can check offline (signature, book, founding officer).
+pub async fn receipt(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path((book, member, record)): Path<(String, String, String)>,
+) -> Result<Response, Problem> {
+    let id = parse_book(&book)?;
+    let ledger = s.library.ledger(id).await?;
+    let allowed = match s.auth.caller(&headers)? {
+        Caller::Person(key) => match reader_of(&ledger, &key) {
+            Some(Reader::Officer) => true,
+            Some(Reader::Member(m)) => m == member,
+            None => false,
+        },
+        Caller::Admin => false,
+    };
+    if !allowed {
+        return Err(Problem::forbidden(format!(
+            "only an officer of book {id} or member {member} herself may read her receipts"
+        )));
+    }
+    let mine = ledger
+        .statements
+        .get(&member)
+        .is_some_and(|entries| entries.iter().any(|e| e.record.to_string() == record));
+    if !mine {
+        return Err(Problem::not_found(format!(
+            "member {member}'s statement in book {id} has no entry {record}"
+        )));
+    }
+    let rid: kaban_protocol::record::RecordId =
+        record
+            .parse()
+            .map_err(|e: kaban_protocol::record::IdError| {
+                Problem::bad_request("malformed_id", e.to_string())
+            })?;
+    let (r, g) = s
+        .library
+        .with_book(id, |b| {
+            (
+                b.record(&rid).map(|r| r.bytes().to_vec()),
+                b.record(&id.0).map(|r| r.bytes().to_vec()),
+            )
+        })
+        .await?;
+    let text = |bytes: Option<Vec<u8>>| {
+        bytes
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| Problem::not_found(format!("book {id} has no record {rid}")))
+    };
+    Ok(axum::Json(json!({"record": text(r)?, "genesis": text(g)?})).into_response())
 }
 
 fn period_bound(v: &Option<String>, name: &str) -> Result<Option<String>, Problem> {

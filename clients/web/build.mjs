@@ -1,0 +1,44 @@
+// Builds the client into dist/: one minified bundle, the public files, and a service worker
+// that caches exactly them. The output is deterministic; dist/ is committed because the node
+// embeds it at compile time, and `npm test` checks that it matches a fresh build.
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const here = new URL('.', import.meta.url).pathname;
+const out = process.argv[2] ?? join(here, 'dist');
+
+export async function buildInto(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  await build({
+    entryPoints: [join(here, 'src/app/main.js')],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    outfile: join(dir, 'app.js'),
+    legalComments: 'eof',
+    logLevel: 'warning',
+  });
+  cpSync(join(here, 'public'), dir, { recursive: true });
+  const files = [];
+  const walk = (d) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.push(`/${relative(dir, p)}`);
+    }
+  };
+  walk(dir);
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f).update(readFileSync(join(dir, f)));
+  const shell = ['/', ...files.filter((f) => f !== '/index.html')];
+  const sw = readFileSync(join(here, 'sw.template.js'), 'utf8')
+    .replace('__VERSION__', hash.digest('hex').slice(0, 16))
+    .replace('__SHELL__', JSON.stringify(shell));
+  writeFileSync(join(dir, 'sw.js'), sw);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await buildInto(out);

@@ -1,0 +1,69 @@
+// The node's HTTP API, from the phone. Reads need a session, which the phone opens by signing
+// the node's challenge with its key; the token lives in memory only. Every request has a timeout.
+
+import * as key from '../protocol/key.js';
+import * as base64url from '../protocol/base64url.js';
+
+export const TIMEOUT_MS = 10_000;
+const SESSION_PREFIX = new TextEncoder().encode('kaban-session-v1\n');
+
+let token = null;
+
+/** A failure the node explained (`status`, `code`, `detail`), or `offline` when it is unreachable. */
+export class NodeError extends Error {
+  constructor(status, code, detail) {
+    super(detail);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function fetchJson(path, { method = 'GET', body, auth = true } = {}) {
+  const headers = {};
+  if (auth && token) headers.authorization = `Bearer ${token}`;
+  if (body) headers['content-type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { method, body, headers, signal: AbortSignal.timeout(TIMEOUT_MS), cache: 'no-store' });
+  } catch {
+    throw new NodeError(0, 'offline', 'offline');
+  }
+  const text = await response.text();
+  let value = null;
+  try {
+    value = text ? JSON.parse(text) : null;
+  } catch {
+    value = null;
+  }
+  if (!response.ok) throw new NodeError(response.status, value?.code ?? 'error', value?.detail ?? text);
+  return { status: response.status, value };
+}
+
+async function openSession(identity) {
+  const { value: c } = await fetchJson('/sessions/challenge', { method: 'POST', auth: false });
+  const message = key.concat(SESSION_PREFIX, new TextEncoder().encode(c.challenge));
+  const signature = base64url.encode(await key.sign(identity, message));
+  const { value } = await fetchJson('/sessions', {
+    method: 'POST',
+    auth: false,
+    body: JSON.stringify({ key: identity.publicText, challenge: c.challenge, signature }),
+  });
+  token = value.token;
+}
+
+/** GET with a session, opening (or renewing) it when needed. */
+export async function read(identity, path) {
+  if (!token) await openSession(identity);
+  try {
+    return (await fetchJson(path)).value;
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    await openSession(identity);
+    return (await fetchJson(path)).value;
+  }
+}
+
+/** Submits signed record bytes; 201 (new) and 200 (already held) both mean durable. */
+export async function submit(book, bytes) {
+  return fetchJson(`/books/${book}/records`, { method: 'POST', body: bytes, auth: false });
+}

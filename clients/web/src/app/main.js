@@ -1,0 +1,570 @@
+// Kaban on a phone: pairing, meeting mode, approvals, a member's own book, the cooperative's
+// view, and offline receipt checks. Plain DOM, no framework; every word from the translations.
+
+import * as record from '../protocol/record.js';
+import * as api from './api.js';
+import * as i18n from './i18n.js';
+import * as identity from './identity.js';
+import * as outbox from './outbox.js';
+import * as qr from './qr.js';
+import * as receipt from './receipt.js';
+import * as store from './store.js';
+import { action, h, show } from './ui.js';
+
+const { t } = i18n;
+const root = document.getElementById('app');
+let me = null;
+/** Updates the screen in place when the outbox changes, where a screen wants that. */
+let refreshScreen = null;
+
+// ---------------------------------------------------------------------------------------------
+// Reading from the node, with the last answer kept for when there is no connection.
+
+async function read(path) {
+  try {
+    const value = await api.read(me, path);
+    await store.put(`cache:${path}`, value);
+    return value;
+  } catch (e) {
+    if (e.code !== 'offline') throw e;
+    const cached = await store.get(`cache:${path}`);
+    if (cached === undefined) throw e;
+    return cached;
+  }
+}
+
+async function signAndQueue(book, kind, body, meta = {}) {
+  const bytes = await record.sign({ kind, book, time: Date.now(), body }, me);
+  const { id } = await record.decode(bytes);
+  await outbox.add({ id, book, bytes, kind, ...meta });
+  return id;
+}
+
+function errorBox(e) {
+  return h('p', { class: 'error', role: 'alert' }, e.code === 'offline' ? t('error.offline') : t('error.node', { detail: e.message }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frame: header with language choice, and the outbox status.
+
+async function statusLine() {
+  const all = await outbox.all();
+  const pending = all.filter((e) => e.state === 'pending').length;
+  const confirmed = all.filter((e) => e.state === 'confirmed').length;
+  const refused = all.filter((e) => e.state === 'refused').length;
+  const line = document.getElementById('status');
+  line.replaceChildren(
+    h('span', { class: navigator.onLine ? 'online' : 'offline' }, navigator.onLine ? t('status.online') : t('status.offline')),
+    ' · ',
+    h('span', { 'data-testid': 'pending-count' }, t('status.pending', { n: pending })),
+    ' · ',
+    h('span', { 'data-testid': 'confirmed-count' }, t('status.confirmed', { n: confirmed })),
+    ...(refused ? [h('span', { class: 'error' }, ` · ${t('status.refused', { n: refused })}`)] : []),
+  );
+}
+
+function header() {
+  const select = h(
+    'select',
+    { id: 'language', 'aria-label': t('language.choose') },
+    Object.keys(i18n.LANGUAGES).map((code) => h('option', { value: code, selected: code === i18n.current() }, t(`language.${code}`))),
+  );
+  select.addEventListener('change', async () => {
+    await i18n.load(select.value);
+    await store.put('language', select.value);
+    render();
+  });
+  document.getElementById('top').replaceChildren(h('a', { href: '#/', class: 'brand' }, t('app.title')), select);
+  statusLine();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Screens.
+
+function setup() {
+  const pass = h('input', { type: 'password', id: 'passphrase', autocomplete: 'new-password', minlength: identity.MIN_PASSPHRASE });
+  const again = h('input', { type: 'password', id: 'passphrase-again', autocomplete: 'new-password' });
+  const message = h('p', { role: 'status' });
+  const create = action(t('setup.create'), async () => {
+    if (pass.value.length < identity.MIN_PASSPHRASE) return message.replaceChildren(t('setup.too_short', { n: identity.MIN_PASSPHRASE }));
+    if (pass.value !== again.value) return message.replaceChildren(t('setup.mismatch'));
+    message.replaceChildren(t('setup.working'));
+    me = await identity.create(pass.value);
+    location.hash = '#/';
+    render();
+  }, { id: 'create-key', class: 'primary' });
+  const backupText = h('textarea', { id: 'backup-text', rows: 3 });
+  const backupFile = h('input', { type: 'file', id: 'backup-file', accept: '.txt,text/plain' });
+  backupFile.addEventListener('change', async () => {
+    backupText.value = (await backupFile.files[0]?.text()) ?? '';
+  });
+  const restorePass = h('input', { type: 'password', id: 'restore-passphrase', autocomplete: 'current-password' });
+  const restore = action(t('setup.restore'), async () => {
+    try {
+      me = await identity.restore(backupText.value, restorePass.value);
+      location.hash = '#/';
+      render();
+    } catch (e) {
+      message.replaceChildren(t(e.message === 'backup_passphrase' ? 'setup.wrong_passphrase' : 'setup.bad_backup'));
+    }
+  }, { id: 'restore-key' });
+  show(
+    root,
+    h('h1', {}, t('setup.title')),
+    h('p', {}, t('setup.explain')),
+    h('label', {}, t('setup.passphrase'), pass),
+    h('label', {}, t('setup.passphrase_again'), again),
+    create,
+    message,
+    h('h2', {}, t('setup.restore_title')),
+    h('label', {}, t('setup.backup_text'), backupText),
+    h('label', {}, t('setup.backup_file'), backupFile),
+    h('label', {}, t('setup.passphrase'), restorePass),
+    restore,
+  );
+}
+
+async function home() {
+  const books = h('div', { id: 'books' }, h('p', {}, t('common.loading')));
+  show(
+    root,
+    h('h1', {}, t('home.title')),
+    h('p', {}, t('home.your_key')),
+    h('p', { class: 'key', id: 'public-key' }, me.publicText),
+    qr.svg(me.publicText, t('home.key_qr')),
+    h('p', {}, t('home.pair_help')),
+    h('p', {}, h('a', { href: '#/key' }, t('home.backup_link'))),
+    h('h2', {}, t('home.books')),
+    books,
+  );
+  const list = async () => {
+    let value;
+    try {
+      value = await read('/books');
+    } catch (e) {
+      return show(books, errorBox(e));
+    }
+    if (!value.books.length) return show(books, h('p', { id: 'no-books' }, t('home.no_books')));
+    show(
+      books,
+      value.books.map((b) =>
+        h(
+          'section',
+          { class: 'card', dataset: { book: b.book } },
+          h('h3', {}, b.name),
+          h('p', { class: 'role' }, b.member ? t('home.role_member') : t('home.role_officer', { roles: (b.roles ?? []).map((r) => t(`role.${r}`)).join(', ') })),
+          h(
+            'nav',
+            { class: 'actions' },
+            b.member ? h('a', { class: 'button', href: `#/member/${b.book}/${b.member}` }, t('home.my_book')) : null,
+            !b.member && !b.enterprise && b.roles.some((r) => ['treasurer', 'chair', 'secretary'].includes(r))
+              ? h('a', { class: 'button', href: `#/meeting/${b.book}` }, t('home.meeting'))
+              : null,
+            !b.member ? h('a', { class: 'button', href: `#/approvals/${b.book}` }, t('home.approvals')) : null,
+            !b.member && b.enterprise ? h('a', { class: 'button', href: `#/coop/${b.book}` }, t('home.coop')) : null,
+          ),
+        ),
+      ),
+    );
+  };
+  await list();
+  // Until an officer adds this key, look again every few seconds.
+  const timer = setInterval(() => {
+    if (!document.getElementById('no-books')) return clearInterval(timer);
+    list();
+  }, 3000);
+}
+
+function keyBackup() {
+  const download = action(t('backup.download'), async () => {
+    const blob = new Blob([`${me.backup}\n`], { type: 'text/plain' });
+    const a = h('a', { href: URL.createObjectURL(blob), download: `kaban-key-${me.publicText.slice(0, 8)}.txt` });
+    a.click();
+    URL.revokeObjectURL(a.href);
+  }, { id: 'download-backup' });
+  show(
+    root,
+    h('h1', {}, t('backup.title')),
+    h('p', {}, t('backup.explain')),
+    qr.svg(me.backup, t('backup.qr')),
+    h('textarea', { id: 'backup-out', readonly: true, rows: 4 }, me.backup),
+    download,
+    h('p', {}, h('a', { href: '#/' }, t('common.back'))),
+  );
+}
+
+async function meeting(book) {
+  let summary;
+  let roster;
+  try {
+    [summary, roster] = await Promise.all([read(`/books/${book}`), read(`/books/${book}/roster`)]);
+  } catch (e) {
+    return show(root, errorBox(e));
+  }
+  const currency = summary.currency;
+  const open = await store.get(`meeting:${book}`);
+  if (!open) {
+    const date = h('input', { type: 'date', id: 'meeting-date', value: new Date().toISOString().slice(0, 10) });
+    const place = h('input', { type: 'text', id: 'meeting-place' });
+    return show(
+      root,
+      h('h1', {}, t('meeting.title', { group: summary.name })),
+      h('label', {}, t('meeting.date'), date),
+      h('label', {}, t('meeting.place'), place),
+      action(t('meeting.open'), async () => {
+        const body = { date: date.value };
+        if (place.value.trim()) body.place = place.value.trim();
+        const id = await signAndQueue(book, 'meeting', body);
+        await store.put(`meeting:${book}`, { id, date: date.value });
+        render();
+      }, { id: 'open-meeting', class: 'primary' }),
+    );
+  }
+  const mine = (all, id) => all.filter((e) => e.kind === 'contribution' && e.meeting === open.id && (!id || e.member === id));
+  const lists = new Map();
+  const totalLine = h('p', { id: 'meeting-total' });
+  // Rows are drawn once; as records are confirmed only their entries change, so a person typing
+  // the next amount is never interrupted.
+  const refresh = async () => {
+    const all = await outbox.all();
+    for (const [id, list] of lists) {
+      list.replaceChildren(
+        ...mine(all, id).map((e) =>
+          h('li', { class: `entry ${e.state}`, dataset: { state: e.state } }, `${i18n.money({ currency, minor: e.minor })} · ${t(`state.${e.state}`)}`, e.error ? ` · ${e.error}` : ''),
+        ),
+      );
+    }
+    const counted = mine(all).filter((e) => e.state !== 'refused');
+    totalLine.replaceChildren(t('meeting.so_far', { n: counted.length, total: i18n.money({ currency, minor: counted.reduce((n, e) => n + e.minor, 0) }) }));
+    return counted;
+  };
+  const rows = roster.members.map((m) => {
+    const amount = h('input', { type: 'text', inputmode: 'decimal', 'aria-label': t('meeting.amount_for', { alias: m.alias }), class: 'amount' });
+    const note = h('p', { class: 'field-error', role: 'alert' });
+    const list = h('ul', { class: 'entries' });
+    lists.set(m.member, list);
+    return h(
+      'li',
+      { class: 'member', dataset: { member: m.member } },
+      h('span', { class: 'alias' }, m.alias),
+      h('span', { class: 'member-id' }, m.member),
+      amount,
+      action(t('meeting.record'), async () => {
+        const minor = i18n.parseAmount(amount.value, currency);
+        if (minor === null) return note.replaceChildren(t('meeting.bad_amount', { example: i18n.money({ currency, minor: 50000 }) }));
+        note.replaceChildren();
+        amount.value = '';
+        await signAndQueue(book, 'contribution', { amount: { currency, minor }, meeting: open.id, member: m.member }, { member: m.member, minor, currency, meeting: open.id });
+        await refresh();
+      }, { class: 'record' }),
+      note,
+      list,
+    );
+  });
+  refreshScreen = refresh;
+  await refresh();
+  show(
+    root,
+    h('h1', {}, t('meeting.title', { group: summary.name })),
+    h('p', {}, t('meeting.open_since', { date: open.date })),
+    h('ul', { class: 'members' }, rows),
+    totalLine,
+    action(t('meeting.close'), async () => {
+      await store.remove(`meeting:${book}`);
+      refreshScreen = null;
+      const entries = await refresh();
+      const total = entries.reduce((n, e) => n + e.minor, 0);
+      const pending = entries.filter((e) => e.state === 'pending').length;
+      show(
+        root,
+        h('h1', {}, t('meeting.closed')),
+        h('p', { id: 'closing-totals' }, t('meeting.totals', { n: entries.length, total: i18n.money({ currency, minor: total }) })),
+        pending ? h('p', {}, t('meeting.still_pending', { n: pending })) : null,
+        h('a', { class: 'button', href: '#/' }, t('common.back')),
+      );
+    }, { id: 'close-meeting' }),
+  );
+}
+
+/** A record awaiting signatures, in plain words. */
+function describe(r, members) {
+  const alias = (id) => members.find((m) => m.member === id)?.alias ?? id;
+  const b = r.body;
+  switch (r.kind) {
+    case 'withdrawal':
+      return t('approve.withdrawal', { amount: i18n.money(b.amount), member: alias(b.member), reason: b.reason });
+    case 'role_grant':
+      return t('approve.role_grant', { key: b.key.slice(0, 8), role: t(`role.${b.role}`) });
+    case 'role_revoke':
+      return t('approve.role_revoke', { key: b.key.slice(0, 8), role: t(`role.${b.role}`) });
+    case 'transfer':
+      return t('approve.transfer', { amount: i18n.money(b.amount), fee: i18n.money(b.fee), expected: i18n.money(b.expected), channel: b.channel });
+    case 'reversal':
+      return t('approve.reversal', { reason: b.reason });
+    case 'distribution':
+      return t('approve.distribution', { amount: i18n.money(b.amount) });
+    case 'departure':
+      return t(b.settlement === 'payout' ? 'approve.payout' : 'approve.conversion', { member: alias(b.member), amount: i18n.money(b.amount) });
+    case 'share':
+      return t('approve.share', { peer: b.peer.slice(0, 12) });
+    default:
+      return t('approve.other', { kind: r.kind });
+  }
+}
+
+async function approvals(book) {
+  let pending;
+  let roster;
+  try {
+    [pending, roster] = await Promise.all([read(`/books/${book}/pending`), read(`/books/${book}/roster`)]);
+  } catch (e) {
+    return show(root, errorBox(e));
+  }
+  const queued = new Set((await outbox.all()).filter((e) => e.kind === 'approval' && e.state !== 'refused').map((e) => e.target));
+  const items = [];
+  for (const p of pending.pending) {
+    const r = await read(`/books/${book}/records/${p.record}`);
+    const signed = p.signed_by.includes(me.publicText) || queued.has(p.record);
+    items.push(
+      h(
+        'li',
+        { class: 'card approval', dataset: { record: p.record, kind: p.kind } },
+        h('p', { class: 'what' }, describe(r, roster.members)),
+        h('p', { class: 'signatures' }, t('approve.signatures', { have: p.signed_by.length, need: p.need })),
+        signed
+          ? h('p', { class: 'done' }, t('approve.signed'))
+          : action(t('approve.button'), async () => {
+              await signAndQueue(book, 'approval', { record: p.record }, { target: p.record });
+              await outbox.flush();
+              render();
+            }, { class: 'primary approve' }),
+      ),
+    );
+  }
+  show(root, h('h1', {}, t('approve.title')), items.length ? h('ul', { class: 'approvals' }, items) : h('p', { id: 'inbox-empty' }, t('approve.empty')));
+}
+
+async function member(book, memberId) {
+  let s;
+  try {
+    s = await read(`/books/${book}/members/${memberId}/statement`);
+  } catch (e) {
+    return show(root, errorBox(e));
+  }
+  const p = s.position;
+  const receiptBox = h('div', { id: 'receipt' });
+  show(
+    root,
+    h('h1', {}, t('member.title', { alias: s.alias })),
+    h('p', {}, s.group),
+    h(
+      'dl',
+      { class: 'figures' },
+      h('dt', {}, t('member.balance')),
+      h('dd', { id: 'balance' }, i18n.money(p.balance)),
+      h('dt', {}, t('member.stake')),
+      h('dd', {}, t('member.stake_of', { stake: i18n.money(p.stake), total: i18n.money(p.group_stake) })),
+      h('dt', {}, t('member.returns')),
+      h('dd', {}, i18n.money(p.returns_received)),
+      p.enterprises.map((e) => [h('dt', {}, t('member.share_of', { name: e.name })), h('dd', {}, i18n.money(e.share))]),
+      h('dt', {}, t('member.group_totals')),
+      h('dd', { id: 'group-totals' }, (s.group_totals ?? []).map((m) => i18n.money(m)).join(', ')),
+    ),
+    h('h2', {}, t('member.entries')),
+    h(
+      'ul',
+      { class: 'statement' },
+      s.entries.map((e) =>
+        h(
+          'li',
+          { class: 'entry', dataset: { record: e.record } },
+          `${i18n.date(e.time_ms)} · ${t(`kind.${e.kind}`)} · ${i18n.money(e.amount)} · ${t(`status.${e.status.state}`)}`,
+          e.kind === 'contribution'
+            ? action(t('member.receipt'), async () => {
+                try {
+                  const r = await read(`/books/${book}/members/${memberId}/receipts/${e.record}`);
+                  const url = receipt.link(r.record, r.genesis);
+                  show(receiptBox, h('h2', {}, t('member.receipt_title')), qr.svg(url, t('member.receipt_qr')), h('p', {}, h('a', { href: url, id: 'receipt-link' }, t('member.receipt_open'))));
+                } catch (err) {
+                  show(receiptBox, errorBox(err));
+                }
+              }, { class: 'receipt-button' })
+            : null,
+        ),
+      ),
+    ),
+    receiptBox,
+  );
+}
+
+async function checkReceipt(payload) {
+  const result = await receipt.check(payload);
+  const r = result.record;
+  const facts = r
+    ? h('p', {}, t('receipt.facts', { amount: i18n.money(r.body.amount), member: r.body.member, date: i18n.date(r.time) }))
+    : null;
+  show(
+    root,
+    h('h1', {}, t('receipt.title')),
+    result.valid
+      ? h('p', { id: 'verdict', class: 'valid', dataset: { valid: 'true' } }, t('receipt.valid', { role: result.roles.map((x) => t(`role.${x}`)).join(', '), key: r.signer.slice(0, 8), group: result.groupName }))
+      : h('p', { id: 'verdict', class: 'invalid', dataset: { valid: 'false' } }, t(`receipt.invalid.${result.reason}`, { group: result.groupName ?? '' })),
+    facts,
+    h('p', {}, h('a', { href: '#/' }, t('common.back'))),
+  );
+}
+
+async function coop(book) {
+  let d;
+  try {
+    d = await read(`/books/${book}/dashboard`);
+  } catch (e) {
+    return show(root, errorBox(e));
+  }
+  const cur = d.enterprise.currency;
+  const awaiting = d.transfers.filter((x) => ['sent', 'overdue'].includes(x.status.state));
+  const queuedReceipts = new Set((await outbox.all()).filter((e) => e.kind === 'receipt').map((e) => e.target));
+  const field = (name, type = 'text', attrs = {}) => h('label', {}, t(`report.${name}`), h('input', { type, name, id: `report-${name}`, ...attrs }));
+  const form = h(
+    'form',
+    { id: 'report-form' },
+    field('from', 'date'),
+    field('to', 'date'),
+    field('revenue', 'text', { inputmode: 'decimal' }),
+    field('costs', 'text', { inputmode: 'decimal' }),
+    field('jobs_women', 'number', { min: 0 }),
+    field('jobs_men', 'number', { min: 0 }),
+    field('members', 'number', { min: 0 }),
+    field('returnees', 'number', { min: 0 }),
+    field('language'),
+    h('label', {}, t('report.narrative'), h('textarea', { name: 'narrative', id: 'report-narrative', rows: 3 })),
+  );
+  const note = h('p', { role: 'status', id: 'report-note' });
+  show(
+    root,
+    h('h1', {}, d.enterprise.name),
+    h('p', {}, `${d.enterprise.country} · ${d.enterprise.sector}`),
+    h('dl', { class: 'figures' }, h('dt', {}, t('coop.capital')), h('dd', {}, i18n.money(d.capital_received)), h('dt', {}, t('coop.returns')), h('dd', {}, i18n.money(d.returns_paid))),
+    h('h2', {}, t('coop.investors')),
+    h('ul', {}, d.investors.map((i) => h('li', {}, t('coop.investor', { name: i.name, sent: i18n.money(i.sent), received: i18n.money(i.received) })))),
+    h('h2', {}, t('coop.to_acknowledge')),
+    awaiting.length
+      ? h(
+          'ul',
+          {},
+          awaiting.map((x) => {
+            const amount = h('input', { type: 'text', inputmode: 'decimal', class: 'amount', 'aria-label': t('coop.received') });
+            return h(
+              'li',
+              { class: 'card', dataset: { transfer: x.record } },
+              h('p', {}, t('coop.transfer', { group: x.group_name, amount: i18n.money(x.amount), expected: i18n.money(x.expected), reference: x.reference })),
+              queuedReceipts.has(x.record)
+                ? h('p', {}, t('state.pending'))
+                : [
+                    amount,
+                    action(t('coop.acknowledge'), async () => {
+                      const minor = i18n.parseAmount(amount.value, cur);
+                      if (minor === null) return;
+                      await signAndQueue(book, 'receipt', { received: { currency: cur, minor }, transfer: x.record }, { target: x.record });
+                      await outbox.flush();
+                      render();
+                    }, { class: 'primary' }),
+                  ],
+            );
+          }),
+        )
+      : h('p', {}, t('coop.nothing_to_acknowledge')),
+    h('h2', {}, t('coop.reports')),
+    h('ul', {}, d.reports.map((r) => h('li', {}, t('coop.report_line', { from: r.period.from, to: r.period.to, surplus: i18n.money(r.surplus), women: r.jobs.women, men: r.jobs.men })))),
+    h('h2', {}, t('report.title')),
+    form,
+    action(t('report.submit'), async () => {
+      const v = Object.fromEntries(new FormData(form));
+      const revenue = i18n.parseAmount(v.revenue, cur);
+      const costs = i18n.parseAmount(v.costs, cur);
+      if (revenue === null || costs === null || !v.from || !v.to || !v.narrative?.trim() || !v.language?.trim()) {
+        return note.replaceChildren(t('report.incomplete'));
+      }
+      const n = (x) => Number.parseInt(x || '0', 10);
+      await signAndQueue(book, 'report', {
+        costs: { currency: cur, minor: costs },
+        jobs: { men: n(v.jobs_men), women: n(v.jobs_women) },
+        members: { returnees: n(v.returnees), total: n(v.members) },
+        narrative: { language: v.language.trim(), text: v.narrative.trim() },
+        period: { from: v.from, to: v.to },
+        revenue: { currency: cur, minor: revenue },
+      });
+      note.replaceChildren(t('report.signed'));
+    }, { class: 'primary', id: 'submit-report' }),
+    note,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// One render at a time: a change that arrives while a screen is being drawn draws it again
+// afterwards, so the screen always ends up showing the latest state of the outbox.
+let rendering = null;
+let again = false;
+function render() {
+  if (rendering) {
+    again = true;
+    return rendering;
+  }
+  rendering = (async () => {
+    try {
+      do {
+        again = false;
+        await renderNow();
+      } while (again);
+    } finally {
+      rendering = null;
+    }
+  })();
+  return rendering;
+}
+
+async function renderNow() {
+  refreshScreen = null;
+  header();
+  const hash = location.hash;
+  if (hash.startsWith('#receipt=')) return checkReceipt(hash.slice('#receipt='.length));
+  if (!me) return setup();
+  const [, screen, a, b] = hash.replace(/^#\/?/, '').match(/^([a-z]*)\/?([0-9a-f]*)\/?([a-z0-9-]*)/) ?? [];
+  switch (screen) {
+    case 'key':
+      return keyBackup();
+    case 'meeting':
+      return meeting(a);
+    case 'approvals':
+      return approvals(a);
+    case 'member':
+      return member(a, b);
+    case 'coop':
+      return coop(a);
+    default:
+      return home();
+  }
+}
+
+async function main() {
+  if (!window.isSecureContext) {
+    // Browsers give keys, hashing and offline storage of the app only to secure pages.
+    await i18n.load(navigator.language?.split('-')[0] ?? 'en');
+    return show(root, h('h1', {}, t('app.title')), h('p', { class: 'error', role: 'alert' }, t('error.insecure', { origin: location.origin })));
+  }
+  await i18n.load((await store.get('language')) ?? 'en');
+  me = (await identity.load()) ?? null;
+  outbox.onChange(async () => {
+    await statusLine();
+    await refreshScreen?.();
+  });
+  addEventListener('online', statusLine);
+  addEventListener('offline', statusLine);
+  addEventListener('hashchange', render);
+  outbox.start();
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js');
+  render();
+}
+
+main();

@@ -1,0 +1,57 @@
+// Records signed on the phone wait here until the node has them durably. A record is signed
+// once; a retry sends the same bytes, so the node (which keys records by id) can never count it
+// twice, however flaky the connection was.
+
+import * as store from './store.js';
+import { NodeError, submit } from './api.js';
+
+const listeners = new Set();
+let flushing = null;
+let seq = Date.now();
+
+export function onChange(f) {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+const changed = () => listeners.forEach((f) => f());
+
+/** Queues a signed record ({id, book, bytes, kind, ...meta}) and tries to send it. */
+export async function add(entry) {
+  await store.enqueue({ ...entry, seq: seq++, time: Date.now() });
+  changed();
+  flush();
+}
+
+/** Sends every pending record in the order it was signed; stops at the first network failure. */
+export function flush() {
+  flushing ??= (async () => {
+    try {
+      for (const entry of await store.outbox()) {
+        if (entry.state !== 'pending') continue;
+        try {
+          await submit(entry.book, entry.bytes);
+          await store.update({ ...entry, state: 'confirmed', error: null });
+        } catch (e) {
+          if (e instanceof NodeError && e.status >= 400 && e.status < 500) {
+            await store.update({ ...entry, state: 'refused', error: e.message });
+          } else {
+            break; // offline or the node is down: keep it pending and try again later
+          }
+        }
+        changed();
+      }
+    } finally {
+      flushing = null;
+    }
+  })();
+  return flushing;
+}
+
+export const all = () => store.outbox();
+
+/** Retry when the connection comes back, and every few seconds in case it came back quietly. */
+export function start() {
+  addEventListener('online', () => flush());
+  setInterval(() => flush(), 4000);
+  flush();
+}

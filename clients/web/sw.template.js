@@ -1,0 +1,23 @@
+// The app shell, cached so that the client opens and works with no connection at all. The API
+// is never cached here: the page keeps its own copies of what it read, and its outbox.
+const CACHE = 'kaban-__VERSION__';
+const SHELL = __SHELL__;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (event.request.method !== 'GET' || url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+  const key = event.request.mode === 'navigate' ? '/' : url.pathname;
+  event.respondWith(caches.open(CACHE).then((c) => c.match(key)).then((hit) => hit ?? fetch(event.request)));
+});

@@ -1,0 +1,61 @@
+//! Embeds the web client's build output (`clients/web/dist`, committed) in the node binary, so
+//! installing the node installs the client. Writes `$OUT_DIR/web_assets.rs`: one
+//! `(path, content type, bytes)` entry per file.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let dist = manifest.join("../clients/web/dist");
+    println!("cargo:rerun-if-changed={}", dist.display());
+    let mut files = Vec::new();
+    collect(&dist, &dist, &mut files);
+    files.sort();
+    assert!(
+        files.iter().any(|(p, _)| p == "/index.html"),
+        "clients/web/dist has no index.html; run `npm run build` in clients/web"
+    );
+    let mut out = String::from("pub static ASSETS: &[(&str, &str, &[u8])] = &[\n");
+    for (path, file) in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let _ = writeln!(
+            out,
+            "    ({path:?}, {:?}, include_bytes!({:?})),",
+            content_type(path),
+            file.canonicalize().expect("the file exists").display()
+        );
+    }
+    out.push_str("];\n");
+    let dest =
+        PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("web_assets.rs");
+    std::fs::write(dest, out).expect("OUT_DIR is writable");
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            println!("cargo:rerun-if-changed={}", path.display());
+            collect(root, &path, out);
+        } else {
+            let rel = path.strip_prefix(root).expect("under root");
+            out.push((format!("/{}", rel.to_string_lossy()), path));
+        }
+    }
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("webmanifest") => "application/manifest+json",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}

@@ -1,0 +1,57 @@
+//! The mobile web client end to end: real headless Chromium (Debian's `chromium`, driven by
+//! `playwright-core`) at a phone's size, against a real `kaban-node` serving the client at `/`.
+//! The browser steps live in `clients/web/e2e/phone.mjs`; this starts the node and runs them:
+//! pair a phone, run a meeting of ten members with the browser offline halfway, see every record
+//! confirmed, reload, send a record twice, back up and restore a key, approve a withdrawal from a
+//! second phone, check a member's receipt offline on a third phone and a tampered one, and switch
+//! language.
+
+#![allow(clippy::unwrap_used)]
+
+use kaban_tests::{NodeProcess, bin_dir};
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/web");
+    assert!(
+        web.join("node_modules/playwright-core").exists(),
+        "{} has no node_modules: run `npm ci --prefix clients/web` once (.ci/run does it)",
+        web.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "the phone tests need Chromium at {chromium} (Debian: apt-get install chromium; .ci/run installs it), or CHROMIUM=/path/to/it"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&dir.path().join("node"));
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let out = Command::new("node")
+        .arg("e2e/phone.mjs")
+        .current_dir(&web)
+        .env("KABAN_NODE", &node.url)
+        .env("KABAN_BIN", bin_dir().join("kaban"))
+        .env("KABAN_WORK", &work)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs (the web client needs Node.js 20 or later)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "the phone steps failed:\n{stdout}\n{}\n(screenshots so far are in {})",
+        String::from_utf8_lossy(&out.stderr),
+        work.display()
+    );
+    assert!(stdout.contains("all phone steps passed"), "{stdout}");
+    if let Ok(keep) = std::env::var("KABAN_SCREENSHOTS") {
+        for shot in std::fs::read_dir(&work).unwrap().flatten() {
+            if shot.path().extension().is_some_and(|e| e == "png") {
+                std::fs::copy(shot.path(), Path::new(&keep).join(shot.file_name())).unwrap();
+            }
+        }
+    }
+}
