@@ -42,6 +42,8 @@ pub struct AppState {
     pub clock: fn() -> u64,
     /// The peer-to-peer layer; `None` in tests that exercise the API alone.
     pub p2p: Option<crate::p2p::P2p>,
+    /// The certificate of the node's own CA, when it serves HTTPS, for phones to install.
+    pub ca_pem: Option<String>,
 }
 
 pub fn now_ms() -> u64 {
@@ -78,6 +80,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/books/{book}/members/{member}/personal",
             get(get_personal).put(put_personal).delete(erase_personal),
         )
+        .route("/kaban-ca.crt", get(ca_certificate))
         .route("/api/v1/admin/integrity", get(integrity))
         .route("/api/v1/admin/peers", get(list_peers).post(join_peer))
         .route(
@@ -92,6 +95,27 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// The web client for GETs outside the API; a problem for everything else.
+/// The node's CA certificate, which phones install once to trust its HTTPS.
+async fn ca_certificate(State(s): Shared) -> Response {
+    match &s.ca_pem {
+        Some(pem) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "application/x-x509-ca-cert"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"kaban-ca.crt\"",
+                ),
+            ],
+            pem.clone(),
+        )
+            .into_response(),
+        None => Problem::not_found(
+            "this node does not serve HTTPS; start it with --https 0.0.0.0:8743 --https-name THIS-MACHINE'S-LAN-ADDRESS",
+        )
+        .into_response(),
+    }
+}
+
 async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
     if method == axum::http::Method::GET && !uri.path().starts_with("/api/") {
         return web::asset(uri).await;

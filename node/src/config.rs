@@ -5,6 +5,10 @@
 //! data_dir = "/var/lib/kaban"
 //! # Where the HTTP API listens. Loopback by default; see the README to serve phones on a LAN.
 //! http = "127.0.0.1:8737"
+//! # HTTPS for phones on the LAN, with the node's own CA (phones install /kaban-ca.crt once),
+//! # and the names phones use for this machine.
+//! https = "0.0.0.0:8743"
+//! https_names = ["192.168.1.20", "kaban.lan"]
 //! # The tracing filter, as in RUST_LOG.
 //! log = "info"
 //! # Where partner nodes reach this one (libp2p multiaddrs). Behind NAT, add a relay's circuit
@@ -37,6 +41,10 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     /// `None`: [`DEFAULT_HTTP`].
     pub http: Option<SocketAddr>,
+    /// `None`: no HTTPS.
+    pub https: Option<SocketAddr>,
+    /// Names (IP addresses or host names) the HTTPS certificate is for, besides localhost.
+    pub https_names: Option<Vec<String>>,
     /// `None`: `info`, or `$RUST_LOG` when set.
     pub log: Option<String>,
     /// `None`: [`DEFAULT_LISTEN`].
@@ -54,6 +62,8 @@ pub struct FileConfig {
 pub struct Flags {
     pub data_dir: Option<PathBuf>,
     pub http: Option<SocketAddr>,
+    pub https: Option<SocketAddr>,
+    pub https_names: Vec<String>,
     pub listen: Vec<String>,
     pub no_mdns: bool,
     pub relay: bool,
@@ -65,6 +75,8 @@ pub struct Flags {
 pub struct Config {
     pub data_dir: PathBuf,
     pub http: SocketAddr,
+    pub https: Option<SocketAddr>,
+    pub https_names: Vec<String>,
     pub log: String,
     pub p2p: crate::p2p::Options,
 }
@@ -148,6 +160,13 @@ impl Config {
                 .http
                 .or(parsed.http)
                 .unwrap_or_else(|| DEFAULT_HTTP.parse().expect("the default address parses")),
+            https: flags.https.or(parsed.https),
+            https_names: parsed
+                .https_names
+                .unwrap_or_default()
+                .into_iter()
+                .chain(flags.https_names)
+                .collect(),
             log: parsed
                 .log
                 .or_else(|| std::env::var("RUST_LOG").ok())

@@ -13,3 +13,4 @@ pub mod library;
 pub mod node;
 pub mod p2p;
 pub mod storage;
+pub mod tls;

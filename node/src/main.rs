@@ -23,6 +23,14 @@ enum Command {
         /// HTTP listen address; default 127.0.0.1:8737.
         #[arg(long)]
         http: Option<SocketAddr>,
+        /// HTTPS listen address for phones on the LAN, like 0.0.0.0:8743. The node makes its
+        /// own certificate authority; phones install it once from /kaban-ca.crt.
+        #[arg(long)]
+        https: Option<SocketAddr>,
+        /// A name phones use for this machine (an IP address or host name), for the HTTPS
+        /// certificate; repeat for several. localhost and 127.0.0.1 are always included.
+        #[arg(long)]
+        https_name: Vec<String>,
         /// TOML configuration file; flags override it.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -78,6 +86,8 @@ fn run() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Run {
         data_dir: None,
         http: None,
+        https: None,
+        https_name: Vec::new(),
         config: None,
         listen: Vec::new(),
         no_mdns: false,
@@ -88,6 +98,8 @@ fn run() -> anyhow::Result<()> {
         Command::Run {
             data_dir,
             http,
+            https,
+            https_name,
             config,
             listen,
             no_mdns,
@@ -97,6 +109,8 @@ fn run() -> anyhow::Result<()> {
             let flags = Flags {
                 data_dir,
                 http,
+                https,
+                https_names: https_name,
                 listen,
                 no_mdns,
                 relay,
@@ -112,6 +126,14 @@ fn run() -> anyhow::Result<()> {
                 println!("kaban-node {}", env!("CARGO_PKG_VERSION"));
                 println!("node id: {}", s.node_id);
                 println!("http: http://{}", s.http);
+                if let Some(https) = s.https {
+                    println!("https: https://{https}");
+                    println!(
+                        "phones: install http://{}/kaban-ca.crt once, then open https://NAME:{}",
+                        s.http,
+                        https.port()
+                    );
+                }
                 for addr in &s.listen {
                     println!("p2p: {addr}");
                 }

@@ -15,7 +15,7 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 pub const NODE_KEY_FILE: &str = "node.key";
 
 /// Writes `contents` to a new file readable only by its owner.
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -86,29 +86,65 @@ pub async fn run(
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    let tls = match config.https {
+        Some(_) => Some(crate::tls::setup(
+            &config.data_dir,
+            &node_id,
+            &config.https_names,
+        )?),
+        None => None,
+    };
     let state = Arc::new(AppState {
         library,
         auth: Auth::new(token),
         node_id: node_id.clone(),
         clock: api::now_ms,
         p2p: Some(p2p.clone()),
+        ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
         .with_context(|| format!("listening for HTTP on {}", config.http))?;
+    // One shutdown signal for both servers.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut https_addr = None;
+    let mut https_task = None;
+    if let (Some(addr), Some(tls)) = (config.https, tls) {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening for HTTPS on {addr}"))?;
+        https_addr = Some(l.local_addr()?);
+        https_task = Some(tokio::spawn(crate::tls::serve(
+            l,
+            tls.config,
+            api::router(Arc::clone(&state)),
+            stopped(stop_rx.clone()),
+        )));
+    }
     let info = Started {
         node_id,
         listen: p2p.status.listen.lock().expect("not poisoned").clone(),
         http: listener.local_addr()?,
+        https: https_addr,
         admin_token: token_path,
         data_dir: config.data_dir.clone(),
         relay: config.p2p.relay,
     };
     started(&info);
     axum::serve(listener, api::router(Arc::clone(&state)))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stopped(stop_rx))
         .await
         .context("serving HTTP")?;
+    if let Some(task) = https_task {
+        let _ = task.await;
+    }
     tracing::info!("HTTP stopped; stopping peer-to-peer sync");
     p2p.shutdown().await;
     drop(p2p);
@@ -127,6 +163,7 @@ pub struct Started {
     pub node_id: String,
     pub listen: Vec<String>,
     pub http: std::net::SocketAddr,
+    pub https: Option<std::net::SocketAddr>,
     pub admin_token: PathBuf,
     pub data_dir: PathBuf,
     pub relay: bool,

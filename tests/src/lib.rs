@@ -71,12 +71,15 @@ pub struct NodeProcess {
     pub node_id: String,
     /// The peer-to-peer addresses it printed at start.
     pub p2p: Vec<String>,
+    /// Its HTTPS URL, when started with `--https`.
+    pub https: Option<String>,
 }
 
 #[derive(Default)]
 struct Started {
     node_id: String,
     url: String,
+    https: Option<String>,
     p2p: Vec<String>,
 }
 
@@ -123,6 +126,8 @@ impl NodeProcess {
                     started.node_id = id.to_owned();
                 } else if let Some(url) = line.strip_prefix("http: ") {
                     started.url = url.to_owned();
+                } else if let Some(url) = line.strip_prefix("https: ") {
+                    started.https = Some(url.to_owned());
                 } else if let Some(addr) = line.strip_prefix("p2p: ") {
                     started.p2p.push(addr.to_owned());
                 } else if line.starts_with("data dir: ") {
@@ -140,6 +145,7 @@ impl NodeProcess {
             url: started.url,
             node_id: started.node_id,
             p2p: started.p2p,
+            https: started.https,
             data_dir: data_dir.to_owned(),
             http,
         }

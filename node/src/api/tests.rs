@@ -66,6 +66,7 @@ impl Api {
             node_id: "test".into(),
             clock: || 1_764_300_000_000,
             p2p: None,
+            ca_pem: None,
         });
         let (treasurer, chair, keeper, ana) = (key(1), key(2), key(3), key(4));
         let genesis = Record::sign(
