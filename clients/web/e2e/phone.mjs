@@ -201,6 +201,46 @@ try {
   assert.match(await x.page.textContent('#verdict'), /signature/);
   await x.page.screenshot({ path: `${WORK}/receipt-tampered.png`, fullPage: true });
 
+  step('the cooperative\'s treasurer acknowledges a transfer and files a report from a phone');
+  const coop = await newPhone(browser);
+  const coopPhone = await makeKey(coop.page, 'bukid organic');
+  kaban('key', 'new', '--out', 'coop-treasurer.key');
+  const coopChair = kaban('key', 'new', '--out', 'coop-chair.key');
+  const farm = kaban('--key', 'coop-treasurer.key', 'book', 'create', '--name', 'Bukid Organic Farm', '--currency', 'PHP', '--officer', `${coopChair}:chair`, '--country', 'PH', '--sector', 'organic rice farming');
+  const coopQuorum = (...args) => {
+    const id = kaban('--key', 'coop-treasurer.key', ...args);
+    kaban('--key', 'coop-chair.key', 'approve', '--book', farm, '--record', id);
+  };
+  coopQuorum('investor', '--book', farm, '--group', book, '--name', 'Bayanihan Savers', '--currency', 'HKD', '--officer', treasurer, '--officer', chair, '--quorum', '2');
+  coopQuorum('role', 'grant', '--book', farm, '--to', coopPhone, '--role', 'treasurer');
+  const transfer = kaban('--key', 'treasurer.key', 'transfer', '--book', farm, '--group', book, '--amount', '1000', '--fee', '5', '--rate', '7.185', '--rate-source', 'remittance quote', '--expected', '7185', '--channel', 'bank remittance', '--reference', 'BR-1128');
+  kaban('--key', 'chair.key', 'approve', '--book', farm, '--record', transfer);
+  await coop.page.waitForSelector(`[data-book="${farm}"] a[href^="#/coop/"]`, { timeout: 20_000 });
+  await coop.page.click(`[data-book="${farm}"] a[href^="#/coop/"]`);
+  const line = coop.page.locator(`li[data-transfer="${transfer}"]`);
+  await line.waitFor();
+  assert.match(await line.textContent(), /BR-1128/);
+  await line.locator('input.amount').fill('7150');
+  await line.locator('button').click();
+  await coop.page.waitForFunction(() => !document.querySelector('li[data-transfer] input'));
+  const reconciled = kabanJson('--key', 'coop-treasurer.key', 'transfers', '--book', farm);
+  assert.equal(reconciled.transfers[0].status.state, 'received_with_difference');
+  assert.equal(reconciled.transfers[0].status.difference.minor, -3500);
+  for (const [name, value] of Object.entries({ from: '2026-07-01', to: '2026-09-30', revenue: '182500', costs: '121250.50', jobs_women: '9', jobs_men: '6', members: '48', returnees: '11', language: 'fil' })) {
+    await coop.page.fill(`#report-${name}`, value);
+  }
+  await coop.page.fill('#report-narrative', 'Maayos ang ani ngayong tag-ulan.');
+  await coop.page.click('#submit-report');
+  await coop.page.waitForSelector('#report-note:has-text("second officer")');
+  await coop.page.screenshot({ path: `${WORK}/cooperative.png`, fullPage: true });
+  let report;
+  for (let i = 0; i < 50 && !report; i++) {
+    report = kabanJson('--key', 'coop-treasurer.key', 'dashboard', '--book', farm).reports[0];
+    if (!report) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(report.surplus.minor, 6124950);
+  assert.equal(report.effective, false, 'a report needs a second officer');
+
   step('switch language');
   await a.page.goto(`${NODE}/#/`);
   await a.page.waitForSelector(`[data-book="${book}"]`);
