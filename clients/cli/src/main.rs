@@ -454,12 +454,14 @@ impl Ctx {
         Ok(self.node().with_token(token.trim().to_owned()))
     }
 
+    /// Prints the answer. A closed pipe (`kaban ... | head`) is not an error worth a panic.
     fn print(&self, human: impl std::fmt::Display, machine: Value) {
-        if self.json {
-            println!("{machine}");
+        let mut out = std::io::stdout().lock();
+        let _ = if self.json {
+            writeln!(out, "{machine}")
         } else {
-            println!("{human}");
-        }
+            writeln!(out, "{human}")
+        };
     }
 }
 

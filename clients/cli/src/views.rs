@@ -68,7 +68,8 @@ pub struct StatementView {
 
 fn write_out(path: &PathBuf, text: &str) -> anyhow::Result<()> {
     if path.as_os_str() == "-" {
-        print!("{text}");
+        use std::io::Write as _;
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
         return Ok(());
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
