@@ -160,20 +160,24 @@ impl Money {
 
     /// The amount in major units with exactly the currency's decimals, without the code.
     pub fn major_text(&self) -> String {
-        let exponent = self.currency.exponent();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        let abs = self.minor.unsigned_abs();
-        if exponent == 0 {
-            return format!("{sign}{abs}");
-        }
-        let scale = 10u64.pow(exponent);
-        format!(
-            "{sign}{}.{:0width$}",
-            abs / scale,
-            abs % scale,
-            width = exponent as usize
-        )
+        decimal_text(self.minor, self.currency.exponent())
     }
+}
+
+/// `value` × 10^−`decimals` as exact decimal text: (125, 1) is "12.5", (-5, 2) is "-0.05".
+pub fn decimal_text(value: i64, decimals: u32) -> String {
+    let sign = if value < 0 { "-" } else { "" };
+    let abs = value.unsigned_abs();
+    if decimals == 0 {
+        return format!("{sign}{abs}");
+    }
+    let scale = 10u64.pow(decimals);
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale,
+        abs % scale,
+        width = decimals as usize
+    )
 }
 
 impl fmt::Display for Money {

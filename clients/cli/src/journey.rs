@@ -154,7 +154,7 @@ fn currency_of(ctx: &Ctx, book: &str) -> anyhow::Result<Currency> {
 }
 
 /// The registered currency of investor group `group` in enterprise book `book`.
-fn group_currency(dashboard: &Value, group: BookId, book: &str) -> anyhow::Result<Currency> {
+pub fn group_currency(dashboard: &Value, group: BookId, book: &str) -> anyhow::Result<Currency> {
     Ok(dashboard["investors"]
         .as_array()
         .into_iter()

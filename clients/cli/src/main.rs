@@ -764,16 +764,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
                 .parse()?;
             let view = node.get(&format!("/books/{book}/transfers"))?;
-            let group_currency: Currency = view["investors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|i| i["group"] == group.to_string())
-                .and_then(|i| i["currency"].as_str())
-                .ok_or_else(|| {
-                    anyhow!("book {book} has no investor group {group} registered with its quorum")
-                })?
-                .parse()?;
+            let group_currency = journey::group_currency(&view, group, &book)?;
             let body = Body::Transfer(Transfer {
                 group,
                 amount: Money::parse_major(&amount, group_currency)?,

@@ -299,7 +299,7 @@ pub fn impact(ctx: &Ctx, export: Export) -> anyhow::Result<()> {
             r["enterprise_name"].as_str().unwrap_or(""),
             r["period_from"].as_str().unwrap_or(""),
             r["period_to"].as_str().unwrap_or(""),
-            decimal_text(value, decimals),
+            kaban_protocol::money::decimal_text(value, decimals),
             r["unit"].as_str().unwrap_or(""),
         ));
     }
@@ -308,20 +308,6 @@ pub fn impact(ctx: &Ctx, export: Export) -> anyhow::Result<()> {
     }
     ctx.print(human.trim_end(), v);
     Ok(())
-}
-
-fn decimal_text(value: i64, decimals: u32) -> String {
-    let scale = 10i64.pow(decimals);
-    if decimals == 0 {
-        return value.to_string();
-    }
-    let sign = if value < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:0w$}",
-        (value / scale).abs(),
-        (value % scale).abs(),
-        w = decimals as usize
-    )
 }
 
 pub fn statement(ctx: &Ctx, a: StatementView) -> anyhow::Result<()> {

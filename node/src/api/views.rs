@@ -480,7 +480,7 @@ pub async fn impact(
                     r.country.clone(),
                     r.period_from.clone(),
                     r.period_to.clone(),
-                    decimal(r.value, r.decimals),
+                    kaban_protocol::money::decimal_text(r.value, r.decimals),
                     r.unit.clone(),
                     r.enterprise.to_string(),
                     r.report.to_string(),
@@ -494,22 +494,6 @@ pub async fn impact(
         }))
         .into_response(),
     })
-}
-
-/// `value` × 10^−`decimals` as decimal text.
-fn decimal(value: i64, decimals: u32) -> String {
-    if decimals == 0 {
-        return value.to_string();
-    }
-    let sign = if value < 0 { "-" } else { "" };
-    let abs = value.unsigned_abs();
-    let scale = 10u64.pow(decimals);
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / scale,
-        abs % scale,
-        width = decimals as usize
-    )
 }
 
 pub async fn balances(
