@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const NODE = process.env.KABAN_NODE;
@@ -169,7 +170,11 @@ try {
   const m = await newPhone(browser);
   const memberKey = await makeKey(m.page, 'lia of wan chai');
   kaban('--key', 'treasurer.key', 'member', 'add', '--book', book, '--alias', 'Lia', '--member', 'm-lia', '--member-key', memberKey);
-  const c = kaban('--key', 'treasurer.key', 'contribute', '--book', book, '--member', 'm-lia', '--amount', '500');
+  // Recorded by a secretary made an officer after the book began, so the receipt must carry the
+  // grant that made her one.
+  const secretary = kaban('key', 'new', '--out', 'secretary.key');
+  grant(book, secretary, 'secretary');
+  const c = kaban('--key', 'secretary.key', 'contribute', '--book', book, '--member', 'm-lia', '--amount', '500');
   await m.page.waitForSelector(`[data-book="${book}"] a[href^="#/member/"]`, { timeout: 20_000 });
   await m.page.click(`[data-book="${book}"] a[href^="#/member/"]`);
   await m.page.waitForSelector('#balance');
@@ -189,17 +194,22 @@ try {
   await x.page.goto(link);
   await x.page.waitForSelector('#verdict');
   assert.equal(await x.page.getAttribute('#verdict', 'data-valid'), 'true');
-  assert.match(await x.page.textContent('#verdict'), /treasurer/);
+  assert.match(await x.page.textContent('#verdict'), new RegExp(`secretary ${secretary.slice(0, 8)}`));
   assert.match(await x.page.textContent('#verdict'), /Bayanihan Savers/);
   await x.page.screenshot({ path: `${WORK}/receipt-valid.png`, fullPage: true });
-  const [recordPart, genesisPart] = link.split('#receipt=')[1].split('.');
-  const json = Buffer.from(recordPart, 'base64url').toString();
-  assert.ok(json.includes('"minor":50000'));
-  const forged = Buffer.from(json.replace('"minor":50000', '"minor":90000')).toString('base64url');
-  await x.page.goto(`${NODE}/#receipt=${forged}.${genesisPart}`);
+  const texts = JSON.parse(inflateRawSync(Buffer.from(link.split('#receipt=')[1], 'base64url')).toString());
+  assert.equal(texts.length, 4, 'the contribution, the genesis, the grant and its approval');
+  console.log(`receipt: ${texts.join('').length} bytes of records in a ${link.length}-character link`);
+  assert.ok(texts[0].includes('"minor":50000'));
+  const payload = (list) => deflateRawSync(Buffer.from(JSON.stringify(list))).toString('base64url');
+  await x.page.goto(`${NODE}/#receipt=${payload([texts[0].replace('"minor":50000', '"minor":90000'), ...texts.slice(1)])}`);
   await x.page.waitForSelector('#verdict[data-valid="false"]');
   assert.match(await x.page.textContent('#verdict'), /signature/);
   await x.page.screenshot({ path: `${WORK}/receipt-tampered.png`, fullPage: true });
+  // Without the grant, nothing shows that the secretary is an officer.
+  await x.page.goto(`${NODE}/#receipt=${payload(texts.slice(0, 2))}`);
+  await x.page.waitForSelector('#verdict[data-valid="false"]');
+  assert.match(await x.page.textContent('#verdict'), /does not show that its signer is an officer/);
 
   step('the cooperative\'s treasurer acknowledges a transfer and files a report from a phone');
   const coop = await newPhone(browser);

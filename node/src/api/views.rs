@@ -692,12 +692,16 @@ pub async fn receipt(
             .map_err(|e: kaban_protocol::record::IdError| {
                 Problem::bad_request("malformed_id", e.to_string())
             })?;
-    let (r, g) = s
+    let (r, g, proof) = s
         .library
         .with_book(id, |b| {
+            let record = b.record(&rid);
             (
-                b.record(&rid).map(|r| r.bytes().to_vec()),
+                record.map(|r| r.bytes().to_vec()),
                 b.record(&id.0).map(|r| r.bytes().to_vec()),
+                record
+                    .map(|r| role_proof(b, r.signer()))
+                    .unwrap_or_default(),
             )
         })
         .await?;
@@ -706,8 +710,58 @@ pub async fn receipt(
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| Problem::not_found(format!("book {id} has no record {rid}")))
     };
-    Ok(axum::Json(json!({"record": text(r)?, "genesis": text(g)?})).into_response())
+    let proof: Vec<String> = proof
+        .into_iter()
+        .filter_map(|b| String::from_utf8(b).ok())
+        .collect();
+    Ok(
+        axum::Json(json!({"record": text(r)?, "genesis": text(g)?, "proof": proof}))
+            .into_response(),
+    )
 }
+
+/// The records that show, from the genesis alone, that `signer` was made an officer: the role
+/// grants naming her and their approvals, and the same for whoever signed those who was not a
+/// founding officer. At most [`MAX_PROOF_RECORDS`] records, so a receipt stays one QR code.
+fn role_proof(
+    book: &kaban_protocol::book::Book,
+    signer: kaban_protocol::key::PublicKey,
+) -> Vec<Vec<u8>> {
+    use kaban_protocol::kind::Body;
+    let founders: std::collections::BTreeSet<_> = book
+        .genesis()
+        .map(|g| g.officers.iter().map(|o| o.key).collect())
+        .unwrap_or_default();
+    let mut wanted = vec![signer];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out: Vec<&kaban_protocol::record::Record> = Vec::new();
+    while let Some(key) = wanted.pop() {
+        if founders.contains(&key) || !seen.insert(key) {
+            continue;
+        }
+        for grant in book
+            .records()
+            .filter(|r| matches!(r.body(), Body::RoleGrant(g) if g.key == key))
+        {
+            out.push(grant);
+            wanted.push(grant.signer());
+            for approval in book
+                .records()
+                .filter(|r| matches!(r.body(), Body::Approval(a) if a.record == grant.id()))
+            {
+                out.push(approval);
+                wanted.push(approval.signer());
+            }
+        }
+    }
+    out.sort_by_key(|r| (r.time_ms(), r.id()));
+    out.dedup_by_key(|r| r.id());
+    out.truncate(MAX_PROOF_RECORDS);
+    out.into_iter().map(|r| r.bytes().to_vec()).collect()
+}
+
+/// Role records a receipt carries at most.
+const MAX_PROOF_RECORDS: usize = 6;
 
 fn period_bound(v: &Option<String>, name: &str) -> Result<Option<String>, Problem> {
     match v {

@@ -383,7 +383,7 @@ async function member(book, memberId) {
             ? action(t('member.receipt'), async () => {
                 try {
                   const r = await read(`/books/${book}/members/${memberId}/receipts/${e.record}`);
-                  const url = receipt.link(r.record, r.genesis);
+                  const url = await receipt.link(r.record, r.genesis, r.proof);
                   show(receiptBox, h('h2', {}, t('member.receipt_title')), qr.svg(url, t('member.receipt_qr')), h('p', {}, h('a', { href: url, id: 'receipt-link' }, t('member.receipt_open'))));
                 } catch (err) {
                   show(receiptBox, errorBox(err));

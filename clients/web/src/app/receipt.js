@@ -1,16 +1,25 @@
-// Receipts: a QR code carrying a signed contribution record and its book's genesis, which any
-// phone running the client can check with no connection: the record's signature (strictly, as
-// the node checks it), that it belongs to the book that genesis founds, and which founding
-// officer signed it.
+// Receipts: a QR code carrying a signed contribution record, its book's genesis and, when the
+// signer was made an officer after the book began, the role grants and approvals that made her
+// one. Any phone running the client checks it with no connection:
+// - every record's signature, strictly, as the node checks it;
+// - that all of them belong to the book that genesis founds;
+// - that the signer is a founding officer, or was granted her role by officers who together
+//   reach the book's role-grant quorum, themselves founding or so granted.
+// The payload is the records' canonical text, deflated and base64url-encoded, in the link's
+// fragment, which browsers never send to a server.
 
 import * as base64url from '../protocol/base64url.js';
+import { defaultQuorum } from '../protocol/kind.js';
 import * as record from '../protocol/record.js';
 
-const enc = new TextEncoder();
+async function through(bytes, stream) {
+  return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(stream)).arrayBuffer());
+}
 
-/** The receipt link for a record and its book's genesis (both as canonical record text). */
-export function link(recordText, genesisText) {
-  return `${location.origin}/#receipt=${base64url.encode(enc.encode(recordText))}.${base64url.encode(enc.encode(genesisText))}`;
+/** The receipt link for a record, its book's genesis and the role proof (canonical texts). */
+export async function link(recordText, genesisText, proof = []) {
+  const json = new TextEncoder().encode(JSON.stringify([recordText, genesisText, ...proof]));
+  return `${location.origin}/#receipt=${base64url.encode(await through(json, new CompressionStream('deflate-raw')))}`;
 }
 
 function bytesOf(text) {
@@ -21,23 +30,52 @@ function bytesOf(text) {
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
 }
 
+/** Officers provable from the genesis and the grants given: key → roles. */
+function officers(genesis, decoded) {
+  const roles = new Map(genesis.record.body.officers.map((o) => [o.key, new Set(o.roles)]));
+  const named = genesis.record.body.rules?.quorum ?? {};
+  const quorum = Object.hasOwn(named, 'role_grant') ? named.role_grant : defaultQuorum('role_grant');
+  const grants = decoded.filter((d) => d.record.kind === 'role_grant');
+  const approvals = decoded.filter((d) => d.record.kind === 'approval');
+  const granters = new Set(['treasurer', 'chair', 'secretary']);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const g of grants) {
+      const { key, role } = g.record.body;
+      if (roles.get(key)?.has(role)) continue;
+      if (![...(roles.get(g.record.signer) ?? [])].some((r) => granters.has(r))) continue;
+      const signers = new Set([g.record.signer]);
+      for (const a of approvals) {
+        if (a.record.body.record === g.id && roles.has(a.record.signer)) signers.add(a.record.signer);
+      }
+      if (signers.size >= quorum) {
+        roles.set(key, new Set([...(roles.get(key) ?? []), role]));
+        changed = true;
+      }
+    }
+  }
+  return roles;
+}
+
 /**
  * Checks a receipt payload. Returns {valid: true, record, groupName, roles} or
  * {valid: false, reason} where reason is a translation key's last part.
  */
 export async function check(payload) {
-  let r;
-  let g;
+  let all;
   try {
-    const [a, b] = payload.split('.');
-    r = await record.decode(bytesOf(a));
-    g = await record.decode(bytesOf(b ?? ''));
+    const texts = JSON.parse(new TextDecoder().decode(await through(bytesOf(payload), new DecompressionStream('deflate-raw'))));
+    if (!Array.isArray(texts) || texts.length < 2 || texts.length > 10 || !texts.every((t) => typeof t === 'string')) throw new Error('format');
+    all = [];
+    for (const t of texts) all.push(await record.decode(new TextEncoder().encode(t)));
   } catch (e) {
     return { valid: false, reason: e.code === 'bad_signature' ? 'bad_signature' : 'malformed', detail: e.message };
   }
-  if (g.record.kind !== 'genesis' || r.record.book !== g.id) return { valid: false, reason: 'wrong_book' };
+  const [r, g, ...proof] = all;
+  if (g.record.kind !== 'genesis' || [r, ...proof].some((d) => d.record.book !== g.id)) return { valid: false, reason: 'wrong_book' };
   if (r.record.kind !== 'contribution') return { valid: false, reason: 'not_contribution' };
-  const officer = g.record.body.officers.find((o) => o.key === r.record.signer);
-  if (!officer) return { valid: false, reason: 'not_founding_officer', record: r.record, groupName: g.record.body.name };
-  return { valid: true, record: r.record, id: r.id, groupName: g.record.body.name, roles: officer.roles };
+  const roles = officers(g, proof).get(r.record.signer);
+  const groupName = g.record.body.name;
+  if (!roles?.size) return { valid: false, reason: 'not_officer', record: r.record, groupName };
+  return { valid: true, record: r.record, id: r.id, groupName, roles: [...roles] };
 }
