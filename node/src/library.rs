@@ -336,12 +336,6 @@ impl Library {
         Ok(slot.ledger_for(&book))
     }
 
-    async fn contains_record(&self, id: BookId, record: &Record) -> bool {
-        self.with_book(id, |b| b.record(&record.id()).is_some())
-            .await
-            .unwrap_or(false)
-    }
-
     /// Runs `f` on a book while holding its lock.
     pub async fn with_book<T>(
         &self,
@@ -364,6 +358,13 @@ impl Library {
             Body::Departure(d) if d.settlement == Settlement::Payout => d.amount,
             _ => return Ok(()),
         };
+        // A record submitted again is answered as before, whatever the cash is now.
+        if self
+            .with_book(id, |b| b.record(&record.id()).is_some())
+            .await?
+        {
+            return Ok(());
+        }
         let ledger = self.ledger(id).await?;
         let enterprises = self
             .enterprises(0, kaban_protocol::enterprise::DEFAULT_OVERDUE_DAYS)
@@ -374,17 +375,7 @@ impl Library {
             return Ok(());
         }
         // Withdrawals awaiting approval will take cash too.
-        let pending: i64 = ledger
-            .statements
-            .values()
-            .flatten()
-            .filter(|e| {
-                e.kind == "withdrawal"
-                    && matches!(e.status, kaban_protocol::view::Status::Pending { .. })
-            })
-            .map(|e| -e.amount.minor)
-            .sum();
-        let cash = Money::new(p.cash.minor - pending, p.currency);
+        let cash = Money::new(p.cash.minor - ledger.pending_withdrawals(None), p.currency);
         if amount.minor > cash.minor {
             return Err(Objection::InsufficientCash {
                 kind: record.kind().to_owned(),
@@ -399,9 +390,7 @@ impl Library {
 
     /// Checks, validates, adds and durably stores one record. Returns once it is durable.
     pub async fn submit(&self, id: BookId, record: Record) -> Result<Submitted, LibraryError> {
-        if !self.contains_record(id, &record).await {
-            self.check_cash(id, &record).await?;
-        }
+        self.check_cash(id, &record).await?;
         let slot = self.slot(id)?;
         let rid = record.id();
         let mut book = slot.book.lock().await;

@@ -28,14 +28,8 @@ pub struct Tls {
 
 fn ca_params(node_id: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
-    let short: String = node_id
-        .chars()
-        .rev()
-        .take(8)
-        .collect::<String>()
-        .chars()
-        .rev()
-        .collect();
+    // A PeerId is ASCII (base58), so its last eight characters are its last eight bytes.
+    let short = &node_id[node_id.len().saturating_sub(8)..];
     params
         .distinguished_name
         .push(DnType::CommonName, format!("Kaban node {short}"));

@@ -911,6 +911,11 @@ fn positive(minor: i64) -> Result<(), BodyError> {
     Ok(())
 }
 
+/// Whether `s` is a date as records write them: `YYYY-MM-DD`.
+pub fn is_date(s: &str) -> bool {
+    date(s).is_ok()
+}
+
 fn date(s: &str) -> Result<(), BodyError> {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);

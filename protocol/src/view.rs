@@ -1035,6 +1035,19 @@ impl Objection {
 }
 
 impl Ledger {
+    /// What withdrawals still awaiting approval will take, in minor units: a member's, or with
+    /// `None` the whole group's.
+    pub fn pending_withdrawals(&self, member: Option<&str>) -> i64 {
+        let entries: Box<dyn Iterator<Item = &Entry>> = match member {
+            Some(m) => Box::new(self.statements.get(m).into_iter().flatten()),
+            None => Box::new(self.statements.values().flatten()),
+        };
+        entries
+            .filter(|e| e.kind == "withdrawal" && matches!(e.status, Status::Pending { .. }))
+            .map(|e| -e.amount.minor)
+            .sum()
+    }
+
     /// Checks a new record against the ledger as a careful treasurer would: money in the book's
     /// currency, for a member who has joined, and no withdrawal beyond what the member has once
     /// the withdrawals still awaiting approval are counted.
@@ -1093,14 +1106,7 @@ impl Ledger {
         }
         if let Body::Withdrawal(_) = record.body() {
             let balance = self.balance_in(member.as_str(), currency);
-            let pending: i64 = self
-                .statements
-                .get(member.as_str())
-                .into_iter()
-                .flatten()
-                .filter(|e| e.kind == "withdrawal" && matches!(e.status, Status::Pending { .. }))
-                .map(|e| -e.amount.minor)
-                .sum();
+            let pending = self.pending_withdrawals(Some(member.as_str()));
             let available = Money::new(balance.minor - pending, currency);
             if amount.minor > available.minor {
                 return Err(Objection::Overdraw {

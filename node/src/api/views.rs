@@ -548,19 +548,7 @@ pub async fn statement(
     let format = q.format(true)?;
     let id = parse_book(&book)?;
     let ledger: Arc<Ledger> = s.library.ledger(id).await?;
-    let allowed = match s.auth.caller(&headers)? {
-        Caller::Person(key) => match reader_of(&ledger, &key) {
-            Some(Reader::Officer) => true,
-            Some(Reader::Member(m)) => m == member,
-            None => false,
-        },
-        Caller::Admin => false,
-    };
-    if !allowed {
-        return Err(Problem::forbidden(format!(
-            "only an officer of book {id} or member {member} herself may read her statement"
-        )));
-    }
+    member_reader(&s, &headers, &ledger, id, &member, "statement")?;
     let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
     let Some(position) = portfolio::position(&ledger, &p, &member) else {
         return Err(Problem::not_found(format!(
@@ -655,6 +643,32 @@ pub async fn statement(
     })
 }
 
+/// Lets through an officer of the book, or member `member` herself; `what` names what she reads.
+fn member_reader(
+    s: &AppState,
+    headers: &HeaderMap,
+    ledger: &Ledger,
+    id: BookId,
+    member: &str,
+    what: &str,
+) -> Result<(), Problem> {
+    let allowed = match s.auth.caller(headers)? {
+        Caller::Person(key) => match reader_of(ledger, &key) {
+            Some(Reader::Officer) => true,
+            Some(Reader::Member(m)) => m == member,
+            None => false,
+        },
+        Caller::Admin => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(format!(
+            "only an officer of book {id} or member {member} herself may read her {what}"
+        )))
+    }
+}
+
 /// A receipt for one of a member's entries: the signed record and the book's genesis, as
 /// canonical text, which any phone can check offline (signature, book, founding officer).
 pub async fn receipt(
@@ -664,19 +678,7 @@ pub async fn receipt(
 ) -> Result<Response, Problem> {
     let id = parse_book(&book)?;
     let ledger = s.library.ledger(id).await?;
-    let allowed = match s.auth.caller(&headers)? {
-        Caller::Person(key) => match reader_of(&ledger, &key) {
-            Some(Reader::Officer) => true,
-            Some(Reader::Member(m)) => m == member,
-            None => false,
-        },
-        Caller::Admin => false,
-    };
-    if !allowed {
-        return Err(Problem::forbidden(format!(
-            "only an officer of book {id} or member {member} herself may read her receipts"
-        )));
-    }
+    member_reader(&s, &headers, &ledger, id, &member, "receipts")?;
     let mine = ledger
         .statements
         .get(&member)
@@ -766,20 +768,10 @@ const MAX_PROOF_RECORDS: usize = 6;
 fn period_bound(v: &Option<String>, name: &str) -> Result<Option<String>, Problem> {
     match v {
         None => Ok(None),
-        Some(d) if is_date(d) => Ok(Some(d.clone())),
+        Some(d) if kaban_protocol::kind::is_date(d) => Ok(Some(d.clone())),
         Some(d) => Err(Problem::bad_request(
             "malformed_date",
             format!("{name} {d:?} is not a date like 2026-11-28"),
         )),
     }
-}
-
-fn is_date(d: &str) -> bool {
-    let b = d.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }

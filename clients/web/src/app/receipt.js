@@ -12,8 +12,30 @@ import * as base64url from '../protocol/base64url.js';
 import { defaultQuorum } from '../protocol/kind.js';
 import * as record from '../protocol/record.js';
 
+/** A receipt's records, inflated, are at most this many bytes; a hostile link may not inflate further. */
+const MAX_RECEIPT_BYTES = 64 * 1024;
+
 async function through(bytes, stream) {
-  return new Uint8Array(await new Response(new Blob([bytes]).stream().pipeThrough(stream)).arrayBuffer());
+  const reader = new Blob([bytes]).stream().pipeThrough(stream).getReader();
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_RECEIPT_BYTES) {
+      await reader.cancel();
+      throw new Error(`a receipt holds at most ${MAX_RECEIPT_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** The receipt link for a record, its book's genesis and the role proof (canonical texts). */
@@ -23,11 +45,9 @@ export async function link(recordText, genesisText, proof = []) {
 }
 
 function bytesOf(text) {
-  // Unpadded base64url of any length.
-  const s = text.replace(/-/g, '+').replace(/_/g, '/');
-  if (!/^[A-Za-z0-9+/]*$/.test(s)) throw new Error('format');
-  const bin = atob(s + '='.repeat((4 - (s.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const bytes = base64url.decode(text);
+  if (!bytes) throw new Error('a receipt is base64url');
+  return bytes;
 }
 
 /** Officers provable from the genesis and the grants given: key → roles. */

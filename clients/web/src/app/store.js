@@ -26,7 +26,9 @@ function open() {
 async function run(store, mode, f) {
   const db = await open();
   return new Promise((resolve, reject) => {
-    const tx = db.transaction(store, mode);
+    // Strict: a write counts as done only once it is on disk, not merely handed to the OS. The
+    // screen says "waiting to send" for a record only after this.
+    const tx = db.transaction(store, mode, { durability: 'strict' });
     const result = f(tx.objectStore(store));
     // Resolve once the transaction is durable, not when the request succeeds.
     tx.oncomplete = () => resolve(result?.result);

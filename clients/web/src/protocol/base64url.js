@@ -12,16 +12,30 @@ export function encode(bytes) {
 }
 
 /**
+ * Decodes unpadded base64url of any length, in its one spelling.
+ * @param {unknown} text
+ * @returns {Uint8Array | null} null when the text is not a value's one spelling
+ */
+export function decode(text) {
+  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  let binary;
+  try {
+    binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    return null; // a length no byte string has
+  }
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  // atob ignores non-zero trailing bits; encoding again catches them.
+  return encode(bytes) === text ? bytes : null;
+}
+
+/**
  * Decodes text that must be the unpadded base64url of exactly `length` bytes.
  * @param {unknown} text
  * @param {number} length the number of bytes the text must hold
  * @returns {Uint8Array | null} null when the text is not that value's one spelling
  */
 export function decodeExact(text, length) {
-  if (typeof text !== 'string' || text.length !== Math.ceil((length * 4) / 3)) return null;
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-  // atob ignores non-zero trailing bits; encoding again catches them.
-  return bytes.length === length && encode(bytes) === text ? bytes : null;
+  const bytes = decode(text);
+  return bytes?.length === length ? bytes : null;
 }
