@@ -17,7 +17,7 @@ pub use problem::Problem;
 use crate::library::{Library, Submitted};
 use crate::storage::Personal;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -63,6 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/books", get(list_books).post(create_book))
         .route("/api/v1/books/{book}", get(book_summary))
         .route("/api/v1/books/{book}/records", post(submit_record))
+        .route("/api/v1/books/{book}/place", get(place))
         .route("/api/v1/books/{book}/records/{record}", get(get_record))
         .route("/api/v1/books/{book}/roster", get(roster))
         .route("/api/v1/books/{book}/balances", get(views::balances))
@@ -200,7 +201,7 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-async fn node(State(s): Shared) -> Json<Value> {
+async fn node(State(s): Shared, headers: HeaderMap) -> Json<Value> {
     let (listen, nat) = s
         .p2p
         .as_ref()
@@ -211,11 +212,20 @@ async fn node(State(s): Shared) -> Json<Value> {
             )
         })
         .unwrap_or_default();
+    // Which books are quarantined is for the operator; anyone else learns only how many.
+    let quarantined = s.library.quarantined();
+    let quarantined = if s.auth.require_admin(&headers).is_ok() {
+        json!(quarantined)
+    } else {
+        json!(quarantined.len())
+    };
     Json(json!({
         "node_id": s.node_id,
         "listen": listen,
         "nat": nat,
         "version": env!("CARGO_PKG_VERSION"),
+        "protocol": kaban_protocol::record::RECORD_VERSION,
+        "quarantined": quarantined,
     }))
 }
 
@@ -396,6 +406,35 @@ async fn submit_record(
         Submitted::Existing(rid) => (StatusCode::OK, rid),
     };
     Ok((status, Json(json!({"id": rid.to_string()}))).into_response())
+}
+
+#[derive(Deserialize)]
+struct PlaceQuery {
+    signer: String,
+}
+
+/// Where a signer's next record stands in a book: its `seq` and the records at the book's
+/// heads, which it names in `after`. A signer asks before signing; a phone that signs offline
+/// uses the last place it was told and chains its own records after it.
+async fn place(
+    State(s): Shared,
+    Path(book): Path<String>,
+    Query(q): Query<PlaceQuery>,
+) -> Result<Response, Problem> {
+    let id = parse_book(&book)?;
+    let signer: PublicKey = q
+        .signer
+        .parse()
+        .map_err(|e: kaban_protocol::key::KeyError| {
+            Problem::bad_request("malformed_key", format!("signer: {e}"))
+        })?;
+    let place = s.library.with_book(id, |b| b.place_for(&signer)).await?;
+    Ok(Json(json!({
+        "book": id.to_string(),
+        "seq": place.seq,
+        "after": place.after.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    }))
+    .into_response())
 }
 
 /// How a person may read a book.

@@ -75,6 +75,8 @@ struct Slot {
 pub struct Library {
     storage: Storage,
     books: RwLock<HashMap<BookId, Arc<Slot>>>,
+    /// Stored books that failed to load; their storage is left as it was, for an operator.
+    quarantined: Vec<Quarantined>,
 }
 
 /// A book's line in the book list.
@@ -88,29 +90,47 @@ pub struct BookSummary {
     pub enterprise: bool,
 }
 
-fn random_actor() -> [u8; 16] {
-    let mut actor = [0u8; 16];
-    getrandom::fill(&mut actor).expect("the operating system provides randomness");
-    actor
+/// A stored book that did not load, kept aside so that the node and its other books serve as
+/// usual.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Quarantined {
+    pub book: String,
+    pub reason: String,
 }
 
 impl Library {
-    /// Loads every stored book.
+    /// Loads every stored book. A book that does not load (damaged, or holding a change that
+    /// is not the one its record determines) is quarantined: logged, listed by
+    /// [`Library::quarantined`], left untouched on disk, and not served; the others load.
     pub async fn open(storage: Storage) -> Result<Library, LibraryError> {
         let stored = storage.load_books().await?;
         let mut books = HashMap::new();
+        let mut quarantined = Vec::new();
         for s in stored {
-            // A fresh actor on every load: changes made before a crash may have reached peers
-            // without reaching the disk, and reusing the stored actor would then give two
-            // different changes the same (actor, sequence number).
-            let book = Book::load(s.id, &s.bytes, random_actor())?;
-            tracing::info!(book = %s.id, records = book.record_count(), "loaded book");
-            books.insert(s.id, Arc::new(Slot::new(book, s.changes_since_snapshot)));
+            match Book::load(s.id, &s.bytes) {
+                Ok(book) => {
+                    tracing::info!(book = %s.id, records = book.record_count(), "loaded book");
+                    books.insert(s.id, Arc::new(Slot::new(book, s.changes_since_snapshot)));
+                }
+                Err(e) => {
+                    tracing::error!(book = %s.id, error = %e, "quarantined a stored book that does not load; the node serves its other books");
+                    quarantined.push(Quarantined {
+                        book: s.id.to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
         }
         Ok(Library {
             storage,
             books: RwLock::new(books),
+            quarantined,
         })
+    }
+
+    /// Stored books that did not load at start.
+    pub fn quarantined(&self) -> &[Quarantined] {
+        &self.quarantined
     }
 
     pub fn storage(&self) -> &Storage {
@@ -158,8 +178,7 @@ impl Library {
             slot.changed.send_modify(|n| *n += 1);
             return Ok((id, true));
         }
-        self.store_new(Book::create(genesis, random_actor())?, now_ms)
-            .await?;
+        self.store_new(Book::create(genesis)?, now_ms).await?;
         tracing::info!(book = %id, "founded book");
         Ok((id, true))
     }
@@ -170,8 +189,7 @@ impl Library {
         if self.contains(id) {
             return Ok(false);
         }
-        self.store_new(Book::empty(id, random_actor()), now_ms)
-            .await?;
+        self.store_new(Book::empty(id), now_ms).await?;
         Ok(true)
     }
 
@@ -347,6 +365,19 @@ impl Library {
         Ok(f(&book))
     }
 
+    /// Where `signer`'s next record in a book stands, without waiting: for tests, where nothing
+    /// else holds the book at that moment.
+    #[cfg(test)]
+    pub(crate) fn place_now(
+        &self,
+        id: BookId,
+        signer: &kaban_protocol::key::PublicKey,
+    ) -> kaban_protocol::record::Place {
+        let slot = self.slot(id).expect("the book exists");
+        let book = slot.book.try_lock().expect("nothing else holds the book");
+        book.place_for(signer)
+    }
+
     /// Refuses a withdrawal or a payout that would take more than the group holds in cash,
     /// when part of its money is invested in enterprise books on this node. Like the other
     /// local policy checks it applies to records submitted here; one that arrives from a peer
@@ -418,7 +449,7 @@ impl Library {
             kaban_protocol::kind::Body::MemberJoin(j) => Some(j.member.to_string()),
             _ => None,
         };
-        let hash = book.add(vec![record])?;
+        let hash = book.add(record)?;
         if let Some(member) = joined {
             slot.members.lock().expect("not poisoned").insert(member);
         }
@@ -457,7 +488,7 @@ impl Library {
         // is settled by the time the heal job runs.
         self.storage.heal(id).await?;
         let s = self.storage.load_book(id).await?;
-        *book = Book::load(s.id, &s.bytes, random_actor())?;
+        *book = Book::load(s.id, &s.bytes)?;
         *slot.changes_since_snapshot.lock().expect("not poisoned") = (
             s.changes_since_snapshot,
             book.change_count().saturating_sub(s.changes_since_snapshot),

@@ -213,6 +213,9 @@ pub async fn start(
     let incoming = control
         .accept(protocol())
         .expect("the sync protocol is registered once");
+    let incoming_v1 = control
+        .accept(StreamProtocol::new(kaban_protocol::frame::PROTOCOL_V1))
+        .expect("the version 1 protocol is registered once");
     let status = Arc::new(Status::default());
     *status.nat.lock().expect("not poisoned") = "unknown".into();
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
@@ -240,10 +243,27 @@ pub async fn start(
     p2p.spawn(event_loop.run(rx));
     let accepting = p2p.clone();
     p2p.spawn(async move { accepting.accept(incoming).await });
+    p2p.spawn(refuse_version_1(incoming_v1));
     for (book, peer, addrs) in p2p.library.storage().partners().await? {
         p2p.follow(book, &peer, &addrs)?;
     }
     Ok(p2p)
+}
+
+/// Answers every stream of protocol version 1 with a close frame, in version 1's framing, that
+/// names the versions, and logs the peer: a partner still on version 1 learns why it cannot sync.
+async fn refuse_version_1(mut incoming: libp2p_stream::IncomingStreams) {
+    use futures::io::AsyncWriteExt as _;
+    while let Some((peer, mut stream)) = incoming.next().await {
+        tracing::warn!(%peer, "a peer opened a session in Kaban protocol version 1; refused, it must upgrade to version 2");
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            stream
+                .write_all(&kaban_protocol::frame::refuse_version_1())
+                .await?;
+            stream.close().await
+        })
+        .await;
+    }
 }
 
 /// The relay server's configuration: raised limits, and only for the peers in `allowed`.
@@ -381,7 +401,12 @@ impl P2p {
         let stream = tokio::time::timeout(DIAL_TIMEOUT, control.open_stream(peer, protocol()))
             .await
             .map_err(|_| anyhow::anyhow!("opening a stream took longer than {DIAL_TIMEOUT:?}"))?
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| match e {
+                libp2p_stream::OpenStreamError::UnsupportedProtocol(p) => anyhow::anyhow!(
+                    "the peer does not speak {p}: it may run Kaban protocol version 1, and must upgrade to version 2"
+                ),
+                e => anyhow::anyhow!("{e}"),
+            })?;
         session::run(self, book, peer, stream, session::Side::Dialer).await
     }
 

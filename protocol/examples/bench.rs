@@ -12,7 +12,7 @@ use kaban_protocol::book::Book;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules};
 use kaban_protocol::money::Money;
-use kaban_protocol::record::{BookId, Record};
+use kaban_protocol::record::{BookId, Place, Record};
 use kaban_protocol::sync::PeerSync;
 use std::time::{Duration, Instant};
 
@@ -20,10 +20,9 @@ fn treasurer() -> SignerKey {
     SignerKey::from_seed([1; 32])
 }
 
-fn contribution(key: &SignerKey, book: BookId, i: u64) -> Record {
-    Record::sign(
+fn contribution(key: &SignerKey, book: &Book, i: u64) -> Record {
+    book.sign_next(
         key,
-        Some(book),
         1_764_300_000_000 + i,
         &Body::Contribution(Contribution {
             member: format!("m-{:04}", i % 50).parse().unwrap(),
@@ -37,7 +36,7 @@ fn founded() -> Book {
     let key = treasurer();
     let genesis = Record::sign(
         &key,
-        None,
+        &Place::genesis(),
         1_764_300_000_000,
         &Body::Genesis(Genesis {
             enterprise: None,
@@ -56,22 +55,19 @@ fn founded() -> Book {
             ],
         }),
     );
-    let mut book = Book::create(genesis, [1; 16]).unwrap();
-    let joins: Vec<Record> = (0..50)
-        .map(|i| {
-            Record::sign(
-                &key,
-                Some(book.id()),
-                1_764_300_000_000,
-                &Body::MemberJoin(MemberJoin {
-                    member: format!("m-{i:04}").parse().unwrap(),
-                    alias: format!("Member {i}"),
-                    key: None,
-                }),
-            )
-        })
-        .collect();
-    book.add(joins).unwrap();
+    let mut book = Book::create(genesis).unwrap();
+    for i in 0..50 {
+        let join = book.sign_next(
+            &key,
+            1_764_300_000_000,
+            &Body::MemberJoin(MemberJoin {
+                member: format!("m-{i:04}").parse().unwrap(),
+                alias: format!("Member {i}"),
+                key: None,
+            }),
+        );
+        book.add(join).unwrap();
+    }
     book
 }
 
@@ -79,9 +75,9 @@ fn founded() -> Book {
 fn book_of(n: usize) -> Book {
     let key = treasurer();
     let mut book = founded();
-    let id = book.id();
     for i in 0..n.saturating_sub(book.record_count()) {
-        book.add(vec![contribution(&key, id, i as u64)]).unwrap();
+        let r = contribution(&key, &book, i as u64);
+        book.add(r).unwrap();
     }
     book
 }
@@ -150,7 +146,7 @@ fn main() {
             );
         }
         let start = Instant::now();
-        let book = Book::load(id, &bytes, [3; 16]).unwrap();
+        let book = Book::load(id, &bytes).unwrap();
         let took = start.elapsed();
         println!(
             "{} {} {} {}",
@@ -166,11 +162,11 @@ fn main() {
 
     // Signing and verification.
     let key = treasurer();
-    let book_id = founded().id();
+    let book = founded();
     let n = 20_000;
     let start = Instant::now();
     let records: Vec<Record> = (0..n)
-        .map(|i| contribution(&key, book_id, i as u64))
+        .map(|i| contribution(&key, &book, i as u64))
         .collect();
     let sign = start.elapsed();
     let start = Instant::now();
@@ -250,7 +246,7 @@ fn main() {
 
         if size == 10_000 {
             let mut a = book;
-            let mut b = Book::empty(a.id(), [4; 16]);
+            let mut b = Book::empty(a.id());
             let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
             let start = Instant::now();
             let (rounds, ab, ba, msgs) = sync(&mut a, &mut b, &mut sa, &mut sb);
@@ -269,9 +265,9 @@ fn main() {
                 ab as f64 / canonical as f64
             );
 
-            let r = contribution(&key, a.id(), 9_999_999);
+            let r = contribution(&key, &a, 9_999_999);
             let one = r.bytes().len();
-            a.add(vec![r]).unwrap();
+            a.add(r).unwrap();
             let start = Instant::now();
             let (rounds, ab, ba, msgs) = sync(&mut a, &mut b, &mut sa, &mut sb);
             let took = start.elapsed();

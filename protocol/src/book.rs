@@ -1,10 +1,15 @@
 //! Books: automerge documents that hold a set of signed records, keyed by record id.
 //!
 //! A book's document has one shape: its root map holds every record's canonical bytes under the
-//! record's id. Nothing else is ever written. The first change is the *genesis change*, built
-//! deterministically from the genesis record (a fixed actor derived from the book id, time 0), so
-//! any node holding the genesis record builds the byte-identical change; after it, each node
-//! writes with its own actor.
+//! record's id. Nothing else is ever written.
+//!
+//! **The envelope rule.** Each record travels in exactly one automerge change, and that change
+//! is determined by the record alone (see [`change_for`]): its actor is the signer's key, its
+//! sequence number and first operation are the record's signed `seq`, its dependencies are the
+//! changes of the records it names in its signed `after`, its time is 0 and it has no message.
+//! Any two nodes holding a record therefore hold the identical change for it, and a party
+//! without the signer's key cannot wrap a record again, equivocate on an actor's sequence
+//! number, or choose a record's causal past.
 //!
 //! Every change, local or from a peer, passes [`validate`] before it touches the document,
 //! because automerge cannot roll a change back. The verdict depends only on the change and its
@@ -15,20 +20,23 @@ mod validate;
 
 pub use validate::{Refusal, validate};
 
+use crate::key::PublicKey;
 use crate::kind::{Body, Genesis};
-use crate::record::{BookId, Record, RecordId};
+use crate::record::{BookId, Place, Record, RecordId};
 use crate::roster::Roster;
-use automerge::transaction::{CommitOptions, Transactable as _};
-use automerge::{ActorId, Automerge, Change, ChangeHash, ROOT, ScalarValue};
+use automerge::legacy::{Key, ObjectId, Op, OpType, SortedVec};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ExpandedChange, ROOT, ScalarValue};
 use graph::Graph;
 use std::collections::HashSet;
+use std::num::NonZeroU64;
 
-/// Most records one change may add. The node batches concurrent submissions into one change
-/// (group commit); this bounds how large such a batch, or a peer's change, can be.
-pub const MAX_RECORDS_PER_CHANGE: usize = 256;
+/// Records one change carries: exactly one, so that a record and its change determine each
+/// other.
+pub const MAX_RECORDS_PER_CHANGE: usize = 1;
 
-/// Largest encoded change accepted from a peer.
-pub const MAX_CHANGE_BYTES: usize = 2 * 1024 * 1024;
+/// Largest encoded change accepted: one record of at most
+/// [`crate::record::MAX_RECORD_BYTES`] with its envelope.
+pub const MAX_CHANGE_BYTES: usize = 16 * 1024;
 
 /// Why a stored book could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +47,8 @@ pub enum LoadError {
         #[source]
         source: automerge::AutomergeError,
     },
+    #[error("stored book {book} could not be read: automerge failed on it")]
+    Panicked { book: BookId },
     #[error("stored book {book} holds a change that is not a valid book change: {refusal}")]
     Invalid { book: BookId, refusal: Refusal },
 }
@@ -62,6 +72,49 @@ pub struct Applied {
     pub duplicate: usize,
 }
 
+/// The automerge actor of a signer's changes: the 32 bytes of the signer's public key.
+pub fn actor_of(signer: &PublicKey) -> ActorId {
+    ActorId::from(&signer.as_bytes()[..])
+}
+
+/// The one change that may carry `record`, given the changes of the records it names in
+/// `after` (`deps`) and its first operation's counter (`start_op`: one more than the largest in
+/// those changes, as automerge's Lamport clock requires; see [`Book::envelope`]). Actor: the
+/// signer's key; sequence number: the record's `seq`; time 0; no message; one operation putting
+/// the record's bytes under its id in the root map. Every node builds the same bytes.
+pub fn change_for(record: &Record, deps: Vec<ChangeHash>, start_op: u64) -> Change {
+    let seq = record.seq();
+    Change::from(ExpandedChange {
+        operations: vec![Op {
+            action: OpType::Put(ScalarValue::Bytes(record.bytes().to_vec())),
+            obj: ObjectId::Root,
+            key: Key::Map(record.id().to_string().into()),
+            pred: SortedVec::new(),
+            insert: false,
+        }],
+        actor_id: actor_of(&record.signer()),
+        hash: None,
+        seq,
+        start_op: NonZeroU64::new(start_op).expect("a change's first operation is at least 1"),
+        time: 0,
+        message: None,
+        deps,
+        extra_bytes: Vec::new(),
+        author: None,
+    })
+}
+
+/// The deterministic genesis change: [`change_for`] the genesis record, which follows nothing.
+pub fn genesis_change(genesis: &Record) -> Result<Change, Refusal> {
+    if !matches!(genesis.body(), Body::Genesis(_)) {
+        return Err(Refusal::NotGenesis {
+            record: genesis.id(),
+            kind: genesis.kind().to_owned(),
+        });
+    }
+    Ok(change_for(genesis, Vec::new(), 1))
+}
+
 /// A savings or enterprise book.
 #[derive(Debug)]
 pub struct Book {
@@ -72,10 +125,9 @@ pub struct Book {
 }
 
 impl Book {
-    /// Founds a book from its genesis record. `actor` must be unique to this node and book; the
-    /// caller draws it at random.
-    pub fn create(genesis: Record, actor: [u8; 16]) -> Result<Book, Refusal> {
-        let mut book = Book::empty(genesis.book(), actor);
+    /// Founds a book from its genesis record.
+    pub fn create(genesis: Record) -> Result<Book, Refusal> {
+        let mut book = Book::empty(genesis.book());
         let change = genesis_change(&genesis)?;
         let applied = book.apply(vec![change]);
         if let Some((_, refusal)) = applied.refused.into_iter().next() {
@@ -85,93 +137,58 @@ impl Book {
     }
 
     /// A book known only by its id, waiting to receive its genesis from a peer.
-    pub fn empty(id: BookId, actor: [u8; 16]) -> Book {
+    pub fn empty(id: BookId) -> Book {
         Book {
             id,
-            doc: Automerge::new().with_actor(ActorId::from(actor)),
+            doc: Automerge::new(),
             genesis: None,
             graph: Graph::default(),
         }
     }
 
     /// Loads a book saved with [`Book::save`]. Signatures and roles were checked when each change
-    /// was first accepted, so loading trusts the stored bytes and only rebuilds the index; use
+    /// was first accepted, so loading skips them; it still checks that every change is the one
+    /// its record determines, so a stored book holds nothing an attacker could add. Use
     /// [`Book::load_verified`] to check everything again.
-    pub fn load(id: BookId, bytes: &[u8], actor: [u8; 16]) -> Result<Book, LoadError> {
-        Self::load_inner(id, bytes, actor, false)
+    pub fn load(id: BookId, bytes: &[u8]) -> Result<Book, LoadError> {
+        Self::load_inner(id, bytes, false)
     }
 
     /// Loads a book and validates every change again, as if each arrived from a peer.
-    pub fn load_verified(id: BookId, bytes: &[u8], actor: [u8; 16]) -> Result<Book, LoadError> {
-        Self::load_inner(id, bytes, actor, true)
+    pub fn load_verified(id: BookId, bytes: &[u8]) -> Result<Book, LoadError> {
+        Self::load_inner(id, bytes, true)
     }
 
-    fn load_inner(
-        id: BookId,
-        bytes: &[u8],
-        actor: [u8; 16],
-        verify: bool,
-    ) -> Result<Book, LoadError> {
-        let doc = Automerge::load(bytes)
-            .map_err(|source| LoadError::Automerge { book: id, source })?
-            .with_actor(ActorId::from(actor));
-        let mut book = Book {
-            id,
-            doc: Automerge::new(),
-            genesis: None,
-            graph: Graph::default(),
-        };
+    fn load_inner(id: BookId, bytes: &[u8], verify: bool) -> Result<Book, LoadError> {
+        // Automerge asserts on some inputs it assumes it wrote itself; a damaged file must cost
+        // this book, never the node.
+        let doc = std::panic::catch_unwind(|| Automerge::load(bytes))
+            .map_err(|_| LoadError::Panicked { book: id })?
+            .map_err(|source| LoadError::Automerge { book: id, source })?;
+        let mut book = Book::empty(id);
+        let invalid = |refusal| LoadError::Invalid { book: id, refusal };
         if verify {
             for change in doc.get_changes(&[]) {
                 let candidate = validate::parse_change(id, &change, true)
                     .and_then(|c| validate(&book, &c).map(|()| c))
-                    .map_err(|refusal| LoadError::Invalid { book: id, refusal })?;
+                    .map_err(invalid)?;
                 book.index(candidate);
             }
         } else {
-            book.index_trusted(&doc)
-                .map_err(|refusal| LoadError::Invalid { book: id, refusal })?;
+            book.index_trusted(&doc).map_err(invalid)?;
         }
         book.doc = doc;
         Ok(book)
     }
 
-    /// Rebuilds the index of a stored document without expanding its changes: the records come
-    /// from the root map, and each is placed in its change by the operation id that put it. This
-    /// is several times faster than decoding every change, which matters for a node starting
-    /// with large books.
+    /// Rebuilds the index of a stored document without expanding its changes or checking
+    /// signatures: the records come from the root map, each found by the operation id that put
+    /// it, which the envelope rule makes (signer, seq). Each change is still checked to be the
+    /// one its record determines, byte for byte, which costs one small encoding per record.
     fn index_trusted(&mut self, doc: &Automerge) -> Result<(), Refusal> {
         use automerge::ReadDoc as _;
-        let metas = doc.get_changes_meta(&[]);
-        // For each actor, its changes' first operation counters, in order, with their index.
-        let mut by_actor: std::collections::HashMap<ActorId, Vec<(u64, usize)>> =
+        let mut by_op: std::collections::HashMap<(ActorId, u64), Record> =
             std::collections::HashMap::new();
-        for (i, m) in metas.iter().enumerate() {
-            by_actor
-                .entry(m.actor.clone().into_owned())
-                .or_default()
-                .push((m.start_op, i));
-        }
-        for ops in by_actor.values_mut() {
-            ops.sort_unstable();
-        }
-        let mut records: Vec<Vec<Record>> = vec![Vec::new(); metas.len()];
-        let change_of = |id: automerge::ObjId, record: &Record| {
-            let automerge::ObjId::Id(counter, actor, _) = id else {
-                return Err(Refusal::Malformed(
-                    "a record without an operation id".into(),
-                ));
-            };
-            by_actor
-                .get(&actor)
-                .and_then(|ops| {
-                    let at = ops.partition_point(|(start, _)| *start <= counter);
-                    at.checked_sub(1).map(|i| ops[i].1)
-                })
-                .ok_or_else(|| {
-                    Refusal::Malformed(format!("record {} has no change that put it", record.id()))
-                })
-        };
         for item in doc.map_range(ROOT, ..) {
             let automerge::ValueRef::Scalar(automerge::ScalarValueRef::Bytes(bytes)) = &item.value
             else {
@@ -183,30 +200,47 @@ impl Book {
                 key: item.key.to_string(),
                 error,
             })?;
-            if item.conflict {
-                // The same record put by concurrent changes: place it in each of them.
-                let all = doc
-                    .get_all(ROOT, item.key.as_ref())
-                    .map_err(|e| Refusal::Malformed(e.to_string()))?;
-                for (_, id) in all {
-                    records[change_of(id, &record)?].push(record.clone());
-                }
-            } else {
-                records[change_of(item.id(), &record)?].push(record);
+            let automerge::ObjId::Id(counter, actor, _) = item.id() else {
+                return Err(Refusal::Malformed(
+                    "a record without an operation id".into(),
+                ));
+            };
+            if item.conflict || item.key != record.id().to_string() {
+                return Err(Refusal::Malformed(format!(
+                    "record {} is stored twice or under another key",
+                    record.id()
+                )));
             }
+            by_op.insert((actor, counter), record);
         }
-        for (m, records) in metas.into_iter().zip(records) {
-            if let Some(missing) = m.deps.iter().find(|d| !self.has_change(d)) {
+        let metas = doc.get_changes_meta(&[]);
+        if metas.len() != by_op.len() {
+            return Err(Refusal::Malformed(format!(
+                "{} changes hold {} records; each change holds exactly one",
+                metas.len(),
+                by_op.len()
+            )));
+        }
+        for m in metas {
+            let record = by_op
+                .remove(&(m.actor.clone().into_owned(), m.start_op))
+                .ok_or_else(|| Refusal::Malformed(format!("change {} puts no record", m.hash)))?;
+            let candidate = validate::Candidate {
+                hash: m.hash,
+                deps: m.deps,
+                start_op: m.start_op,
+                record,
+            };
+            if let Some(missing) = candidate.deps.iter().find(|d| !self.has_change(d)) {
                 return Err(Refusal::MissingDependency { missing: *missing });
             }
-            self.index(validate::Candidate {
-                hash: Some(m.hash),
-                deps: m.deps,
-                actor: m.actor.into_owned(),
-                seq: m.seq,
-                records,
-                bytes: 0,
-            });
+            if self.change_for(&candidate.record)?.hash() != candidate.hash {
+                return Err(Refusal::WrongEnvelope {
+                    id: candidate.record.id(),
+                    field: "encoding",
+                });
+            }
+            self.index(candidate);
         }
         Ok(())
     }
@@ -232,6 +266,57 @@ impl Book {
 
     pub fn heads(&self) -> Vec<ChangeHash> {
         self.doc.get_heads()
+    }
+
+    /// The records at the book's heads: what a new record names in `after`.
+    pub fn head_records(&self) -> Vec<RecordId> {
+        let mut ids: Vec<RecordId> = self
+            .heads()
+            .iter()
+            .filter_map(|h| self.graph.record_of(h))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Where `signer`'s next record stands: after the book's heads, next in its chain.
+    pub fn place_for(&self, signer: &PublicKey) -> Place {
+        Place::new(self.id, self.graph.seq_of(signer) + 1, self.head_records())
+    }
+
+    /// Signs a record for this book at `key`'s next place ([`Book::place_for`]).
+    pub fn sign_next(&self, key: &crate::key::SignerKey, time_ms: u64, body: &Body) -> Record {
+        Record::sign(key, &self.place_for(&key.public()), time_ms, body)
+    }
+
+    /// How many records `signer` has in this book: the `seq` of its latest.
+    pub fn seq_of(&self, signer: &PublicKey) -> u64 {
+        self.graph.seq_of(signer)
+    }
+
+    /// The envelope `record` determines in this book: the changes of the records it names in
+    /// `after` (sorted), and its first operation's counter, one more than the largest among
+    /// those changes (each change's is the largest in its own causal past). Or the first record
+    /// it names that this book does not hold.
+    pub fn envelope(&self, record: &Record) -> Result<(Vec<ChangeHash>, u64), Refusal> {
+        let mut deps = Vec::with_capacity(record.after().len());
+        let mut start_op = 1;
+        for r in record.after() {
+            let (hash, op) = self.graph.change_of(r).ok_or(Refusal::MissingRecord {
+                id: record.id(),
+                missing: *r,
+            })?;
+            deps.push(hash);
+            start_op = start_op.max(op + 1);
+        }
+        deps.sort_unstable();
+        Ok((deps, start_op))
+    }
+
+    /// The one change that may carry `record` in this book ([`change_for`] its envelope).
+    pub fn change_for(&self, record: &Record) -> Result<Change, Refusal> {
+        let (deps, start_op) = self.envelope(record)?;
+        Ok(change_for(record, deps, start_op))
     }
 
     pub fn doc(&self) -> &Automerge {
@@ -281,33 +366,26 @@ impl Book {
         self.graph.record_precedes(a, b)
     }
 
-    /// Validates and adds records made on this node, as one change. Either every record is
-    /// added or none is.
-    pub fn add(&mut self, records: Vec<Record>) -> Result<ChangeHash, Refusal> {
-        let candidate = validate::Candidate {
-            hash: None,
-            deps: self.doc.get_heads(),
-            actor: self.doc.get_actor().clone(),
-            seq: self.graph.seq_of(self.doc.get_actor()) + 1,
-            records,
-            bytes: 0,
-        };
-        validate(self, &candidate)?;
-        let mut tx = self.doc.transaction();
-        for record in &candidate.records {
-            tx.put(
-                ROOT,
-                record.id().to_string(),
-                ScalarValue::Bytes(record.bytes().to_vec()),
-            )
-            .expect("putting a scalar into the root map cannot fail");
+    /// Validates and adds a record made for this book, in the change it determines. Returns
+    /// that change's hash.
+    pub fn add(&mut self, record: Record) -> Result<ChangeHash, Refusal> {
+        if self.record(&record.id()).is_some() {
+            return Err(Refusal::AlreadyPresent { id: record.id() });
         }
-        let (hash, _) = tx.commit_with(CommitOptions::default().with_time(0));
-        let hash = hash.expect("a change that puts records is never empty");
-        let mut candidate = candidate;
-        candidate.hash = Some(hash);
-        self.index(candidate);
-        Ok(hash)
+        if record.book() != self.id {
+            return Err(Refusal::WrongBook {
+                id: record.id(),
+                found: record.book(),
+                expected: self.id,
+            });
+        }
+        let change = self.change_for(&record)?;
+        let hash = change.hash();
+        let mut applied = self.apply(vec![change]);
+        match applied.refused.pop() {
+            Some((_, refusal)) => Err(refusal),
+            None => Ok(hash),
+        }
     }
 
     /// Validates changes from a peer and applies the valid ones. Changes may come in any order;
@@ -353,9 +431,7 @@ impl Book {
                     Ok(candidate) => {
                         applied.accepted.push(change.hash());
                         applied.accepted_bytes.push(change.raw_bytes().to_vec());
-                        applied
-                            .records
-                            .extend(candidate.records.iter().map(Record::id));
+                        applied.records.push(candidate.record.id());
                         self.index(candidate);
                         accepted.push(change);
                     }
@@ -399,40 +475,12 @@ impl Book {
 
     fn index(&mut self, candidate: validate::Candidate) {
         if self.genesis.is_none()
-            && let Some(Body::Genesis(g)) = candidate.records.first().map(Record::body)
+            && let Body::Genesis(g) = candidate.record.body()
         {
             self.genesis = Some(g.clone());
         }
         self.graph.insert(candidate);
     }
-}
-
-/// The deterministic genesis change: the genesis record put under its id by an actor derived
-/// from the book id, at time 0, with no message. Every node builds the same bytes.
-pub fn genesis_change(genesis: &Record) -> Result<Change, Refusal> {
-    if !matches!(genesis.body(), Body::Genesis(_)) {
-        return Err(Refusal::NotGenesis {
-            record: genesis.id(),
-            kind: genesis.kind().to_owned(),
-        });
-    }
-    let mut doc = Automerge::new().with_actor(genesis_actor(genesis.book()));
-    let mut tx = doc.transaction();
-    tx.put(
-        ROOT,
-        genesis.id().to_string(),
-        ScalarValue::Bytes(genesis.bytes().to_vec()),
-    )
-    .expect("putting a scalar into the root map cannot fail");
-    tx.commit_with(CommitOptions::default().with_time(0));
-    Ok(doc
-        .get_last_local_change()
-        .expect("the genesis change was just committed"))
-}
-
-/// The actor of a book's genesis change: the first 16 bytes of the book id.
-pub fn genesis_actor(book: BookId) -> ActorId {
-    ActorId::from(&book.0.0[..16])
 }
 
 #[cfg(test)]

@@ -368,6 +368,7 @@ mod tests {
     use crate::kind::{
         Approval, Enterprise, Genesis, Investor, Officer, Receipt, Role, Rules, Transfer,
     };
+    use crate::record::Place;
     use crate::record::RecordId;
 
     struct Fixture {
@@ -395,7 +396,7 @@ mod tests {
             let coop_chair = SignerKey::from_seed([12; 32]);
             let genesis = Record::sign(
                 &coop_treasurer,
-                None,
+                &Place::genesis(),
                 1,
                 &Body::Genesis(Genesis {
                     name: "Bukid Organic Farm".into(),
@@ -418,7 +419,7 @@ mod tests {
                 }),
             );
             let mut f = Fixture {
-                book: Book::create(genesis, [3; 16]).unwrap(),
+                book: Book::create(genesis).unwrap(),
                 coop_treasurer,
                 coop_chair,
                 group_treasurer: SignerKey::from_seed([21; 32]),
@@ -443,9 +444,9 @@ mod tests {
 
         fn add(&mut self, key: &SignerKey, body: Body) -> Result<RecordId, Refusal> {
             self.time += 1;
-            let r = Record::sign(key, Some(self.book.id()), self.time, &body);
+            let r = self.book.sign_next(key, self.time, &body);
             let id = r.id();
-            self.book.add(vec![r]).map(|_| id)
+            self.book.add(r).map(|_| id)
         }
 
         fn transfer(&self, minor: i64) -> Body {
@@ -586,7 +587,7 @@ mod tests {
         let treasurer = SignerKey::from_seed([1; 32]);
         let genesis = Record::sign(
             &treasurer,
-            None,
+            &Place::genesis(),
             1,
             &Body::Genesis(Genesis {
                 name: "Bayanihan Savers".into(),
@@ -605,10 +606,9 @@ mod tests {
                 enterprise: None,
             }),
         );
-        let mut savings = Book::create(genesis, [4; 16]).unwrap();
-        let investor = Record::sign(
+        let mut savings = Book::create(genesis).unwrap();
+        let investor = savings.sign_next(
             &treasurer,
-            Some(savings.id()),
             2,
             &Body::Investor(Investor {
                 group: f.group,
@@ -618,7 +618,7 @@ mod tests {
                 quorum: 1,
             }),
         );
-        let err = savings.add(vec![investor]).unwrap_err();
+        let err = savings.add(investor).unwrap_err();
         assert_eq!(err.code(), "not_an_enterprise_book", "{err}");
     }
 

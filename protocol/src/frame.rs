@@ -1,9 +1,9 @@
-//! Frames of the `/kaban/sync/1` stream protocol, parsed from bytes without I/O.
+//! Frames of the `/kaban/sync/2` stream protocol, parsed from bytes without I/O.
 //!
 //! A peer-to-peer stream carries one book's sync session. Every frame is
 //!
 //! ```text
-//! u32 big-endian length L | u8 version (1) | u8 type | payload (L - 2 bytes)
+//! u32 big-endian length L | u8 version (2) | u8 type | payload (L - 2 bytes)
 //! ```
 //!
 //! where L counts the version, type and payload bytes. The length is checked against
@@ -23,9 +23,23 @@ use crate::record::{BookId, RecordId};
 use crate::sync::MAX_MESSAGE_BYTES;
 
 /// The libp2p stream protocol name.
-pub const PROTOCOL: &str = "/kaban/sync/1";
-/// The frame format version this build speaks.
-pub const FRAME_VERSION: u8 = 1;
+pub const PROTOCOL: &str = "/kaban/sync/2";
+/// The frame format version this build speaks: the protocol version (records version 2).
+pub const FRAME_VERSION: u8 = 2;
+/// The stream protocol of version 1. A node answers it only with [`refuse_version_1`].
+pub const PROTOCOL_V1: &str = "/kaban/sync/1";
+
+/// What a node says, in version 1's own framing, to a version-1 peer that opens a session: a
+/// `Close` frame (version byte 1) naming both versions, which a version-1 node logs as the end
+/// of its session.
+pub fn refuse_version_1() -> Vec<u8> {
+    let reason = b"this node speaks Kaban protocol version 2 (records v2, /kaban/sync/2); version 1 is not supported: upgrade this node";
+    let mut out = Vec::with_capacity(6 + reason.len());
+    out.extend_from_slice(&((reason.len() + 2) as u32).to_be_bytes());
+    out.extend_from_slice(&[1, CLOSE]);
+    out.extend_from_slice(reason);
+    out
+}
 /// Largest frame length L: a sync message at its limit plus the header.
 pub const MAX_FRAME_BYTES: usize = MAX_MESSAGE_BYTES + 2;
 /// Longest close reason.
@@ -204,6 +218,21 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_peer_is_told_in_its_own_framing() {
+        let bytes = refuse_version_1();
+        let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+        assert_eq!(len + 4, bytes.len());
+        assert_eq!(&bytes[4..6], &[1, CLOSE]);
+        let reason = std::str::from_utf8(&bytes[6..]).unwrap();
+        assert!(reason.contains("version 2") && reason.contains("version 1 is not supported"));
+        assert!(reason.len() <= MAX_REASON_BYTES);
+        // A version 1 frame on the version 2 protocol is refused, naming both versions.
+        let err = Frame::parse(&bytes).unwrap_err();
+        assert_eq!(err, FrameError::Version(1));
+        assert!(err.to_string().contains("this node speaks version 2"));
+    }
+
+    #[test]
     fn refuses_oversized_unknown_and_malformed_frames() {
         let huge = ((MAX_FRAME_BYTES + 1) as u32).to_be_bytes();
         assert_eq!(
@@ -217,13 +246,13 @@ mod tests {
             Frame::parse(&[0, 0, 0, 2, 9, 2]),
             Err(FrameError::Version(9))
         );
-        assert_eq!(Frame::parse(&[0, 0, 0, 2, 1, 7]), Err(FrameError::Type(7)));
+        assert_eq!(Frame::parse(&[0, 0, 0, 2, 2, 7]), Err(FrameError::Type(7)));
         assert_eq!(
-            Frame::parse(&[0, 0, 0, 3, 1, 1, 0]),
+            Frame::parse(&[0, 0, 0, 3, 2, 1, 0]),
             Err(FrameError::OpenPayload(1))
         );
         assert_eq!(
-            Frame::parse(&[0, 0, 0, 3, 1, 3, 0xff]),
+            Frame::parse(&[0, 0, 0, 3, 2, 3, 0xff]),
             Err(FrameError::Reason)
         );
         let long = Frame::Close {

@@ -916,17 +916,30 @@ pub fn is_date(s: &str) -> bool {
     date(s).is_ok()
 }
 
+/// A real calendar date of the proleptic Gregorian calendar, written `YYYY-MM-DD` (years 0000
+/// to 9999): `2027-02-29` is refused, `2028-02-29` is not.
 fn date(s: &str) -> Result<(), BodyError> {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let ok = b.len() == 10
+    let shaped = b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
         && digits(0..4)
         && digits(5..7)
-        && digits(8..10)
-        && (1..=12).contains(&s[5..7].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&s[8..10].parse::<u32>().unwrap_or(0));
+        && digits(8..10);
+    let number = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+    let ok = shaped && {
+        let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        (1..=days).contains(&day)
+    };
     if ok {
         Ok(())
     } else {
@@ -945,6 +958,16 @@ fn peer_id(s: &str) -> Result<(), BodyError> {
     }
 }
 
+/// Whether `value` is `null` or holds one at any depth.
+fn holds_null(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.iter().any(holds_null),
+        Value::Object(map) => map.values().any(holds_null),
+        _ => false,
+    }
+}
+
 /// Refuses a body whose JSON has another shape than its typed reading: serde would also read a
 /// struct written as an array of its fields, or a role written as `{"treasurer": null}`, which
 /// would give one body several spellings (and readers that differ on them). Members the typed
@@ -959,9 +982,9 @@ fn same_shape(given: &Value, typed: &Value, at: &str) -> Result<(), BodyError> {
             for (name, value) in given {
                 match fields.get(name) {
                     Some(t) => same_shape(value, t, &format!("{at}.{name}"))?,
-                    None if value.is_null() => {
+                    None if holds_null(value) => {
                         return Err(BodyError::Json(format!(
-                            "{at}.{name} is null; leave an optional member out instead"
+                            "{at}.{name} is or holds null; a record never holds null, at any depth"
                         )));
                     }
                     None => {}
@@ -1052,6 +1075,32 @@ mod tests {
             Body::from_value("share", json!({"peer": "0OIl"})),
             Err(BodyError::Peer(_))
         ));
+    }
+
+    #[test]
+    fn dates_are_real_calendar_dates() {
+        for good in ["2028-02-29", "2000-02-29", "2026-12-31", "0001-01-01"] {
+            assert!(is_date(good), "{good}");
+        }
+        for bad in [
+            "2027-02-29",
+            "1900-02-29",
+            "2026-04-31",
+            "2026-00-10",
+            "2026-1-01",
+            "2026-12-32",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn null_is_refused_inside_extra_members_too() {
+        let v = json!({"member": "m-ana", "alias": "Ana", "extra": {"deep": [1, null]}});
+        let err = Body::from_value("member_join", v).unwrap_err();
+        assert!(err.to_string().contains("holds null"), "{err}");
+        let v = json!({"member": "m-ana", "alias": "Ana", "extra": {"deep": [1, {"x": 0}]}});
+        Body::from_value("member_join", v).unwrap();
     }
 
     #[test]

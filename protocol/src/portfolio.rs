@@ -487,6 +487,7 @@ mod tests {
         Approval, Body, Contribution, Departure, Distribution, Enterprise, Genesis, Investor,
         MemberJoin, Membership, Officer, Receipt, Return, ReturnReceipt, Role, Rules, Transfer,
     };
+    use crate::record::Place;
     use crate::record::Record;
 
     fn money(minor: i64, code: &str) -> Money {
@@ -507,8 +508,8 @@ mod tests {
             } else {
                 &mut self.savings
             };
-            let r = Record::sign(key, Some(book.id()), self.time, &body);
-            book.add(vec![r.clone()]).unwrap();
+            let r = book.sign_next(key, self.time, &body);
+            book.add(r.clone()).unwrap();
             r.id()
         }
 
@@ -530,7 +531,7 @@ mod tests {
     fn genesis(key: &SignerKey, other: &SignerKey, name: &str, code: &str, farm: bool) -> Record {
         Record::sign(
             key,
-            None,
+            &Place::genesis(),
             0,
             &Body::Genesis(Genesis {
                 name: name.into(),
@@ -567,9 +568,8 @@ mod tests {
             SignerKey::from_seed([11; 32]),
             SignerKey::from_seed([12; 32]),
         );
-        let savings =
-            Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false), [1; 16]).unwrap();
-        let farm = Book::create(genesis(&ct, &cc, "Bukid Farm", "PHP", true), [2; 16]).unwrap();
+        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
+        let farm = Book::create(genesis(&ct, &cc, "Bukid Farm", "PHP", true)).unwrap();
         let mut b = Books {
             savings,
             farm,

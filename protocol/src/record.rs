@@ -3,11 +3,14 @@
 //! A record is one canonical JSON object (see [`crate::canonical`]):
 //!
 //! ```json
-//! {"body":{..},"book":"<book id>","kind":"contribution","sig":"<86 chars>","signer":"<43 chars>","time":1764300000000,"v":1}
+//! {"after":["<record id>"],"body":{..},"book":"<book id>","kind":"contribution","seq":4,"sig":"<86 chars>","signer":"<43 chars>","time":1764300000000,"v":2}
 //! ```
 //!
 //! The signature covers [`SIGNING_PREFIX`] followed by the canonical encoding of the same object
-//! without `sig`. The record id is the SHA-256 of exactly those signed bytes, so the id names the
+//! without `sig`. Besides what it says, a record signs where it stands in its book: `after`, the
+//! records the signer saw as the book's heads, and `seq`, its place in the signer's own chain of
+//! records in that book. Together they determine the one automerge change that may carry the
+//! record (see [`crate::book::change_for`]), so nobody without the key can wrap it differently. The record id is the SHA-256 of exactly those signed bytes, so the id names the
 //! signed content and a record can be checked against its id without trusting anyone. A genesis
 //! record has no `book` field; its id is the book's id, which makes a book self-certifying.
 
@@ -21,10 +24,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 /// The record format version this build writes and reads.
-pub const RECORD_VERSION: u32 = 1;
+pub const RECORD_VERSION: u32 = 2;
 
 /// Prepended to the canonical unsigned record before signing and hashing.
-pub const SIGNING_PREFIX: &[u8] = b"kaban-record-v1\n";
+pub const SIGNING_PREFIX: &[u8] = b"kaban-record-v2\n";
+
+/// Most records a record may name in `after`. Every new record names the heads it saw, so a
+/// book's heads are as many as its concurrent writers; a signer who sees more names the first
+/// this many (by id), which only shrinks the causal past it claims.
+pub const MAX_AFTER: usize = 16;
 
 /// The largest encoded record, signature included. Records are small facts; a meeting with 50
 /// attendees is about 3 KiB.
@@ -40,7 +48,9 @@ pub enum RecordError {
     TooLarge { len: usize },
     #[error("record is not canonical JSON: {0}")]
     Canonical(#[from] CanonicalError),
-    #[error("record is not a JSON object with fields body, book, kind, sig, signer, time, v: {0}")]
+    #[error(
+        "record is not a JSON object with fields after, body, book, kind, seq, sig, signer, time, v: {0}"
+    )]
     Shape(String),
     #[error("record version {0} is not supported; this build reads version {RECORD_VERSION}")]
     Version(u64),
@@ -60,6 +70,42 @@ pub enum RecordError {
     GenesisNamesBook,
     #[error("a {kind} record must name its book")]
     MissingBook { kind: String },
+}
+
+/// Where a record stands in its book: the book, the signer's place in its own chain of records
+/// there, and the records the signer saw as the book's heads. A genesis founds its book, so it
+/// has seq 1 and names nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Place {
+    /// `None` only for a genesis.
+    pub book: Option<BookId>,
+    pub seq: u64,
+    /// Sorted and without repeats; empty only for a genesis.
+    pub after: Vec<RecordId>,
+}
+
+impl Place {
+    /// The place of a genesis record.
+    pub fn genesis() -> Place {
+        Place {
+            book: None,
+            seq: 1,
+            after: Vec::new(),
+        }
+    }
+
+    /// A place in `book`: `seq` in the signer's chain, after the records `after` (sorted here,
+    /// and cut to the first [`MAX_AFTER`]).
+    pub fn new(book: BookId, seq: u64, mut after: Vec<RecordId>) -> Place {
+        after.sort_unstable();
+        after.dedup();
+        after.truncate(MAX_AFTER);
+        Place {
+            book: Some(book),
+            seq,
+            after,
+        }
+    }
 }
 
 impl RecordError {
@@ -191,30 +237,32 @@ struct Inner {
     kind: String,
     signer: PublicKey,
     time_ms: u64,
+    seq: u64,
+    after: Vec<RecordId>,
     body: Body,
     /// The canonical encoding, signature included: what a book stores and a peer receives.
     bytes: Vec<u8>,
 }
 
 impl Record {
-    /// Builds and signs a record. `book` is `None` only for a genesis record.
+    /// Builds and signs a record at `place` ([`Place::genesis`] for a genesis).
     ///
     /// # Panics
     /// If the body does not encode within the record limits, which is a programmer error: every
     /// caller builds bodies from checked inputs.
-    pub fn sign(key: &SignerKey, book: Option<BookId>, time_ms: u64, body: &Body) -> Record {
-        Self::try_sign(key, book, time_ms, body).expect("a record built by Kaban is valid")
+    pub fn sign(key: &SignerKey, place: &Place, time_ms: u64, body: &Body) -> Record {
+        Self::try_sign(key, place, time_ms, body).expect("a record built by Kaban is valid")
     }
 
     /// Like [`Record::sign`], but reports a body that breaks the limits instead of panicking.
     /// Use it for bodies built from user input.
     pub fn try_sign(
         key: &SignerKey,
-        book: Option<BookId>,
+        place: &Place,
         time_ms: u64,
         body: &Body,
     ) -> Result<Record, RecordError> {
-        let mut envelope = envelope(book, body.kind(), &key.public(), time_ms, body.to_value());
+        let mut envelope = envelope(place, body.kind(), &key.public(), time_ms, body.to_value());
         let signed = signed_bytes(&envelope)?;
         let sig = key.sign(SIGNING_PREFIX, &signed);
         envelope.insert("sig".into(), Value::String(key::encode_signature(&sig)));
@@ -249,17 +297,26 @@ impl Record {
         let Value::Object(mut map) = value else {
             return Err(RecordError::Shape("not an object".into()));
         };
-        for field in map.keys() {
-            if !["body", "book", "kind", "sig", "signer", "time", "v"].contains(&field.as_str()) {
-                return Err(RecordError::Shape(format!("unexpected field {field:?}")));
-            }
-        }
+        // The version comes first, so that a record of another version is refused as such
+        // whatever members that version has.
         let v = map
             .get("v")
             .and_then(Value::as_u64)
             .ok_or_else(|| RecordError::Shape("v must be a non-negative integer".into()))?;
         if v != u64::from(RECORD_VERSION) {
             return Err(RecordError::Version(v));
+        }
+        for field in map.keys() {
+            if ![
+                "after", "body", "book", "kind", "seq", "sig", "signer", "time", "v",
+            ]
+            .contains(&field.as_str())
+            {
+                return Err(RecordError::Shape(format!(
+                    "unexpected field {:?}",
+                    field.chars().take(40).collect::<String>()
+                )));
+            }
         }
         let text = |map: &Map<String, Value>, field: &str| -> Result<String, RecordError> {
             map.get(field)
@@ -289,6 +346,12 @@ impl Record {
             ),
             Some(_) => return Err(RecordError::Shape("book must be a string".into())),
         };
+        let seq = map
+            .get("seq")
+            .and_then(Value::as_u64)
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| RecordError::Shape("seq must be a positive integer".into()))?;
+        let after = decode_after(map.get("after"))?;
         let sig_text = text(&map, "sig")?;
         let sig = key::decode_signature(&sig_text)?;
         let body_value = map
@@ -315,9 +378,21 @@ impl Record {
         })?;
         match (&body, book) {
             (Body::Genesis(_), Some(_)) => return Err(RecordError::GenesisNamesBook),
-            (Body::Genesis(_), None) => {}
+            (Body::Genesis(_), None) => {
+                if seq != 1 || !after.is_empty() {
+                    return Err(RecordError::Shape(
+                        "a genesis has seq 1 and no after: it founds its book".into(),
+                    ));
+                }
+            }
             (_, None) => return Err(RecordError::MissingBook { kind }),
-            (_, Some(_)) => {}
+            (_, Some(_)) => {
+                if after.is_empty() {
+                    return Err(RecordError::Shape(format!(
+                        "a {kind} record must name in after the records it follows"
+                    )));
+                }
+            }
         }
         Ok(Record(Arc::new(Inner {
             id: RecordId::of_signed_bytes(&id_input),
@@ -325,6 +400,8 @@ impl Record {
             kind,
             signer,
             time_ms,
+            seq,
+            after,
             body,
             bytes: bytes.to_vec(),
         })))
@@ -347,6 +424,22 @@ impl Record {
     /// views order by it for display, never for validity.
     pub fn time_ms(&self) -> u64 {
         self.0.time_ms
+    }
+    /// The record's place in its signer's chain of records in this book, from 1.
+    pub fn seq(&self) -> u64 {
+        self.0.seq
+    }
+    /// The records the signer saw as the book's heads, sorted; empty only for a genesis.
+    pub fn after(&self) -> &[RecordId] {
+        &self.0.after
+    }
+    /// Where the record stands in its book.
+    pub fn place(&self) -> Place {
+        Place {
+            book: self.0.book,
+            seq: self.0.seq,
+            after: self.0.after.clone(),
+        }
     }
     pub fn body(&self) -> &Body {
         &self.0.body
@@ -377,8 +470,35 @@ fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
+/// `after`: absent (a genesis), or 1 to [`MAX_AFTER`] record ids in strictly ascending order,
+/// so that each context has one spelling.
+fn decode_after(value: Option<&Value>) -> Result<Vec<RecordId>, RecordError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let shape = |what: &str| RecordError::Shape(format!("after {what}"));
+    let Value::Array(items) = value else {
+        return Err(shape("must be a list of record ids"));
+    };
+    if items.is_empty() || items.len() > MAX_AFTER {
+        return Err(shape(&format!("must name 1 to {MAX_AFTER} records")));
+    }
+    let mut after = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item
+            .as_str()
+            .and_then(|s| s.parse::<RecordId>().ok())
+            .ok_or_else(|| shape("must hold record ids, 64 lowercase hex digits"))?;
+        if after.last().is_some_and(|last| *last >= id) {
+            return Err(shape("must be sorted, without repeats"));
+        }
+        after.push(id);
+    }
+    Ok(after)
+}
+
 fn envelope(
-    book: Option<BookId>,
+    place: &Place,
     kind: &str,
     signer: &PublicKey,
     time_ms: u64,
@@ -386,9 +506,14 @@ fn envelope(
 ) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("v".into(), Value::from(RECORD_VERSION));
-    if let Some(book) = book {
+    if let Some(book) = place.book {
         map.insert("book".into(), Value::String(book.to_string()));
     }
+    if !place.after.is_empty() {
+        let after = place.after.iter().map(|id| Value::String(id.to_string()));
+        map.insert("after".into(), Value::Array(after.collect()));
+    }
+    map.insert("seq".into(), Value::from(place.seq));
     map.insert("kind".into(), Value::String(kind.to_owned()));
     map.insert("signer".into(), Value::String(signer.to_string()));
     map.insert("time".into(), Value::from(time_ms));
@@ -402,13 +527,8 @@ fn signed_bytes(envelope: &Map<String, Value>) -> Result<Vec<u8>, RecordError> {
 }
 
 /// Builds the unsigned signing input for a record, for tests and vector generation.
-pub fn signing_input(
-    book: Option<BookId>,
-    signer: &PublicKey,
-    time_ms: u64,
-    body: &Body,
-) -> Vec<u8> {
-    let env = envelope(book, body.kind(), signer, time_ms, body.to_value());
+pub fn signing_input(place: &Place, signer: &PublicKey, time_ms: u64, body: &Body) -> Vec<u8> {
+    let env = envelope(place, body.kind(), signer, time_ms, body.to_value());
     let mut out = SIGNING_PREFIX.to_vec();
     out.extend(signed_bytes(&env).expect("bodies built by Kaban encode"));
     out
@@ -429,14 +549,14 @@ mod tests {
             amount: Money::new(minor, "HKD".parse().unwrap()),
             meeting: None,
         });
-        let rec = Record::sign(&key, Some(book), time_ms, &body);
+        let rec = Record::sign(&key, &Place::new(book, 2, vec![book.0]), time_ms, &body);
         (key, rec)
     }
 
     #[test]
     fn id_is_hash_of_signing_input() {
         let (key, rec) = sample(1_700_000_000_000, 50000, "m-alice");
-        let input = signing_input(Some(rec.book()), &key.public(), rec.time_ms(), rec.body());
+        let input = signing_input(&rec.place(), &key.public(), rec.time_ms(), rec.body());
         assert_eq!(rec.id(), RecordId::of_signed_bytes(&input));
         assert_eq!(Record::decode(rec.bytes()).unwrap(), rec);
     }

@@ -342,13 +342,14 @@ mod tests {
     use crate::key::SignerKey;
     use crate::kind::{Body, Contribution, Genesis, Officer, Role, Rules};
     use crate::money::Money;
+    use crate::record::Place;
     use crate::record::Record;
 
     fn founded(n: usize) -> (SignerKey, Book) {
         let treasurer = SignerKey::from_seed([1; 32]);
         let genesis = Record::sign(
             &treasurer,
-            None,
+            &Place::genesis(),
             0,
             &Body::Genesis(Genesis {
                 enterprise: None,
@@ -367,7 +368,7 @@ mod tests {
                 ],
             }),
         );
-        let mut book = Book::create(genesis, [1; 16]).unwrap();
+        let mut book = Book::create(genesis).unwrap();
         for i in 0..n {
             add(&treasurer, &mut book, i as u64);
         }
@@ -375,9 +376,8 @@ mod tests {
     }
 
     fn add(key: &SignerKey, book: &mut Book, i: u64) {
-        let r = Record::sign(
+        let r = book.sign_next(
             key,
-            Some(book.id()),
             1_000 + i,
             &Body::Contribution(Contribution {
                 member: "m-ana".parse().unwrap(),
@@ -385,7 +385,7 @@ mod tests {
                 meeting: None,
             }),
         );
-        book.add(vec![r]).unwrap();
+        book.add(r).unwrap();
     }
 
     /// Runs both sessions until neither has anything to say; returns (messages, bytes) each way.
@@ -433,7 +433,7 @@ mod tests {
                     .contains_hash(&hashes[k])
             })
             .expect("some split hits a false positive");
-        let mut b = Book::empty(a.id(), [2; 16]);
+        let mut b = Book::empty(a.id());
         let first: Vec<Change> = hashes[..k]
             .iter()
             .map(|h| Change::from_bytes(a.change_bytes(h).unwrap()).unwrap())
@@ -449,7 +449,7 @@ mod tests {
     #[test]
     fn an_empty_peer_receives_a_book_in_bounded_messages() {
         let (_, mut a) = founded(3_000);
-        let mut b = Book::empty(a.id(), [2; 16]);
+        let mut b = Book::empty(a.id());
         let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
         let ((messages, bytes), _) = sync(&mut a, &mut sa, &mut b, &mut sb);
         assert_eq!(b.heads(), a.heads());
@@ -466,7 +466,7 @@ mod tests {
     #[test]
     fn answers_to_a_split_batch_cost_nothing() {
         let (_, mut a) = founded(8_000);
-        let mut b = Book::empty(a.id(), [2; 16]);
+        let mut b = Book::empty(a.id());
         let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
         // The opening carries no changes: the sender waits to hear what the peer has.
         let mut to_b: Vec<Vec<u8>> = std::iter::from_fn(|| sa.generate(&a)).collect();
@@ -502,7 +502,7 @@ mod tests {
     #[test]
     fn interleaved_initial_sync_then_one_record() {
         let (key, mut a) = founded(3_000);
-        let mut b = Book::empty(a.id(), [2; 16]);
+        let mut b = Book::empty(a.id());
         let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
         // Deliver one message at a time, each side answering every message at once.
         let mut to_b: Vec<Vec<u8>> = std::iter::from_fn(|| sa.generate(&a)).collect();
@@ -552,7 +552,7 @@ mod tests {
     #[test]
     fn one_new_record_takes_one_round_trip() {
         let (key, mut a) = founded(50);
-        let mut b = Book::empty(a.id(), [2; 16]);
+        let mut b = Book::empty(a.id());
         let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
         sync(&mut a, &mut sa, &mut b, &mut sb);
         add(&key, &mut a, 999);
@@ -568,7 +568,7 @@ mod tests {
     #[test]
     fn a_resumed_session_sends_only_what_is_new() {
         let (key, mut a) = founded(1_000);
-        let mut b = Book::empty(a.id(), [2; 16]);
+        let mut b = Book::empty(a.id());
         let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
         let ((_, full), _) = sync(&mut a, &mut sa, &mut b, &mut sb);
         let (ca, cb) = (sa.checkpoint(), sb.checkpoint());

@@ -698,6 +698,7 @@ mod tests {
     use crate::kind::{
         Approval, Contribution, Genesis, MemberJoin, Officer, Reversal, Rules, Withdrawal,
     };
+    use crate::record::Place;
 
     struct Fixture {
         treasurer: SignerKey,
@@ -720,7 +721,7 @@ mod tests {
         };
         let genesis = Record::sign(
             &treasurer,
-            None,
+            &Place::genesis(),
             0,
             &Body::Genesis(Genesis {
                 enterprise: None,
@@ -734,10 +735,9 @@ mod tests {
                 ],
             }),
         );
-        let mut book = Book::create(genesis, [9; 16]).unwrap();
-        let join = Record::sign(
+        let mut book = Book::create(genesis).unwrap();
+        let join = book.sign_next(
             &treasurer,
-            Some(book.id()),
             1,
             &Body::MemberJoin(MemberJoin {
                 member: "m-ana".parse().unwrap(),
@@ -745,7 +745,7 @@ mod tests {
                 key: None,
             }),
         );
-        book.add(vec![join]).unwrap();
+        book.add(join).unwrap();
         Fixture {
             treasurer,
             secretary,
@@ -756,8 +756,8 @@ mod tests {
 
     impl Fixture {
         fn add(&mut self, key: &SignerKey, time: u64, body: Body) -> Record {
-            let r = Record::sign(key, Some(self.book.id()), time, &body);
-            self.book.add(vec![r.clone()]).unwrap();
+            let r = self.book.sign_next(key, time, &body);
+            self.book.add(r.clone()).unwrap();
             r
         }
     }
@@ -968,7 +968,7 @@ mod tests {
         for i in 0..5 {
             f.add(&t, 100 - i, contribution(100 + i as i64));
         }
-        let mut other = Book::empty(f.book.id(), [8; 16]);
+        let mut other = Book::empty(f.book.id());
         let mut changes = f.book.doc().get_changes(&[]);
         changes.reverse();
         other.apply(changes);

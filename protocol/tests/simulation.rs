@@ -2,8 +2,10 @@
 //!
 //! Honest peers write concurrently (joins, contributions, withdrawals, approvals, a revocation)
 //! while the network drops, duplicates, delays and reorders messages and partitions heal and
-//! break. One peer is malicious: it sends forged, deleting, overwriting, oversized and
-//! misplaced changes. After the chaos the network heals and runs until quiet. Then:
+//! break. One peer is malicious and holds no signer key: it sends forged, deleting, overwriting,
+//! oversized and misplaced changes, re-wraps records it holds in new changes on top of the
+//! genesis, and sends changes whose actor, sequence number, dependencies or time differ from
+//! what their record determines, each variant to two honest peers at once. After the chaos the network heals and runs until quiet. Then:
 //!
 //! - every honest peer holds the same changes and records and computes identical views;
 //! - no invalid record was ever accepted (each book re-validates from scratch);
@@ -22,13 +24,13 @@
 use automerge::sync::{Message, MessageVersion};
 use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, ROOT, ScalarValue};
-use kaban_protocol::book::{Book, MAX_CHANGE_BYTES};
+use kaban_protocol::book::{Book, MAX_CHANGE_BYTES, change_for, genesis_change};
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{
     Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, RoleChange, Rules, Withdrawal,
 };
 use kaban_protocol::money::Money;
-use kaban_protocol::record::{BookId, Record, RecordId};
+use kaban_protocol::record::{BookId, Place, Record, RecordId};
 use kaban_protocol::sync::PeerSync;
 use kaban_protocol::view::Ledger;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -93,6 +95,9 @@ struct Sim {
     members: Vec<String>,
     forged_ids: Vec<String>,
     refused_from_malicious: u64,
+    /// Envelope attacks made, and the reasons honest peers gave for refusing the keyless peer.
+    envelope_attacks: u64,
+    refusal_codes: BTreeMap<&'static str, u64>,
 }
 
 const BAN_AFTER_REFUSALS: u64 = 3;
@@ -107,7 +112,7 @@ fn hkd(minor: i64) -> Money {
 
 impl Sim {
     fn new(seed: u64, honest: usize) -> Sim {
-        let mut rng = Rng(seed);
+        let rng = Rng(seed);
         let officers: Vec<(SignerKey, Role)> = vec![
             (key(1), Role::Treasurer),
             (key(2), Role::Secretary),
@@ -129,13 +134,12 @@ impl Sim {
                 })
                 .collect(),
         });
-        let genesis = Record::sign(&officers[0].0, None, 0, &genesis);
-        let mut first = Book::create(genesis, rng.seed()).unwrap();
+        let genesis = Record::sign(&officers[0].0, &Place::genesis(), 0, &genesis);
+        let mut first = Book::create(genesis).unwrap();
         let members: Vec<String> = (0..10).map(|i| format!("m-{i:02}")).collect();
         for (i, m) in members.iter().enumerate() {
-            let rec = Record::sign(
+            let rec = first.sign_next(
                 &officers[0].0,
-                Some(first.id()),
                 1 + i as u64,
                 &Body::MemberJoin(MemberJoin {
                     member: m.parse().unwrap(),
@@ -143,13 +147,13 @@ impl Sim {
                     key: None,
                 }),
             );
-            first.add(vec![rec]).unwrap();
+            first.add(rec).unwrap();
         }
         let changes = first.doc().get_changes(&[]);
         let total = honest + 1;
         let mut peers = Vec::new();
         for p in 0..total {
-            let mut book = Book::empty(first.id(), rng.seed());
+            let mut book = Book::empty(first.id());
             assert!(book.apply(changes.clone()).refused.is_empty());
             // Officers are spread over the honest peers; the malicious peer holds no key.
             let keys = if p < honest {
@@ -188,6 +192,8 @@ impl Sim {
             members,
             forged_ids: Vec::new(),
             refused_from_malicious: 0,
+            envelope_attacks: 0,
+            refusal_codes: BTreeMap::new(),
         }
     }
 
@@ -313,6 +319,9 @@ impl Sim {
             Ok(applied) => {
                 if m.from == self.malicious {
                     self.refused_from_malicious += applied.refused.len() as u64;
+                    for (_, refusal) in &applied.refused {
+                        *self.refusal_codes.entry(refusal.code()).or_default() += 1;
+                    }
                 } else {
                     assert!(
                         applied.refused.is_empty(),
@@ -350,7 +359,6 @@ impl Sim {
         }) else {
             return;
         };
-        let book_id = self.peers[p].book.id();
         let time = self.tick * 1000 + p as u64;
         let member = self.members[self.rng.below(self.members.len() as u64) as usize].clone();
         let body = match role {
@@ -388,10 +396,10 @@ impl Sim {
                 }
             }
         };
-        let record = Record::sign(&signer, Some(book_id), time, &body);
+        let record = self.peers[p].book.sign_next(&signer, time, &body);
         // Locally invalid writes (a revoked treasurer, a second approval) are refused by the
         // same validation and simply not made.
-        if self.peers[p].book.add(vec![record]).is_ok() {
+        if self.peers[p].book.add(record).is_ok() {
             self.flush(p);
         }
     }
@@ -409,14 +417,23 @@ impl Sim {
             amount: hkd(1_000_000),
             meeting: None,
         });
-        let forged_by_stranger = Record::sign(&stranger, Some(book.id()), self.tick, &honest_body);
-        let mut tampered = Record::sign(&key(1), Some(book.id()), self.tick, &honest_body)
+        let forged_by_stranger = book.sign_next(&stranger, self.tick, &honest_body);
+        let mut tampered = book
+            .sign_next(&key(1), self.tick, &honest_body)
             .bytes()
             .to_vec();
         let at = tampered.len() / 2;
         tampered[at] ^= 0x01;
         let other_book = BookId(RecordId([7; 32]));
-        let wrong_book = Record::sign(&key(1), Some(other_book), self.tick, &honest_body);
+        let wrong_book = Record::sign(
+            &key(1),
+            &Place::new(other_book, 1, vec![other_book.0]),
+            self.tick,
+            &honest_body,
+        );
+        if self.rng.chance(40) {
+            return self.envelope_attack();
+        }
         let mut doc = book.doc().fork().with_actor(ActorId::from(self.rng.seed()));
         let mut tx = doc.transaction();
         match self.rng.below(7) {
@@ -467,6 +484,68 @@ impl Sim {
             version: MessageVersion::V1,
         };
         self.send(m, to, message.encode());
+    }
+
+    /// The keyless peer's envelope attacks: a record it holds, carried by a change other than
+    /// the one the record determines. A re-wrap (a fresh actor on top of the genesis) goes to
+    /// one honest peer; a variant of the determined change (other deps, seq or time) goes to two
+    /// at once, as an equivocation would.
+    fn envelope_attack(&mut self) {
+        let m = self.malicious;
+        let book = &self.peers[m].book;
+        let records: Vec<Record> = book
+            .records()
+            .filter(|r| r.id() != book.id().0)
+            .cloned()
+            .collect();
+        if records.is_empty() {
+            return;
+        }
+        let record = records[self.rng.below(records.len() as u64) as usize].clone();
+        let genesis = genesis_change(book.record(&book.id().0).unwrap()).unwrap();
+        let honest = book.change_for(&record).unwrap();
+        let change = match self.rng.below(4) {
+            0 => {
+                let mut doc = book
+                    .doc()
+                    .fork_at(&[genesis.hash()])
+                    .unwrap()
+                    .with_actor(ActorId::from(self.rng.seed()));
+                let mut tx = doc.transaction();
+                tx.put(
+                    ROOT,
+                    record.id().to_string(),
+                    ScalarValue::Bytes(record.bytes().to_vec()),
+                )
+                .unwrap();
+                tx.commit_with(CommitOptions::default().with_time(0));
+                doc.get_last_local_change().unwrap()
+            }
+            1 if honest.deps() != [genesis.hash()] => change_for(&record, vec![genesis.hash()], 2),
+            n => {
+                let mut expanded = honest.decode();
+                if n == 2 {
+                    expanded.time = 1;
+                } else {
+                    expanded.seq += 1;
+                }
+                automerge::Change::from(expanded)
+            }
+        };
+        let message = Message {
+            heads: vec![change.hash()],
+            need: vec![],
+            have: vec![],
+            changes: vec![change.raw_bytes().to_vec()].into(),
+            flags: None,
+            version: MessageVersion::V1,
+        }
+        .encode();
+        let a = self.rng.below(self.malicious as u64) as usize;
+        let b = (a + 1) % self.malicious;
+        self.send(m, a, message.clone());
+        self.send(m, b, message);
+        self.envelope_attacks += 1;
     }
 
     fn step(&mut self) {
@@ -588,7 +667,7 @@ fn run(seed: u64) {
             "seed {seed}: peer {p} computes other views"
         );
         // Every record re-validates from scratch, and no forged record got in.
-        let reloaded = Book::load_verified(book.id(), &book.save(), [0; 16])
+        let reloaded = Book::load_verified(book.id(), &book.save())
             .unwrap_or_else(|e| panic!("seed {seed}: peer {p} holds an invalid change: {e}"));
         assert_eq!(reloaded.record_count(), book.record_count());
         let forged: HashSet<&String> = sim.forged_ids.iter().collect();
@@ -603,14 +682,31 @@ fn run(seed: u64) {
             *kinds.entry(format!("{:?}", a.kind)).or_insert(0) += 1;
         }
         eprintln!(
-            "seed {seed}: {} honest peers, {} records, {} changes, {} refused from the malicious peer, pending {}, anomalies {kinds:?}",
+            "seed {seed}: {} honest peers, {} records, {} changes, {} refused from the malicious peer ({:?}), {} envelope attacks, pending {}, anomalies {kinds:?}",
             sim.malicious,
             ids.len(),
             first.change_count(),
             sim.refused_from_malicious,
+            sim.refusal_codes,
+            sim.envelope_attacks,
             ledger.pending.len()
         );
     }
+    // A record is carried by one change: every honest peer holds exactly as many changes as
+    // records, whatever the keyless peer sent.
+    for p in sim.honest() {
+        let book = &sim.peers[p].book;
+        assert_eq!(
+            book.change_count(),
+            book.record_count(),
+            "seed {seed}: peer {p} holds a record in more than one change"
+        );
+    }
+    assert!(
+        sim.refusal_codes.keys().all(|c| *c != "missing_dependency"),
+        "seed {seed}: a refusal said 'wait' ({:?})",
+        sim.refusal_codes
+    );
     assert!(
         sim.refused_from_malicious > 0,
         "seed {seed}: the malicious peer's changes never reached anyone"

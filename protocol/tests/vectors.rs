@@ -17,7 +17,7 @@ use kaban_protocol::kind::{
     RoleChange, Rules, Share, Withdrawal,
 };
 use kaban_protocol::money::Money;
-use kaban_protocol::record::{BookId, Record, RecordId, SIGNING_PREFIX, signing_input};
+use kaban_protocol::record::{BookId, Place, Record, RecordId, SIGNING_PREFIX, signing_input};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -59,7 +59,7 @@ fn history(k: &Keys) -> Vec<(&'static str, Record)> {
     let t0 = 1_764_300_000_000u64;
     let genesis = Record::sign(
         &k.get("treasurer"),
-        None,
+        &Place::genesis(),
         t0,
         &Body::Genesis(Genesis {
             enterprise: None,
@@ -85,10 +85,11 @@ fn history(k: &Keys) -> Vec<(&'static str, Record)> {
             ],
         }),
     );
-    let book = Some(genesis.book());
+    let mut book = Book::create(genesis.clone()).unwrap();
     let mut out = vec![("genesis", genesis)];
     let mut push = |name: &'static str, signer: &str, dt: u64, body: Body| {
-        let r = Record::sign(&k.get(signer), book, t0 + dt, &body);
+        let r = book.sign_next(&k.get(signer), t0 + dt, &body);
+        book.add(r.clone()).unwrap();
         out.push((name, r.clone()));
         r
     };
@@ -225,6 +226,15 @@ fn history(k: &Keys) -> Vec<(&'static str, Record)> {
     out
 }
 
+/// The book the history builds.
+fn replay(history: &[(&str, Record)]) -> Book {
+    let mut book = Book::create(history[0].1.clone()).unwrap();
+    for (_, r) in &history[1..] {
+        book.add(r.clone()).unwrap();
+    }
+    book
+}
+
 fn replace_in(record: &Record, from: &str, to: &str) -> String {
     let text = std::str::from_utf8(record.bytes()).unwrap();
     assert!(text.contains(from), "{from} not in {text}");
@@ -234,12 +244,11 @@ fn replace_in(record: &Record, from: &str, to: &str) -> String {
 /// Invalid records, each with the reason code it must be refused with when offered as the next
 /// change after the whole history.
 fn invalid(k: &Keys, history: &[(&str, Record)]) -> Vec<Value> {
-    let book = history[0].1.book();
+    let book = replay(history);
     let t = 1_764_400_000_000u64;
     let contribution = |signer: &str| {
-        Record::sign(
+        book.sign_next(
             &k.get(signer),
-            Some(book),
             t,
             &Body::Contribution(Contribution {
                 member: "m-b3n9a".parse().unwrap(),
@@ -303,7 +312,7 @@ fn invalid(k: &Keys, history: &[(&str, Record)]) -> Vec<Value> {
             std::str::from_utf8(
                 Record::sign(
                     &k.get("treasurer"),
-                    Some(other_book),
+                    &Place::new(other_book, 1, vec![other_book.0]),
                     t,
                     &Body::Contribution(Contribution {
                         member: "m-b3n9a".parse().unwrap(),
@@ -356,12 +365,7 @@ fn generate() -> Value {
         }).collect::<Vec<_>>(),
         "book": book.to_string(),
         "valid": history.iter().map(|(name, r)| {
-            let input = signing_input(
-                (r.kind() != "genesis").then_some(book),
-                &r.signer(),
-                r.time_ms(),
-                r.body(),
-            );
+            let input = signing_input(&r.place(), &r.signer(), r.time_ms(), r.body());
             json!({
                 "name": name,
                 "record": std::str::from_utf8(r.bytes()).unwrap(),
@@ -388,6 +392,27 @@ fn committed_vectors_are_what_the_code_generates() {
     );
 }
 
+/// The change that offers `bytes` under `key` as the next change: the change the record
+/// determines where the bytes decode (so the verdict is about the record), else a change from
+/// an actor of no one's, on the book's heads.
+fn offered(book: &Book, key: String, bytes: Vec<u8>) -> automerge::Change {
+    if let Ok(record) = Record::decode(&bytes)
+        && let Ok(change) = book.change_for(&record)
+    {
+        let mut change = change.decode();
+        if let automerge::legacy::Key::Map(k) = &mut change.operations[0].key {
+            *k = key.into();
+        }
+        change.operations[0].action = automerge::legacy::OpType::Put(ScalarValue::Bytes(bytes));
+        return automerge::Change::from(change);
+    }
+    let mut doc = book.doc().fork().with_actor(ActorId::from([0xcc; 16]));
+    let mut tx = doc.transaction();
+    tx.put(ROOT, key, ScalarValue::Bytes(bytes)).unwrap();
+    tx.commit_with(CommitOptions::default().with_time(0));
+    doc.get_last_local_change().unwrap()
+}
+
 /// Checks the committed file as an independent implementation would: from its bytes.
 #[test]
 fn every_vector_holds() {
@@ -412,10 +437,9 @@ fn every_vector_holds() {
         );
         assert_eq!(record.book(), book_id, "{name}: book");
         match book.as_mut() {
-            None => book = Some(Book::create(record, [1; 16]).unwrap()),
+            None => book = Some(Book::create(record).unwrap()),
             Some(b) => {
-                b.add(vec![record])
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                b.add(record).unwrap_or_else(|e| panic!("{name}: {e}"));
             }
         }
     }
@@ -435,12 +459,8 @@ fn every_vector_holds() {
             Ok(r) => r.id().to_string(),
             Err(_) => "0".repeat(64),
         });
-        let mut doc = book.doc().fork().with_actor(ActorId::from([0xcc; 16]));
-        let mut tx = doc.transaction();
-        tx.put(ROOT, key, ScalarValue::Bytes(bytes)).unwrap();
-        tx.commit_with(CommitOptions::default().with_time(0));
-        let change = doc.get_last_local_change().unwrap();
-        let mut replica = Book::load(book.id(), &book.save(), [2; 16]).unwrap();
+        let change = offered(&book, key, bytes);
+        let mut replica = Book::load(book.id(), &book.save()).unwrap();
         let applied = replica.apply(vec![change]);
         let refusals: Vec<&Refusal> = applied.refused.iter().map(|(_, r)| r).collect();
         assert_eq!(refusals.len(), 1, "{name}: was not refused");

@@ -11,7 +11,7 @@ use kaban_protocol::book::Book;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules};
 use kaban_protocol::money::Money;
-use kaban_protocol::record::{BookId, Record};
+use kaban_protocol::record::{BookId, Place, Record, RecordId};
 use kaban_tests::{Http, NodeProcess, bin_dir};
 use std::time::{Duration, Instant};
 
@@ -25,31 +25,42 @@ fn env(name: &str, default: usize) -> usize {
 fn genesis(key: &SignerKey) -> Record {
     Record::sign(
         key,
-        None,
+        &Place::genesis(),
         1,
         &Body::Genesis(Genesis {
             enterprise: None,
             name: "Bench Savers".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),
-            officers: vec![
-                Officer {
-                    key: key.public(),
-                    roles: vec![Role::Treasurer],
-                },
-                Officer {
-                    key: SignerKey::from_seed([2; 32]).public(),
-                    roles: vec![Role::KeyHolder],
-                },
-            ],
+            officers: [key.public(), SignerKey::from_seed([2; 32]).public()]
+                .into_iter()
+                .chain((0..CLIENTS).map(|c| client_key(c).public()))
+                .enumerate()
+                .map(|(i, key)| Officer {
+                    key,
+                    roles: vec![if i == 1 {
+                        Role::KeyHolder
+                    } else {
+                        Role::Treasurer
+                    }],
+                })
+                .collect(),
         }),
     )
+}
+
+/// Most concurrent clients; each signs as an officer of its own, since one signer's records
+/// form a chain and reach the node one after another.
+const CLIENTS: u8 = 16;
+
+fn client_key(c: u8) -> SignerKey {
+    SignerKey::from_seed([10 + c; 32])
 }
 
 fn join(key: &SignerKey, book: BookId) -> Record {
     Record::sign(
         key,
-        Some(book),
+        &Place::new(book, 2, vec![book.0]),
         2,
         &Body::MemberJoin(MemberJoin {
             member: "m-bench".parse().unwrap(),
@@ -59,17 +70,22 @@ fn join(key: &SignerKey, book: BookId) -> Record {
     )
 }
 
-fn contribution(key: &SignerKey, book: BookId, n: u64) -> Record {
+/// Contribution number `n`, the signer's record `seq`, following `after`.
+fn contribution(key: &SignerKey, book: BookId, seq: u64, after: RecordId, n: u64) -> Record {
     Record::sign(
         key,
-        Some(book),
+        &Place::new(book, seq, vec![after]),
         10 + n,
-        &Body::Contribution(Contribution {
-            member: "m-bench".parse().unwrap(),
-            amount: Money::new(100 + n as i64, "HKD".parse().unwrap()),
-            meeting: None,
-        }),
+        &contribution_body(n),
     )
+}
+
+fn contribution_body(n: u64) -> Body {
+    Body::Contribution(Contribution {
+        member: "m-bench".parse().unwrap(),
+        amount: Money::new(100 + n as i64, "HKD".parse().unwrap()),
+        meeting: None,
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -101,18 +117,25 @@ fn main() {
     let g = genesis(&key);
     let book = g.book();
     http.post("/api/v1/books", g.bytes().to_vec()).unwrap();
-    http.submit(&join(&key, book)).unwrap();
+    let joined = join(&key, book);
+    http.submit(&joined).unwrap();
 
-    // Sign everything first so the clients measure the node, not the signing.
+    // Sign everything first so the clients measure the node, not the signing. Each client's
+    // records follow one another, the first following the join or the client's last record.
     let mut next = 0u64;
-    for clients in [1usize, 16] {
+    let mut tips: Vec<(u64, RecordId)> = vec![(0, joined.id()); CLIENTS as usize];
+    for clients in [1usize, CLIENTS as usize] {
         let per_client = writes / clients;
         let batches: Vec<Vec<Record>> = (0..clients)
-            .map(|_| {
+            .map(|c| {
+                let signer = client_key(c as u8);
                 (0..per_client)
                     .map(|_| {
                         next += 1;
-                        contribution(&key, book, next)
+                        let (seq, after) = tips[c];
+                        let r = contribution(&signer, book, seq + 1, after, next);
+                        tips[c] = (seq + 1, r.id());
+                        r
                     })
                     .collect()
             })
@@ -157,10 +180,11 @@ fn main() {
 
     // A large book, stored through the node's own storage, then a cold start.
     let start = Instant::now();
-    let mut b = Book::create(genesis(&key), [9; 16]).unwrap();
-    b.add(vec![join(&key, b.id())]).unwrap();
+    let mut b = Book::create(genesis(&key)).unwrap();
+    b.add(join(&key, b.id())).unwrap();
     for n in 0..large as u64 {
-        b.add(vec![contribution(&key, b.id(), n)]).unwrap();
+        let r = b.sign_next(&key, 10 + n, &contribution_body(n));
+        b.add(r).unwrap();
     }
     println!(
         "\nbuilt a {large}-record book in {:.1} s",

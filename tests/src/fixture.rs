@@ -3,12 +3,14 @@
 //! submitting them one by one.
 
 use kaban_protocol::book::Book;
+use kaban_protocol::key::PublicKey;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{
     Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules, Share,
 };
 use kaban_protocol::money::Money;
-use kaban_protocol::record::{BookId, Record};
+use kaban_protocol::record::{BookId, Place, Record, RecordId};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// The group's book: a treasurer and a chair, one member (`m-ana`, "Ana"), in HKD.
@@ -19,6 +21,11 @@ pub struct GroupBook {
     pub book: Book,
     /// The time of the last record, in milliseconds; each new record is one later.
     time: u64,
+    /// The last record the fixture signed: the next one follows it, as records a CLI signs
+    /// one after another do, whether they go into this book or to a node.
+    tip: Option<RecordId>,
+    /// Each signer's latest seq among the records the fixture signed.
+    seqs: HashMap<PublicKey, u64>,
 }
 
 pub const MEMBER: &str = "m-ana";
@@ -29,7 +36,7 @@ impl GroupBook {
         let chair = SignerKey::from_seed([2; 32]);
         let genesis = Record::sign(
             &treasurer,
-            None,
+            &Place::genesis(),
             1,
             &Body::Genesis(Genesis {
                 enterprise: None,
@@ -48,12 +55,14 @@ impl GroupBook {
                 ],
             }),
         );
-        let book = Book::create(genesis, [9; 16]).expect("the genesis is valid");
+        let book = Book::create(genesis).expect("the genesis is valid");
         let mut group = GroupBook {
             treasurer,
             chair,
             book,
             time: 1,
+            tip: None,
+            seqs: HashMap::new(),
         };
         let join = group.sign_as_treasurer(Body::MemberJoin(MemberJoin {
             member: MEMBER.parse().expect("a valid member id"),
@@ -68,14 +77,47 @@ impl GroupBook {
         self.book.id()
     }
 
-    fn sign_as_treasurer(&mut self, body: Body) -> Record {
+    /// The last record the fixture signed, which the next one follows.
+    pub fn tip(&self) -> Option<RecordId> {
+        self.tip
+    }
+
+    /// Makes the next record follow `tip` instead, as a node that does not hold the records
+    /// signed since would offer.
+    pub fn set_tip(&mut self, tip: Option<RecordId>) {
+        self.tip = tip;
+    }
+
+    /// Signs `body` with `key` at its next place: after the fixture's tip (or its book's heads),
+    /// next in the signer's chain.
+    pub fn sign(&mut self, key: &SignerKey, body: &Body) -> Record {
         self.time += 1;
-        Record::sign(&self.treasurer, Some(self.id()), self.time, &body)
+        let signer = key.public();
+        let seq = self
+            .seqs
+            .get(&signer)
+            .copied()
+            .unwrap_or(0)
+            .max(self.book.seq_of(&signer))
+            + 1;
+        self.seqs.insert(signer, seq);
+        let after = match self.tip {
+            Some(tip) => vec![tip],
+            None => self.book.head_records(),
+        };
+        let record = Record::sign(key, &Place::new(self.id(), seq, after), self.time, body);
+        self.tip = Some(record.id());
+        record
+    }
+
+    fn sign_as_treasurer(&mut self, body: Body) -> Record {
+        let key = self.treasurer.clone();
+        self.sign(&key, &body)
     }
 
     pub fn add(&mut self, record: Record) {
         self.book
-            .add(vec![record])
+            .add(record)
             .expect("the fixture's records are valid");
     }
 
@@ -90,11 +132,9 @@ impl GroupBook {
 
     /// The same contribution as [`GroupBook::contribution`], recorded by the chair.
     pub fn chair_contribution(&mut self, minor: i64) -> Record {
-        self.time += 1;
-        Record::sign(
-            &self.chair,
-            Some(self.id()),
-            self.time,
+        let chair = self.chair.clone();
+        self.sign(
+            &chair,
             &Body::Contribution(Contribution {
                 member: MEMBER.parse().expect("a valid member id"),
                 amount: Money::new(minor, "HKD".parse().expect("HKD is known")),
@@ -118,13 +158,8 @@ impl GroupBook {
         }));
         let id = share.id();
         self.add(share);
-        self.time += 1;
-        let approval = Record::sign(
-            &self.chair,
-            Some(self.id()),
-            self.time,
-            &Body::Approval(Approval { record: id }),
-        );
+        let chair = self.chair.clone();
+        let approval = self.sign(&chair, &Body::Approval(Approval { record: id }));
         self.add(approval);
     }
 

@@ -294,6 +294,50 @@ impl Http {
         (status, r.body_mut().read_json().unwrap_or(Value::Null))
     }
 
+    /// Where `key`'s next record in `book` stands, as the node says; `None` when the node did
+    /// not answer, or answered with an error.
+    pub fn place(
+        &self,
+        book: kaban_protocol::record::BookId,
+        key: &SignerKey,
+    ) -> Option<kaban_protocol::record::Place> {
+        let mut r = self
+            .agent
+            .get(format!(
+                "{}/api/v1/books/{book}/place?signer={}",
+                self.url,
+                key.public()
+            ))
+            .call()
+            .ok()?;
+        if r.status().as_u16() != 200 {
+            return None;
+        }
+        let v: Value = r.body_mut().read_json().ok()?;
+        let after = v["after"]
+            .as_array()?
+            .iter()
+            .map(|id| id.as_str().and_then(|t| t.parse().ok()))
+            .collect::<Option<Vec<_>>>()?;
+        Some(kaban_protocol::record::Place::new(
+            book,
+            v["seq"].as_u64()?,
+            after,
+        ))
+    }
+
+    /// Signs `body` at `key`'s next place as the node says, like the CLI; `None` when the node
+    /// did not answer.
+    pub fn sign(
+        &self,
+        key: &SignerKey,
+        book: kaban_protocol::record::BookId,
+        time_ms: u64,
+        body: &kaban_protocol::kind::Body,
+    ) -> Option<Record> {
+        Some(Record::sign(key, &self.place(book, key)?, time_ms, body))
+    }
+
     pub fn submit(&self, record: &Record) -> Option<(u16, Value)> {
         self.post(
             &format!("/api/v1/books/{}/records", record.book()),

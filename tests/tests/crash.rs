@@ -10,7 +10,7 @@
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules};
 use kaban_protocol::money::Money;
-use kaban_protocol::record::Record;
+use kaban_protocol::record::{Place, Record};
 use kaban_tests::{Http, NodeProcess, Rng};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,6 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const WRITERS: u64 = 8;
+
+fn writer_key(w: u64) -> SignerKey {
+    SignerKey::from_seed([10 + w as u8; 32])
+}
 
 #[test]
 fn acknowledged_records_survive_kill_9() {
@@ -37,23 +41,28 @@ fn acknowledged_records_survive_kill_9() {
     let treasurer = SignerKey::from_seed([1; 32]);
     let genesis = Record::sign(
         &treasurer,
-        None,
+        &Place::genesis(),
         1,
         &Body::Genesis(Genesis {
             enterprise: None,
             name: "Crash Savers".into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),
-            officers: vec![
-                Officer {
-                    key: treasurer.public(),
-                    roles: vec![Role::Treasurer],
-                },
-                Officer {
-                    key: SignerKey::from_seed([2; 32]).public(),
-                    roles: vec![Role::KeyHolder],
-                },
-            ],
+            // Each writer signs as an officer of its own: one signer's records follow one
+            // another, so concurrent writers are concurrent signers.
+            officers: [treasurer.public(), SignerKey::from_seed([2; 32]).public()]
+                .into_iter()
+                .chain((0..WRITERS).map(|w| writer_key(w).public()))
+                .enumerate()
+                .map(|(i, key)| Officer {
+                    key,
+                    roles: vec![if i == 1 {
+                        Role::KeyHolder
+                    } else {
+                        Role::Treasurer
+                    }],
+                })
+                .collect(),
         }),
     );
     let book = genesis.book();
@@ -67,7 +76,7 @@ fn acknowledged_records_survive_kill_9() {
     );
     let join = Record::sign(
         &treasurer,
-        Some(book),
+        &Place::new(book, 2, vec![book.0]),
         2,
         &Body::MemberJoin(MemberJoin {
             member: "m-crash".parse().unwrap(),
@@ -85,28 +94,28 @@ fn acknowledged_records_survive_kill_9() {
         let url = current.url.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
-            .map(|_| {
-                let (url, stop, acked, counter, treasurer) = (
+            .map(|w| {
+                let (url, stop, acked, counter, signer) = (
                     url.clone(),
                     Arc::clone(&stop),
                     Arc::clone(&acknowledged),
                     Arc::clone(&counter),
-                    treasurer.clone(),
+                    writer_key(w),
                 );
                 std::thread::spawn(move || {
                     let http = Http::new(&url);
                     while !stop.load(Ordering::Relaxed) {
                         let n = counter.fetch_add(1, Ordering::Relaxed);
-                        let r = Record::sign(
-                            &treasurer,
-                            Some(book),
-                            10 + n,
-                            &Body::Contribution(Contribution {
-                                member: "m-crash".parse().unwrap(),
-                                amount: Money::new(100 + n as i64, "HKD".parse().unwrap()),
-                                meeting: None,
-                            }),
-                        );
+                        // The node says where the writer's next record stands, as it does
+                        // for the CLI; after a crash that is whatever was durable.
+                        let body = Body::Contribution(Contribution {
+                            member: "m-crash".parse().unwrap(),
+                            amount: Money::new(100 + n as i64, "HKD".parse().unwrap()),
+                            meeting: None,
+                        });
+                        let Some(r) = http.sign(&signer, book, 10 + n, &body) else {
+                            break;
+                        };
                         match http.submit(&r) {
                             Some((201 | 200, _)) => {
                                 acked.lock().unwrap().insert(r.id().to_string());

@@ -16,7 +16,7 @@ use kaban_protocol::frame::{Frame, PROTOCOL};
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{Body, Contribution};
 use kaban_protocol::money::Money;
-use kaban_protocol::record::{BookId, Record};
+use kaban_protocol::record::BookId;
 use kaban_protocol::sync::PeerSync;
 use kaban_tests::fixture::GroupBook;
 use kaban_tests::{Http, NodeProcess};
@@ -24,7 +24,7 @@ use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol, noise, tcp, yamux};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// A libp2p peer speaking `/kaban/sync/1` by hand.
+/// A libp2p peer speaking `/kaban/sync/2` by hand.
 struct Peer {
     id: PeerId,
     control: libp2p_stream::Control,
@@ -196,7 +196,7 @@ async fn hostile_changes_are_refused_and_honest_sync_goes_on() {
     write(&mut stream, &Frame::Open { book: book_id })
         .await
         .unwrap();
-    let mut copy = Book::empty(book_id, [0xe1; 16]);
+    let mut copy = Book::empty(book_id);
     receive_book(&mut stream, &mut copy, total).await;
     let target = copy
         .records()
@@ -205,9 +205,8 @@ async fn hostile_changes_are_refused_and_honest_sync_goes_on() {
         .id()
         .to_string();
     let stranger = SignerKey::from_seed([0x66; 32]);
-    let forged = Record::sign(
+    let forged = copy.sign_next(
         &stranger,
-        Some(book_id),
         10,
         &Body::Contribution(Contribution {
             member: "m-ana".parse().unwrap(),
@@ -253,9 +252,7 @@ async fn hostile_changes_are_refused_and_honest_sync_goes_on() {
         let _ = write(
             &mut again,
             &Frame::Sync {
-                message: PeerSync::new()
-                    .generate(&Book::empty(book_id, [7; 16]))
-                    .unwrap(),
+                message: PeerSync::new().generate(&Book::empty(book_id)).unwrap(),
             },
         )
         .await;

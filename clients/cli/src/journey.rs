@@ -9,7 +9,7 @@ use kaban_protocol::kind::{
     Principle, Report, Return, ReturnReceipt, Settlement,
 };
 use kaban_protocol::money::{Currency, Money};
-use kaban_protocol::record::{BookId, Record};
+use kaban_protocol::record::BookId;
 use serde_json::{Value, json};
 
 /// Enterprise book: the cooperative's officers report a period (needs the report quorum).
@@ -270,7 +270,7 @@ pub fn return_receipt(ctx: &Ctx, a: ReturnReceiptArgs) -> anyhow::Result<()> {
         return_record,
         received: Money::parse_major(&a.received, currency)?,
     });
-    let record = Record::try_sign(&key, Some(parse_book(&a.book)?), now_ms(), &body)?;
+    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
     let id = node.submit(&a.book, &record)?;
     ctx.print(&id, json!({"record": id}));
     Ok(())
@@ -313,7 +313,7 @@ pub fn leave(ctx: &Ctx, a: LeaveArgs) -> anyhow::Result<()> {
         settlement,
         enterprise,
     });
-    let record = Record::try_sign(&key, Some(parse_book(&a.book)?), now_ms(), &body)?;
+    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
     let id = node.submit(&a.book, &record)?;
     eprintln!(
         "Member {} leaves with {amount}. This takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
@@ -340,7 +340,7 @@ pub fn admit(ctx: &Ctx, a: AdmitArgs) -> anyhow::Result<()> {
         capital: Money::parse_major(&a.capital, capital_currency)?,
         rate: a.rate,
     });
-    let record = Record::try_sign(&key, Some(parse_book(&a.book)?), now_ms(), &body)?;
+    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
     let id = node.submit(&a.book, &record)?;
     ctx.print(&id, json!({"record": id}));
     Ok(())

@@ -13,7 +13,7 @@ use kaban_protocol::kind::{
     Receipt, Reversal, Role, RoleChange, Rules, Share, StakeRule, Transfer, Withdrawal,
 };
 use kaban_protocol::money::{Currency, Money};
-use kaban_protocol::record::{BookId, Record, RecordId};
+use kaban_protocol::record::{BookId, Place, Record, RecordId};
 use node::Node;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -422,8 +422,9 @@ impl Ctx {
     fn sign_and_submit(&self, book: &str, body: Body) -> anyhow::Result<String> {
         let key = load_key(self.key.as_deref())?;
         let book_id = parse_book(book)?;
-        let record = Record::try_sign(&key, Some(book_id), now_ms(), &body)?;
-        self.node().submit(book, &record)
+        let node = self.node();
+        let record = node.sign(&key, book_id, now_ms(), &body)?;
+        node.submit(book, &record)
     }
 
     /// Signs and submits a record whose amount the officer typed in major units: the book's
@@ -441,7 +442,7 @@ impl Ctx {
             .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
             .parse()?;
         let body = body(Money::parse_major(amount, currency)?)?;
-        let record = Record::try_sign(&key, Some(parse_book(book)?), now_ms(), &body)?;
+        let record = node.sign(&key, parse_book(book)?, now_ms(), &body)?;
         node.submit(book, &record)
     }
 
@@ -552,7 +553,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(|(key, roles)| Officer { key, roles })
                     .collect(),
             });
-            let record = Record::try_sign(&key, None, now_ms(), &body)?;
+            let record = Record::try_sign(&key, &Place::genesis(), now_ms(), &body)?;
             let (_, v) = ctx.node().send("POST", "/books", record.bytes().to_vec())?;
             let id = v["book"].as_str().unwrap_or_default().to_owned();
             ctx.print(&id, json!({"book": id}));
@@ -775,7 +776,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 channel,
                 reference,
             });
-            let record = Record::try_sign(&key, Some(parse_book(&book)?), now_ms(), &body)?;
+            let record = node.sign(&key, parse_book(&book)?, now_ms(), &body)?;
             let id = node.submit(&book, &record)?;
             ctx.print(&id, json!({"record": id}));
         }

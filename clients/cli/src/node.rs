@@ -141,6 +141,41 @@ impl Node {
         Ok(self.with_token(token))
     }
 
+    /// Where `signer`'s next record in `book` stands, as the node knows the book now.
+    pub fn place(
+        &self,
+        book: kaban_protocol::record::BookId,
+        signer: &kaban_protocol::key::PublicKey,
+    ) -> anyhow::Result<kaban_protocol::record::Place> {
+        let v = self.get(&format!("/books/{book}/place?signer={signer}"))?;
+        let seq = v["seq"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("the node did not say the record's seq"))?;
+        let after = v["after"]
+            .as_array()
+            .ok_or_else(|| anyhow!("the node did not say which records come before"))?
+            .iter()
+            .map(|id| {
+                id.as_str()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| anyhow!("the node named a malformed record id: {id}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(kaban_protocol::record::Place::new(book, seq, after))
+    }
+
+    /// Signs `body` with `key` at the key's next place in `book`.
+    pub fn sign(
+        &self,
+        key: &SignerKey,
+        book: kaban_protocol::record::BookId,
+        time_ms: u64,
+        body: &kaban_protocol::kind::Body,
+    ) -> anyhow::Result<Record> {
+        let place = self.place(book, &key.public())?;
+        Ok(Record::try_sign(key, &place, time_ms, body)?)
+    }
+
     /// Submits a signed record; returns its id once the node has it durably.
     pub fn submit(&self, book: &str, record: &Record) -> anyhow::Result<String> {
         let (_, v) = self.send(

@@ -52,6 +52,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/api/v1/books/{book}/place",
+        "Where a signer's next record stands: its seq and the records it follows (?signer=KEY)",
+        "none: record ids and a count, no member data",
+    ),
+    (
+        "get",
         "/api/v1/books/{book}/records/{record}",
         "A record's canonical bytes",
         "officer session",

@@ -70,6 +70,11 @@ impl From<LibraryError> for Problem {
                     | Refusal::RevokedSigner { .. }
                     | Refusal::WrongRole { .. } => StatusCode::FORBIDDEN,
                     Refusal::Record { .. } | Refusal::WrongBook { .. } => StatusCode::BAD_REQUEST,
+                    // The record's place is taken or not reached yet: the signer signs it again
+                    // at the place the book now offers (`GET /books/{id}/place`), or retries.
+                    Refusal::MissingRecord { .. }
+                    | Refusal::BrokenChain { .. }
+                    | Refusal::Equivocation { .. } => StatusCode::CONFLICT,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 };
                 Problem::new(status, r.code(), detail)

@@ -10,6 +10,7 @@ use kaban_protocol::kind::{
     Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, RoleChange, Rules, Withdrawal,
 };
 use kaban_protocol::money::Money;
+use kaban_protocol::record::Place;
 use tower::ServiceExt as _;
 
 struct Api {
@@ -71,7 +72,7 @@ impl Api {
         let (treasurer, chair, keeper, ana) = (key(1), key(2), key(3), key(4));
         let genesis = Record::sign(
             &treasurer,
-            None,
+            &Place::genesis(),
             1,
             &Body::Genesis(Genesis {
                 enterprise: None,
@@ -120,7 +121,8 @@ impl Api {
     }
 
     fn sign(&self, key: &SignerKey, body: Body) -> Record {
-        Record::sign(key, Some(self.book), 1_764_300_000_000, &body)
+        let place = self.state.library.place_now(self.book, &key.public());
+        Record::sign(key, &place, 1_764_300_000_000, &body)
     }
 
     async fn submit(&self, record: &Record) -> (StatusCode, Value) {
@@ -312,9 +314,10 @@ async fn refusals_say_what_is_wrong() {
     );
 
     // A record signed for another book.
+    let other = BookId(RecordId([7; 32]));
     let elsewhere = Record::sign(
         &api.treasurer,
-        Some(BookId(RecordId([7; 32]))),
+        &Place::new(other, 2, vec![other.0]),
         5,
         &api.contribution(100),
     );

@@ -5,6 +5,14 @@ use super::*;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules};
 use kaban_protocol::money::Money;
+use kaban_protocol::record::Place;
+
+/// Signs `body` at the key's next place in the library's copy of the book.
+async fn signed(lib: &Library, id: BookId, time: u64, body: Body) -> Record {
+    lib.with_book(id, |b| b.sign_next(&key(), time, &body))
+        .await
+        .unwrap()
+}
 
 async fn open(dir: &std::path::Path) -> (Library, std::thread::JoinHandle<()>) {
     let (storage, thread) = crate::storage::open(dir).unwrap();
@@ -18,7 +26,7 @@ fn key() -> SignerKey {
 async fn founded(lib: &Library) -> BookId {
     let genesis = Record::sign(
         &key(),
-        None,
+        &Place::genesis(),
         1,
         &Body::Genesis(Genesis {
             enterprise: None,
@@ -38,31 +46,33 @@ async fn founded(lib: &Library) -> BookId {
         }),
     );
     let (id, _) = lib.create_book(genesis, 1).await.unwrap();
-    let join = Record::sign(
-        &key(),
-        Some(id),
+    let join = signed(
+        lib,
+        id,
         2,
-        &Body::MemberJoin(MemberJoin {
+        Body::MemberJoin(MemberJoin {
             member: "m-ana".parse().unwrap(),
             alias: "Ana".into(),
             key: None,
         }),
-    );
+    )
+    .await;
     lib.submit(id, join).await.unwrap();
     id
 }
 
 async fn contribute(lib: &Library, id: BookId, n: u64) {
-    let r = Record::sign(
-        &key(),
-        Some(id),
+    let r = signed(
+        lib,
+        id,
         10 + n,
-        &Body::Contribution(Contribution {
+        Body::Contribution(Contribution {
             member: "m-ana".parse().unwrap(),
             amount: Money::new(100 + n as i64, "HKD".parse().unwrap()),
             meeting: None,
         }),
-    );
+    )
+    .await;
     lib.submit(id, r).await.unwrap();
 }
 
@@ -125,16 +135,17 @@ async fn a_synced_book_is_durable_and_a_restart_resumes_from_the_checkpoint() {
         "resuming sent {resumed} bytes against {full} for the whole book"
     );
     // Contributions from a peer update the member index, so local checks keep working.
-    let r = Record::sign(
-        &key(),
-        Some(id),
+    let r = signed(
+        &b,
+        id,
         99_999,
-        &Body::Contribution(Contribution {
+        Body::Contribution(Contribution {
             member: "m-ana".parse().unwrap(),
             amount: Money::new(1, "HKD".parse().unwrap()),
             meeting: None,
         }),
-    );
+    )
+    .await;
     assert!(matches!(
         b.submit(id, r).await.unwrap(),
         Submitted::Created(_)
@@ -175,4 +186,36 @@ async fn a_malformed_message_is_refused_and_changes_nothing() {
         "{err}"
     );
     assert_eq!(a.with_book(id, Book::heads).await.unwrap(), heads);
+}
+
+/// A stored book that does not load is quarantined: the node opens, lists it with its reason,
+/// and serves its other books.
+#[tokio::test]
+async fn a_book_that_does_not_load_is_quarantined_and_the_others_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, thread) = open(dir.path()).await;
+    let good = founded(&lib).await;
+    contribute(&lib, good, 1).await;
+    let poisoned = BookId(kaban_protocol::record::RecordId([0x5a; 32]));
+    lib.storage()
+        .create_book(poisoned, b"this is not an automerge document".to_vec(), 1)
+        .await
+        .unwrap();
+    drop(lib);
+    thread.join().unwrap();
+
+    let (lib, _thread) = open(dir.path()).await;
+    let quarantined = lib.quarantined();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(quarantined[0].book, poisoned.to_string());
+    assert!(
+        quarantined[0]
+            .reason
+            .contains("not a valid automerge document"),
+        "{}",
+        quarantined[0].reason
+    );
+    assert!(!lib.contains(poisoned));
+    assert_eq!(lib.ledger(good).await.unwrap().name, "Sync Savers");
+    contribute(&lib, good, 2).await;
 }

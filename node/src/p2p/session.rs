@@ -132,6 +132,8 @@ async fn drive(
     // at once, an empty dialer would answer the listener's opening before the book arrived and
     // receive the book twice.
     let mut may_speak = side == Side::Dialer;
+    // The reason for the latest refused change, named when the peer is disconnected.
+    let mut last_refusal = String::new();
     loop {
         // The book's owner checks the share on every turn, so an unshare stops new changes
         // flowing at once, not at the next connection.
@@ -185,6 +187,9 @@ async fn drive(
                     let received = Frame::Sync { message: Vec::new() }.encoded_len() + message.len();
                     match library.sync_receive(book, &peer_text, &mut sync, &message, now).await {
                         Ok(applied) => {
+                            if let Some((_, refusal)) = applied.refused.last() {
+                                last_refusal = format!("{}: {refusal}", refusal.code());
+                            }
                             if side == Side::Dialer {
                                 p2p.set_state(book, &peer_text, |s| {
                                     s.bytes_received += received as u64;
@@ -202,7 +207,10 @@ async fn drive(
                         Err(e) => return Err(e.into()),
                     }
                     if sync.refused_total() >= MAX_REFUSED {
-                        let reason = format!("{} invalid changes refused; disconnecting", sync.refused_total());
+                        let reason = format!(
+                            "{} invalid changes refused, the last for {last_refusal}; disconnecting",
+                            sync.refused_total()
+                        );
                         let _ = write_frame(&mut writer, &Frame::Close { reason: reason.clone() }).await;
                         p2p.ban(peer).await;
                         bail!(reason);

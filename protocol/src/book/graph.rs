@@ -1,16 +1,18 @@
-//! The causal index of a book: its changes as a DAG, its records, and its role records.
+//! The causal index of a book: its changes as a DAG, one record each, and its role records.
 //!
-//! Automerge knows the change graph, but validation needs two questions answered quickly: which
-//! role records lie in a change's causal past (to derive the roster there), and whether one
-//! record lies in another's past (for approvals and reversals). Each node of the DAG carries the
-//! set of role records at or before it; role records are few, and consecutive changes that add
-//! none share one set, so this costs a pointer per change.
+//! Automerge knows the change graph, but validation needs three questions answered quickly:
+//! which role records lie in a change's causal past (to derive the roster there), whether one
+//! record lies in another's past (for approvals, reversals and signers' chains), and which change
+//! carries a given record. Each node of the DAG carries the set of role records at or before it;
+//! role records are few, and consecutive changes that add none share one set, so this costs a
+//! pointer per change.
 
 use super::validate::Candidate;
+use crate::key::PublicKey;
 use crate::kind::Genesis;
 use crate::record::{Record, RecordId};
 use crate::roster::{self, RoleEntry, RoleSet, Roster};
-use automerge::{ActorId, ChangeHash};
+use automerge::ChangeHash;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -19,14 +21,19 @@ pub(super) struct Graph {
     /// Changes in the order they were indexed, which is always a topological order.
     nodes: Vec<Node>,
     by_hash: HashMap<ChangeHash, u32>,
-    actor_seq: HashMap<ActorId, u64>,
+    /// Each record, with the one change that carries it.
     records: HashMap<RecordId, Placed>,
-    order: Vec<RecordId>,
+    /// Each signer's records in this book, in chain order (`seq` 1 first).
+    chains: HashMap<PublicKey, Vec<RecordId>>,
     roles: Vec<RoleEntry>,
 }
 
 #[derive(Debug)]
 struct Node {
+    hash: ChangeHash,
+    /// The counter of the change's one operation.
+    op: u64,
+    record: RecordId,
     deps: Vec<u32>,
     /// Role records at or before this change.
     roles: RoleSet,
@@ -35,10 +42,7 @@ struct Node {
 #[derive(Debug)]
 struct Placed {
     record: Record,
-    /// Every change that put this record. Two nodes may add the same record concurrently
-    /// (the same content, so the same id); each placement counts for causality, so a record is
-    /// "in the past" of a change if any of its placements is, whichever arrived first here.
-    nodes: Vec<u32>,
+    node: u32,
 }
 
 impl Graph {
@@ -51,19 +55,40 @@ impl Graph {
     }
 
     pub(super) fn record_count(&self) -> usize {
-        self.order.len()
+        self.nodes.len()
     }
 
     pub(super) fn record(&self, id: &RecordId) -> Option<&Record> {
         self.records.get(id).map(|p| &p.record)
     }
 
-    pub(super) fn records(&self) -> impl Iterator<Item = &Record> {
-        self.order.iter().map(|id| &self.records[id].record)
+    /// The change that carries a record, and the counter of its one operation.
+    pub(super) fn change_of(&self, id: &RecordId) -> Option<(ChangeHash, u64)> {
+        self.records.get(id).map(|p| {
+            let node = &self.nodes[p.node as usize];
+            (node.hash, node.op)
+        })
     }
 
-    pub(super) fn seq_of(&self, actor: &ActorId) -> u64 {
-        self.actor_seq.get(actor).copied().unwrap_or(0)
+    /// The record a change carries.
+    pub(super) fn record_of(&self, hash: &ChangeHash) -> Option<RecordId> {
+        self.node(hash).map(|n| self.nodes[n as usize].record)
+    }
+
+    /// Every record, in the order this node indexed them.
+    pub(super) fn records(&self) -> impl Iterator<Item = &Record> {
+        self.nodes.iter().map(|n| &self.records[&n.record].record)
+    }
+
+    /// How many records `signer` has in this book.
+    pub(super) fn seq_of(&self, signer: &PublicKey) -> u64 {
+        self.chains.get(signer).map_or(0, |c| c.len() as u64)
+    }
+
+    /// The signer's record number `seq` in this book, if it has one.
+    pub(super) fn chain_record(&self, signer: &PublicKey, seq: u64) -> Option<RecordId> {
+        let at = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.chains.get(signer)?.get(at).copied()
     }
 
     fn dep_nodes(&self, deps: &[ChangeHash]) -> Vec<u32> {
@@ -93,13 +118,12 @@ impl Graph {
         let Some(placed) = self.records.get(id) else {
             return false;
         };
-        let from = self.dep_nodes(deps);
-        placed.nodes.iter().any(|&n| self.is_ancestor(n, &from))
+        self.is_ancestor(placed.node, &self.dep_nodes(deps))
     }
 
     pub(super) fn record_precedes(&self, a: &RecordId, b: &RecordId) -> bool {
         match (self.records.get(a), self.records.get(b)) {
-            (Some(a), Some(b)) => a.nodes.iter().any(|&n| self.is_ancestor(n, &b.nodes)),
+            (Some(a), Some(b)) => self.is_ancestor(a.node, &[b.node]),
             _ => false,
         }
     }
@@ -128,58 +152,55 @@ impl Graph {
         false
     }
 
-    /// Adds a validated change. Its dependencies must already be indexed.
+    /// Adds a validated change. Its dependencies must already be indexed, and its record must
+    /// be new: validation guarantees both, so a record is indexed once and counted once.
     pub(super) fn insert(&mut self, candidate: Candidate) {
-        let hash = candidate
-            .hash
-            .expect("a change is indexed only once it has a hash");
-        let deps = self.dep_nodes(&candidate.deps);
-        let before = self.past_roles(&candidate.deps);
-        let index = self.nodes.len() as u32;
-        let mut added: Vec<u32> = Vec::new();
-        for record in &candidate.records {
-            let is_role = roster::is_role_record(record, |t| {
-                self.records
-                    .get(&t)
-                    .map(|p| p.record.kind().to_owned())
-                    .or_else(|| {
-                        candidate
-                            .records
-                            .iter()
-                            .find(|r| r.id() == t)
-                            .map(|r| r.kind().to_owned())
-                    })
-            });
-            if is_role {
-                added.push(self.roles.len() as u32);
-                self.roles.push(RoleEntry {
-                    record: record.clone(),
-                    before: Arc::clone(&before),
-                });
-            }
-        }
-        let roles = if added.is_empty() {
-            before
-        } else {
-            let mut all = before.as_ref().clone();
-            all.extend(added);
-            Arc::new(all)
+        let Candidate {
+            hash,
+            deps,
+            start_op,
+            record,
+        } = candidate;
+        let id = record.id();
+        debug_assert!(!self.records.contains_key(&id), "a record is indexed once");
+        let deps = self.dep_nodes(&deps);
+        let before = {
+            let sets: Vec<&RoleSet> = deps
+                .iter()
+                .map(|&n| &self.nodes[n as usize].roles)
+                .collect();
+            roster::union(&sets)
         };
-        self.nodes.push(Node { deps, roles });
+        let is_role = roster::is_role_record(&record, |t| {
+            self.records.get(&t).map(|p| p.record.kind().to_owned())
+        });
+        let roles = if is_role {
+            let mut all = before.as_ref().clone();
+            all.push(self.roles.len() as u32);
+            self.roles.push(RoleEntry {
+                record: record.clone(),
+                before,
+            });
+            Arc::new(all)
+        } else {
+            before
+        };
+        let index = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            hash,
+            op: start_op,
+            record: id,
+            deps,
+            roles,
+        });
         self.by_hash.insert(hash, index);
-        self.actor_seq.insert(candidate.actor, candidate.seq);
-        for record in candidate.records {
-            let id = record.id();
-            match self.records.entry(id) {
-                std::collections::hash_map::Entry::Occupied(mut o) => o.get_mut().nodes.push(index),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(Placed {
-                        record,
-                        nodes: vec![index],
-                    });
-                    self.order.push(id);
-                }
-            }
-        }
+        self.chains.entry(record.signer()).or_default().push(id);
+        self.records.insert(
+            id,
+            Placed {
+                record,
+                node: index,
+            },
+        );
     }
 }

@@ -1,18 +1,18 @@
 //! The one validation function that guards every book.
 //!
-//! A change is accepted only if it adds new, correctly signed records under their own ids, each
-//! signed by a key holding the role its kind needs in the roster derived from the change's causal
-//! past, and it deletes nothing, overwrites nothing, writes nowhere else and stays within the
-//! size limits. A change that breaks any rule is refused whole, with the first reason found.
+//! A change is accepted only if it is exactly the change its one record determines (the envelope
+//! rule), the record is new, correctly signed and stored under its own id, its signer holds the
+//! role its kind needs in the roster derived from the change's causal past, and the record
+//! follows the signer's previous record. A change that breaks any rule is refused whole, with
+//! the first reason found.
 
-use super::{Book, MAX_CHANGE_BYTES, MAX_RECORDS_PER_CHANGE, genesis_change};
+use super::{Book, MAX_CHANGE_BYTES};
 use crate::key::PublicKey;
 use crate::kind::{Body, Role, signer_roles};
 use crate::money::Currency;
 use crate::record::{BookId, Record, RecordError, RecordId};
 use automerge::legacy::{Key, ObjectId, OpType};
-use automerge::{ActorId, Change, ChangeHash, ScalarValue};
-use std::collections::HashSet;
+use automerge::{Change, ChangeHash, ScalarValue};
 
 /// Why a change was refused. Each reason names the record and key involved, so that the person
 /// reading a log or an API error can act on it.
@@ -20,7 +20,7 @@ use std::collections::HashSet;
 pub enum Refusal {
     #[error("change is {bytes} bytes; the limit is {MAX_CHANGE_BYTES}")]
     ChangeTooLarge { bytes: usize },
-    #[error("change adds {count} records; the limit is {MAX_RECORDS_PER_CHANGE}")]
+    #[error("change makes {count} operations; a change carries exactly one record")]
     TooManyRecords { count: usize },
     #[error("change adds no records")]
     Empty,
@@ -42,8 +42,6 @@ pub enum Refusal {
         found: BookId,
         expected: BookId,
     },
-    #[error("record {id} appears twice in one change")]
-    DuplicateInChange { id: RecordId },
     #[error("record {id} is already in the book")]
     AlreadyPresent { id: RecordId },
     #[error("record {record} is a {kind}, not a genesis")]
@@ -54,12 +52,30 @@ pub enum Refusal {
     SecondGenesis { id: RecordId },
     #[error("change depends on {missing} which this book does not have")]
     MissingDependency { missing: ChangeHash },
-    #[error("change from actor {actor} has sequence number {seq}; expected {expected}")]
-    ActorSequence {
-        actor: ActorId,
+    #[error(
+        "the change carrying record {id} is not the change the record determines: its {field} differ"
+    )]
+    WrongEnvelope { id: RecordId, field: &'static str },
+    #[error(
+        "record {id} is number {seq} of signer {signer}, but the signer's record {prev} is not in its causal past",
+        prev = seq - 1
+    )]
+    BrokenChain {
+        id: RecordId,
+        signer: PublicKey,
         seq: u64,
-        expected: u64,
     },
+    #[error(
+        "signer {signer} signed two records as its number {seq} in this book: {other}, which the book holds, and {id}"
+    )]
+    Equivocation {
+        id: RecordId,
+        signer: PublicKey,
+        seq: u64,
+        other: RecordId,
+    },
+    #[error("record {id} follows record {missing}, which this book does not hold yet")]
+    MissingRecord { id: RecordId, missing: RecordId },
     #[error("signer {signer} of {kind} record {id} is not an officer of book {book}")]
     UnknownSigner {
         id: RecordId,
@@ -139,13 +155,15 @@ impl Refusal {
             Refusal::Record { error, .. } => error.code(),
             Refusal::KeyMismatch { .. } => "wrong_id",
             Refusal::WrongBook { .. } => "wrong_book",
-            Refusal::DuplicateInChange { .. } => "duplicate_in_change",
             Refusal::AlreadyPresent { .. } => "already_present",
             Refusal::NotGenesis { .. } => "not_genesis",
             Refusal::NotTheGenesisChange { .. } => "not_the_genesis_change",
             Refusal::SecondGenesis { .. } => "second_genesis",
             Refusal::MissingDependency { .. } => "missing_dependency",
-            Refusal::ActorSequence { .. } => "actor_sequence",
+            Refusal::WrongEnvelope { .. } => "wrong_envelope",
+            Refusal::BrokenChain { .. } => "broken_chain",
+            Refusal::Equivocation { .. } => "equivocation",
+            Refusal::MissingRecord { .. } => "missing_dependency",
             Refusal::UnknownSigner { .. } => "unknown_signer",
             Refusal::RevokedSigner { .. } => "revoked_signer",
             Refusal::WrongRole { .. } => "wrong_role",
@@ -162,28 +180,26 @@ impl Refusal {
     }
 }
 
-/// A change reduced to what validation looks at.
+/// A change reduced to what validation looks at: the one record it carries and its envelope.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    /// The change hash, once known (a local change gets it on commit).
-    pub hash: Option<ChangeHash>,
+    pub hash: ChangeHash,
     pub deps: Vec<ChangeHash>,
-    pub actor: ActorId,
-    pub seq: u64,
-    pub records: Vec<Record>,
-    /// Encoded size, for the limit; 0 for a local change built from checked records.
-    pub bytes: usize,
+    /// The counter of the change's one operation.
+    pub start_op: u64,
+    pub record: Record,
 }
 
-/// Decodes an automerge change into a candidate, refusing any operation that is not the
-/// addition of a record under its own id in the root map. `verify` checks each record's
-/// signature; only a trusted reload skips it.
+/// Decodes an automerge change into a candidate. Refuses, from the change's own bytes, any
+/// change that is not one record put under its own id in the root map, and any whose actor or
+/// sequence number differ from what the record determines. `verify` checks
+/// the record's signature; only a trusted reload skips it.
 pub fn parse_change(book: BookId, change: &Change, verify: bool) -> Result<Candidate, Refusal> {
     let bytes = change.raw_bytes().len();
     if bytes > MAX_CHANGE_BYTES {
         return Err(Refusal::ChangeTooLarge { bytes });
     }
-    if change.len() > MAX_RECORDS_PER_CHANGE {
+    if change.len() > 1 {
         return Err(Refusal::TooManyRecords {
             count: change.len(),
         });
@@ -202,75 +218,94 @@ pub fn parse_change(book: BookId, change: &Change, verify: bool) -> Result<Candi
     // change must cost a refusal, never the node.
     let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode()))
         .map_err(|_| Refusal::Malformed("automerge could not expand the change".into()))?;
-    let mut records = Vec::with_capacity(expanded.operations.len());
-    for op in expanded.operations {
-        let key = match &op.key {
-            Key::Map(k) => k.to_string(),
-            Key::Seq(_) => {
-                return Err(Refusal::WritesElsewhere {
-                    what: "into a list".into(),
-                });
-            }
-        };
-        if op.obj != ObjectId::Root {
-            return Err(Refusal::WritesElsewhere {
-                what: format!("into nested object {:?}", op.obj),
-            });
-        }
-        if op.insert {
-            return Err(Refusal::WritesElsewhere {
-                what: "a list insertion".into(),
-            });
-        }
-        let value = match op.action {
-            OpType::Put(ScalarValue::Bytes(b)) => b,
-            OpType::Delete => return Err(Refusal::Delete { key }),
-            OpType::Put(other) => {
-                return Err(Refusal::WritesElsewhere {
-                    what: format!("a {} value under {key:?}", scalar_name(&other)),
-                });
-            }
-            other => {
-                return Err(Refusal::WritesElsewhere {
-                    what: format!("operation {other:?} under {key:?}"),
-                });
-            }
-        };
-        if !op.pred.is_empty() {
-            return Err(Refusal::Overwrite { key });
-        }
-        let record = if verify {
-            Record::decode(&value)
-        } else {
-            Record::decode_unverified(&value)
-        }
-        .map_err(|error| Refusal::Record {
+    let [op] = expanded.operations.as_slice() else {
+        return Err(Refusal::Malformed(
+            "a change that is not one operation".into(),
+        ));
+    };
+    let (key, value) = record_op(op)?;
+    let record = if verify {
+        Record::decode(value)
+    } else {
+        Record::decode_unverified(value)
+    }
+    .map_err(|error| Refusal::Record {
+        key: key.chars().take(80).collect(),
+        error,
+    })?;
+    if key != record.id().to_string() {
+        return Err(Refusal::KeyMismatch {
             key: key.chars().take(80).collect(),
-            error,
-        })?;
-        if key != record.id().to_string() {
-            return Err(Refusal::KeyMismatch {
-                key: key.chars().take(80).collect(),
-                id: record.id(),
-            });
-        }
-        if record.book() != book {
-            return Err(Refusal::WrongBook {
-                id: record.id(),
-                found: record.book(),
-                expected: book,
-            });
-        }
-        records.push(record);
+            id: record.id(),
+        });
+    }
+    if record.book() != book {
+        return Err(Refusal::WrongBook {
+            id: record.id(),
+            found: record.book(),
+            expected: book,
+        });
+    }
+    let envelope = |field: &'static str| Refusal::WrongEnvelope {
+        id: record.id(),
+        field,
+    };
+    if *change.actor_id() != super::actor_of(&record.signer()) {
+        return Err(envelope("actor"));
+    }
+    if change.seq() != record.seq() {
+        return Err(envelope("seq"));
+    }
+    if change.deps().len() != record.after().len() {
+        return Err(envelope("deps"));
     }
     Ok(Candidate {
-        hash: Some(change.hash()),
+        hash: change.hash(),
         deps: change.deps().to_vec(),
-        actor: change.actor_id().clone(),
-        seq: change.seq(),
-        records,
-        bytes,
+        start_op: change.start_op().get(),
+        record,
     })
+}
+
+/// The key and value of an operation that puts a record's bytes into the root map, or why the
+/// operation is not that.
+fn record_op(op: &automerge::legacy::Op) -> Result<(String, &[u8]), Refusal> {
+    let key = match &op.key {
+        Key::Map(k) => k.to_string(),
+        Key::Seq(_) => {
+            return Err(Refusal::WritesElsewhere {
+                what: "into a list".into(),
+            });
+        }
+    };
+    if op.obj != ObjectId::Root {
+        return Err(Refusal::WritesElsewhere {
+            what: format!("into nested object {:?}", op.obj),
+        });
+    }
+    if op.insert {
+        return Err(Refusal::WritesElsewhere {
+            what: "a list insertion".into(),
+        });
+    }
+    let value = match &op.action {
+        OpType::Put(ScalarValue::Bytes(b)) => b,
+        OpType::Delete => return Err(Refusal::Delete { key }),
+        OpType::Put(other) => {
+            return Err(Refusal::WritesElsewhere {
+                what: format!("a {} value under {key:?}", scalar_name(other)),
+            });
+        }
+        other => {
+            return Err(Refusal::WritesElsewhere {
+                what: format!("operation {other:?} under {key:?}"),
+            });
+        }
+    };
+    if !op.pred.is_empty() {
+        return Err(Refusal::Overwrite { key });
+    }
+    Ok((key, value))
 }
 
 fn scalar_name(v: &ScalarValue) -> &'static str {
@@ -288,46 +323,51 @@ fn scalar_name(v: &ScalarValue) -> &'static str {
 /// The validation function: decides whether `candidate` may join `book`, from the candidate and
 /// its causal past alone.
 pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
-    if candidate.bytes > MAX_CHANGE_BYTES {
-        return Err(Refusal::ChangeTooLarge {
-            bytes: candidate.bytes,
-        });
-    }
-    if candidate.records.is_empty() {
-        return Err(Refusal::Empty);
-    }
-    if candidate.records.len() > MAX_RECORDS_PER_CHANGE {
-        return Err(Refusal::TooManyRecords {
-            count: candidate.records.len(),
-        });
-    }
+    let record = &candidate.record;
+    let id = record.id();
     if let Some(missing) = candidate.deps.iter().find(|d| !book.has_change(d)) {
         return Err(Refusal::MissingDependency { missing: *missing });
     }
-    let expected = book.graph.seq_of(&candidate.actor) + 1;
-    if candidate.seq != expected {
-        return Err(Refusal::ActorSequence {
-            actor: candidate.actor.clone(),
-            seq: candidate.seq,
-            expected,
+    // The envelope is the one the record determines: its deps are the changes of the records
+    // it names in `after`, and every byte is as `change_for` builds it.
+    let (deps, start_op) = book
+        .envelope(record)
+        .map_err(|_| Refusal::WrongEnvelope { id, field: "deps" })?;
+    let mut have = candidate.deps.clone();
+    have.sort_unstable();
+    if have != deps {
+        return Err(Refusal::WrongEnvelope { id, field: "deps" });
+    }
+    if candidate.start_op != start_op {
+        return Err(Refusal::WrongEnvelope {
+            id,
+            field: "start_op",
+        });
+    }
+    if super::change_for(record, deps, start_op).hash() != candidate.hash {
+        return Err(Refusal::WrongEnvelope {
+            id,
+            field: "encoding",
         });
     }
 
-    // The root change is the genesis change, byte for byte.
-    if candidate.deps.is_empty() {
-        let not_genesis = || Refusal::NotTheGenesisChange { book: book.id() };
-        let [record] = candidate.records.as_slice() else {
-            return Err(not_genesis());
-        };
-        if book.change_count() > 0 || record.id() != book.id().0 {
-            return Err(not_genesis());
+    // The root change is the genesis change.
+    if matches!(record.body(), Body::Genesis(_)) {
+        if book.change_count() > 0 {
+            return Err(Refusal::SecondGenesis { id });
         }
-        let canonical = genesis_change(record)?;
-        if candidate.hash.is_some_and(|h| h != canonical.hash()) {
-            return Err(not_genesis());
+        if id != book.id().0 {
+            return Err(Refusal::NotTheGenesisChange { book: book.id() });
         }
         return Ok(());
     }
+    if candidate.deps.is_empty() {
+        return Err(Refusal::NotTheGenesisChange { book: book.id() });
+    }
+    if book.record(&id).is_some() {
+        return Err(Refusal::AlreadyPresent { id });
+    }
+    chain(book, candidate)?;
 
     let genesis = book
         .genesis()
@@ -335,82 +375,102 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
     let roster = book
         .graph
         .roster(genesis, &book.graph.past_roles(&candidate.deps));
+    signer_role(book, &roster, record)?;
+    enterprise_rules(book, genesis, &roster, record, &candidate.deps)?;
 
-    let mut ids = HashSet::new();
-    for record in &candidate.records {
-        let id = record.id();
-        if record.book() != book.id() {
-            return Err(Refusal::WrongBook {
+    if let Some(target) = record.body().target() {
+        if !book.graph.record_in_past(&target, &candidate.deps) {
+            return Err(Refusal::TargetNotInPast {
                 id,
-                found: record.book(),
-                expected: book.id(),
+                kind: record.kind().to_owned(),
+                target,
             });
         }
-        if !ids.insert(id) {
-            return Err(Refusal::DuplicateInChange { id });
-        }
-        if matches!(record.body(), Body::Genesis(_)) {
-            return Err(Refusal::SecondGenesis { id });
-        }
-        if book.graph.record_in_past(&id, &candidate.deps) {
-            return Err(Refusal::AlreadyPresent { id });
-        }
-
-        let needed = signer_roles(record.kind());
-        let signer = record.signer();
-        if !roster.holds_any(&signer, needed) {
-            let kind = record.kind().to_owned();
-            if let Some(role) = needed.iter().find(|r| roster.was_revoked(&signer, **r)) {
-                return Err(Refusal::RevokedSigner {
+        if let Body::Reversal(_) = record.body() {
+            let target_kind = book
+                .record(&target)
+                .expect("a target in the causal past is in the book")
+                .kind();
+            if !matches!(target_kind, "contribution" | "withdrawal") {
+                return Err(Refusal::NotReversible {
                     id,
-                    kind,
-                    signer,
-                    role: *role,
+                    target_kind: target_kind.to_owned(),
                 });
-            }
-            let held = roster.roles_of(&signer);
-            if held.is_empty() {
-                return Err(Refusal::UnknownSigner {
-                    id,
-                    kind,
-                    signer,
-                    book: book.id(),
-                });
-            }
-            return Err(Refusal::WrongRole {
-                id,
-                kind,
-                signer,
-                held: join(&held),
-                needed: join(needed),
-            });
-        }
-
-        enterprise_rules(book, genesis, &roster, record, &candidate.deps)?;
-
-        if let Some(target) = record.body().target() {
-            if !book.graph.record_in_past(&target, &candidate.deps) {
-                return Err(Refusal::TargetNotInPast {
-                    id,
-                    kind: record.kind().to_owned(),
-                    target,
-                });
-            }
-            if let Body::Reversal(_) = record.body() {
-                let target_kind = book
-                    .record(&target)
-                    .expect("a target in the causal past is in the book")
-                    .kind();
-                if !matches!(target_kind, "contribution" | "withdrawal") {
-                    return Err(Refusal::NotReversible {
-                        id,
-                        target_kind: target_kind.to_owned(),
-                    });
-                }
             }
         }
     }
     Ok(())
+}
+
+/// A signer's records form one chain: record `seq` follows, in its causal past, the signer's
+/// record `seq - 1`. So a signer's changes reach automerge in sequence order on every node,
+/// whatever order they arrive in. Only the key's holder can sign a second record for a place
+/// already taken; that is refused as equivocation.
+fn chain(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
+    let record = &candidate.record;
+    let signer = record.signer();
+    let seq = record.seq();
+    if let Some(other) = book.graph.chain_record(&signer, seq) {
+        return Err(Refusal::Equivocation {
+            id: record.id(),
+            signer,
+            seq,
+            other,
+        });
+    }
+    let follows = seq == 1
+        || book
+            .graph
+            .chain_record(&signer, seq - 1)
+            .is_some_and(|prev| book.graph.record_in_past(&prev, &candidate.deps));
+    if !follows || book.graph.seq_of(&signer) != seq - 1 {
+        return Err(Refusal::BrokenChain {
+            id: record.id(),
+            signer,
+            seq,
+        });
+    }
+    Ok(())
+}
+
+/// The signer must hold one of the roles the record's kind needs. A key that never held a role
+/// is `unknown_signer`; one that lost a needed role, `revoked_signer`; any other, `wrong_role`.
+fn signer_role(
+    book: &Book,
+    roster: &crate::roster::Roster,
+    record: &Record,
+) -> Result<(), Refusal> {
+    let needed = signer_roles(record.kind());
+    let signer = record.signer();
+    if roster.holds_any(&signer, needed) {
+        return Ok(());
+    }
+    let id = record.id();
+    let kind = record.kind().to_owned();
+    if let Some(role) = needed.iter().find(|r| roster.was_revoked(&signer, **r)) {
+        return Err(Refusal::RevokedSigner {
+            id,
+            kind,
+            signer,
+            role: *role,
+        });
+    }
+    let held = roster.roles_of(&signer);
+    if held.is_empty() {
+        return Err(Refusal::UnknownSigner {
+            id,
+            kind,
+            signer,
+            book: book.id(),
+        });
+    }
+    Err(Refusal::WrongRole {
+        id,
+        kind,
+        signer,
+        held: join(&held),
+        needed: join(needed),
+    })
 }
 
 /// The rules of enterprise books: their kinds belong only there; a transfer is signed by an

@@ -63,6 +63,11 @@ export async function read(identity, path) {
   }
 }
 
+/** Where `signer`'s next record in `book` stands: `{seq, after}`. Needs no session. */
+export async function place(book, signer) {
+  return (await fetchJson(`/books/${book}/place?signer=${encodeURIComponent(signer)}`, { auth: false })).value;
+}
+
 /** Submits signed record bytes; 201 (new) and 200 (already held) both mean durable. */
 export async function submit(book, bytes) {
   return fetchJson(`/books/${book}/records`, { method: 'POST', body: bytes, auth: false });

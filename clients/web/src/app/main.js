@@ -33,9 +33,32 @@ async function read(path) {
   }
 }
 
+/**
+ * Where the phone's next record in `book` stands (SPEC section 5): the node's answer when it can
+ * be reached (kept for when it cannot), with the phone's own records the node has not taken yet
+ * chained in, so records signed offline follow one another.
+ */
+async function placeFor(book) {
+  let place;
+  try {
+    place = await api.place(book, me.publicText);
+    await store.put(`place:${book}`, place);
+  } catch (e) {
+    if (e.code !== 'offline') throw e;
+    place = await store.get(`place:${book}`);
+    if (place === undefined) throw e;
+  }
+  const last = await store.get(`chain:${book}`);
+  if (last === undefined || last.seq < place.seq) return { seq: place.seq, after: place.after };
+  const others = place.after.filter((id) => id !== last.id).slice(0, record.MAX_AFTER - 1);
+  return { seq: last.seq + 1, after: [last.id, ...others].sort() };
+}
+
 async function signAndQueue(book, kind, body, meta = {}) {
-  const bytes = await record.sign({ kind, book, time: Date.now(), body }, me);
+  const { seq, after } = await placeFor(book);
+  const bytes = await record.sign({ after, kind, book, seq, time: Date.now(), body }, me);
   const { id } = await record.decode(bytes);
+  await store.put(`chain:${book}`, { seq, id });
   await outbox.add({ id, book, bytes, kind, ...meta });
   return id;
 }

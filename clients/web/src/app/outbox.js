@@ -32,8 +32,12 @@ export function flush() {
           await submit(entry.book, entry.bytes);
           await store.update({ ...entry, state: 'confirmed', error: null });
         } catch (e) {
-          if (e instanceof NodeError && e.status >= 400 && e.status < 500) {
+          // A record that follows one the node has not received yet waits, like an offline one.
+          const waits = e instanceof NodeError && e.code === 'missing_dependency';
+          if (e instanceof NodeError && e.status >= 400 && e.status < 500 && !waits) {
             await store.update({ ...entry, state: 'refused', error: e.message });
+            // Records signed after it chain on it and cannot be placed; new ones start afresh.
+            await store.remove(`chain:${entry.book}`);
           } else {
             break; // offline or the node is down: keep it pending and try again later
           }

@@ -67,9 +67,13 @@ const positiveMoney = (v, name) => {
   if (why) fault(`${name}: ${why}`);
   if (v.minor <= 0) fault(`${name} must be positive, got ${v.minor}`);
 };
+// A real calendar date (proleptic Gregorian): 2027-02-29 is refused, 2028-02-29 is not.
 const date = (v, name) => {
   const m = typeof v === 'string' && /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(v);
-  if (!m || m[2] < 1 || m[2] > 12 || m[3] < 1 || m[3] > 31) fault(`${name} ${show(v)} is not YYYY-MM-DD`);
+  const [year, month, day] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  if (!m || day < 1 || day > days) fault(`${name} ${show(v)} is not a calendar date YYYY-MM-DD`);
 };
 const peer = (v, name) => {
   if (typeof v !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,128}$/.test(v)) {

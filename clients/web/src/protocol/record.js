@@ -1,20 +1,23 @@
 // Records (SPEC section 3): signed facts, their signing input, their ids, and decoding.
 //
-// A record is one canonical JSON object {body, book?, kind, sig, signer, time, v}. The signature
-// covers "kaban-record-v1\n" followed by the canonical record without `sig`; the id is the
-// SHA-256 of those same bytes, so it names the signed content, not the signature.
+// A record is one canonical JSON object {after?, body, book?, kind, seq, sig, signer, time, v}.
+// The signature covers "kaban-record-v2\n" followed by the canonical record without `sig`; the
+// id is the SHA-256 of those same bytes, so it names the signed content, not the signature.
+// `after` (the records the signer saw as the book's heads) and `seq` (the record's place in its
+// signer's chain) fix the one change that may carry the record (SPEC section 5).
 
 import * as canonical from './canonical.js';
 import { KabanError } from './error.js';
 import { checkBody } from './kind.js';
 import * as key from './key.js';
 
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
 export const MAX_RECORD_BYTES = 8192;
-/** "kaban-record-v1\n", prepended to what is signed and hashed. */
-export const SIGNING_PREFIX = new TextEncoder().encode('kaban-record-v1\n');
+export const MAX_AFTER = 16;
+/** "kaban-record-v2\n", prepended to what is signed and hashed. */
+export const SIGNING_PREFIX = new TextEncoder().encode('kaban-record-v2\n');
 
-const MEMBERS = ['body', 'book', 'kind', 'sig', 'signer', 'time', 'v'];
+const MEMBERS = ['after', 'body', 'book', 'kind', 'seq', 'sig', 'signer', 'time', 'v'];
 const KIND = /^[a-z0-9_]{1,32}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -46,7 +49,7 @@ export async function recordId(input) {
  * Signs a record and returns its canonical bytes. `signer` and `v` are filled in from the key
  * and the version when absent. The result is decoded before it is returned, so this never
  * produces a record that decode() would refuse.
- * @param {{body: unknown, book?: string, kind: string, time: number, signer?: string, v?: number}} unsigned
+ * @param {{after?: string[], body: unknown, book?: string, kind: string, seq: number, time: number, signer?: string, v?: number}} unsigned
  * @param {import('./key.js').SignerKey} signerKey
  * @returns {Promise<Uint8Array>}
  * @throws {KabanError} with the code decode() would give the record
@@ -80,13 +83,14 @@ export async function decode(bytes) {
   const record = canonical.decode(bytes);
   const shape = (what) => refuse('malformed_record', `record is not a JSON object with members ${MEMBERS.join(', ')}: ${what}`);
   if (record === null || typeof record !== 'object' || Array.isArray(record)) shape('not an object');
-  const unexpected = Object.keys(record).find((name) => !MEMBERS.includes(name));
-  if (unexpected !== undefined) shape(`unexpected member ${JSON.stringify(unexpected)}`);
   const text = (name) => (typeof record[name] === 'string' ? record[name] : shape(`${name} must be a string`));
   const count = (name) => (Number.isSafeInteger(record[name]) && record[name] >= 0 ? record[name] : shape(`${name} must be a non-negative integer`));
 
+  // The version comes first, so a record of another version is refused as such.
   const v = count('v');
   if (v !== RECORD_VERSION) refuse('unsupported_version', `record version ${v} is not supported; this client reads version ${RECORD_VERSION}`);
+  const unexpected = Object.keys(record).find((name) => !MEMBERS.includes(name));
+  if (unexpected !== undefined) shape(`unexpected member ${JSON.stringify(unexpected.slice(0, 40))}`);
   const kind = text('kind');
   if (!KIND.test(kind)) {
     refuse('malformed_kind', `record kind ${JSON.stringify(kind.slice(0, 40))} is not lowercase letters, digits and underscores, 1 to 32 long`);
@@ -96,6 +100,8 @@ export async function decode(bytes) {
   if (Object.hasOwn(record, 'book') && !HEX64.test(text('book'))) {
     shape(`book ${JSON.stringify(record.book.slice(0, 80))} is not 64 lowercase hex digits`);
   }
+  if (count('seq') < 1) shape('seq must be a positive integer');
+  checkAfter(record, shape);
   const sigText = text('sig');
   const sig = key.decodeSignature(sigText);
   if (!Object.hasOwn(record, 'body')) shape('body is missing');
@@ -113,7 +119,23 @@ export async function decode(bytes) {
     refuse('genesis_names_book', 'a genesis record must not name a book; its own id is the book id');
   }
   if (kind !== 'genesis' && !Object.hasOwn(record, 'book')) refuse('missing_book', `a ${kind} record must name its book`);
+  if (kind === 'genesis' && (record.seq !== 1 || Object.hasOwn(record, 'after'))) {
+    shape('a genesis has seq 1 and no after: it founds its book');
+  }
+  if (kind !== 'genesis' && !Object.hasOwn(record, 'after')) shape(`a ${kind} record must name in after the records it follows`);
   return { record, id: await recordId(input), bytes };
+}
+
+/** `after`, when present: 1 to MAX_AFTER record ids in strictly ascending order. */
+function checkAfter(record, shape) {
+  if (!Object.hasOwn(record, 'after')) return;
+  const after = record.after;
+  if (!Array.isArray(after)) shape('after must be a list of record ids');
+  if (after.length < 1 || after.length > MAX_AFTER) shape(`after must name 1 to ${MAX_AFTER} records`);
+  after.forEach((id, i) => {
+    if (typeof id !== 'string' || !HEX64.test(id)) shape('after must hold record ids, 64 lowercase hex digits');
+    if (i > 0 && after[i - 1] >= id) shape('after must be sorted, without repeats');
+  });
 }
 
 function lastIndexOf(haystack, needle) {
