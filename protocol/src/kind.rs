@@ -49,7 +49,7 @@ pub enum BodyError {
     },
     #[error("genesis names no treasurer")]
     NoTreasurer,
-    #[error("date {0:?} is not YYYY-MM-DD")]
+    #[error("date {0:?} is not a calendar date YYYY-MM-DD")]
     Date(String),
     #[error("peer {0:?} is not a libp2p PeerId in base58")]
     Peer(String),

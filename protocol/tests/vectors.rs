@@ -11,14 +11,18 @@
 use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, ROOT, ScalarValue};
 use kaban_protocol::book::{Book, Refusal};
+use kaban_protocol::canonical;
 use kaban_protocol::key::SignerKey;
+use kaban_protocol::key::encode_signature;
 use kaban_protocol::kind::{
-    Approval, Body, Contribution, Genesis, Meeting, MemberJoin, Officer, Reversal, Role,
-    RoleChange, Rules, Share, Withdrawal,
+    Approval, Body, Contribution, CoopMembers, Departure, Distribution, Enterprise, Genesis,
+    Indicator, Investor, Jobs, Meeting, MemberJoin, Membership, Narrative, Officer, Period,
+    Principle, Receipt, Report, Return, ReturnReceipt, Reversal, Role, RoleChange, Rules,
+    Settlement, Share, Transfer, Withdrawal,
 };
 use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Place, Record, RecordId, SIGNING_PREFIX, signing_input};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/records.json");
@@ -46,6 +50,8 @@ fn keys() -> Keys {
             ("key_holder", [0x33; 32]),
             ("secretary", [0x44; 32]),
             ("stranger", [0x55; 32]),
+            ("coop_treasurer", [0x66; 32]),
+            ("coop_chair", [0x77; 32]),
         ],
     }
 }
@@ -223,7 +229,211 @@ fn history(k: &Keys) -> Vec<(&'static str, Record)> {
             record: revoke.id(),
         }),
     );
+    push(
+        "unshare",
+        "chair",
+        16_000,
+        Body::Unshare(Share {
+            peer: "12D3KooWGzh8nrHxQ5C8mNfkkXDhLyH3dSJZ5Vv1x5X4kY2gFqk9".into(),
+        }),
+    );
+    push(
+        "distribution of a return from an enterprise book",
+        "treasurer",
+        17_000,
+        Body::Distribution(Distribution {
+            enterprise: BookId(RecordId([0xe0; 32])),
+            return_record: RecordId([0xe1; 32]),
+            amount: hkd(5_987),
+        }),
+    );
+    push(
+        "departure with a payout",
+        "treasurer",
+        18_000,
+        Body::Departure(Departure {
+            member: "m-b3n9a".parse().unwrap(),
+            amount: hkd(0),
+            settlement: Settlement::Payout,
+            enterprise: None,
+        }),
+    );
     out
+}
+
+/// An enterprise book: a cooperative registers the savings group of [`history`] as an investor
+/// and the two books' records meet in it: transfer, receipt, report, return, its receipt, and
+/// a member's conversion into membership.
+fn enterprise_history(k: &Keys, group: BookId) -> Vec<(&'static str, Record)> {
+    let t0 = 1_764_500_000_000u64;
+    let php = |minor| Money::new(minor, "PHP".parse().unwrap());
+    let genesis = Record::sign(
+        &k.get("coop_treasurer"),
+        &Place::genesis(),
+        t0,
+        &Body::Genesis(Genesis {
+            enterprise: Some(Enterprise {
+                country: "PH".into(),
+                sector: "organic rice farming".into(),
+            }),
+            name: "Bukid Organic Farm".into(),
+            currency: "PHP".parse().unwrap(),
+            rules: Rules::default(),
+            officers: vec![
+                Officer {
+                    key: k.get("coop_treasurer").public(),
+                    roles: vec![Role::Treasurer],
+                },
+                Officer {
+                    key: k.get("coop_chair").public(),
+                    roles: vec![Role::Chair],
+                },
+            ],
+        }),
+    );
+    let mut book = Book::create(genesis.clone()).unwrap();
+    let mut out = vec![("enterprise genesis", genesis)];
+    let mut push = |name: &'static str, signer: &str, dt: u64, body: Body| {
+        let r = book.sign_next(&k.get(signer), t0 + dt, &body);
+        book.add(r.clone()).unwrap();
+        out.push((name, r.clone()));
+        r
+    };
+    let investor = push(
+        "investor",
+        "coop_treasurer",
+        1_000,
+        Body::Investor(Investor {
+            group,
+            name: "Bayanihan Savers Hong Kong".into(),
+            currency: "HKD".parse().unwrap(),
+            officers: vec![k.get("treasurer").public(), k.get("chair").public()],
+            quorum: 2,
+        }),
+    );
+    push(
+        "approval of the investor",
+        "coop_chair",
+        2_000,
+        Body::Approval(Approval {
+            record: investor.id(),
+        }),
+    );
+    let transfer = push(
+        "transfer",
+        "treasurer",
+        3_000,
+        Body::Transfer(Transfer {
+            group,
+            amount: hkd(100_000),
+            fee: hkd(500),
+            expected: php(718_500),
+            rate: "7.185".into(),
+            rate_source: "bank board rate".into(),
+            channel: "bank".into(),
+            reference: "TT-2026-0042".into(),
+        }),
+    );
+    push(
+        "approval of the transfer by the group's chair",
+        "chair",
+        4_000,
+        Body::Approval(Approval {
+            record: transfer.id(),
+        }),
+    );
+    push(
+        "receipt",
+        "coop_treasurer",
+        5_000,
+        Body::Receipt(Receipt {
+            transfer: transfer.id(),
+            received: php(715_000),
+        }),
+    );
+    push(
+        "report",
+        "coop_chair",
+        6_000,
+        Body::Report(Report {
+            period: Period {
+                from: "2028-01-01".into(),
+                to: "2028-02-29".into(),
+            },
+            revenue: php(1_200_000),
+            costs: php(900_000),
+            jobs: Jobs { women: 4, men: 3 },
+            members: CoopMembers {
+                total: 40,
+                returnees: 6,
+            },
+            indicators: vec![Indicator {
+                principle: Principle::EcologicalSustainability,
+                name: "organic_hectares".into(),
+                value: 125,
+                decimals: 1,
+                unit: "ha".into(),
+            }],
+            narrative: Narrative {
+                language: "fil".into(),
+                text: "Maganda ang ani ngayong taon.".into(),
+            },
+        }),
+    );
+    let ret = push(
+        "return",
+        "coop_treasurer",
+        7_000,
+        Body::Return(Return {
+            group,
+            amount: php(43_210),
+            channel: "bank".into(),
+            reference: "RET-2028-01".into(),
+        }),
+    );
+    push(
+        "return_receipt",
+        "treasurer",
+        8_000,
+        Body::ReturnReceipt(ReturnReceipt {
+            return_record: ret.id(),
+            received: hkd(5_987),
+        }),
+    );
+    push(
+        "membership",
+        "coop_chair",
+        9_000,
+        Body::Membership(Membership {
+            group,
+            departure: RecordId([0xd0; 32]),
+            member: "m-7k2q9".parse().unwrap(),
+            stake: hkd(31_518),
+            capital: php(226_457),
+            rate: "7.185".into(),
+        }),
+    );
+    out
+}
+
+/// A record signed over any JSON members, as a hostile or broken signer could: the canonical
+/// record with `sig` added, as text. Only for invalid vectors.
+fn sign_raw(key: &SignerKey, mut members: Map<String, Value>) -> String {
+    members.insert("signer".into(), json!(key.public().to_string()));
+    let unsigned = canonical::encode(&Value::Object(members.clone())).unwrap();
+    let sig = key.sign(SIGNING_PREFIX, &unsigned);
+    members.insert("sig".into(), json!(encode_signature(&sig)));
+    String::from_utf8(canonical::encode(&Value::Object(members)).unwrap()).unwrap()
+}
+
+/// The members of `record`, without `sig` and `signer`, for [`sign_raw`] to sign after a change.
+fn members_of(record: &Record) -> Map<String, Value> {
+    let Value::Object(mut m) = serde_json::from_slice(record.bytes()).unwrap() else {
+        unreachable!("a record is an object")
+    };
+    m.remove("sig");
+    m.remove("signer");
+    m
 }
 
 /// The book the history builds.
@@ -272,7 +482,7 @@ fn invalid(k: &Keys, history: &[(&str, Record)]) -> Vec<Value> {
         serde_json::to_string_pretty(&serde_json::from_slice::<Value>(good.bytes()).unwrap())
             .unwrap();
     let case = |name: &str, reason: &str, record: String| json!({"name": name, "reason": reason, "record": record});
-    vec![
+    let mut cases = vec![
         case(
             "bad signature",
             "bad_signature",
@@ -349,13 +559,389 @@ fn invalid(k: &Keys, history: &[(&str, Record)]) -> Vec<Value> {
             "non_canonical",
             replace_in(&good, "20000", "200.5"),
         ),
+    ];
+    cases.extend(more_invalid(k, &book, history, &good));
+    cases
+}
+
+/// The record-level refusals beyond the first list, and the book's own: wrong roles, targets,
+/// chains and kinds in the wrong book.
+fn more_invalid(k: &Keys, book: &Book, history: &[(&str, Record)], good: &Record) -> Vec<Value> {
+    let t = 1_764_400_000_000u64;
+    let case = |name: &str, reason: &str, record: String| json!({"name": name, "reason": reason, "record": record});
+    let text = |r: &Record| std::str::from_utf8(r.bytes()).unwrap().to_owned();
+    let treasurer = k.get("treasurer");
+    let with = |f: &dyn Fn(&mut Map<String, Value>)| {
+        let mut m = members_of(good);
+        f(&mut m);
+        sign_raw(&treasurer, m)
+    };
+    let sig = good_sig(good);
+    let mut bad_sig = "A".repeat(85);
+    bad_sig.push('B');
+    let meeting = history.iter().find(|(_, r)| r.kind() == "meeting").unwrap();
+    let join = history
+        .iter()
+        .find(|(_, r)| r.kind() == "member_join")
+        .unwrap();
+    let last_by_treasurer = history
+        .iter()
+        .rev()
+        .find(|(_, r)| r.signer() == treasurer.public())
+        .unwrap();
+    let mut skip = book.place_for(&treasurer.public());
+    skip.seq += 1;
+    let body = |b: Body| b;
+    vec![
+        case(
+            "a version 1 record",
+            "unsupported_version",
+            with(&|m| {
+                m.insert("v".into(), json!(1));
+            }),
+        ),
+        case(
+            "no seq",
+            "malformed_record",
+            with(&|m| {
+                m.remove("seq");
+            }),
+        ),
+        case(
+            "after not sorted",
+            "malformed_record",
+            with(&|m| {
+                m.insert(
+                    "after".into(),
+                    json!([RecordId([2; 32]).to_string(), RecordId([1; 32]).to_string()]),
+                );
+            }),
+        ),
+        case(
+            "kind in capitals",
+            "malformed_kind",
+            with(&|m| {
+                m.insert("kind".into(), json!("Contribution"));
+            }),
+        ),
+        case(
+            "signature text with trailing bits",
+            "malformed_signature",
+            replace_in(good, &sig, &bad_sig),
+        ),
+        case("not JSON", "malformed_json", "{\"v\":2,".into()),
+        case(
+            "over 8192 bytes",
+            "record_too_large",
+            with(&|m| {
+                m.insert("kind".into(), json!("note"));
+                m.insert("body".into(), json!("x".repeat(8200)));
+            }),
+        ),
+        case("a date that is not in the calendar", "invalid_body", {
+            let mut m = members_of(&meeting.1);
+            m["body"]["date"] = json!("2027-02-29");
+            sign_raw(&k.get("chair"), m)
+        }),
+        case(
+            "null inside a member this version does not define",
+            "invalid_body",
+            {
+                let mut m = members_of(&join.1);
+                m["body"]["note"] = json!({"spoken": [null]});
+                sign_raw(&treasurer, m)
+            },
+        ),
+        case("a genesis that names a book", "genesis_names_book", {
+            let mut m = members_of(&history[0].1);
+            m.insert("book".into(), json!(book.id().to_string()));
+            sign_raw(&treasurer, m)
+        }),
+        case(
+            "a contribution that names no book",
+            "missing_book",
+            with(&|m| {
+                m.remove("book");
+            }),
+        ),
+        case(
+            "a key holder records a contribution",
+            "wrong_role",
+            text(&book.sign_next(&k.get("key_holder"), t, good.body())),
+        ),
+        case(
+            "an approval of a record not in its past",
+            "target_not_in_past",
+            text(&book.sign_next(
+                &k.get("key_holder"),
+                t,
+                &Body::Approval(Approval {
+                    record: RecordId([0x42; 32]),
+                }),
+            )),
+        ),
+        case(
+            "a reversal of a member_join",
+            "not_reversible",
+            text(&book.sign_next(
+                &k.get("chair"),
+                t,
+                &Body::Reversal(Reversal {
+                    record: join.1.id(),
+                    reason: "typo".into(),
+                }),
+            )),
+        ),
+        case(
+            "a second record for a place the signer already used",
+            "equivocation",
+            text(&Record::sign(
+                &treasurer,
+                &last_by_treasurer.1.place(),
+                t,
+                good.body(),
+            )),
+        ),
+        case(
+            "a record that skips a place in the signer's chain",
+            "broken_chain",
+            text(&Record::sign(&treasurer, &skip, t, good.body())),
+        ),
+        case(
+            "an investor registration in a savings book",
+            "not_an_enterprise_book",
+            text(&book.sign_next(
+                &treasurer,
+                t,
+                &body(Body::Investor(Investor {
+                    group: BookId(RecordId([0x99; 32])),
+                    name: "Elsewhere".into(),
+                    currency: "HKD".parse().unwrap(),
+                    officers: vec![treasurer.public()],
+                    quorum: 1,
+                })),
+            )),
+        ),
     ]
+}
+
+fn good_sig(good: &Record) -> String {
+    std::str::from_utf8(good.bytes())
+        .unwrap()
+        .split("\"sig\":\"")
+        .nth(1)
+        .unwrap()[..86]
+        .to_owned()
+}
+
+/// Refusals only an enterprise book gives, offered after the whole enterprise history.
+fn enterprise_invalid(k: &Keys, history: &[(&str, Record)]) -> Vec<Value> {
+    let book = replay(history);
+    let t = 1_764_600_000_000u64;
+    let case = |name: &str, reason: &str, r: Record| json!({"name": name, "reason": reason, "record": std::str::from_utf8(r.bytes()).unwrap()});
+    let find = |kind: &str| {
+        history
+            .iter()
+            .find(|(_, r)| r.kind() == kind)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let (transfer, report) = (find("transfer"), find("report"));
+    let Body::Transfer(t_body) = transfer.body() else {
+        unreachable!()
+    };
+    let php = Money::new(1_000, "PHP".parse().unwrap());
+    vec![
+        case(
+            "a distribution in an enterprise book",
+            "not_a_savings_book",
+            book.sign_next(
+                &k.get("coop_treasurer"),
+                t,
+                &Body::Distribution(Distribution {
+                    enterprise: book.id(),
+                    return_record: RecordId([0xe1; 32]),
+                    amount: php,
+                }),
+            ),
+        ),
+        case(
+            "a transfer for a group the enterprise has not registered",
+            "unknown_group",
+            book.sign_next(
+                &k.get("treasurer"),
+                t,
+                &Body::Transfer(Transfer {
+                    group: BookId(RecordId([0x99; 32])),
+                    ..t_body.clone()
+                }),
+            ),
+        ),
+        case(
+            "the cooperative's chair approves a group's transfer",
+            "not_investor",
+            book.sign_next(
+                &k.get("coop_chair"),
+                t,
+                &Body::Approval(Approval {
+                    record: transfer.id(),
+                }),
+            ),
+        ),
+        case(
+            "a receipt in the group's currency",
+            "wrong_currency",
+            book.sign_next(
+                &k.get("coop_treasurer"),
+                t,
+                &Body::Receipt(Receipt {
+                    transfer: transfer.id(),
+                    received: hkd(1_000),
+                }),
+            ),
+        ),
+        case(
+            "a receipt for a report",
+            "wrong_target",
+            book.sign_next(
+                &k.get("coop_treasurer"),
+                t,
+                &Body::Receipt(Receipt {
+                    transfer: report.id(),
+                    received: php,
+                }),
+            ),
+        ),
+        case(
+            "a group officer approves the cooperative's report",
+            "wrong_role",
+            book.sign_next(
+                &k.get("treasurer"),
+                t,
+                &Body::Approval(Approval {
+                    record: report.id(),
+                }),
+            ),
+        ),
+    ]
+}
+
+/// Changes, as bytes, that carry a good record in an envelope other than the one it determines,
+/// each offered as the next change after the whole history.
+fn envelopes(k: &Keys, history: &[(&str, Record)]) -> Vec<Value> {
+    let book = replay(history);
+    let good = book.sign_next(
+        &k.get("treasurer"),
+        1_764_400_000_000,
+        &Body::Contribution(Contribution {
+            member: "m-b3n9a".parse().unwrap(),
+            amount: hkd(20_000),
+            meeting: None,
+        }),
+    );
+    let honest = book.change_for(&good).unwrap();
+    let genesis = book.doc().get_changes(&[])[0].hash();
+    let variant = |f: &dyn Fn(&mut automerge::ExpandedChange)| {
+        let mut e = honest.decode();
+        f(&mut e);
+        automerge::Change::from(e)
+    };
+    let old = &history[4].1;
+    let mut doc = book
+        .doc()
+        .fork_at(&[genesis])
+        .unwrap()
+        .with_actor(ActorId::from([0xab; 16]));
+    let mut tx = doc.transaction();
+    tx.put(
+        ROOT,
+        old.id().to_string(),
+        ScalarValue::Bytes(old.bytes().to_vec()),
+    )
+    .unwrap();
+    tx.commit_with(CommitOptions::default().with_time(0));
+    let rewrap = doc.get_last_local_change().unwrap();
+    let two = variant(&|e| {
+        let mut op = e.operations[0].clone();
+        op.key = automerge::legacy::Key::Map(old.id().to_string().into());
+        op.action = automerge::legacy::OpType::Put(ScalarValue::Bytes(old.bytes().to_vec()));
+        e.operations.push(op);
+    });
+    let case = |name: &str, reason: &str, c: automerge::Change| json!({"name": name, "reason": reason, "change_hex": hex(c.raw_bytes())});
+    vec![
+        case(
+            "a record of the book re-wrapped by another actor on the genesis",
+            "wrong_envelope",
+            rewrap,
+        ),
+        case(
+            "other dependencies than the records in after",
+            "wrong_envelope",
+            kaban_protocol::book::change_for(&good, vec![genesis], 2),
+        ),
+        case(
+            "another sequence number",
+            "wrong_envelope",
+            variant(&|e| e.seq += 1),
+        ),
+        case(
+            "another first operation",
+            "wrong_envelope",
+            variant(&|e| e.start_op = e.start_op.saturating_add(1)),
+        ),
+        case(
+            "another actor",
+            "wrong_envelope",
+            variant(&|e| e.actor_id = ActorId::from([0xab; 32])),
+        ),
+        case(
+            "a time",
+            "writes_elsewhere",
+            variant(&|e| e.time = 1_764_400_000_000),
+        ),
+        case(
+            "a message",
+            "writes_elsewhere",
+            variant(&|e| e.message = Some("hello".into())),
+        ),
+        case("two records in one change", "too_many_records", two),
+    ]
+}
+
+/// Each record of a history as a vector: its bytes, signing input, id, and the one change that
+/// carries it in its book, as bytes.
+fn valid_entries(history: &[(&str, Record)]) -> Vec<Value> {
+    let mut book = Book::empty(history[0].1.book());
+    history
+        .iter()
+        .map(|(name, r)| {
+            let change = if r.kind() == "genesis" {
+                kaban_protocol::book::genesis_change(r).unwrap()
+            } else {
+                book.change_for(r).unwrap()
+            };
+            assert!(
+                book.apply(vec![change.clone()]).refused.is_empty(),
+                "{name}"
+            );
+            let input = signing_input(&r.place(), &r.signer(), r.time_ms(), r.body());
+            json!({
+                "name": name,
+                "record": std::str::from_utf8(r.bytes()).unwrap(),
+                "signing_input_hex": hex(&input),
+                "id": r.id().to_string(),
+                "change_hex": hex(change.raw_bytes()),
+            })
+        })
+        .collect()
 }
 
 fn generate() -> Value {
     let k = keys();
     let history = history(&k);
     let book = history[0].1.book();
+    let enterprise = enterprise_history(&k, book);
     json!({
         "description": "Kaban record test vectors. See protocol/SPEC.md. Each valid record is added to the book in order, each as its own change; each invalid record is then offered as the next change and must be refused with the given reason.",
         "signing_prefix": String::from_utf8(SIGNING_PREFIX.to_vec()).unwrap(),
@@ -364,16 +950,14 @@ fn generate() -> Value {
             json!({"name": name, "seed_hex": hex(seed), "public": key.public().to_string()})
         }).collect::<Vec<_>>(),
         "book": book.to_string(),
-        "valid": history.iter().map(|(name, r)| {
-            let input = signing_input(&r.place(), &r.signer(), r.time_ms(), r.body());
-            json!({
-                "name": name,
-                "record": std::str::from_utf8(r.bytes()).unwrap(),
-                "signing_input_hex": hex(&input),
-                "id": r.id().to_string(),
-            })
-        }).collect::<Vec<_>>(),
+        "valid": valid_entries(&history),
         "invalid": invalid(&k, &history),
+        "changes": envelopes(&k, &history),
+        "enterprise": {
+            "book": enterprise[0].1.book().to_string(),
+            "valid": valid_entries(&enterprise),
+            "invalid": enterprise_invalid(&k, &enterprise),
+        },
     })
 }
 
@@ -413,43 +997,54 @@ fn offered(book: &Book, key: String, bytes: Vec<u8>) -> automerge::Change {
     doc.get_last_local_change().unwrap()
 }
 
-/// Checks the committed file as an independent implementation would: from its bytes.
-#[test]
-fn every_vector_holds() {
-    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
-    let book_id: BookId = vectors["book"].as_str().unwrap().parse().unwrap();
-    let mut book: Option<Book> = None;
-    for v in vectors["valid"].as_array().unwrap() {
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Builds a book from a `valid` list, checking each record, its id and the change it
+/// determines, byte for byte; then offers each `invalid` record as the next change.
+fn check_book(set: &Value) -> (Book, usize) {
+    let book_id: BookId = set["book"].as_str().unwrap().parse().unwrap();
+    let mut book = Book::empty(book_id);
+    for v in set["valid"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let bytes = v["record"].as_str().unwrap().as_bytes();
         let record = Record::decode(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let input = v["signing_input_hex"].as_str().unwrap();
         assert!(input.starts_with(&hex(SIGNING_PREFIX)), "{name}");
-        let input: Vec<u8> = (0..input.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&input[i..i + 2], 16).unwrap())
-            .collect();
-        assert_eq!(record.id(), RecordId::of_signed_bytes(&input), "{name}: id");
+        assert_eq!(
+            record.id(),
+            RecordId::of_signed_bytes(&unhex(input)),
+            "{name}: id"
+        );
         assert_eq!(
             record.id().to_string(),
             v["id"].as_str().unwrap(),
             "{name}: id text"
         );
         assert_eq!(record.book(), book_id, "{name}: book");
-        match book.as_mut() {
-            None => book = Some(Book::create(record).unwrap()),
-            Some(b) => {
-                b.add(record).unwrap_or_else(|e| panic!("{name}: {e}"));
-            }
-        }
+        let change = automerge::Change::from_bytes(unhex(v["change_hex"].as_str().unwrap()))
+            .unwrap_or_else(|e| panic!("{name}: change: {e}"));
+        let built = match record.kind() {
+            "genesis" => kaban_protocol::book::genesis_change(&record).unwrap(),
+            _ => book.change_for(&record).unwrap(),
+        };
+        assert_eq!(
+            built.raw_bytes(),
+            change.raw_bytes(),
+            "{name}: the change it determines"
+        );
+        let applied = book.apply(vec![change]);
+        assert!(applied.refused.is_empty(), "{name}: {:?}", applied.refused);
     }
-    let book = book.unwrap();
-    assert_eq!(
-        book.record_count(),
-        vectors["valid"].as_array().unwrap().len()
-    );
+    let valid = set["valid"].as_array().unwrap().len();
+    assert_eq!(book.record_count(), valid);
+    assert_eq!(book.change_count(), valid);
 
-    for v in vectors["invalid"].as_array().unwrap() {
+    for v in set["invalid"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let reason = v["reason"].as_str().unwrap();
         let bytes = v["record"].as_str().unwrap().as_bytes().to_vec();
@@ -460,16 +1055,120 @@ fn every_vector_holds() {
             Err(_) => "0".repeat(64),
         });
         let change = offered(&book, key, bytes);
-        let mut replica = Book::load(book.id(), &book.save()).unwrap();
-        let applied = replica.apply(vec![change]);
-        let refusals: Vec<&Refusal> = applied.refused.iter().map(|(_, r)| r).collect();
-        assert_eq!(refusals.len(), 1, "{name}: was not refused");
-        assert_eq!(
-            refusals[0].code(),
-            reason,
-            "{name}: refused for {}",
-            refusals[0]
-        );
-        assert_eq!(replica.heads(), book.heads(), "{name}: book changed");
+        assert_refused(&book, change, name, reason);
     }
+    (book, valid)
+}
+
+fn assert_refused(book: &Book, change: automerge::Change, name: &str, reason: &str) {
+    let mut replica = Book::load(book.id(), &book.save()).unwrap();
+    let applied = replica.apply(vec![change]);
+    let refusals: Vec<&Refusal> = applied.refused.iter().map(|(_, r)| r).collect();
+    assert_eq!(refusals.len(), 1, "{name}: was not refused");
+    assert_eq!(
+        refusals[0].code(),
+        reason,
+        "{name}: refused for {}",
+        refusals[0]
+    );
+    assert_eq!(replica.heads(), book.heads(), "{name}: book changed");
+}
+
+/// Checks the committed file as an independent implementation would: from its bytes.
+#[test]
+fn every_vector_holds() {
+    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let (book, _) = check_book(&vectors);
+    for v in vectors["changes"].as_array().unwrap() {
+        let name = v["name"].as_str().unwrap();
+        let change = automerge::Change::from_bytes(unhex(v["change_hex"].as_str().unwrap()))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_refused(&book, change, name, v["reason"].as_str().unwrap());
+    }
+    check_book(&vectors["enterprise"]);
+}
+
+/// Every reason code a change can be refused with appears in the vectors, except the two that
+/// no change can reach: `already_present` (a record already in the book is the same change, a
+/// duplicate) and `second_genesis` (a genesis is a book's id, so another book's genesis is
+/// `wrong_book`), and `missing_dependency`, which is a wait, and `not_genesis`, `automerge` and
+/// `not_the_genesis_change`, which only founding or a broken automerge reach.
+#[test]
+fn the_vectors_cover_every_reason_and_kind() {
+    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();
+    let mut reasons = std::collections::BTreeSet::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    for set in [&vectors, &vectors["enterprise"]] {
+        for v in set["invalid"].as_array().unwrap() {
+            reasons.insert(v["reason"].as_str().unwrap().to_owned());
+        }
+        for v in set["valid"].as_array().unwrap() {
+            let r = Record::decode(v["record"].as_str().unwrap().as_bytes()).unwrap();
+            kinds.insert(r.kind().to_owned());
+        }
+    }
+    for v in vectors["changes"].as_array().unwrap() {
+        reasons.insert(v["reason"].as_str().unwrap().to_owned());
+    }
+    let every_reason = [
+        "record_too_large",
+        "malformed_json",
+        "non_canonical",
+        "malformed_record",
+        "unsupported_version",
+        "malformed_kind",
+        "malformed_key",
+        "malformed_signature",
+        "bad_signature",
+        "invalid_body",
+        "genesis_names_book",
+        "missing_book",
+        "wrong_id",
+        "wrong_book",
+        "wrong_envelope",
+        "writes_elsewhere",
+        "too_many_records",
+        "equivocation",
+        "broken_chain",
+        "unknown_signer",
+        "revoked_signer",
+        "wrong_role",
+        "target_not_in_past",
+        "not_reversible",
+        "not_an_enterprise_book",
+        "not_a_savings_book",
+        "unknown_group",
+        "not_investor",
+        "wrong_currency",
+        "wrong_target",
+    ];
+    let missing: Vec<_> = every_reason
+        .iter()
+        .filter(|r| !reasons.contains(**r))
+        .collect();
+    assert!(missing.is_empty(), "no vector for {missing:?}");
+    let every_kind = [
+        "genesis",
+        "member_join",
+        "role_grant",
+        "role_revoke",
+        "meeting",
+        "contribution",
+        "withdrawal",
+        "approval",
+        "reversal",
+        "share",
+        "unshare",
+        "investor",
+        "transfer",
+        "receipt",
+        "report",
+        "return",
+        "return_receipt",
+        "distribution",
+        "departure",
+        "membership",
+    ];
+    let missing: Vec<_> = every_kind.iter().filter(|k| !kinds.contains(**k)).collect();
+    assert!(missing.is_empty(), "no valid vector of kind {missing:?}");
 }

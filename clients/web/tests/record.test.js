@@ -14,13 +14,16 @@ const chair = await key.keyFromSeed(new Uint8Array(32).fill(0x22));
 const bytes = (s) => new TextEncoder().encode(s);
 
 const contribution = (body = {}) => ({
+  after: [BOOK],
   book: BOOK,
   kind: 'contribution',
+  seq: 2,
   time: TIME,
   body: { amount: { currency: 'HKD', minor: 50000 }, member: 'm-ana', ...body },
 });
 const genesis = (body = {}) => ({
   kind: 'genesis',
+  seq: 1,
   time: TIME,
   body: {
     currency: 'HKD',
@@ -36,7 +39,7 @@ const genesis = (body = {}) => ({
  * makes: so that each test below holds one fault and nothing else.
  */
 async function forge(fields, signer = treasurer) {
-  const unsigned = { signer: signer.publicText, v: 1, ...fields };
+  const unsigned = { signer: signer.publicText, v: 2, ...fields };
   const sig = key.encodeSignature(await key.sign(signer, record.signingInput(unsigned)));
   return canonical.encode({ ...unsigned, sig });
 }
@@ -55,8 +58,8 @@ test('sign then decode, with a WebCrypto key and with a noble key', async () => 
     const signed = await record.sign(unsigned, signer);
     const { record: decoded, id } = await record.decode(signed);
     assert.equal(decoded.signer, signer.publicText);
-    assert.equal(decoded.v, 1);
-    assert.equal(id, await record.recordId(record.signingInput({ ...unsigned, signer: signer.publicText, v: 1 })));
+    assert.equal(decoded.v, 2);
+    assert.equal(id, await record.recordId(record.signingInput({ ...unsigned, signer: signer.publicText, v: 2 })));
     assert.equal(await key.verify(signer, record.signingInput(decoded), key.decodeSignature(decoded.sig)), true);
   }
 });
@@ -81,7 +84,7 @@ test('sign refuses what decode would refuse, and a record for someone else', asy
 });
 
 test('record_too_large: at most 8192 bytes, signature included', async () => {
-  const sized = async (n) => forge({ book: BOOK, kind: 'note', time: TIME, body: 'x'.repeat(n) });
+  const sized = async (n) => forge({ after: [BOOK], book: BOOK, seq: 2, kind: 'note', time: TIME, body: 'x'.repeat(n) });
   const probe = await sized(0);
   const exact = await sized(record.MAX_RECORD_BYTES - probe.length);
   assert.equal(exact.length, 8192);
@@ -93,7 +96,7 @@ test('malformed_json and non_canonical', async () => {
   await refused('malformed_json', bytes('{"body":'));
   const good = new TextDecoder().decode(await forge(contribution()));
   await refused('non_canonical', bytes(good.replace('"kind":', '"kind" :')));
-  await refused('non_canonical', bytes(good.replace('"v":1', '"v":1.0')));
+  await refused('non_canonical', bytes(good.replace('"v":2', '"v":2.0')));
 });
 
 test('malformed_record: the members and their types', async () => {
@@ -109,6 +112,15 @@ test('malformed_record: the members and their types', async () => {
     [{ ...ok, book: BOOK.slice(1) }, /is not 64 lowercase hex digits/],
     [{ ...ok, book: null }, /book must be a string/],
     [{ ...ok, kind: 7 }, /kind must be a string/],
+    [{ ...ok, seq: 0 }, /seq must be a positive integer/],
+    [{ ...ok, seq: undefined }, /seq must be a non-negative integer/],
+    [{ ...ok, after: [] }, /after must name 1 to 16 records/],
+    [{ ...ok, after: [BOOK, BOOK] }, /after must be sorted, without repeats/],
+    [{ ...ok, after: ['cd'.repeat(32), BOOK] }, /after must be sorted, without repeats/],
+    [{ ...ok, after: [BOOK.toUpperCase()] }, /after must hold record ids/],
+    [{ ...ok, after: undefined }, /must name in after the records it follows/],
+    [{ ...genesis(), seq: 2 }, /a genesis has seq 1 and no after/],
+    [{ ...genesis(), after: [BOOK] }, /a genesis has seq 1 and no after/],
     [{ ...ok, body: undefined }, /body is missing/],
   ]) {
     const raw = fields !== null && typeof fields === 'object' && !Array.isArray(fields)
@@ -122,13 +134,16 @@ test('malformed_record: the members and their types', async () => {
     ['signer', undefined, /signer must be a string/],
     ['sig', 5, /sig must be a string/],
   ]) {
-    const fields = { ...ok, signer: treasurer.publicText, v: 1, sig: 'A'.repeat(86), [member]: value };
+    const fields = { ...ok, signer: treasurer.publicText, v: 2, sig: 'A'.repeat(86), [member]: value };
     await refused('malformed_record', canonical.encode(JSON.parse(JSON.stringify(fields))), words);
   }
 });
 
 test('unsupported_version, malformed_kind, malformed_key, malformed_signature, bad_signature', async () => {
-  await refused('unsupported_version', forge({ ...contribution(), v: 2 }), /version 2 is not supported/);
+  await refused('unsupported_version', forge({ ...contribution(), v: 1 }), /version 1 is not supported/);
+  // A version 1 record has no place: it is refused for its version, not for what it lacks.
+  const { after: _a, seq: _s, ...v1 } = contribution();
+  await refused('unsupported_version', forge({ ...v1, v: 1 }), /version 1 is not supported/);
   for (const kind of ['Contribution', '', 'a'.repeat(33), 'a-b', 'né']) {
     await refused('malformed_kind', forge({ ...contribution(), kind }), /lowercase letters, digits and underscores/);
   }
@@ -148,23 +163,23 @@ test('genesis_names_book and missing_book', async () => {
   await refused('genesis_names_book', forge({ ...genesis(), book: BOOK }));
   const { book: _book, ...bookless } = contribution();
   await refused('missing_book', forge(bookless), /a contribution record must name its book/);
-  await refused('missing_book', forge({ kind: 'loan_offer', time: TIME, body: {} }));
+  await refused('missing_book', forge({ after: [BOOK], kind: 'loan_offer', seq: 2, time: TIME, body: {} }));
   await record.decode(await forge(genesis()));
 });
 
 test('the order of checks is the Rust crate\'s where a record has several faults', async () => {
-  // SPEC section 3 lists all member and type checks (malformed_record) before the version; the
-  // Rust crate checks v, kind and signer before the types of time, book, sig and body. Both
-  // refuse; the code follows the crate so that phone and node name the same fault.
+  // SPEC section 3 checks the version first, then the members; the Rust crate checks kind and
+  // signer before the types of time, book, sig and body. Both refuse; the code follows the
+  // crate so that phone and node name the same fault.
   const { body: _body, ...noBody } = contribution();
-  await refused('unsupported_version', forge({ ...noBody, v: 2 }));
+  await refused('unsupported_version', forge({ ...noBody, v: 1, note: 'x' }));
   await refused('malformed_kind', forge({ ...contribution(), kind: 'X', time: 'now' }));
-  await refused('malformed_key', canonical.encode({ ...noBody, v: 1, signer: 'nope', sig: 5 }));
+  await refused('malformed_key', canonical.encode({ ...noBody, v: 2, signer: 'nope', sig: 5 }));
 });
 
 test('invalid_body: each kind\'s rules, with the fault named', async () => {
   const key4 = (await key.keyFromSeed(new Uint8Array(32).fill(0x44))).publicText;
-  const at = (kind, body) => ({ book: BOOK, kind, time: TIME, body });
+  const at = (kind, body) => ({ after: [BOOK], book: BOOK, seq: 2, kind, time: TIME, body });
   const cases = [
     [contribution({ amount: { currency: 'HKD', minor: 0 } }), /amount must be positive, got 0/],
     [contribution({ amount: { currency: 'HKD', minor: -5 } }), /amount must be positive/],
@@ -185,8 +200,8 @@ test('invalid_body: each kind\'s rules, with the fault named', async () => {
     [at('member_join', { member: 'm-ana' }), /body has no alias/],
     [at('role_grant', { key: key4, role: 'owner' }), /role "owner" is not one of/],
     [at('role_revoke', { key: key4 }), /body has no role/],
-    [at('meeting', { date: '2026-13-01' }), /date "2026-13-01" is not YYYY-MM-DD/],
-    [at('meeting', { date: '2026-1-01' }), /not YYYY-MM-DD/],
+    [at('meeting', { date: '2026-13-01' }), /date "2026-13-01" is not a calendar date YYYY-MM-DD/],
+    [at('meeting', { date: '2026-1-01' }), /not a calendar date YYYY-MM-DD/],
     [at('meeting', { date: '2026-11-29', attendance: Array(101).fill('m-ana') }), /attendance has more than 100 items/],
     [at('meeting', { date: '2026-11-29', attendance: ['m-ana', 'x'] }), /attendance\[1\]: member id "x"/],
     [at('meeting', { date: '2026-11-29', place: '' }), /place must not be empty/],
@@ -219,14 +234,18 @@ test('bodies: what is allowed', async () => {
   // Members this version does not define are signed and kept.
   assert.equal((await ok(contribution({ receipt: 'r-1', amount: { currency: 'JPY', minor: 5, fx: 'x' } }))).body.receipt, 'r-1');
   // Limits count Unicode scalar values, and U+FEFF is not white space to Rust's trim.
-  await ok({ book: BOOK, kind: 'member_join', time: TIME, body: { alias: '😀'.repeat(80), member: 'm-ana' } });
-  await ok({ book: BOOK, kind: 'member_join', time: TIME, body: { alias: '\ufeff', member: 'm-ana' } });
-  await ok({ book: BOOK, kind: 'meeting', time: TIME, body: { date: '2026-02-31', attendance: [] } });
+  await ok({ after: [BOOK], book: BOOK, seq: 2, kind: 'member_join', time: TIME, body: { alias: '😀'.repeat(80), member: 'm-ana' } });
+  await ok({ after: [BOOK], book: BOOK, seq: 2, kind: 'member_join', time: TIME, body: { alias: '\ufeff', member: 'm-ana' } });
+  await ok({ after: [BOOK], book: BOOK, seq: 2, kind: 'meeting', time: TIME, body: { date: '2028-02-29', attendance: [] } });
+  // Dates are real calendar dates.
+  for (const date of ['2026-02-31', '2027-02-29', '1900-02-29', '2026-04-31']) {
+    await refused('invalid_body', forge({ after: [BOOK], book: BOOK, seq: 2, kind: 'meeting', time: TIME, body: { date } }), /calendar date/);
+  }
   await ok(genesis({ rules: {}, officers: [...genesis().body.officers, { key: chair.publicText, roles: [] }] }));
   await ok(genesis({ rules: { quorum: { approval: 9, loan_offer: 2 } } }));
   // A kind this version does not know may carry any JSON value, null included.
   for (const body of [null, [1, 2], 'text', { anything: [null] }]) {
-    assert.deepEqual((await ok({ book: BOOK, kind: 'loan_offer', time: TIME, body })).kind, 'loan_offer');
+    assert.deepEqual((await ok({ after: [BOOK], book: BOOK, kind: 'loan_offer', seq: 2, time: TIME, body })).kind, 'loan_offer');
   }
 });
 

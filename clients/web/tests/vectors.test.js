@@ -28,6 +28,14 @@ const PLACEMENT = new Set(['wrong_id', 'wrong_book']);
 // vectors the test checks that the record itself is sound, so that the refusal can only be the
 // book's, and that the history really gives the signer the standing the vector's name claims.
 const ROSTER = new Set(['unknown_signer', 'revoked_signer', 'wrong_role']);
+// Refusals the book gives from the causal past of the record's change: its signer's chain
+// (SPEC section 6, step 5), its targets, and the rules of each kind of book. As with the roster,
+// this client checks that the record itself is sound and placed in its book, and, for the chain,
+// that the record's place really conflicts with the history as the vector's reason says.
+const BOOK = new Set([
+  'equivocation', 'broken_chain', 'target_not_in_past', 'not_reversible', 'not_an_enterprise_book',
+  'not_a_savings_book', 'unknown_group', 'not_investor', 'wrong_currency', 'wrong_target',
+]);
 
 const checked = { valid: 0, invalid: 0, resigned: 0 };
 
@@ -59,15 +67,23 @@ test('each vector key seed gives its public key', async () => {
   }
 });
 
-for (const entry of vectors.valid) {
-  test(`valid: ${entry.name}`, async () => {
+// The savings book's vectors and the enterprise book's, each checked against its own book.
+const sets = [
+  { label: '', book: vectors.book, valid: vectors.valid, invalid: vectors.invalid },
+  { label: 'enterprise ', book: vectors.enterprise.book, valid: vectors.enterprise.valid, invalid: vectors.enterprise.invalid },
+];
+const total = (list) => sets.reduce((n, set) => n + set[list].length, 0);
+
+for (const { label, book, valid } of sets) for (const entry of valid) {
+  test(`${label}valid: ${entry.name}`, async () => {
     const bytes = bytesOf(entry.record);
     const decoded = await record.decode(bytes);
     assert.equal(decoded.id, entry.id);
     const input = record.signingInput(decoded.record);
     assert.equal(hex(input), entry.signing_input_hex, 'signing input by encoding without sig');
     assert.equal(await record.recordId(input), entry.id);
-    record.checkPlacement(decoded, { book: vectors.book });
+    record.checkPlacement(decoded, { book });
+    if (decoded.record.kind === 'genesis') assert.equal(decoded.id, book, 'a genesis id is its book id');
 
     // Ed25519 is deterministic: the unsigned record signed with the vector's seed must give the
     // vector's bytes exactly, whether noble or WebCrypto holds the key.
@@ -82,8 +98,8 @@ for (const entry of vectors.valid) {
   });
 }
 
-for (const entry of vectors.invalid) {
-  test(`invalid: ${entry.name} (${entry.reason})`, async () => {
+for (const { label, book, valid, invalid } of sets) for (const entry of invalid) {
+  test(`${label}invalid: ${entry.name} (${entry.reason})`, async () => {
     const bytes = bytesOf(entry.record);
     if (RECORD_LEVEL.has(entry.reason)) {
       await assert.rejects(record.decode(bytes), (err) => {
@@ -93,13 +109,13 @@ for (const entry of vectors.invalid) {
     } else if (PLACEMENT.has(entry.reason)) {
       const decoded = await record.decode(bytes);
       assert.throws(
-        () => record.checkPlacement(decoded, { book: vectors.book, storedUnder: entry.key ?? decoded.id }),
+        () => record.checkPlacement(decoded, { book, storedUnder: entry.key ?? decoded.id }),
         (err) => err.code === entry.reason,
       );
     } else if (ROSTER.has(entry.reason)) {
       const decoded = await record.decode(bytes);
-      record.checkPlacement(decoded, { book: vectors.book, storedUnder: entry.key ?? decoded.id });
-      const history = await Promise.all(vectors.valid.map((v) => record.decode(bytesOf(v.record))));
+      record.checkPlacement(decoded, { book, storedUnder: entry.key ?? decoded.id });
+      const history = await Promise.all(valid.map((v) => record.decode(bytesOf(v.record))));
       const signer = decoded.record.signer;
       const founders = history[0].record.body.officers.map((o) => o.key);
       const granted = history.filter((d) => d.record.kind === 'role_grant').map((d) => d.record.body.key);
@@ -109,6 +125,14 @@ for (const entry of vectors.invalid) {
       } else if (entry.reason === 'revoked_signer') {
         assert.ok(granted.includes(signer) && revoked.includes(signer), 'the signer was granted a role, then revoked');
       }
+    } else if (BOOK.has(entry.reason)) {
+      const decoded = await record.decode(bytes);
+      record.checkPlacement(decoded, { book, storedUnder: entry.key ?? decoded.id });
+      const history = await Promise.all(valid.map((v) => record.decode(bytesOf(v.record))));
+      const { signer, seq } = decoded.record;
+      const taken = history.filter((d) => d.record.signer === signer).map((d) => d.record.seq);
+      if (entry.reason === 'equivocation') assert.ok(taken.includes(seq), 'the place is taken in the history');
+      if (entry.reason === 'broken_chain') assert.ok(!taken.includes(seq - 1), "the signer's previous place is empty");
     } else {
       assert.fail(`reason ${entry.reason} is new to this client: decide where it is checked and add it here`);
     }
@@ -118,6 +142,6 @@ for (const entry of vectors.invalid) {
 
 test('every vector was checked', (t) => {
   t.diagnostic(`vectors checked: ${checked.valid} valid, ${checked.invalid} invalid, ${checked.resigned} re-signed`);
-  assert.equal(checked.valid, vectors.valid.length);
-  assert.equal(checked.invalid, vectors.invalid.length);
+  assert.equal(checked.valid, total('valid'));
+  assert.equal(checked.invalid, total('invalid'));
 });
