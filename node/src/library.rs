@@ -23,6 +23,8 @@ use tokio::sync::watch;
 /// took 67 s, mostly rewriting itself); growing the interval with the book keeps the cost per
 /// change constant, and the change log at most a quarter of the snapshot.
 pub const COMPACT_AFTER_CHANGES: usize = 1000;
+/// Refused changes of one sync message that are logged one by one; the rest are counted.
+const LOGGED_REFUSALS: usize = 3;
 /// Most books one node keeps. A node serves one savings group and the enterprises it invests
 /// in; the bound stops a stranger on the network from filling the disk with books.
 pub const MAX_BOOKS: usize = 256;
@@ -257,8 +259,13 @@ impl Library {
             self.maybe_compact_by(id, &slot, applied.accepted.len())
                 .await;
         }
-        for (hash, refusal) in &applied.refused {
+        // A hostile message may carry thousands of refused changes: the first few are logged
+        // each, the rest counted, so a peer cannot flood the log.
+        for (hash, refusal) in applied.refused.iter().take(LOGGED_REFUSALS) {
             tracing::warn!(book = %id, %peer, change = %hash, code = refusal.code(), reason = %refusal, "refused a change from a peer");
+        }
+        if applied.refused.len() > LOGGED_REFUSALS {
+            tracing::warn!(book = %id, %peer, more = applied.refused.len() - LOGGED_REFUSALS, "refused more changes from the peer in the same message");
         }
         self.storage
             .put_sync_state(id, peer.to_owned(), checkpoint, now_ms)

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod fixture;
+pub mod hostile;
 
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::record::Record;

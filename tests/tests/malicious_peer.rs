@@ -7,118 +7,22 @@
 
 #![allow(clippy::unwrap_used)]
 
-use automerge::sync::{Message, MessageVersion};
 use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, ROOT, ScalarValue};
-use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
+use futures::AsyncWriteExt as _;
 use kaban_protocol::book::Book;
-use kaban_protocol::frame::{Frame, PROTOCOL};
+use kaban_protocol::frame::Frame;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{Body, Contribution};
 use kaban_protocol::money::Money;
 use kaban_protocol::record::BookId;
 use kaban_protocol::sync::PeerSync;
 use kaban_tests::fixture::GroupBook;
+use kaban_tests::hostile::{Peer, read, receive_book, write};
 use kaban_tests::{Http, NodeProcess};
-use libp2p::{Multiaddr, PeerId, Stream, StreamProtocol, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId};
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-/// A libp2p peer speaking `/kaban/sync/2` by hand.
-struct Peer {
-    id: PeerId,
-    control: libp2p_stream::Control,
-    /// Addresses for the swarm's task to dial; it owns the swarm.
-    dialer: tokio::sync::mpsc::Sender<Multiaddr>,
-}
-
-impl Peer {
-    fn new(seed: u8) -> Peer {
-        let key = libp2p_identity::Keypair::ed25519_from_bytes([seed; 32]).unwrap();
-        let id = key.public().to_peer_id();
-        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default(),
-                noise::Config::new,
-                yamux::Config::default,
-            )
-            .unwrap()
-            .with_behaviour(|_| libp2p_stream::Behaviour::new())
-            .unwrap()
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-            .build();
-        let control = swarm.behaviour().new_control();
-        let (dialer, mut dials) = tokio::sync::mpsc::channel::<Multiaddr>(4);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = swarm.select_next_some() => {}
-                    addr = dials.recv() => match addr {
-                        Some(addr) => { let _ = swarm.dial(addr); }
-                        None => break,
-                    },
-                }
-            }
-        });
-        Peer {
-            id,
-            control,
-            dialer,
-        }
-    }
-
-    /// Opens a sync stream to `node`, dialing `addr` first.
-    async fn open(&mut self, node: PeerId, addr: &Multiaddr) -> anyhow::Result<Stream> {
-        self.dialer.send(addr.clone()).await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let stream = tokio::time::timeout(
-            Duration::from_secs(10),
-            self.control
-                .open_stream(node, StreamProtocol::new(PROTOCOL)),
-        )
-        .await??;
-        Ok(stream)
-    }
-}
-
-async fn write(stream: &mut Stream, frame: &Frame) -> std::io::Result<()> {
-    stream.write_all(&frame.to_bytes()).await?;
-    stream.flush().await
-}
-
-/// Reads one frame, or `None` when the stream ends or stays silent for `wait`.
-async fn read(stream: &mut Stream, wait: Duration) -> Option<Frame> {
-    let read = async {
-        let mut header = [0u8; 4];
-        stream.read_exact(&mut header).await.ok()?;
-        let len = Frame::announced_len(header).ok()?;
-        let mut body = vec![0u8; len];
-        stream.read_exact(&mut body).await.ok()?;
-        Frame::from_body(&body).ok()
-    };
-    tokio::time::timeout(wait, read).await.ok().flatten()
-}
-
-/// Syncs honestly until the peer holds `records` records, as a partner would.
-async fn receive_book(stream: &mut Stream, book: &mut Book, records: usize) -> PeerSync {
-    let mut sync = PeerSync::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while book.record_count() < records {
-        assert!(Instant::now() < deadline, "the book never arrived");
-        while let Some(m) = sync.generate(book) {
-            write(stream, &Frame::Sync { message: m }).await.unwrap();
-        }
-        match read(stream, Duration::from_secs(10)).await {
-            Some(Frame::Sync { message }) => {
-                let applied = sync.receive(book, &message).unwrap();
-                assert!(applied.refused.is_empty());
-            }
-            other => panic!("expected a sync frame, got {other:?}"),
-        }
-    }
-    sync
-}
 
 /// A message carrying one change made on a copy of `book` by `edit`.
 fn hostile_message(
@@ -130,16 +34,7 @@ fn hostile_message(
     let mut tx = doc.transaction();
     edit(&mut tx);
     tx.commit_with(CommitOptions::default().with_time(0));
-    let change = doc.get_last_local_change().unwrap();
-    Message {
-        heads: vec![change.hash()],
-        need: vec![],
-        have: vec![],
-        changes: vec![change.raw_bytes().to_vec()].into(),
-        flags: None,
-        version: MessageVersion::V1,
-    }
-    .encode()
+    kaban_tests::hostile::message_of(&[doc.get_last_local_change().unwrap()])
 }
 
 fn count(http: &Http, session: &str, book: BookId) -> u64 {

@@ -53,7 +53,7 @@ pub enum Refusal {
     #[error("change depends on {missing} which this book does not have")]
     MissingDependency { missing: ChangeHash },
     #[error(
-        "the change carrying record {id} is not the change the record determines: its {field} differ"
+        "the change carrying record {id} is not the change the record determines: its {field} is not the record's"
     )]
     WrongEnvelope { id: RecordId, field: &'static str },
     #[error(
