@@ -428,7 +428,17 @@ async fn place(
         .map_err(|e: kaban_protocol::key::KeyError| {
             Problem::bad_request("malformed_key", format!("signer: {e}"))
         })?;
-    let place = s.library.with_book(id, |b| b.place_for(&signer)).await?;
+    let place = s
+        .library
+        .with_book(id, |b| b.genesis().is_some().then(|| b.place_for(&signer)))
+        .await?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::CONFLICT,
+                "not_arrived",
+                format!("book {id} has not arrived from its partner yet; try again once it has"),
+            )
+        })?;
     Ok(Json(json!({
         "book": id.to_string(),
         "seq": place.seq,

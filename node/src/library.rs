@@ -39,6 +39,10 @@ pub enum LibraryError {
     Objection(#[from] Objection),
     #[error("this node already holds {MAX_BOOKS} books, its limit")]
     TooManyBooks,
+    #[error(
+        "book {0} is quarantined on this node: its stored copy did not load (see GET /api/v1/node); the operator must restore or remove it first"
+    )]
+    Quarantined(BookId),
     #[error("storage failed, so the record was not kept: {0}")]
     Storage(#[from] StorageError),
     #[error("a stored book does not load: {0}")]
@@ -135,6 +139,15 @@ impl Library {
         &self.quarantined
     }
 
+    /// A quarantined book's storage is left as it was: nothing may found it again over it.
+    fn refuse_quarantined(&self, id: BookId) -> Result<(), LibraryError> {
+        let text = id.to_string();
+        if self.quarantined.iter().any(|q| q.book == text) {
+            return Err(LibraryError::Quarantined(id));
+        }
+        Ok(())
+    }
+
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
@@ -160,6 +173,7 @@ impl Library {
         now_ms: u64,
     ) -> Result<(BookId, bool), LibraryError> {
         let id = genesis.book();
+        self.refuse_quarantined(id)?;
         if let Ok(slot) = self.slot(id) {
             // A placeholder waiting for a partner's copy takes the genesis directly.
             let mut book = slot.book.lock().await;
@@ -188,6 +202,7 @@ impl Library {
     /// Makes room for a book that a partner will send: an empty book known only by its id,
     /// which accepts the genesis change from a peer. Returns whether it is new.
     pub async fn expect_book(&self, id: BookId, now_ms: u64) -> Result<bool, LibraryError> {
+        self.refuse_quarantined(id)?;
         if self.contains(id) {
             return Ok(false);
         }

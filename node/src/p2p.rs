@@ -254,9 +254,13 @@ pub async fn start(
 /// names the versions, and logs the peer: a partner still on version 1 learns why it cannot sync.
 async fn refuse_version_1(mut incoming: libp2p_stream::IncomingStreams) {
     use futures::io::AsyncWriteExt as _;
+    // Each peer is logged once (of the first few hundred), so a stranger cannot flood the log.
+    let mut logged = HashSet::new();
     while let Some((peer, mut stream)) = incoming.next().await {
-        tracing::warn!(%peer, "a peer opened a session in Kaban protocol version 1; refused, it must upgrade to version 2");
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        if logged.len() < 256 && logged.insert(peer) {
+            tracing::warn!(%peer, "a peer opened a session in Kaban protocol version 1; refused, it must upgrade to version 2");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
             stream
                 .write_all(&kaban_protocol::frame::refuse_version_1())
                 .await?;

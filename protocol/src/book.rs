@@ -47,7 +47,7 @@ pub enum LoadError {
         #[source]
         source: automerge::AutomergeError,
     },
-    #[error("stored book {book} could not be read: automerge failed on it")]
+    #[error("stored book {book} could not be read: it is damaged")]
     Panicked { book: BookId },
     #[error("stored book {book} holds a change that is not a valid book change: {refusal}")]
     Invalid { book: BookId, refusal: Refusal },
@@ -160,11 +160,16 @@ impl Book {
     }
 
     fn load_inner(id: BookId, bytes: &[u8], verify: bool) -> Result<Book, LoadError> {
-        // Automerge asserts on some inputs it assumes it wrote itself; a damaged file must cost
-        // this book, never the node.
-        let doc = std::panic::catch_unwind(|| Automerge::load(bytes))
+        // Automerge asserts on some inputs it assumes it wrote itself, and stored records are
+        // read without the checks that refuse damage politely; a damaged file must cost this
+        // book, never the node.
+        std::panic::catch_unwind(|| Self::load_unguarded(id, bytes, verify))
             .map_err(|_| LoadError::Panicked { book: id })?
-            .map_err(|source| LoadError::Automerge { book: id, source })?;
+    }
+
+    fn load_unguarded(id: BookId, bytes: &[u8], verify: bool) -> Result<Book, LoadError> {
+        let doc =
+            Automerge::load(bytes).map_err(|source| LoadError::Automerge { book: id, source })?;
         let mut book = Book::empty(id);
         let invalid = |refusal| LoadError::Invalid { book: id, refusal };
         if verify {

@@ -25,7 +25,9 @@ pub const SIGNATURE_TEXT_LEN: usize = 86;
 pub enum KeyError {
     #[error("public key {text:?} is not 43 characters of unpadded base64url")]
     PublicKeyText { text: String },
-    #[error("public key {text} is not a valid ed25519 point")]
+    #[error(
+        "public key {text} is not a valid ed25519 point (canonically encoded, not of small order)"
+    )]
     PublicKeyPoint { text: String },
     #[error("signature is not 86 characters of unpadded base64url")]
     SignatureText,
@@ -49,7 +51,12 @@ impl PublicKey {
         if let Some(key) = KEY_CACHE.with(|c| c.borrow().get(&self.0).copied()) {
             return Some(key);
         }
-        let key = VerifyingKey::from_bytes(&self.0).ok()?;
+        // One spelling per key, and only keys a signature can verify under: the encoding must be
+        // RFC 8032's canonical one (y below p, no sign bit on x = 0), which dalek alone does not
+        // insist on, and the point must not be of small order.
+        let key = VerifyingKey::from_bytes(&self.0)
+            .ok()
+            .filter(|k| !k.is_weak() && k.to_edwards().compress().to_bytes() == self.0)?;
         KEY_CACHE.with(|c| {
             let mut c = c.borrow_mut();
             if c.len() >= KEY_CACHE_ENTRIES {

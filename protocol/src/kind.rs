@@ -188,6 +188,17 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
 
 /// The default number of distinct officer signatures a record of `kind` needs, the record's own
 /// signature included.
+/// Why a genesis may not set the quorum of `kind`, if it may not: a genesis takes effect alone,
+/// an approval is one signature, and a transfer's quorum is its investor group's.
+pub fn fixed_quorum(kind: &str) -> Option<&'static str> {
+    match kind {
+        "genesis" => Some("a genesis founds the book and takes effect alone"),
+        "approval" => Some("an approval is one signature"),
+        "transfer" => Some("a transfer takes the quorum its investor group registered"),
+        _ => None,
+    }
+}
+
 pub fn default_quorum(kind: &str) -> u32 {
     match kind {
         "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" | "investor"
@@ -664,6 +675,11 @@ impl Body {
                     return Err(BodyError::NoTreasurer);
                 }
                 for (kind, &quorum) in &g.rules.quorum {
+                    if let Some(why) = fixed_quorum(kind) {
+                        return Err(BodyError::Json(format!(
+                            "rules.quorum cannot name {kind}: {why}"
+                        )));
+                    }
                     if !(1..=MAX_QUORUM).contains(&quorum) {
                         return Err(BodyError::Quorum {
                             kind: kind.clone(),
@@ -673,7 +689,13 @@ impl Body {
                     }
                 }
                 // A quorum larger than the founding officers could never be reached, because
-                // adding officers itself needs the role_grant quorum.
+                // adding officers itself needs the role_grant quorum. Every kind this book may
+                // hold whose quorum is above 1 counts, named or by default.
+                let book_kinds: &[&str] = if g.enterprise.is_some() {
+                    &["investor", "report", "return", "membership"]
+                } else {
+                    &["distribution", "departure"]
+                };
                 for kind in [
                     "role_grant",
                     "withdrawal",
@@ -681,9 +703,9 @@ impl Body {
                     "reversal",
                     "share",
                 ]
-                .into_iter()
-                .chain(g.enterprise.as_ref().map(|_| "investor"))
-                .map(str::to_owned)
+                .iter()
+                .chain(book_kinds)
+                .map(|k| (*k).to_owned())
                 .chain(g.rules.quorum.keys().cloned())
                 {
                     let quorum = g.rules.quorum(&kind);

@@ -62,6 +62,12 @@ pub fn union(sets: &[&RoleSet]) -> RoleSet {
     }
 }
 
+/// Where role record `index` sits in the sorted `set`.
+fn position_of(set: &[u32], index: u32) -> usize {
+    set.binary_search(&index)
+        .expect("a role record in the roster's fold is in its set")
+}
+
 /// Who holds which role.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
@@ -116,7 +122,23 @@ impl Roster {
                     .grants
                     .push((&e.before, None)),
                 Body::Investor(i) if effective(e) => {
-                    groups.insert(i.group, i.clone());
+                    // Of two effective registrations of one group, the one that follows the
+                    // other gives the group's name, currency and quorum; of two concurrent ones,
+                    // the larger id. Never the claimed time, which the signer chooses.
+                    let wins = match groups.get(&i.group) {
+                        None => true,
+                        Some(&(at, other_id, _)) => {
+                            let other_in_past = e.before.binary_search(&at).is_ok();
+                            let this_in_past = in_set[position_of(set, at)]
+                                .before
+                                .binary_search(&index)
+                                .is_ok();
+                            other_in_past || (!this_in_past && e.record.id() > other_id)
+                        }
+                    };
+                    if wins {
+                        groups.insert(i.group, (index, e.record.id(), i.clone()));
+                    }
                     for key in &i.officers {
                         events
                             .entry((*key, Role::Investor))
@@ -135,7 +157,7 @@ impl Roster {
         }
 
         let mut roster = Roster {
-            groups,
+            groups: groups.into_iter().map(|(g, (_, _, i))| (g, i)).collect(),
             ..Roster::default()
         };
         for ((key, role), ev) in events {

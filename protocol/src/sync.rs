@@ -143,6 +143,7 @@ impl PeerSync {
     }
 
     /// How many changes this peer has sent that the book refused, over the session's life.
+    /// Changes this peer sent that were refused, equivocations by a signer aside.
     pub fn refused_total(&self) -> u64 {
         self.refused_total
     }
@@ -267,7 +268,13 @@ impl PeerSync {
             // rebuilds its index from the document and reports those changes as refused.
             doc.receive_sync_message(state, message)
         });
-        self.refused_total += applied.refused.len() as u64;
+        // A peer that relays one of a signer's two records for one place is not at fault: only
+        // the key's holder could sign them. Equivocations are refused but not held against it.
+        self.refused_total += applied
+            .refused
+            .iter()
+            .filter(|(_, r)| !matches!(r, crate::book::Refusal::Equivocation { .. }))
+            .count() as u64;
         // A change that depends on a refused one can never become valid; drop it rather than
         // hold it forever.
         let refused: HashSet<ChangeHash> = applied.refused.iter().map(|(h, _)| *h).collect();

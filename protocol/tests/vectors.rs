@@ -248,6 +248,15 @@ fn history(k: &Keys) -> Vec<(&'static str, Record)> {
         }),
     );
     push(
+        "names ordered by UTF-16 code units, not bytes",
+        "chair",
+        16_500,
+        Body::Unknown {
+            kind: "note".into(),
+            body: json!({"\u{e000}": "private use", "\u{1f600}": "grin", "z": "ascii"}),
+        },
+    );
+    push(
         "departure with a payout",
         "treasurer",
         18_000,
@@ -592,7 +601,17 @@ fn more_invalid(k: &Keys, book: &Book, history: &[(&str, Record)], good: &Record
     let mut skip = book.place_for(&treasurer.public());
     skip.seq += 1;
     let body = |b: Body| b;
-    vec![
+    let hex_case = |name: &str, reason: &str, bytes: Vec<u8>| json!({"name": name, "reason": reason, "record_hex": hex(&bytes)});
+    let mut with_bom = vec![0xef, 0xbb, 0xbf];
+    with_bom.extend_from_slice(good.bytes());
+    let mut not_utf8 = good.bytes().to_vec();
+    let at = text(good).find("m-b3n9a").unwrap() + 2;
+    not_utf8[at] = 0xff;
+    let mut cases = vec![
+        hex_case("a byte-order mark", "malformed_json", with_bom),
+        hex_case("bytes that are not UTF-8", "malformed_json", not_utf8),
+    ];
+    cases.extend(vec![
         case(
             "a version 1 record",
             "unsupported_version",
@@ -708,6 +727,62 @@ fn more_invalid(k: &Keys, book: &Book, history: &[(&str, Record)], good: &Record
             text(&Record::sign(&treasurer, &skip, t, good.body())),
         ),
         case(
+            "a signer key whose y is not below p",
+            "malformed_key",
+            replace_in(good, &treasurer.public().to_string(), &noncanonical_key()),
+        ),
+        case(
+            "a signer key of small order",
+            "malformed_key",
+            replace_in(
+                good,
+                &treasurer.public().to_string(),
+                &key_text(&{
+                    let mut identity = [0u8; 32];
+                    identity[0] = 1;
+                    identity
+                }),
+            ),
+        ),
+        case(
+            "a signature whose S is not below the group order",
+            "bad_signature",
+            replace_in(good, &sig, &s_plus_order(&sig)),
+        ),
+        case(
+            "names ordered by bytes, not UTF-16 code units",
+            "non_canonical",
+            {
+                let note = history.iter().find(|(_, r)| r.kind() == "note").unwrap();
+                replace_in(
+                    &note.1,
+                    "\"😀\":\"grin\",\"\u{e000}\":\"private use\"",
+                    "\"\u{e000}\":\"private use\",\"😀\":\"grin\"",
+                )
+            },
+        ),
+        case(
+            "nesting 17 levels deep, the record being the first",
+            "non_canonical",
+            {
+                let deep = format!("{}20000{}", "[".repeat(14), "]".repeat(14));
+                replace_in(good, "20000", &deep)
+            },
+        ),
+        case(
+            "nesting 128 levels deep, past every parser's limit",
+            "malformed_json",
+            {
+                let deep = format!("{}20000{}", "[".repeat(126), "]".repeat(126));
+                replace_in(good, "20000", &deep)
+            },
+        ),
+        case(
+            "a lone surrogate escape",
+            "malformed_json",
+            replace_in(good, "m-b3n9a", "m-\\ud800"),
+        ),
+        case(
             "an investor registration in a savings book",
             "not_an_enterprise_book",
             text(&book.sign_next(
@@ -722,7 +797,49 @@ fn more_invalid(k: &Keys, book: &Book, history: &[(&str, Record)], good: &Record
                 })),
             )),
         ),
-    ]
+    ]);
+    cases
+}
+
+fn key_text(bytes: &[u8; 32]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A key whose encoding has y = p + k for the first small k that gives a point of large order:
+/// the same point as y = k, spelled a second way, which RFC 8032 refuses and dalek accepts.
+fn noncanonical_key() -> String {
+    for k in 2u8..=18 {
+        let mut bytes = [0xffu8; 32];
+        bytes[0] = 0xed + k;
+        bytes[31] = 0x7f;
+        if let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            && !key.is_weak()
+        {
+            return key_text(&bytes);
+        }
+    }
+    unreachable!("some y = p + k below 2^255 is a point of large order")
+}
+
+/// The signature text with ℓ added to its S, which verifies under the cofactorless equation
+/// were it reduced, and which strict verification refuses.
+fn s_plus_order(sig: &str) -> String {
+    use base64::Engine as _;
+    const ORDER: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut bytes = engine.decode(sig).unwrap();
+    let mut carry = 0u16;
+    for (b, o) in bytes[32..].iter_mut().zip(ORDER) {
+        let sum = u16::from(*b) + u16::from(o) + carry;
+        *b = sum as u8;
+        carry = sum >> 8;
+    }
+    assert_eq!(carry, 0);
+    engine.encode(bytes)
 }
 
 fn good_sig(good: &Record) -> String {
@@ -1047,7 +1164,10 @@ fn check_book(set: &Value) -> (Book, usize) {
     for v in set["invalid"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let reason = v["reason"].as_str().unwrap();
-        let bytes = v["record"].as_str().unwrap().as_bytes().to_vec();
+        let bytes = match v["record_hex"].as_str() {
+            Some(h) => unhex(h),
+            None => v["record"].as_str().unwrap().as_bytes().to_vec(),
+        };
         let key = v["key"].as_str().map(str::to_owned);
         // Offer it as a peer would: a raw change putting the bytes under the key.
         let key = key.unwrap_or_else(|| match Record::decode(&bytes) {
@@ -1088,11 +1208,12 @@ fn every_vector_holds() {
     check_book(&vectors["enterprise"]);
 }
 
-/// Every reason code a change can be refused with appears in the vectors, except the two that
-/// no change can reach: `already_present` (a record already in the book is the same change, a
-/// duplicate) and `second_genesis` (a genesis is a book's id, so another book's genesis is
-/// `wrong_book`), and `missing_dependency`, which is a wait, and `not_genesis`, `automerge` and
-/// `not_the_genesis_change`, which only founding or a broken automerge reach.
+/// Every reason code a change can be refused with appears in the vectors, except
+/// `already_present` (only a key holder signing the same content twice with two signatures
+/// reaches it; deterministic signing cannot make the vector), `second_genesis` (a genesis is
+/// its book's id, so another book's genesis is `wrong_book`), `missing_dependency` (a wait),
+/// and `not_genesis`, `automerge` and `not_the_genesis_change`, which only founding or a
+/// broken automerge reach.
 #[test]
 fn the_vectors_cover_every_reason_and_kind() {
     let vectors: Value = serde_json::from_str(&std::fs::read_to_string(PATH).unwrap()).unwrap();

@@ -44,14 +44,17 @@ test('public key text: refuses malformed text and non-points, naming them', asyn
   assert.throws(() => key.parsePublicKey(base64url.encode(le(2n))), (err) => err.code === 'malformed_key' && /not a valid ed25519 point/.test(err.message));
 });
 
-test('public key points decode as curve25519-dalek decodes them', () => {
-  // dalek does not require y < p, so p + 3 is a second spelling of the point with y = 3, and
-  // it does not refuse x = 0 with the sign bit set. Both are keys to the Rust crate, so here too.
+test('public key points decode by RFC 8032, and none is of small order (SPEC section 2)', () => {
+  // dalek alone accepts y = p + 3 as a second spelling of the point with y = 3, and x = 0 with
+  // the sign bit set; Kaban refuses both, so that each key has one spelling, in Rust and here.
   const noncanonical = le(P + 3n);
   assert.deepEqual(Point.fromBytes(noncanonical, true).toBytes(), le(3n));
-  assert.doesNotThrow(() => key.parsePublicKey(base64url.encode(noncanonical)));
-  const identityWithSignBit = le(1n | (1n << 255n));
-  assert.doesNotThrow(() => key.parsePublicKey(base64url.encode(identityWithSignBit)));
+  for (const bytes of [noncanonical, le(1n | (1n << 255n))]) {
+    assert.throws(() => key.parsePublicKey(base64url.encode(bytes)), (err) => err.code === 'malformed_key' && /canonically encoded/.test(err.message));
+  }
+  assert.doesNotThrow(() => key.parsePublicKey(base64url.encode(le(3n))));
+  // The identity (y = 1) is a point of small order: no signature verifies under it.
+  assert.throws(() => key.parsePublicKey(base64url.encode(le(1n))), { code: 'malformed_key' });
 });
 
 test('signature text is 86 characters with zero trailing bits', () => {

@@ -242,7 +242,10 @@ test('bodies: what is allowed', async () => {
     await refused('invalid_body', forge({ after: [BOOK], book: BOOK, seq: 2, kind: 'meeting', time: TIME, body: { date } }), /calendar date/);
   }
   await ok(genesis({ rules: {}, officers: [...genesis().body.officers, { key: chair.publicText, roles: [] }] }));
-  await ok(genesis({ rules: { quorum: { approval: 9, loan_offer: 2 } } }));
+  await ok(genesis({ rules: { quorum: { loan_offer: 2 } } }));
+  for (const kind of ['approval', 'genesis', 'transfer']) {
+    await refused('invalid_body', forge(genesis({ rules: { quorum: { [kind]: 1 } } })), new RegExp(`cannot name ${kind}`));
+  }
   // A kind this version does not know may carry any JSON value, null included.
   for (const body of [null, [1, 2], 'text', { anything: [null] }]) {
     assert.deepEqual((await ok({ after: [BOOK], book: BOOK, kind: 'loan_offer', seq: 2, time: TIME, body })).kind, 'loan_offer');

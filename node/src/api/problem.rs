@@ -83,6 +83,9 @@ impl From<LibraryError> for Problem {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, o.code(), detail)
             }
             LibraryError::Sync(_) => Problem::new(StatusCode::BAD_REQUEST, "sync", detail),
+            LibraryError::Quarantined(_) => {
+                Problem::new(StatusCode::CONFLICT, "quarantined", detail)
+            }
             LibraryError::TooManyBooks => {
                 Problem::new(StatusCode::INSUFFICIENT_STORAGE, "too_many_books", detail)
             }

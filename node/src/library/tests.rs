@@ -218,4 +218,9 @@ async fn a_book_that_does_not_load_is_quarantined_and_the_others_serve() {
     assert!(!lib.contains(poisoned));
     assert_eq!(lib.ledger(good).await.unwrap().name, "Sync Savers");
     contribute(&lib, good, 2).await;
+    // Nothing founds the quarantined book again over its stored copy.
+    assert!(matches!(
+        lib.expect_book(poisoned, 2).await,
+        Err(LibraryError::Quarantined(_))
+    ));
 }

@@ -351,13 +351,21 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
         });
     }
 
-    // The root change is the genesis change.
-    if matches!(record.body(), Body::Genesis(_)) {
+    // The root change is the genesis change, signed by one of the officers it names.
+    if let Body::Genesis(g) = record.body() {
         if book.change_count() > 0 {
             return Err(Refusal::SecondGenesis { id });
         }
         if id != book.id().0 {
             return Err(Refusal::NotTheGenesisChange { book: book.id() });
+        }
+        if !g.officers.iter().any(|o| o.key == record.signer()) {
+            return Err(Refusal::UnknownSigner {
+                id,
+                kind: record.kind().to_owned(),
+                signer: record.signer(),
+                book: book.id(),
+            });
         }
         return Ok(());
     }

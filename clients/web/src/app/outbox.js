@@ -22,21 +22,34 @@ export async function add(entry) {
   flush();
 }
 
-/** Sends every pending record in the order it was signed; stops at the first network failure. */
+/**
+ * Sends every pending record in the order it was signed; stops at the first network failure.
+ * A phone's records in one book follow one another (SPEC section 5), so a record the node
+ * refuses takes the phone's later records in that book with it, and a record that waits for
+ * one the node does not hold yet holds back only the later records of its own book.
+ */
 export function flush() {
   flushing ??= (async () => {
     try {
+      const refused = new Map();
+      const waiting = new Set();
       for (const entry of await store.outbox()) {
-        if (entry.state !== 'pending') continue;
+        if (entry.state !== 'pending' || waiting.has(entry.book)) continue;
+        if (refused.has(entry.book)) {
+          await store.update({ ...entry, state: 'refused', error: `follows a record the node refused (${refused.get(entry.book)}); enter it again` });
+          changed();
+          continue;
+        }
         try {
           await submit(entry.book, entry.bytes);
           await store.update({ ...entry, state: 'confirmed', error: null });
         } catch (e) {
-          // A record that follows one the node has not received yet waits, like an offline one.
-          const waits = e instanceof NodeError && e.code === 'missing_dependency';
-          if (e instanceof NodeError && e.status >= 400 && e.status < 500 && !waits) {
+          if (e instanceof NodeError && e.code === 'missing_dependency') {
+            waiting.add(entry.book); // it follows a record the node has not received yet
+          } else if (e instanceof NodeError && e.status >= 400 && e.status < 500) {
             await store.update({ ...entry, state: 'refused', error: e.message });
-            // Records signed after it chain on it and cannot be placed; new ones start afresh.
+            refused.set(entry.book, entry.id);
+            // New records start afresh from the node's place.
             await store.remove(`chain:${entry.book}`);
           } else {
             break; // offline or the node is down: keep it pending and try again later

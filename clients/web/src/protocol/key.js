@@ -37,6 +37,14 @@ function decompress(bytes) {
   }
 }
 
+function decompressStrict(bytes) {
+  try {
+    return Point.fromBytes(bytes, false);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Reads a public key text: 43 characters of unpadded base64url naming a curve point.
  * @param {unknown} text
@@ -49,8 +57,11 @@ export function parsePublicKey(text) {
     const shown = typeof text === 'string' ? JSON.stringify(text.slice(0, 64)) : `a ${typeof text}`;
     throw new KabanError('malformed_key', `public key ${shown} is not 43 characters of unpadded base64url`);
   }
-  if (!decompress(bytes)) {
-    throw new KabanError('malformed_key', `public key ${text} is not a valid ed25519 point`);
+  // RFC 8032's strict decoding (y below p, no sign bit on x = 0), and not of small order: one
+  // spelling per key, and only keys a signature can verify under (SPEC section 2).
+  const point = decompressStrict(bytes);
+  if (!point || point.isSmallOrder()) {
+    throw new KabanError('malformed_key', `public key ${text} is not a valid ed25519 point (canonically encoded, not of small order)`);
   }
   return bytes;
 }

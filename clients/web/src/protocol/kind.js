@@ -18,7 +18,10 @@ export const ROLES = Object.freeze(['treasurer', 'chair', 'secretary', 'key_hold
 
 /** The default quorum of a kind: distinct officer signatures, its own signer's included. */
 export function defaultQuorum(kind) {
-  return ['withdrawal', 'role_grant', 'role_revoke', 'reversal', 'share', 'investor', 'transfer'].includes(kind) ? 2 : 1;
+  return [
+    'withdrawal', 'role_grant', 'role_revoke', 'reversal', 'share', 'investor', 'transfer', 'report', 'return',
+    'distribution', 'departure', 'membership',
+  ].includes(kind) ? 2 : 1;
 }
 
 /** Thrown by the field checks below and turned into `invalid_body` by checkBody(). */
@@ -129,6 +132,13 @@ const BODIES = {
 
 export const KNOWN_KINDS = Object.freeze(Object.keys(BODIES));
 
+/** Kinds whose quorum a genesis may not set, and why (SPEC section 4). */
+const FIXED_QUORUM = {
+  genesis: 'a genesis founds the book and takes effect alone',
+  approval: 'an approval is one signature',
+  transfer: 'a transfer takes the quorum its investor group registered',
+};
+
 /** The genesis rules beyond member types: officers, a treasurer, and reachable quorums. */
 function checkGenesis(body) {
   const { officers } = body;
@@ -136,10 +146,14 @@ function checkGenesis(body) {
   if (!officers.some((o) => o.roles.includes('treasurer'))) fault('genesis names no treasurer');
   const distinctKeys = new Set(officers.map((o) => o.key)).size;
   const named = body.rules.quorum ?? {};
-  const quorum = (kind) => (kind === 'approval' ? 1 : Object.hasOwn(named, kind) ? named[kind] : defaultQuorum(kind));
+  for (const kind of Object.keys(named)) {
+    if (Object.hasOwn(FIXED_QUORUM, kind)) fault(`rules.quorum cannot name ${kind}: ${FIXED_QUORUM[kind]}`);
+  }
+  const quorum = (kind) => (Object.hasOwn(named, kind) ? named[kind] : defaultQuorum(kind));
   // Adding officers needs the role_grant quorum itself, so a quorum above the founding officers
-  // could never be reached.
-  for (const kind of ['role_grant', 'withdrawal', 'role_revoke', 'reversal', 'share', ...Object.keys(named)]) {
+  // could never be reached. Every kind this book may hold whose quorum is above 1 counts.
+  const bookKinds = body.enterprise === undefined ? ['distribution', 'departure'] : ['investor', 'report', 'return', 'membership'];
+  for (const kind of ['role_grant', 'withdrawal', 'role_revoke', 'reversal', 'share', ...bookKinds, ...Object.keys(named)]) {
     if (quorum(kind) > distinctKeys) {
       fault(`quorum for ${kind} is ${quorum(kind)} but the genesis names only ${distinctKeys} officers, so it could never be reached`);
     }
