@@ -213,9 +213,6 @@ pub async fn start(
     let incoming = control
         .accept(protocol())
         .expect("the sync protocol is registered once");
-    let incoming_v1 = control
-        .accept(StreamProtocol::new(kaban_protocol::frame::PROTOCOL_V1))
-        .expect("the version 1 protocol is registered once");
     let status = Arc::new(Status::default());
     *status.nat.lock().expect("not poisoned") = "unknown".into();
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
@@ -243,7 +240,7 @@ pub async fn start(
     p2p.spawn(event_loop.run(rx));
     let accepting = p2p.clone();
     p2p.spawn(async move { accepting.accept(incoming).await });
-    p2p.spawn(refuse_version_1(incoming_v1));
+    p2p.spawn(refuse_version_1(p2p.control.clone()));
     for (book, peer, addrs) in p2p.library.storage().partners().await? {
         p2p.follow(book, &peer, &addrs)?;
     }
@@ -252,8 +249,15 @@ pub async fn start(
 
 /// Answers every stream of protocol version 1 with a close frame, in version 1's framing, that
 /// names the versions, and logs the peer: a partner still on version 1 learns why it cannot sync.
-async fn refuse_version_1(mut incoming: libp2p_stream::IncomingStreams) {
+async fn refuse_version_1(mut control: libp2p_stream::Control) {
     use futures::io::AsyncWriteExt as _;
+    let Ok(mut incoming) = control.accept(StreamProtocol::new(kaban_protocol::frame::PROTOCOL_V1))
+    else {
+        tracing::error!(
+            "the version 1 protocol was registered twice; version 1 peers are not answered"
+        );
+        return;
+    };
     // Each peer is logged once (of the first few hundred), so a stranger cannot flood the log.
     let mut logged = HashSet::new();
     while let Some((peer, mut stream)) = incoming.next().await {

@@ -648,76 +648,7 @@ impl Body {
     /// Checks the limits a body's fields must keep.
     fn check(&self) -> Result<(), BodyError> {
         match self {
-            Body::Genesis(g) => {
-                text(&g.name, "name", MAX_NAME_CHARS)?;
-                if let Some(e) = &g.enterprise {
-                    let b = e.country.as_bytes();
-                    if b.len() != 2 || !b.iter().all(u8::is_ascii_uppercase) {
-                        return Err(BodyError::Json(format!(
-                            "country {:?} is not an ISO 3166 code like PH",
-                            e.country
-                        )));
-                    }
-                    text(&e.sector, "sector", MAX_NAME_CHARS)?;
-                }
-                if g.officers.is_empty() {
-                    return Err(BodyError::Empty { field: "officers" });
-                }
-                list(g.officers.len(), "officers")?;
-                let mut keys: Vec<_> = g.officers.iter().map(|o| o.key).collect();
-                keys.sort();
-                keys.dedup();
-                if !g
-                    .officers
-                    .iter()
-                    .any(|o| o.roles.contains(&Role::Treasurer))
-                {
-                    return Err(BodyError::NoTreasurer);
-                }
-                for (kind, &quorum) in &g.rules.quorum {
-                    if let Some(why) = fixed_quorum(kind) {
-                        return Err(BodyError::Json(format!(
-                            "rules.quorum cannot name {kind}: {why}"
-                        )));
-                    }
-                    if !(1..=MAX_QUORUM).contains(&quorum) {
-                        return Err(BodyError::Quorum {
-                            kind: kind.clone(),
-                            quorum,
-                            max: MAX_QUORUM,
-                        });
-                    }
-                }
-                // A quorum larger than the founding officers could never be reached, because
-                // adding officers itself needs the role_grant quorum. Every kind this book may
-                // hold whose quorum is above 1 counts, named or by default.
-                let book_kinds: &[&str] = if g.enterprise.is_some() {
-                    &["investor", "report", "return", "membership"]
-                } else {
-                    &["distribution", "departure"]
-                };
-                for kind in [
-                    "role_grant",
-                    "withdrawal",
-                    "role_revoke",
-                    "reversal",
-                    "share",
-                ]
-                .iter()
-                .chain(book_kinds)
-                .map(|k| (*k).to_owned())
-                .chain(g.rules.quorum.keys().cloned())
-                {
-                    let quorum = g.rules.quorum(&kind);
-                    if quorum as usize > keys.len() {
-                        return Err(BodyError::QuorumUnreachable {
-                            kind,
-                            quorum,
-                            officers: keys.len(),
-                        });
-                    }
-                }
-            }
+            Body::Genesis(g) => check_genesis(g)?,
             Body::MemberJoin(m) => text(&m.alias, "alias", MAX_NAME_CHARS)?,
             Body::Meeting(m) => {
                 date(&m.date)?;
@@ -880,6 +811,80 @@ impl Body {
         }
         Ok(())
     }
+}
+
+/// A genesis names its book, its officers (at least a treasurer), and quorums that can be
+/// reached by the officers it names.
+fn check_genesis(g: &Genesis) -> Result<(), BodyError> {
+    text(&g.name, "name", MAX_NAME_CHARS)?;
+    if let Some(e) = &g.enterprise {
+        let b = e.country.as_bytes();
+        if b.len() != 2 || !b.iter().all(u8::is_ascii_uppercase) {
+            return Err(BodyError::Json(format!(
+                "country {:?} is not an ISO 3166 code like PH",
+                e.country
+            )));
+        }
+        text(&e.sector, "sector", MAX_NAME_CHARS)?;
+    }
+    if g.officers.is_empty() {
+        return Err(BodyError::Empty { field: "officers" });
+    }
+    list(g.officers.len(), "officers")?;
+    let mut keys: Vec<_> = g.officers.iter().map(|o| o.key).collect();
+    keys.sort();
+    keys.dedup();
+    if !g
+        .officers
+        .iter()
+        .any(|o| o.roles.contains(&Role::Treasurer))
+    {
+        return Err(BodyError::NoTreasurer);
+    }
+    for (kind, &quorum) in &g.rules.quorum {
+        if let Some(why) = fixed_quorum(kind) {
+            return Err(BodyError::Json(format!(
+                "rules.quorum cannot name {kind}: {why}"
+            )));
+        }
+        if !(1..=MAX_QUORUM).contains(&quorum) {
+            return Err(BodyError::Quorum {
+                kind: kind.clone(),
+                quorum,
+                max: MAX_QUORUM,
+            });
+        }
+    }
+    // A quorum larger than the founding officers could never be reached, because
+    // adding officers itself needs the role_grant quorum. Every kind this book may
+    // hold whose quorum is above 1 counts, named or by default.
+    let book_kinds: &[&str] = if g.enterprise.is_some() {
+        &["investor", "report", "return", "membership"]
+    } else {
+        &["distribution", "departure"]
+    };
+    for kind in [
+        "role_grant",
+        "withdrawal",
+        "role_revoke",
+        "reversal",
+        "share",
+    ]
+    .iter()
+    .chain(book_kinds)
+    .map(|k| (*k).to_owned())
+    .chain(g.rules.quorum.keys().cloned())
+    {
+        let quorum = g.rules.quorum(&kind);
+        if quorum as usize > keys.len() {
+            return Err(BodyError::QuorumUnreachable {
+                kind,
+                quorum,
+                officers: keys.len(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn text(s: &str, field: &'static str, max: usize) -> Result<(), BodyError> {

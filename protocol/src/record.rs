@@ -297,27 +297,7 @@ impl Record {
         let Value::Object(mut map) = value else {
             return Err(RecordError::Shape("not an object".into()));
         };
-        // The version comes first, so that a record of another version is refused as such
-        // whatever members that version has.
-        let v = map
-            .get("v")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| RecordError::Shape("v must be a non-negative integer".into()))?;
-        if v != u64::from(RECORD_VERSION) {
-            return Err(RecordError::Version(v));
-        }
-        for field in map.keys() {
-            if ![
-                "after", "body", "book", "kind", "seq", "sig", "signer", "time", "v",
-            ]
-            .contains(&field.as_str())
-            {
-                return Err(RecordError::Shape(format!(
-                    "unexpected field {:?}",
-                    field.chars().take(40).collect::<String>()
-                )));
-            }
-        }
+        check_version_and_members(&map)?;
         let text = |map: &Map<String, Value>, field: &str| -> Result<String, RecordError> {
             map.get(field)
                 .and_then(Value::as_str)
@@ -358,17 +338,7 @@ impl Record {
             .remove("body")
             .ok_or_else(|| RecordError::Shape("body is missing".into()))?;
 
-        // The signing input is the canonical record without its `sig` member. Because the bytes
-        // are canonical and members are sorted, that member is exactly `,"sig":"<86 chars>"`
-        // sitting between `kind` and `signer`, and it is the last such run in the record: only
-        // `signer`, `time` and `v` follow it. Cutting it out is the same as encoding again.
-        let member = format!(",\"sig\":\"{sig_text}\"");
-        let at = rfind(bytes, member.as_bytes())
-            .expect("a canonical record with a sig field contains its sig member");
-        let mut id_input = Vec::with_capacity(SIGNING_PREFIX.len() + bytes.len());
-        id_input.extend_from_slice(SIGNING_PREFIX);
-        id_input.extend_from_slice(&bytes[..at]);
-        id_input.extend_from_slice(&bytes[at + member.len()..]);
+        let id_input = signing_input_of(bytes, &sig_text)?;
         if verify && !signer.verify_signed(&id_input, &sig) {
             return Err(RecordError::Signature { signer });
         }
@@ -376,24 +346,7 @@ impl Record {
             kind: kind.clone(),
             source,
         })?;
-        match (&body, book) {
-            (Body::Genesis(_), Some(_)) => return Err(RecordError::GenesisNamesBook),
-            (Body::Genesis(_), None) => {
-                if seq != 1 || !after.is_empty() {
-                    return Err(RecordError::Shape(
-                        "a genesis has seq 1 and no after: it founds its book".into(),
-                    ));
-                }
-            }
-            (_, None) => return Err(RecordError::MissingBook { kind }),
-            (_, Some(_)) => {
-                if after.is_empty() {
-                    return Err(RecordError::Shape(format!(
-                        "a {kind} record must name in after the records it follows"
-                    )));
-                }
-            }
-        }
+        check_place(&body, &kind, book, seq, &after)?;
         Ok(Record(Arc::new(Inner {
             id: RecordId::of_signed_bytes(&id_input),
             book,
@@ -468,6 +421,68 @@ impl Eq for Record {}
 
 fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The version comes first, so that a record of another version is refused as such whatever
+/// members that version has; then no member but this version's.
+fn check_version_and_members(map: &Map<String, Value>) -> Result<(), RecordError> {
+    let v = map
+        .get("v")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| RecordError::Shape("v must be a non-negative integer".into()))?;
+    if v != u64::from(RECORD_VERSION) {
+        return Err(RecordError::Version(v));
+    }
+    const MEMBERS: [&str; 9] = [
+        "after", "body", "book", "kind", "seq", "sig", "signer", "time", "v",
+    ];
+    match map.keys().find(|f| !MEMBERS.contains(&f.as_str())) {
+        Some(field) => Err(RecordError::Shape(format!(
+            "unexpected field {:?}",
+            field.chars().take(40).collect::<String>()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The signing input of canonical record bytes: the prefix, then the record without its `sig`
+/// member. Because the bytes are canonical and members are sorted, that member is exactly
+/// `,"sig":"<86 chars>"` sitting between `seq` and `signer`, and it is the last such run in the
+/// record: only `signer`, `time` and `v` follow it. Cutting it out is the same as encoding again.
+fn signing_input_of(bytes: &[u8], sig_text: &str) -> Result<Vec<u8>, RecordError> {
+    let member = format!(",\"sig\":\"{sig_text}\"");
+    let at = rfind(bytes, member.as_bytes())
+        .ok_or_else(|| RecordError::Shape("the sig member is not where it belongs".into()))?;
+    let mut input = Vec::with_capacity(SIGNING_PREFIX.len() + bytes.len());
+    input.extend_from_slice(SIGNING_PREFIX);
+    input.extend_from_slice(&bytes[..at]);
+    input.extend_from_slice(&bytes[at + member.len()..]);
+    Ok(input)
+}
+
+/// A genesis names no book, has seq 1 and follows nothing; every other record names its book
+/// and the records it follows.
+fn check_place(
+    body: &Body,
+    kind: &str,
+    book: Option<BookId>,
+    seq: u64,
+    after: &[RecordId],
+) -> Result<(), RecordError> {
+    let genesis = matches!(body, Body::Genesis(_));
+    match (genesis, book) {
+        (true, Some(_)) => Err(RecordError::GenesisNamesBook),
+        (true, None) if seq != 1 || !after.is_empty() => Err(RecordError::Shape(
+            "a genesis has seq 1 and no after: it founds its book".into(),
+        )),
+        (false, None) => Err(RecordError::MissingBook {
+            kind: kind.to_owned(),
+        }),
+        (false, Some(_)) if after.is_empty() => Err(RecordError::Shape(format!(
+            "a {kind} record must name in after the records it follows"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `after`: absent (a genesis), or 1 to [`MAX_AFTER`] record ids in strictly ascending order,

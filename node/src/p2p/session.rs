@@ -54,6 +54,12 @@ async fn write_frame(writer: &mut WriteHalf<Stream>, frame: &Frame) -> anyhow::R
     Ok(())
 }
 
+/// Closes the session with `reason` and bans the peer, which broke the sync protocol.
+async fn close_and_ban(p2p: &P2p, peer: PeerId, writer: &mut WriteHalf<Stream>, reason: String) {
+    let _ = write_frame(writer, &Frame::Close { reason }).await;
+    p2p.ban(peer).await;
+}
+
 /// Serves a stream a peer opened: it must name a book shared with that peer.
 pub async fn accept(p2p: &P2p, peer: PeerId, stream: Stream) -> anyhow::Result<()> {
     let (mut reader, mut writer) = stream.split();
@@ -176,8 +182,7 @@ async fn drive(
                     // offence; a closed or reset stream is not.
                     if e.downcast_ref::<kaban_protocol::frame::FrameError>().is_some() {
                         tracing::warn!(%book, %peer, error = %e, "refused a frame");
-                        let _ = write_frame(&mut writer, &Frame::Close { reason: e.to_string() }).await;
-                        p2p.ban(peer).await;
+                        close_and_ban(p2p, peer, &mut writer, e.to_string()).await;
                     }
                     return Err(e);
                 }
@@ -200,19 +205,14 @@ async fn drive(
                         }
                         Err(crate::library::LibraryError::Sync(e)) => {
                             tracing::warn!(%book, %peer, error = %e, "refused a sync message");
-                            let _ = write_frame(&mut writer, &Frame::Close { reason: e.to_string() }).await;
-                            p2p.ban(peer).await;
+                            close_and_ban(p2p, peer, &mut writer, e.to_string()).await;
                             bail!("the peer sent a malformed message: {e}");
                         }
                         Err(e) => return Err(e.into()),
                     }
                     if sync.refused_total() >= MAX_REFUSED {
-                        let reason = format!(
-                            "{} invalid changes refused, the last for {last_refusal}; disconnecting",
-                            sync.refused_total()
-                        );
-                        let _ = write_frame(&mut writer, &Frame::Close { reason: reason.clone() }).await;
-                        p2p.ban(peer).await;
+                        let reason = format!("{} invalid changes refused, the last for {last_refusal}; disconnecting", sync.refused_total());
+                        close_and_ban(p2p, peer, &mut writer, reason.clone()).await;
                         bail!(reason);
                     }
                 }
