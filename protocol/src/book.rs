@@ -210,6 +210,13 @@ impl Book {
                     "a record without an operation id".into(),
                 ));
             };
+            if record.book() != self.id {
+                return Err(Refusal::WrongBook {
+                    id: record.id(),
+                    found: record.book(),
+                    expected: self.id,
+                });
+            }
             if item.conflict || item.key != record.id().to_string() {
                 return Err(Refusal::Malformed(format!(
                     "record {} is stored twice or under another key",

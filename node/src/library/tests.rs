@@ -24,13 +24,17 @@ fn key() -> SignerKey {
 }
 
 async fn founded(lib: &Library) -> BookId {
+    founded_named(lib, "Sync Savers").await
+}
+
+async fn founded_named(lib: &Library, name: &str) -> BookId {
     let genesis = Record::sign(
         &key(),
         &Place::genesis(),
         1,
         &Body::Genesis(Genesis {
             enterprise: None,
-            name: "Sync Savers".into(),
+            name: name.into(),
             currency: "HKD".parse().unwrap(),
             rules: Rules::default(),
             officers: vec![
@@ -201,21 +205,32 @@ async fn a_book_that_does_not_load_is_quarantined_and_the_others_serve() {
         .create_book(poisoned, b"this is not an automerge document".to_vec(), 1)
         .await
         .unwrap();
+    // A second book, as a version 1 partner could have left it: a record re-wrapped in a
+    // change of another actor on top of the genesis, built with automerge directly.
+    let twin = founded_named(&lib, "Twin Savers").await;
+    let rewrapped = rewrapped_copy(&lib, twin).await;
+    lib.storage().compact(twin, rewrapped).await.unwrap();
     drop(lib);
     thread.join().unwrap();
 
     let (lib, _thread) = open(dir.path()).await;
     let quarantined = lib.quarantined();
-    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
-    assert_eq!(quarantined[0].book, poisoned.to_string());
+    assert_eq!(quarantined.len(), 2, "{quarantined:?}");
+    let reason_of = |id: BookId| {
+        quarantined
+            .iter()
+            .find(|q| q.book == id.to_string())
+            .map(|q| q.reason.clone())
+            .unwrap()
+    };
+    let garbage = reason_of(poisoned);
     assert!(
-        quarantined[0]
-            .reason
-            .contains("not a valid automerge document"),
-        "{}",
-        quarantined[0].reason
+        garbage.contains("not a valid automerge document"),
+        "{garbage}"
     );
-    assert!(!lib.contains(poisoned));
+    let twice = reason_of(twin);
+    assert!(twice.contains("stored twice"), "{twice}");
+    assert!(!lib.contains(poisoned) && !lib.contains(twin));
     assert_eq!(lib.ledger(good).await.unwrap().name, "Sync Savers");
     contribute(&lib, good, 2).await;
     // Nothing founds the quarantined book again over its stored copy.
@@ -223,4 +238,33 @@ async fn a_book_that_does_not_load_is_quarantined_and_the_others_serve() {
         lib.expect_book(poisoned, 2).await,
         Err(LibraryError::Quarantined(_))
     ));
+}
+
+/// The book's saved document with one of its records put again by a change of another actor on
+/// top of the genesis: the re-wrap version 2 refuses.
+async fn rewrapped_copy(lib: &Library, id: BookId) -> Vec<u8> {
+    use automerge::transaction::{CommitOptions, Transactable as _};
+    lib.with_book(id, |b| {
+        let record = b.records().nth(1).unwrap().clone();
+        let genesis = b.doc().get_changes(&[])[0].hash();
+        let mut fork = b
+            .doc()
+            .fork_at(&[genesis])
+            .unwrap()
+            .with_actor(automerge::ActorId::from([0x77; 16]));
+        let mut tx = fork.transaction();
+        tx.put(
+            automerge::ROOT,
+            record.id().to_string(),
+            automerge::ScalarValue::Bytes(record.bytes().to_vec()),
+        )
+        .unwrap();
+        tx.commit_with(CommitOptions::default().with_time(0));
+        let mut doc = b.doc().clone();
+        doc.apply_changes(vec![fork.get_last_local_change().unwrap()])
+            .unwrap();
+        doc.save()
+    })
+    .await
+    .unwrap()
 }
