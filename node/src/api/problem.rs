@@ -73,7 +73,7 @@ impl From<LibraryError> for Problem {
                     // The record's place is taken or not reached yet: the signer signs it again
                     // at the place the book now offers (`GET /books/{id}/place`), or retries.
                     Refusal::MissingRecord { .. }
-                    | Refusal::BrokenChain { .. }
+                    | Refusal::MissingPrevious { .. }
                     | Refusal::Equivocation { .. } => StatusCode::CONFLICT,
                     _ => StatusCode::UNPROCESSABLE_ENTITY,
                 };

@@ -57,10 +57,10 @@ pub enum Refusal {
     )]
     WrongEnvelope { id: RecordId, field: &'static str },
     #[error(
-        "record {id} is number {seq} of signer {signer}, but the signer's record {prev} is not in its causal past",
+        "record {id} is number {seq} of signer {signer}, whose record {prev} this book does not hold yet",
         prev = seq - 1
     )]
-    BrokenChain {
+    MissingPrevious {
         id: RecordId,
         signer: PublicKey,
         seq: u64,
@@ -161,7 +161,7 @@ impl Refusal {
             Refusal::SecondGenesis { .. } => "second_genesis",
             Refusal::MissingDependency { .. } => "missing_dependency",
             Refusal::WrongEnvelope { .. } => "wrong_envelope",
-            Refusal::BrokenChain { .. } => "broken_chain",
+            Refusal::MissingPrevious { .. } => "missing_dependency",
             Refusal::Equivocation { .. } => "equivocation",
             Refusal::MissingRecord { .. } => "missing_dependency",
             Refusal::UnknownSigner { .. } => "unknown_signer",
@@ -256,7 +256,8 @@ pub fn parse_change(book: BookId, change: &Change, verify: bool) -> Result<Candi
     if change.seq() != record.seq() {
         return Err(envelope("seq"));
     }
-    if change.deps().len() != record.after().len() {
+    // The records in `after`, and the signer's previous record.
+    if change.deps().len() > record.after().len() + 1 {
         return Err(envelope("deps"));
     }
     Ok(Candidate {
@@ -329,7 +330,12 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
         return Err(Refusal::MissingDependency { missing: *missing });
     }
     // The envelope is the one the record determines: its deps are the changes of the records
-    // it names in `after`, and every byte is as `change_for` builds it.
+    // it names in `after` and of the signer's previous record, and every byte is as
+    // `change_for` builds it. With every dependency present, a record or previous record the
+    // book lacks means the deps are not those.
+    if !matches!(record.body(), Body::Genesis(_)) {
+        chain(book, candidate)?;
+    }
     let (deps, start_op) = book
         .envelope(record)
         .map_err(|_| Refusal::WrongEnvelope { id, field: "deps" })?;
@@ -375,7 +381,6 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
     if book.record(&id).is_some() {
         return Err(Refusal::AlreadyPresent { id });
     }
-    chain(book, candidate)?;
 
     let genesis = book
         .genesis()
@@ -410,35 +415,24 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// A signer's records form one chain: record `seq` follows, in its causal past, the signer's
-/// record `seq - 1`. So a signer's changes reach automerge in sequence order on every node,
-/// whatever order they arrive in. Only the key's holder can sign a second record for a place
-/// already taken; that is refused as equivocation.
+/// A signer's records form one chain: the change of record `seq` depends on the change of the
+/// signer's record `seq - 1` (the envelope rule), so a signer's changes reach automerge in
+/// sequence order on every node, whatever order they arrive in. Only the key's holder can sign
+/// a second record for a place already taken; that is refused as equivocation.
 fn chain(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
     let record = &candidate.record;
     let signer = record.signer();
     let seq = record.seq();
-    if let Some(other) = book.graph.chain_record(&signer, seq) {
-        return Err(Refusal::Equivocation {
+    match book.graph.chain_record(&signer, seq) {
+        // The same record in another envelope is not a second record: the envelope check names it.
+        Some(other) if other != record.id() => Err(Refusal::Equivocation {
             id: record.id(),
             signer,
             seq,
             other,
-        });
+        }),
+        _ => Ok(()),
     }
-    let follows = seq == 1
-        || book
-            .graph
-            .chain_record(&signer, seq - 1)
-            .is_some_and(|prev| book.graph.record_in_past(&prev, &candidate.deps));
-    if !follows || book.graph.seq_of(&signer) != seq - 1 {
-        return Err(Refusal::BrokenChain {
-            id: record.id(),
-            signer,
-            seq,
-        });
-    }
-    Ok(())
 }
 
 /// The signer must hold one of the roles the record's kind needs. A key that never held a role

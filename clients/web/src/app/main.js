@@ -35,8 +35,8 @@ async function read(path) {
 
 /**
  * Where the phone's next record in `book` stands (SPEC section 5): the node's answer when it can
- * be reached (kept for when it cannot), with the phone's own records the node has not taken yet
- * chained in, so records signed offline follow one another.
+ * be reached (kept for when it cannot), numbered after the phone's own records the node has not
+ * taken yet, so records signed offline follow one another.
  */
 async function placeFor(book) {
   let place;
@@ -48,10 +48,11 @@ async function placeFor(book) {
     place = await store.get(`place:${book}`);
     if (place === undefined) throw e;
   }
+  // A record's change depends on its signer's previous record (SPEC section 5), so a record
+  // signed offline follows the phone's last one by its seq alone.
   const last = await store.get(`chain:${book}`);
-  if (last === undefined || last.seq < place.seq) return { seq: place.seq, after: place.after };
-  const others = place.after.filter((id) => id !== last.id).slice(0, record.MAX_AFTER - 1);
-  return { seq: last.seq + 1, after: [last.id, ...others].sort() };
+  const seq = last === undefined || last.seq < place.seq ? place.seq : last.seq + 1;
+  return { seq, after: place.after };
 }
 
 async function signAndQueue(book, kind, body, meta = {}) {
