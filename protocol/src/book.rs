@@ -4,9 +4,10 @@
 //! record's id. Nothing else is ever written.
 //!
 //! **The envelope rule.** Each record travels in exactly one automerge change, and that change
-//! is determined by the record alone (see [`change_for`]): its actor is the signer's key, its
-//! sequence number and first operation are the record's signed `seq`, its dependencies are the
-//! changes of the records it names in its signed `after`, its time is 0 and it has no message.
+//! is determined by the record (see [`change_for`] and [`Book::envelope`]): its actor is the
+//! signer's key, its sequence number the record's signed `seq`, its dependencies the changes of
+//! the records it names in its signed `after` and of the signer's previous record, its first
+//! operation the Lamport successor of theirs, its time 0, and it has no message.
 //! Any two nodes holding a record therefore hold the identical change for it, and a party
 //! without the signer's key cannot wrap a record again, equivocate on an actor's sequence
 //! number, or choose a record's causal past.
@@ -78,9 +79,10 @@ pub fn actor_of(signer: &PublicKey) -> ActorId {
     ActorId::from(&signer.as_bytes()[..])
 }
 
-/// The one change that may carry `record`, given the changes of the records it names in
-/// `after` (`deps`) and its first operation's counter (`start_op`: one more than the largest in
-/// those changes, as automerge's Lamport clock requires; see [`Book::envelope`]). Actor: the
+/// The one change that may carry `record`, given its dependencies (`deps`: the changes of the
+/// records it names in `after` and of the signer's previous record) and its first operation's
+/// counter (`start_op`: one more than the largest in those changes, as automerge's Lamport
+/// clock requires); [`Book::envelope`] computes both. Actor: the
 /// signer's key; sequence number: the record's `seq`; time 0; no message; one operation putting
 /// the record's bytes under its id in the root map. Every node builds the same bytes.
 pub fn change_for(record: &Record, deps: Vec<ChangeHash>, start_op: u64) -> Change {
@@ -171,6 +173,14 @@ impl Book {
     fn load_unguarded(id: BookId, bytes: &[u8], verify: bool) -> Result<Book, LoadError> {
         let doc =
             Automerge::load(bytes).map_err(|source| LoadError::Automerge { book: id, source })?;
+        // Automerge holds back stored changes whose dependencies are missing, out of the
+        // document and so out of every check here; a stored book is whole or it is damaged.
+        if let Some(missing) = automerge::ReadDoc::get_missing_deps(&doc, &[]).first() {
+            return Err(LoadError::Invalid {
+                book: id,
+                refusal: Refusal::MissingDependency { missing: *missing },
+            });
+        }
         let mut book = Book::empty(id);
         let invalid = |refusal| LoadError::Invalid { book: id, refusal };
         if verify {

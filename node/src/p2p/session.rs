@@ -54,6 +54,22 @@ async fn write_frame(writer: &mut WriteHalf<Stream>, frame: &Frame) -> anyhow::R
     Ok(())
 }
 
+/// The reason of a close frame the peer sent before it stopped reading, if one arrives soon.
+async fn closing_reason(frames: &mut mpsc::Receiver<anyhow::Result<Frame>>) -> Option<String> {
+    let deadline = tokio::time::sleep(Duration::from_millis(500));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            frame = frames.recv() => match frame {
+                Some(Ok(Frame::Close { reason })) => return Some(reason),
+                Some(Ok(_)) => {}
+                _ => return None,
+            },
+            () = &mut deadline => return None,
+        }
+    }
+}
+
 /// Closes the session with `reason` and bans the peer, which broke the sync protocol.
 async fn close_and_ban(p2p: &P2p, peer: PeerId, writer: &mut WriteHalf<Stream>, reason: String) {
     let _ = write_frame(writer, &Frame::Close { reason }).await;
@@ -163,7 +179,14 @@ async fn drive(
         for message in out {
             let frame = Frame::Sync { message };
             sent += frame.encoded_len() as u64;
-            write_frame(&mut writer, &frame).await?;
+            if let Err(e) = write_frame(&mut writer, &frame).await {
+                // A peer that refuses the session closes it with a reason and stops reading;
+                // the reason, not the failed write, is what the operator needs to see.
+                if let Some(reason) = closing_reason(&mut frames).await {
+                    bail!("the partner closed the session: {reason}");
+                }
+                return Err(e);
+            }
         }
         if sent > 0 {
             tracing::debug!(%book, %peer, ?side, bytes = sent, "sent sync messages");
