@@ -6,7 +6,7 @@
 //! follows the signer's previous record. A change that breaks any rule is refused whole, with
 //! the first reason found.
 
-use super::{Book, MAX_CHANGE_BYTES};
+use super::{Book, MAX_CHANGE_BYTES, MAX_RECORDS_PER_CHANGE};
 use crate::key::PublicKey;
 use crate::kind::{Body, Role, signer_roles};
 use crate::money::Currency;
@@ -192,14 +192,14 @@ pub struct Candidate {
 
 /// Decodes an automerge change into a candidate. Refuses, from the change's own bytes, any
 /// change that is not one record put under its own id in the root map, and any whose actor or
-/// sequence number differ from what the record determines. `verify` checks
-/// the record's signature; only a trusted reload skips it.
+/// sequence number differ from what the record determines. `verify` checks the record's
+/// signature; only a trusted reload skips it.
 pub fn parse_change(book: BookId, change: &Change, verify: bool) -> Result<Candidate, Refusal> {
     let bytes = change.raw_bytes().len();
     if bytes > MAX_CHANGE_BYTES {
         return Err(Refusal::ChangeTooLarge { bytes });
     }
-    if change.len() > 1 {
+    if change.len() > MAX_RECORDS_PER_CHANGE {
         return Err(Refusal::TooManyRecords {
             count: change.len(),
         });
