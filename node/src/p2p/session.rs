@@ -54,8 +54,46 @@ async fn write_frame(writer: &mut WriteHalf<Stream>, frame: &Frame) -> anyhow::R
     Ok(())
 }
 
+type Frames = mpsc::Receiver<anyhow::Result<Frame>>;
+
+/// Reads frames ahead on a task of their own, until the stream ends or breaks the framing.
+fn read_ahead(mut reader: ReadHalf<Stream>) -> (Frames, AbortOnDrop) {
+    let (frames_tx, frames) = mpsc::channel(READ_AHEAD);
+    let task = AbortOnDrop(tokio::spawn(async move {
+        loop {
+            let frame = read_frame(&mut reader).await;
+            let stop = frame.is_err();
+            if frames_tx.send(frame).await.is_err() || stop {
+                break;
+            }
+        }
+    }));
+    (frames, task)
+}
+
+/// Sends sync messages; returns the bytes sent. A peer that refuses the session closes it with
+/// a reason and stops reading: that reason, not the failed write, is what the operator sees.
+async fn send(
+    writer: &mut WriteHalf<Stream>,
+    frames: &mut Frames,
+    messages: Vec<Vec<u8>>,
+) -> anyhow::Result<u64> {
+    let mut sent = 0;
+    for message in messages {
+        let frame = Frame::Sync { message };
+        sent += frame.encoded_len() as u64;
+        if let Err(e) = write_frame(writer, &frame).await {
+            if let Some(reason) = closing_reason(frames).await {
+                bail!("the partner closed the session: {reason}");
+            }
+            return Err(e);
+        }
+    }
+    Ok(sent)
+}
+
 /// The reason of a close frame the peer sent before it stopped reading, if one arrives soon.
-async fn closing_reason(frames: &mut mpsc::Receiver<anyhow::Result<Frame>>) -> Option<String> {
+async fn closing_reason(frames: &mut Frames) -> Option<String> {
     let deadline = tokio::time::sleep(Duration::from_millis(500));
     tokio::pin!(deadline);
     loop {
@@ -124,21 +162,12 @@ async fn drive(
     p2p: &P2p,
     book: BookId,
     peer: PeerId,
-    mut reader: ReadHalf<Stream>,
+    reader: ReadHalf<Stream>,
     mut writer: WriteHalf<Stream>,
     side: Side,
 ) -> anyhow::Result<()> {
     let peer_text = peer.to_string();
-    let (frames_tx, mut frames) = mpsc::channel(READ_AHEAD);
-    let _reader = AbortOnDrop(tokio::spawn(async move {
-        loop {
-            let frame = read_frame(&mut reader).await;
-            let stop = frame.is_err();
-            if frames_tx.send(frame).await.is_err() || stop {
-                break;
-            }
-        }
-    }));
+    let (mut frames, _reader) = read_ahead(reader);
     let library = &p2p.library;
     let mut sync = library.sync_session(book, &peer_text).await?;
     let mut changed = library.subscribe(book)?;
@@ -175,19 +204,7 @@ async fn drive(
             Vec::new()
         };
         let quiet = out.is_empty();
-        let mut sent = 0;
-        for message in out {
-            let frame = Frame::Sync { message };
-            sent += frame.encoded_len() as u64;
-            if let Err(e) = write_frame(&mut writer, &frame).await {
-                // A peer that refuses the session closes it with a reason and stops reading;
-                // the reason, not the failed write, is what the operator needs to see.
-                if let Some(reason) = closing_reason(&mut frames).await {
-                    bail!("the partner closed the session: {reason}");
-                }
-                return Err(e);
-            }
-        }
+        let sent = send(&mut writer, &mut frames, out).await?;
         if sent > 0 {
             tracing::debug!(%book, %peer, ?side, bytes = sent, "sent sync messages");
         }
