@@ -9,7 +9,7 @@
 
 use kaban_protocol::book::Book;
 use kaban_protocol::key::SignerKey;
-use kaban_protocol::kind::{Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules};
+use kaban_protocol::kind::{Body, Contribution, MemberJoin};
 use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Place, Record, RecordId};
 use kaban_tests::{Http, NodeProcess, bin_dir};
@@ -23,30 +23,8 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn genesis(key: &SignerKey) -> Record {
-    Record::sign(
-        key,
-        &Place::genesis(),
-        1,
-        &Body::Genesis(Genesis {
-            enterprise: None,
-            name: "Bench Savers".into(),
-            currency: "HKD".parse().unwrap(),
-            rules: Rules::default(),
-            officers: [key.public(), SignerKey::from_seed([2; 32]).public()]
-                .into_iter()
-                .chain((0..CLIENTS).map(|c| client_key(c).public()))
-                .enumerate()
-                .map(|(i, key)| Officer {
-                    key,
-                    roles: vec![if i == 1 {
-                        Role::KeyHolder
-                    } else {
-                        Role::Treasurer
-                    }],
-                })
-                .collect(),
-        }),
-    )
+    let clients: Vec<SignerKey> = (0..CLIENTS).map(client_key).collect();
+    kaban_tests::fixture::genesis_with_writers("Bench Savers", key, &clients)
 }
 
 /// Most concurrent clients; each signs as an officer of its own, since one signer's records

@@ -13,6 +13,34 @@ use kaban_protocol::record::{BookId, Place, Record, RecordId};
 use std::collections::HashMap;
 use std::path::Path;
 
+/// A savings group's genesis founded by `treasurer`, with a key holder (seed 2) for quorums and
+/// each of `writers` as a treasurer too. One signer's records follow one another, so tests and
+/// benchmarks that write concurrently give each writer a key of its own.
+pub fn genesis_with_writers(name: &str, treasurer: &SignerKey, writers: &[SignerKey]) -> Record {
+    let key_holder = SignerKey::from_seed([2; 32]).public();
+    let officers = std::iter::once(Officer {
+        key: key_holder,
+        roles: vec![Role::KeyHolder],
+    })
+    .chain(std::iter::once(treasurer).chain(writers).map(|k| Officer {
+        key: k.public(),
+        roles: vec![Role::Treasurer],
+    }))
+    .collect();
+    Record::sign(
+        treasurer,
+        &Place::genesis(),
+        1,
+        &Body::Genesis(Genesis {
+            enterprise: None,
+            name: name.into(),
+            currency: "HKD".parse().expect("HKD is known"),
+            rules: Rules::default(),
+            officers,
+        }),
+    )
+}
+
 /// The group's book: a treasurer and a chair, one member (`m-ana`, "Ana"), in HKD.
 #[derive(Debug)]
 pub struct GroupBook {

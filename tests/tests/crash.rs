@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use kaban_protocol::key::SignerKey;
-use kaban_protocol::kind::{Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules};
+use kaban_protocol::kind::{Body, Contribution, MemberJoin};
 use kaban_protocol::money::Money;
 use kaban_protocol::record::{Place, Record};
 use kaban_tests::{Http, NodeProcess, Rng};
@@ -39,32 +39,10 @@ fn acknowledged_records_survive_kill_9() {
     let data = dir.path().join("data");
 
     let treasurer = SignerKey::from_seed([1; 32]);
-    let genesis = Record::sign(
-        &treasurer,
-        &Place::genesis(),
-        1,
-        &Body::Genesis(Genesis {
-            enterprise: None,
-            name: "Crash Savers".into(),
-            currency: "HKD".parse().unwrap(),
-            rules: Rules::default(),
-            // Each writer signs as an officer of its own: one signer's records follow one
-            // another, so concurrent writers are concurrent signers.
-            officers: [treasurer.public(), SignerKey::from_seed([2; 32]).public()]
-                .into_iter()
-                .chain((0..WRITERS).map(|w| writer_key(w).public()))
-                .enumerate()
-                .map(|(i, key)| Officer {
-                    key,
-                    roles: vec![if i == 1 {
-                        Role::KeyHolder
-                    } else {
-                        Role::Treasurer
-                    }],
-                })
-                .collect(),
-        }),
-    );
+    // Each writer signs as an officer of its own: one signer's records follow one another, so
+    // concurrent writers are concurrent signers.
+    let writers: Vec<SignerKey> = (0..WRITERS).map(writer_key).collect();
+    let genesis = kaban_tests::fixture::genesis_with_writers("Crash Savers", &treasurer, &writers);
     let book = genesis.book();
     let node = NodeProcess::start(&data);
     let http = Http::new(&node.url);

@@ -417,6 +417,26 @@ fn a_record_added_on_two_nodes_at_once_is_one_change() {
     assert_eq!(two.change_count(), two.record_count());
 }
 
+/// A change of a fresh actor on top of the genesis alone that puts `record` again: the re-wrap
+/// a partner without keys could make in version 1.
+fn rewrap(book: &Book, record: &Record, actor: u8) -> Change {
+    let genesis = book.doc().get_changes(&[])[0].hash();
+    let mut doc = book
+        .doc()
+        .fork_at(&[genesis])
+        .unwrap()
+        .with_actor(ActorId::from([actor; 16]));
+    let mut tx = doc.transaction();
+    tx.put(
+        ROOT,
+        record.id().to_string(),
+        ScalarValue::Bytes(record.bytes().to_vec()),
+    )
+    .unwrap();
+    tx.commit_with(CommitOptions::default().with_time(0));
+    doc.get_last_local_change().unwrap()
+}
+
 /// Offers `change` to a replica of `book` and returns the one refusal it must get.
 fn refusal_of(book: &Book, change: Change) -> Refusal {
     let mut victim = replica(book);
@@ -441,21 +461,7 @@ fn a_record_travels_only_in_the_change_it_determines() {
     let honest = g.book.change_for(&c).unwrap();
 
     // Re-wrapped on top of the genesis by a fresh actor: a second copy of a record it holds.
-    let mut doc = g
-        .book
-        .doc()
-        .fork_at(&[genesis])
-        .unwrap()
-        .with_actor(ActorId::from([0xab; 16]));
-    let mut tx = doc.transaction();
-    tx.put(
-        ROOT,
-        c.id().to_string(),
-        ScalarValue::Bytes(c.bytes().to_vec()),
-    )
-    .unwrap();
-    tx.commit_with(CommitOptions::default().with_time(0));
-    let rewrap = doc.get_last_local_change().unwrap();
+    let rewrap = rewrap(&g.book, &c, 0xab);
     assert_eq!(refusal_of(&g.book, rewrap).code(), "wrong_envelope");
 
     let variant = |f: &dyn Fn(&mut ExpandedChange)| {
@@ -575,22 +581,7 @@ fn a_replayed_revocation_revokes_nothing() {
     assert!(roster.holds(&g.treasurer.public(), Role::Treasurer));
 
     // Re-put from a fork at the genesis, where the key is free: a re-wrap, refused.
-    let genesis = g.book.doc().get_changes(&[])[0].hash();
-    let mut doc = g
-        .book
-        .doc()
-        .fork_at(&[genesis])
-        .unwrap()
-        .with_actor(ActorId::from([0xef; 16]));
-    let mut tx = doc.transaction();
-    tx.put(
-        ROOT,
-        revoke.id().to_string(),
-        ScalarValue::Bytes(revoke.bytes().to_vec()),
-    )
-    .unwrap();
-    tx.commit_with(CommitOptions::default().with_time(0));
-    let rewrap = doc.get_last_local_change().unwrap();
+    let rewrap = rewrap(&g.book, &revoke, 0xef);
     assert_eq!(refusal_of(&g.book, rewrap).code(), "wrong_envelope");
     let reloaded = Book::load_verified(g.book.id(), &g.book.save()).unwrap();
     assert_eq!(reloaded.roster(), roster);
@@ -605,22 +596,7 @@ fn a_poisoned_stored_book_does_not_load() {
     let ana = g.sign(&g.treasurer, join("m-ana"));
     g.book.add(ana.clone()).unwrap();
     let mut doc = g.book.doc().clone();
-    let genesis = g.book.doc().get_changes(&[])[0].hash();
-    let mut other = g
-        .book
-        .doc()
-        .fork_at(&[genesis])
-        .unwrap()
-        .with_actor(ActorId::from([0x77; 16]));
-    let mut tx = other.transaction();
-    tx.put(
-        ROOT,
-        ana.id().to_string(),
-        ScalarValue::Bytes(ana.bytes().to_vec()),
-    )
-    .unwrap();
-    tx.commit_with(CommitOptions::default().with_time(0));
-    doc.apply_changes(vec![other.get_last_local_change().unwrap()])
+    doc.apply_changes(vec![rewrap(&g.book, &ana, 0x77)])
         .unwrap();
     let err = Book::load(g.book.id(), &doc.save()).unwrap_err();
     assert!(err.to_string().contains("stored twice"), "{err}");
