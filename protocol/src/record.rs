@@ -94,6 +94,25 @@ impl Place {
         }
     }
 
+    /// Reads a node's answer to `GET /api/v1/books/{book}/place`: `{"seq", "after"}`.
+    pub fn from_answer(book: BookId, answer: &Value) -> Result<Place, String> {
+        let seq = answer["seq"]
+            .as_u64()
+            .filter(|s| *s >= 1)
+            .ok_or("the answer names no seq")?;
+        let after = answer["after"]
+            .as_array()
+            .ok_or("the answer names no records to follow")?
+            .iter()
+            .map(|id| {
+                id.as_str()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| format!("the answer names a malformed record id: {id}"))
+            })
+            .collect::<Result<Vec<RecordId>, String>>()?;
+        Ok(Place::new(book, seq, after))
+    }
+
     /// A place in `book`: `seq` in the signer's chain, after the records `after` (sorted here,
     /// and cut to the first [`MAX_AFTER`]).
     pub fn new(book: BookId, seq: u64, mut after: Vec<RecordId>) -> Place {

@@ -102,6 +102,19 @@ struct Sim {
 
 const BAN_AFTER_REFUSALS: u64 = 3;
 
+/// A sync message carrying one change, announcing it as the sender's head.
+fn message_of(change: &automerge::Change) -> Vec<u8> {
+    Message {
+        heads: vec![change.hash()],
+        need: vec![],
+        have: vec![],
+        changes: vec![change.raw_bytes().to_vec()].into(),
+        flags: None,
+        version: MessageVersion::V1,
+    }
+    .encode()
+}
+
 fn key(n: u8) -> SignerKey {
     SignerKey::from_seed([n; 32])
 }
@@ -475,15 +488,7 @@ impl Sim {
         }
         tx.commit_with(CommitOptions::default().with_time(0));
         let change = doc.get_last_local_change().unwrap();
-        let message = Message {
-            heads: vec![change.hash()],
-            need: vec![],
-            have: vec![],
-            changes: vec![change.raw_bytes().to_vec()].into(),
-            flags: None,
-            version: MessageVersion::V1,
-        };
-        self.send(m, to, message.encode());
+        self.send(m, to, message_of(&change));
     }
 
     /// The keyless peer's envelope attacks: a record it holds, carried by a change other than
@@ -532,15 +537,7 @@ impl Sim {
                 automerge::Change::from(expanded)
             }
         };
-        let message = Message {
-            heads: vec![change.hash()],
-            need: vec![],
-            have: vec![],
-            changes: vec![change.raw_bytes().to_vec()].into(),
-            flags: None,
-            version: MessageVersion::V1,
-        }
-        .encode();
+        let message = message_of(&change);
         let a = self.rng.below(self.malicious as u64) as usize;
         let b = (a + 1) % self.malicious;
         self.send(m, a, message.clone());

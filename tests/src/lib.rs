@@ -315,16 +315,7 @@ impl Http {
             return None;
         }
         let v: Value = r.body_mut().read_json().ok()?;
-        let after = v["after"]
-            .as_array()?
-            .iter()
-            .map(|id| id.as_str().and_then(|t| t.parse().ok()))
-            .collect::<Option<Vec<_>>>()?;
-        Some(kaban_protocol::record::Place::new(
-            book,
-            v["seq"].as_u64()?,
-            after,
-        ))
+        kaban_protocol::record::Place::from_answer(book, &v).ok()
     }
 
     /// Signs `body` at `key`'s next place as the node says, like the CLI; `None` when the node

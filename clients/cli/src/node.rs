@@ -148,20 +148,8 @@ impl Node {
         signer: &kaban_protocol::key::PublicKey,
     ) -> anyhow::Result<kaban_protocol::record::Place> {
         let v = self.get(&format!("/books/{book}/place?signer={signer}"))?;
-        let seq = v["seq"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("the node did not say the record's seq"))?;
-        let after = v["after"]
-            .as_array()
-            .ok_or_else(|| anyhow!("the node did not say which records come before"))?
-            .iter()
-            .map(|id| {
-                id.as_str()
-                    .and_then(|t| t.parse().ok())
-                    .ok_or_else(|| anyhow!("the node named a malformed record id: {id}"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(kaban_protocol::record::Place::new(book, seq, after))
+        kaban_protocol::record::Place::from_answer(book, &v)
+            .map_err(|e| anyhow!("the node's answer for where to sign is unreadable: {e}"))
     }
 
     /// Signs `body` with `key` at the key's next place in `book`.
