@@ -11,7 +11,7 @@ mod problem;
 mod views;
 mod web;
 
-pub use auth::{Auth, Caller, random_token};
+pub use auth::{Auth, Caller, SETUP_CODE_HEADER, random_token};
 pub use problem::Problem;
 
 use crate::library::{Library, Submitted};
@@ -32,6 +32,8 @@ use std::sync::Arc;
 
 /// Largest request body. A record is at most 8 KiB; everything else is smaller.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long one request may take, its body included; a slower one is answered 408.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -91,6 +93,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(problems_everywhere))
+        .layer(middleware::from_fn(bounded_in_time))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }
@@ -151,6 +154,23 @@ async fn trace_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// Every request ends within [`REQUEST_TIMEOUT`]: a body trickled in byte by byte does not
+/// hold a connection and a task for ever.
+async fn bounded_in_time(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than {} s; send it again, whole",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
 /// Axum's own rejections (a body over the limit, a wrong method, a bad path) answer in plain
 /// text; this turns them into problems like every other error, keeping their message.
 async fn problems_everywhere(request: Request, next: Next) -> Response {
@@ -186,6 +206,17 @@ async fn problems_everywhere(request: Request, next: Next) -> Response {
 }
 
 type Shared = State<Arc<AppState>>;
+
+/// The network address a request came from, put on each request by the server's accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
+/// The caller's address; a request that did not come through the accept loop (a test calling
+/// the router directly) counts as the unspecified address.
+fn client_ip(addr: Option<axum::Extension<ClientAddr>>) -> std::net::IpAddr {
+    addr.map(|a| a.0.0)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
 
 fn parse_book(text: &str) -> Result<BookId, Problem> {
     text.parse().map_err(|e: kaban_protocol::record::IdError| {
@@ -322,17 +353,54 @@ async fn list_peers(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>,
     })))
 }
 
-async fn challenge(State(s): Shared) -> Json<Value> {
-    Json(json!({
-        "challenge": s.auth.challenge(),
+#[derive(Deserialize)]
+struct ChallengeRequest {
+    key: String,
+}
+
+fn parse_key(text: &str, what: &str) -> Result<PublicKey, Problem> {
+    text.parse().map_err(|e: kaban_protocol::key::KeyError| {
+        Problem::bad_request("malformed_key", format!("{what}: {e}"))
+    })
+}
+
+/// Sessions are only for people in a book on this node: a key that holds (or held) a role, or
+/// a member's key. A phone waiting to be added keeps asking until it is.
+async fn require_known(s: &AppState, key: &PublicKey) -> Result<(), Problem> {
+    if s.library.knows_key(key).await {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::FORBIDDEN,
+        "unknown_key",
+        format!(
+            "signer {key} holds no role or membership in any book on this node; an officer must add it first, then try again"
+        ),
+    ))
+}
+
+async fn challenge(
+    State(s): Shared,
+    addr: Option<axum::Extension<ClientAddr>>,
+    body: Bytes,
+) -> Result<Json<Value>, Problem> {
+    let req: ChallengeRequest = serde_json::from_slice(&body)
+        .map_err(|e| Problem::bad_request("malformed_json", format!("challenge request: {e}")))?;
+    let key = parse_key(&req.key, "key")?;
+    require_known(&s, &key).await?;
+    let challenge = s.auth.challenge(key, client_ip(addr))?;
+    Ok(Json(json!({
+        "challenge": challenge,
+        "node": s.node_id,
         "expires_in_s": auth::CHALLENGE_TTL.as_secs(),
-        "sign": "ed25519 over 'kaban-session-v1\\n' followed by the challenge text",
-    }))
+        "sign": "ed25519 over 'kaban-session-v2\\n' + node + '\\n' + the origin you connected to + '\\n' + challenge (SPEC.md section 10)",
+    })))
 }
 
 #[derive(Deserialize)]
 struct SessionRequest {
     key: String,
+    origin: String,
     challenge: String,
     signature: String,
 }
@@ -340,13 +408,11 @@ struct SessionRequest {
 async fn open_session(State(s): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
     let req: SessionRequest = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("malformed_json", format!("session request: {e}")))?;
-    let key: PublicKey = req
-        .key
-        .parse()
-        .map_err(|e: kaban_protocol::key::KeyError| {
-            Problem::bad_request("malformed_key", e.to_string())
-        })?;
-    let token = s.auth.open_session(key, &req.challenge, &req.signature)?;
+    let key = parse_key(&req.key, "key")?;
+    require_known(&s, &key).await?;
+    let token = s
+        .auth
+        .open_session(key, &req.origin, &req.challenge, &req.signature)?;
     Ok(Json(
         json!({"token": token, "key": key, "expires_in_s": auth::SESSION_TTL.as_secs()}),
     ))
@@ -383,9 +449,23 @@ async fn list_books(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>,
     Ok(Json(json!({"books": mine})))
 }
 
-async fn create_book(State(s): Shared, body: Bytes) -> Result<Response, Problem> {
+/// Founds a book from its genesis record, with the admin token or a one-time setup code. The
+/// authority is checked before the record is read.
+async fn create_book(
+    State(s): Shared,
+    headers: HeaderMap,
+    addr: Option<axum::Extension<ClientAddr>>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let founder = s.auth.founder(&headers, client_ip(addr), (s.clock)())?;
     let genesis = parse_record(&body)?;
     let (id, created) = s.library.create_book(genesis, (s.clock)()).await?;
+    if let auth::Founder::SetupCode(code) = founder {
+        // Spent only now that the book is durable; a refused genesis leaves the code usable.
+        if created {
+            code.keep();
+        }
+    }
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -418,10 +498,14 @@ struct PlaceQuery {
 /// uses the last place it was told and chains its own records after it.
 async fn place(
     State(s): Shared,
+    headers: HeaderMap,
     Path(book): Path<String>,
     Query(q): Query<PlaceQuery>,
 ) -> Result<Response, Problem> {
     let id = parse_book(&book)?;
+    // A session (only people in a book here have one) or the admin token: the answer says
+    // whether the book is here and how it moves.
+    s.auth.caller(&headers)?;
     let signer: PublicKey = q
         .signer
         .parse()
@@ -465,15 +549,17 @@ fn reader_of(ledger: &Ledger, key: &PublicKey) -> Option<Reader> {
         .map(|m| Reader::Member(m.member.clone()))
 }
 
-/// The ledger, for a caller who may read the whole book.
+/// The ledger, for a caller who may read the whole book. Who asks is checked before the book
+/// is looked up, so no answer tells a stranger whether the book exists.
 async fn officer_ledger(
     s: &AppState,
     headers: &HeaderMap,
     book: &str,
 ) -> Result<Arc<Ledger>, Problem> {
     let id = parse_book(book)?;
+    let caller = s.auth.caller(headers)?;
     let ledger = s.library.ledger(id).await?;
-    match s.auth.caller(headers)? {
+    match caller {
         Caller::Person(key) => match reader_of(&ledger, &key) {
             Some(Reader::Officer) => Ok(ledger),
             _ => Err(Problem::forbidden(format!(
@@ -618,7 +704,16 @@ async fn erase_personal(
         .erase_personal(parse_book(&book)?, member.clone())
         .await
         .map_err(crate::library::LibraryError::from)?;
-    Ok(Json(json!({"member": member, "erased": erased})))
+    if !erased.backups.is_empty() {
+        tracing::warn!(
+            %book,
+            backups = ?erased.backups,
+            "erased a member's personal data from the database; these backups, made since, still hold it until they are deleted"
+        );
+    }
+    Ok(Json(
+        json!({"member": member, "erased": erased.erased, "backups_still_holding": erased.backups}),
+    ))
 }
 
 async fn integrity(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {

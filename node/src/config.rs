@@ -19,6 +19,8 @@
 //! # Serve as a relay for partners behind NAT, and for these peers too.
 //! relay = false
 //! relay_peers = []
+//! # Origins people reach this node at besides loopback and https_names (a reverse proxy).
+//! origins = []
 //! ```
 
 use serde::Deserialize;
@@ -55,6 +57,10 @@ pub struct FileConfig {
     pub relay: Option<bool>,
     /// PeerIds this node relays for, besides its partners.
     pub relay_peers: Option<Vec<String>>,
+    /// Origins people reach this node at besides loopback and `https_names` (a reverse proxy
+    /// in front of it, say), like "https://kaban.example.org". Session signatures must name
+    /// one of them.
+    pub origins: Option<Vec<String>>,
 }
 
 /// What flags say, overriding the file.
@@ -77,6 +83,8 @@ pub struct Config {
     pub http: SocketAddr,
     pub https: Option<SocketAddr>,
     pub https_names: Vec<String>,
+    /// Extra origins for session signatures; see [`FileConfig::origins`].
+    pub origins: Vec<String>,
     pub log: String,
     pub p2p: crate::p2p::Options,
 }
@@ -95,6 +103,8 @@ pub enum ConfigError {
     Listen(String),
     #[error("relay peer {0:?} is not a PeerId like 12D3KooW…")]
     RelayPeer(String),
+    #[error("origin {0:?} is not an origin like https://kaban.example.org")]
+    Origin(String),
 }
 
 /// The default data directory.
@@ -145,7 +155,14 @@ impl Config {
             .chain(flags.relay_peers)
             .map(|p| p.parse().map_err(|_| ConfigError::RelayPeer(p)))
             .collect::<Result<_, _>>()?;
+        let origins = parsed
+            .origins
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| kaban_protocol::session::origin_of(&o).ok_or(ConfigError::Origin(o)))
+            .collect::<Result<_, _>>()?;
         Ok(Config {
+            origins,
             p2p: crate::p2p::Options {
                 listen,
                 mdns: !flags.no_mdns && parsed.mdns.unwrap_or(true),

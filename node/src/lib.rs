@@ -6,11 +6,15 @@
 //! - [`config`]: the TOML configuration and its defaults.
 //! - [`p2p`]: peer-to-peer sync with partner nodes; the only module that knows libp2p.
 //! - [`node`]: starting and stopping the whole node.
+//! - [`server`]: the HTTP and HTTPS accept loop, with its connection limits and timeouts.
+//! - [`setup`]: one-time setup codes, the authority to found a book.
 
 pub mod api;
 pub mod config;
 pub mod library;
 pub mod node;
 pub mod p2p;
+pub mod server;
+pub mod setup;
 pub mod storage;
 pub mod tls;

@@ -37,6 +37,13 @@ pub enum LibraryError {
     Refused(#[from] Refusal),
     #[error("{0}")]
     Objection(#[from] Objection),
+    /// The same answer whether the book is missing or the signer is a stranger to it, so that
+    /// a record posted by a stranger does not tell whether a book is on this node.
+    #[error("this node holds no book {book} in which signer {signer} holds a role")]
+    NotHere {
+        book: BookId,
+        signer: kaban_protocol::key::PublicKey,
+    },
     #[error("this node already holds {MAX_BOOKS} books, its limit")]
     TooManyBooks,
     #[error(
@@ -70,9 +77,9 @@ struct Slot {
     inflight: Mutex<HashMap<RecordId, watch::Receiver<Option<bool>>>>,
     /// Changes stored since the snapshot, and how many changes the snapshot holds.
     changes_since_snapshot: Mutex<(usize, usize)>,
-    /// Member ids that have joined, kept up to date as records are added, so that checking a
-    /// contribution does not fold the whole ledger.
-    members: Mutex<std::collections::HashSet<String>>,
+    /// Who has joined and who has left, kept up to date as records are added, so that
+    /// checking a contribution does not fold the whole ledger.
+    members: Mutex<MemberIndex>,
     /// Bumped whenever the book gains durable changes, so sync sessions push them promptly.
     changed: watch::Sender<u64>,
 }
@@ -250,12 +257,8 @@ impl Library {
         }
         if !applied.records.is_empty() {
             let mut members = slot.members.lock().expect("not poisoned");
-            for rid in &applied.records {
-                if let Some(kaban_protocol::kind::Body::MemberJoin(j)) =
-                    book.record(rid).map(Record::body)
-                {
-                    members.insert(j.member.to_string());
-                }
+            for record in applied.records.iter().filter_map(|rid| book.record(rid)) {
+                members.note(record);
             }
         }
         let checkpoint = sync.checkpoint();
@@ -321,15 +324,8 @@ impl Library {
     }
 
     pub async fn list(&self) -> Vec<BookSummary> {
-        let slots: Vec<Arc<Slot>> = self
-            .books
-            .read()
-            .expect("not poisoned")
-            .values()
-            .cloned()
-            .collect();
         let mut out = Vec::new();
-        for slot in slots {
+        for slot in self.slots() {
             let book = slot.book.lock().await;
             out.push(BookSummary {
                 book: book.id().to_string(),
@@ -428,7 +424,12 @@ impl Library {
             return Ok(());
         }
         // Withdrawals awaiting approval will take cash too.
-        let cash = Money::new(p.cash.minor - ledger.pending_withdrawals(None), p.currency);
+        let cash = Money::new(
+            p.cash
+                .minor
+                .saturating_sub(ledger.pending_withdrawals(None)),
+            p.currency,
+        );
         if amount.minor > cash.minor {
             return Err(Objection::InsufficientCash {
                 kind: record.kind().to_owned(),
@@ -441,8 +442,47 @@ impl Library {
         Ok(())
     }
 
+    /// Whether `key` holds a role or is a member's key in some book on this node: the people
+    /// this node opens sessions for.
+    pub async fn knows_key(&self, key: &kaban_protocol::key::PublicKey) -> bool {
+        for slot in self.slots() {
+            let book = slot.book.lock().await;
+            if slot.knows(&book, key, false) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn slots(&self) -> Vec<Arc<Slot>> {
+        self.books
+            .read()
+            .expect("not poisoned")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Refuses a record for a book this node does not hold, or by a signer who never held a
+    /// role in it nor signed in it, with one answer for both.
+    async fn check_signer(&self, id: BookId, record: &Record) -> Result<(), LibraryError> {
+        let signer = record.signer();
+        let known = match self.slot(id) {
+            Ok(slot) => {
+                let book = slot.book.lock().await;
+                slot.knows(&book, &signer, true)
+            }
+            Err(_) => false,
+        };
+        if known {
+            return Ok(());
+        }
+        Err(LibraryError::NotHere { book: id, signer })
+    }
+
     /// Checks, validates, adds and durably stores one record. Returns once it is durable.
     pub async fn submit(&self, id: BookId, record: Record) -> Result<Submitted, LibraryError> {
+        self.check_signer(id, &record).await?;
         self.check_cash(id, &record).await?;
         let slot = self.slot(id)?;
         let rid = record.id();
@@ -467,14 +507,9 @@ impl Library {
             return Ok(Submitted::Existing(rid));
         }
         slot.admit(&book, &record)?;
-        let joined = match record.body() {
-            kaban_protocol::kind::Body::MemberJoin(j) => Some(j.member.to_string()),
-            _ => None,
-        };
+        let indexed = record.clone();
         let hash = book.add(record)?;
-        if let Some(member) = joined {
-            slot.members.lock().expect("not poisoned").insert(member);
-        }
+        slot.members.lock().expect("not poisoned").note(&indexed);
         let change = book.change_bytes(&hash).expect("the change was just added");
         let durable = self.storage.append(id, change).await?;
         let (done, waiter) = watch::channel(None);
@@ -515,7 +550,7 @@ impl Library {
             s.changes_since_snapshot,
             book.change_count().saturating_sub(s.changes_since_snapshot),
         );
-        *slot.members.lock().expect("not poisoned") = members_of(&book);
+        *slot.members.lock().expect("not poisoned") = MemberIndex::of(&book);
         *slot.ledger.lock().expect("not poisoned") = None;
         Ok(())
     }
@@ -549,20 +584,43 @@ impl Library {
 #[cfg(test)]
 mod tests;
 
-fn members_of(book: &Book) -> std::collections::HashSet<String> {
-    book.records()
-        .filter_map(|r| match r.body() {
-            kaban_protocol::kind::Body::MemberJoin(j) => Some(j.member.to_string()),
-            _ => None,
-        })
-        .collect()
+/// Who has joined a book, and who has a departure record (reversed or not: the ledger, folded
+/// only for them, says which).
+#[derive(Debug, Default)]
+struct MemberIndex {
+    joined: std::collections::HashSet<String>,
+    departed: std::collections::HashSet<String>,
+}
+
+impl MemberIndex {
+    fn of(book: &Book) -> MemberIndex {
+        let mut index = MemberIndex::default();
+        for record in book.records() {
+            index.note(record);
+        }
+        index
+    }
+
+    /// Takes in a record added to the book.
+    fn note(&mut self, record: &Record) {
+        use kaban_protocol::kind::Body;
+        match record.body() {
+            Body::MemberJoin(j) => {
+                self.joined.insert(j.member.to_string());
+            }
+            Body::Departure(d) => {
+                self.departed.insert(d.member.to_string());
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Slot {
     fn new(book: Book, changes_since_snapshot: usize) -> Slot {
         let in_snapshot = book.change_count().saturating_sub(changes_since_snapshot);
         Slot {
-            members: Mutex::new(members_of(&book)),
+            members: Mutex::new(MemberIndex::of(&book)),
             changed: watch::channel(0).0,
             book: tokio::sync::Mutex::new(book),
             ledger: Mutex::new(None),
@@ -582,7 +640,7 @@ impl Slot {
         };
         let members = self.members.lock().expect("not poisoned");
         match record.body() {
-            Body::MemberJoin(j) if members.contains(j.member.as_str()) => {
+            Body::MemberJoin(j) if members.joined.contains(j.member.as_str()) => {
                 Err(Objection::MemberTaken {
                     member: j.member.to_string(),
                     book: name,
@@ -596,11 +654,16 @@ impl Slot {
                     currency: genesis.currency,
                 })
             }
-            Body::Contribution(c) if !members.contains(c.member.as_str()) => {
+            Body::Contribution(c) if !members.joined.contains(c.member.as_str()) => {
                 Err(Objection::UnknownMember {
                     member: c.member.to_string(),
                     book: name,
                 })
+            }
+            // A member with a departure record: the ledger says whether she has left.
+            Body::Contribution(c) if members.departed.contains(c.member.as_str()) => {
+                drop(members);
+                self.ledger_for(book).admit(&name, record)
             }
             Body::Withdrawal(_) | Body::Departure(_) => {
                 drop(members);
@@ -608,6 +671,19 @@ impl Slot {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Whether `key` is someone in this book: an officer (with `past`, also one whose roles
+    /// were revoked, or who signed here before) or a member's key.
+    fn knows(&self, book: &Book, key: &kaban_protocol::key::PublicKey, past: bool) -> bool {
+        if book.genesis().is_none() {
+            return false;
+        }
+        let ledger = self.ledger_for(book);
+        ledger.officers.iter().any(|o| o.key == *key)
+            || ledger.members.iter().any(|m| m.key.as_ref() == Some(key))
+            || (past
+                && (book.seq_of(key) > 0 || book.roster().revocations().any(|(k, _)| k == key)))
     }
 
     fn ledger_for(&self, book: &Book) -> Arc<Ledger> {

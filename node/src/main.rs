@@ -50,6 +50,12 @@ enum Command {
         #[arg(long)]
         relay_peer: Vec<String>,
     },
+    /// Print a fresh one-time setup code (text and QR code): it lets one book be founded on
+    /// this node, within an hour, without the admin token.
+    SetupCode {
+        #[arg(long, env = "KABAN_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Print this node's id (its libp2p PeerId).
     Id {
         #[arg(long, env = "KABAN_DATA_DIR")]
@@ -83,6 +89,8 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Every file this process writes (database, WAL, backups, keys) is its owner's alone.
+    kaban_node::node::private_umask();
     let command = cli.command.unwrap_or(Command::Run {
         data_dir: None,
         http: None,
@@ -140,13 +148,26 @@ fn run() -> anyhow::Result<()> {
                 if s.relay {
                     println!("relay: serving this node's partners");
                 }
+                if let Some(fingerprint) = &s.ca_fingerprint {
+                    println!("CA fingerprint (SHA-256): {fingerprint}");
+                }
+                if let Some(code) = &s.setup_code {
+                    print_setup_code(code);
+                }
                 println!("admin token: {}", s.admin_token.display());
                 println!("data dir: {}", s.data_dir.display());
             }))
         }
+        Command::SetupCode { data_dir } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            kaban_node::node::make_private(&dir)?;
+            let code = kaban_node::setup::SetupCodes::new(&dir).issue(kaban_node::api::now_ms())?;
+            print_setup_code(&code);
+            Ok(())
+        }
         Command::Id { data_dir } => {
             let dir = data_dir.unwrap_or_else(default_data_dir);
-            std::fs::create_dir_all(&dir)?;
+            kaban_node::node::make_private(&dir)?;
             let key = kaban_node::node::node_key(&dir)?;
             println!("{}", key.public().to_peer_id());
             Ok(())
@@ -162,12 +183,17 @@ fn run() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let (storage, thread) = kaban_node::storage::open(&dir)?;
-                storage.backup(out.clone()).await?;
+                let personal = storage.backup(out.clone(), kaban_node::api::now_ms()).await?;
                 drop(storage);
                 thread
                     .join()
                     .map_err(|_| anyhow::anyhow!("storage thread panicked"))?;
                 println!("backed up {} to {}", dir.display(), out.display());
+                if personal > 0 {
+                    println!(
+                        "this backup holds the personal data (names, phone numbers, notes) of {personal} members: keep it as private as the node (it is mode 600). Erasing a member on the node does not reach it; the node names this backup when that happens"
+                    );
+                }
                 anyhow::Ok(())
             })
         }
@@ -224,6 +250,14 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("kaban-restore-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+fn print_setup_code(code: &str) {
+    println!(
+        "setup code: {code} (founds one book, within {} minutes; `kaban-node setup-code` makes another)",
+        kaban_node::setup::SETUP_CODE_TTL.as_secs() / 60
+    );
+    println!("{}", kaban_node::setup::qr_text(code));
 }
 
 async fn shutdown_signal() {

@@ -27,6 +27,63 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The file descriptors the node asks for: room for [`crate::server::MAX_CONNECTIONS`] HTTP
+/// connections, p2p connections and SQLite, whatever the login limit (often 1,024).
+pub const WANTED_FILE_DESCRIPTORS: u64 = 8192;
+
+/// Makes every file the process creates private (mode 0600, directories 0700), whatever the
+/// umask it was started with: the database, its WAL and shm, and backups.
+pub fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Raises the soft file-descriptor limit towards [`WANTED_FILE_DESCRIPTORS`], within the hard
+/// limit. Returns the soft limit in force.
+pub fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let current = limit.current.unwrap_or(u64::MAX);
+    let wanted = WANTED_FILE_DESCRIPTORS.min(hard);
+    if current < wanted {
+        let raised = rustix::process::Rlimit {
+            current: Some(wanted),
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, current, wanted, "could not raise the file descriptor limit");
+            return Some(current);
+        }
+        return Some(wanted);
+    }
+    Some(current)
+}
+
+/// Makes `path` (and its parents) if missing, and leaves it readable by its owner only.
+pub(crate) fn private_dir(path: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private (mode 700)", path.display()))
+}
+
+/// Makes the data directory private: the directory and its subdirectories 0700, every file
+/// 0600, whatever the umask was when they were made (a data directory from an earlier version,
+/// or restored by hand). New files are private by the process's umask (see `main`).
+pub fn make_private(data_dir: &Path) -> anyhow::Result<()> {
+    private_dir(data_dir)?;
+    for entry in std::fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            make_private(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("making {} private", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// The admin token, created on first start.
 pub fn admin_token(data_dir: &Path) -> anyhow::Result<(String, PathBuf)> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
@@ -71,8 +128,10 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     started: impl FnOnce(&Started),
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    private_umask();
+    let fds = raise_fd_limit();
+    tracing::info!(file_descriptors = fds, "file descriptor limit");
+    make_private(&config.data_dir)?;
     let key = node_key(&config.data_dir)?;
     let node_id = key.public().to_peer_id().to_string();
     let (token, token_path) = admin_token(&config.data_dir)?;
@@ -94,54 +153,77 @@ pub async fn run(
         )?),
         None => None,
     };
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("listening for HTTP on {}", config.http))?;
+    let https_listener = match config.https {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for HTTPS on {addr}"))?,
+        ),
+        None => None,
+    };
+    let http_addr = listener.local_addr()?;
+    let https_addr = https_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+    let origins = origins(&config, http_addr, https_addr);
+    let setup = crate::setup::SetupCodes::new(&config.data_dir);
     let state = Arc::new(AppState {
         library,
-        auth: Auth::new(token),
+        auth: Auth::new(token, node_id.clone(), origins, setup.clone()),
         node_id: node_id.clone(),
         clock: api::now_ms,
         p2p: Some(p2p.clone()),
         ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
     });
-    let listener = tokio::net::TcpListener::bind(config.http)
-        .await
-        .with_context(|| format!("listening for HTTP on {}", config.http))?;
     // One shutdown signal for both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let mut https_addr = None;
-    let mut https_task = None;
-    if let (Some(addr), Some(tls)) = (config.https, tls) {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listening for HTTPS on {addr}"))?;
-        https_addr = Some(l.local_addr()?);
-        https_task = Some(tokio::spawn(crate::tls::serve(
+    let limits = crate::server::Limits::new(
+        crate::server::MAX_CONNECTIONS,
+        crate::server::MAX_CONNECTIONS_PER_ADDRESS,
+    );
+    let https_task = match (https_listener, tls.as_ref()) {
+        (Some(l), Some(tls)) => Some(tokio::spawn(crate::server::serve(
             l,
-            tls.config,
+            Some(Arc::clone(&tls.config)),
             api::router(Arc::clone(&state)),
-            stopped(stop_rx.clone()),
-        )));
-    }
+            Arc::clone(&limits),
+            stop_rx.clone(),
+        ))),
+        _ => None,
+    };
+    let setup_code = if state.library.list().await.is_empty() {
+        Some(setup.issue(api::now_ms())?)
+    } else {
+        None
+    };
     let info = Started {
         node_id,
         listen: p2p.status.listen.lock().expect("not poisoned").clone(),
-        http: listener.local_addr()?,
+        http: http_addr,
         https: https_addr,
         admin_token: token_path,
         data_dir: config.data_dir.clone(),
         relay: config.p2p.relay,
+        setup_code,
+        ca_fingerprint: tls.as_ref().map(|t| t.fingerprint.clone()),
     };
     started(&info);
-    axum::serve(listener, api::router(Arc::clone(&state)))
-        .with_graceful_shutdown(stopped(stop_rx))
-        .await
-        .context("serving HTTP")?;
+    crate::server::serve(
+        listener,
+        None,
+        api::router(Arc::clone(&state)),
+        limits,
+        stop_rx,
+    )
+    .await;
     if let Some(task) = https_task {
         let _ = task.await;
     }
@@ -167,4 +249,59 @@ pub struct Started {
     pub admin_token: PathBuf,
     pub data_dir: PathBuf,
     pub relay: bool,
+    /// A fresh one-time setup code, when the node holds no books yet.
+    pub setup_code: Option<String>,
+    /// The SHA-256 fingerprint of the node's CA certificate, when it serves HTTPS, for a
+    /// person to compare with what a phone shows before trusting it.
+    pub ca_fingerprint: Option<String>,
+}
+
+/// The origins this node is reached at, which session signatures must name: loopback and the
+/// configured names, on the HTTP and HTTPS ports, and any `origins` the configuration adds
+/// (a reverse proxy in front, say).
+fn origins(
+    config: &Config,
+    http: std::net::SocketAddr,
+    https: Option<std::net::SocketAddr>,
+) -> Vec<String> {
+    let host = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        v4 => v4.to_string(),
+    };
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
+    names.extend(
+        config
+            .https_names
+            .iter()
+            .map(|n| match n.parse::<std::net::Ipv6Addr>() {
+                Ok(v6) => format!("[{v6}]"),
+                Err(_) => n.to_ascii_lowercase(),
+            }),
+    );
+    let mut out = Vec::new();
+    let mut add = |scheme: &str, addr: std::net::SocketAddr| {
+        let mut hosts = names.clone();
+        if !addr.ip().is_unspecified() {
+            hosts.push(host(addr.ip()));
+        }
+        for h in hosts {
+            let url = format!("{scheme}://{h}:{}", addr.port());
+            if let Some(o) = kaban_protocol::session::origin_of(&url) {
+                out.push(o);
+            }
+        }
+    };
+    add("http", http);
+    if let Some(https) = https {
+        add("https", https);
+    }
+    out.extend(
+        config
+            .origins
+            .iter()
+            .filter_map(|o| kaban_protocol::session::origin_of(o)),
+    );
+    out.sort();
+    out.dedup();
+    out
 }

@@ -36,6 +36,9 @@ use tokio::task::JoinSet;
 
 /// Most sync sessions at once, inbound and outbound together.
 pub const MAX_SESSIONS: usize = 64;
+/// Inbound sync streams one peer may hold open at once. A session permit is taken only once
+/// a stream has named a book shared with its peer, so a stranger's streams never take one.
+pub const MAX_STREAMS_PER_PEER: usize = 8;
 /// How long a dial may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Backoff between attempts to reach a partner: doubling from the first to the last.
@@ -128,6 +131,9 @@ pub struct P2p {
     control: libp2p_stream::Control,
     library: Arc<Library>,
     sessions: Arc<Semaphore>,
+    /// Inbound streams per peer, named a book or not yet: a peer may hold at most
+    /// [`MAX_STREAMS_PER_PEER`], whatever it does with them.
+    inbound: Arc<Mutex<HashMap<PeerId, usize>>>,
     tasks: Arc<Mutex<JoinSet<()>>>,
     banned: Arc<Mutex<HashMap<PeerId, Instant>>>,
     /// Peers the relay serves (relay mode): `relay_peers` and every partner.
@@ -223,6 +229,7 @@ pub async fn start(
         control,
         library,
         sessions: Arc::new(Semaphore::new(MAX_SESSIONS)),
+        inbound: Arc::new(Mutex::new(HashMap::new())),
         tasks: Arc::new(Mutex::new(JoinSet::new())),
         banned: Arc::new(Mutex::new(HashMap::new())),
         relayed_for,
@@ -442,14 +449,34 @@ impl P2p {
         let _ = self.commands.send(Command::Disconnect(peer)).await;
     }
 
+    /// A place for one more inbound stream from `peer`, within [`MAX_STREAMS_PER_PEER`].
+    fn inbound_slot(&self, peer: PeerId) -> Option<InboundSlot> {
+        let mut map = self.inbound.lock().expect("not poisoned");
+        let n = map.entry(peer).or_default();
+        if *n >= MAX_STREAMS_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(InboundSlot {
+            map: Arc::clone(&self.inbound),
+            peer,
+        })
+    }
+
+    /// A session permit, for a stream that named a book shared with its peer; `None` when
+    /// [`MAX_SESSIONS`] sessions run already.
+    pub(crate) fn session_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.sessions).try_acquire_owned().ok()
+    }
+
     async fn accept(self, mut incoming: libp2p_stream::IncomingStreams) {
         while let Some((peer, stream)) = incoming.next().await {
             if self.is_banned(&peer) {
                 tracing::info!(%peer, "refused a stream from a banned peer");
                 continue;
             }
-            let Ok(permit) = Arc::clone(&self.sessions).try_acquire_owned() else {
-                tracing::warn!(%peer, "too many sync sessions; refusing a stream");
+            let Some(slot) = self.inbound_slot(peer) else {
+                tracing::debug!(%peer, "the peer holds too many sync streams; refusing another");
                 continue;
             };
             let me = self.clone();
@@ -465,8 +492,26 @@ impl P2p {
                         || tracing::info!(error = %format!("{e:#}"), "inbound session ended"),
                     );
                 }
-                drop(permit);
+                drop(slot);
             });
+        }
+    }
+}
+
+/// One inbound stream's place in its peer's count, given back when the stream ends.
+struct InboundSlot {
+    map: Arc<Mutex<HashMap<PeerId, usize>>>,
+    peer: PeerId,
+}
+
+impl Drop for InboundSlot {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().expect("not poisoned");
+        if let Some(n) = map.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.peer);
+            }
         }
     }
 }

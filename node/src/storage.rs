@@ -13,6 +13,7 @@
 use kaban_protocol::record::BookId;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("storage/0001_init.sql"),
     include_str!("storage/0002_sync.sql"),
     include_str!("storage/0003_partners.sql"),
+    include_str!("storage/0004_privacy.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,15 @@ pub struct Personal {
     pub full_name: Option<String>,
     pub phone: Option<String>,
     pub notes: Option<String>,
+}
+
+/// What erasing a member's personal data did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erased {
+    /// Whether there was any to erase.
+    pub erased: bool,
+    /// Backups made since it was stored, still on disk, which hold it.
+    pub backups: Vec<String>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
@@ -129,6 +140,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted content is overwritten with zeros, so erased personal data is gone from the
+    // database file and not left in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }
@@ -370,8 +384,8 @@ impl Storage {
     ) -> Result<(), StorageError> {
         self.call(move |conn| {
             conn.execute(
-                "INSERT INTO personal (book, member, full_name, phone, notes, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO personal (book, member, full_name, phone, notes, updated_ms, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
                  ON CONFLICT (book, member) DO UPDATE SET full_name = ?3, phone = ?4, notes = ?5,
                  updated_ms = ?6",
                 params![
@@ -411,14 +425,45 @@ impl Storage {
         .await
     }
 
-    /// Erases a member's personal data. Returns whether there was any.
-    pub async fn erase_personal(&self, book: BookId, member: String) -> Result<bool, StorageError> {
+    /// Erases a member's personal data: deleted with `secure_delete`, then the WAL is
+    /// checkpointed and truncated, so no copy is left in the database, its WAL or its shm.
+    /// Returns whether there was any, and the backups made since it was stored that still
+    /// exist: they hold it until the operator deletes them.
+    pub async fn erase_personal(
+        &self,
+        book: BookId,
+        member: String,
+    ) -> Result<Erased, StorageError> {
         self.call(move |conn| {
-            let n = conn.execute(
+            let book = book.to_string();
+            let created: Option<Option<i64>> = conn
+                .query_row(
+                    "SELECT created_ms FROM personal WHERE book = ?1 AND member = ?2",
+                    params![book, member],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(created) = created else {
+                return Ok(Erased::default());
+            };
+            conn.execute(
                 "DELETE FROM personal WHERE book = ?1 AND member = ?2",
-                params![book.to_string(), member],
+                params![book, member],
             )?;
-            Ok(n > 0)
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            let mut stmt = conn.prepare(
+                "SELECT path FROM backups WHERE made_ms >= ?1 AND personal_rows > 0 ORDER BY made_ms",
+            )?;
+            let backups = stmt
+                .query_map(params![created.unwrap_or(0)], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter(|p| Path::new(p).exists())
+                .collect();
+            Ok(Erased {
+                erased: true,
+                backups,
+            })
         })
         .await
     }
@@ -508,11 +553,27 @@ impl Storage {
         .await
     }
 
-    /// Writes a consistent copy of the database to `out` (SQLite `VACUUM INTO`).
-    pub async fn backup(&self, out: PathBuf) -> Result<(), StorageError> {
+    /// Writes a consistent copy of the database to `out` (SQLite `VACUUM INTO`), readable by
+    /// its owner only, and notes it, so that erasing a member later names it. Returns how many
+    /// members' personal data it holds.
+    pub async fn backup(&self, out: PathBuf, now_ms: u64) -> Result<u64, StorageError> {
         self.call(move |conn| {
             conn.execute("VACUUM INTO ?1", params![out.to_string_lossy()])?;
-            Ok(())
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| StorageError::DataDir {
+                    path: out.clone(),
+                    source,
+                },
+            )?;
+            let personal: i64 =
+                conn.query_row("SELECT count(*) FROM personal", [], |r| r.get(0))?;
+            let path = std::fs::canonicalize(&out).unwrap_or(out);
+            conn.execute(
+                "INSERT INTO backups (path, made_ms, personal_rows) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (path) DO UPDATE SET made_ms = ?2, personal_rows = ?3",
+                params![path.to_string_lossy(), now_ms as i64, personal],
+            )?;
+            Ok(personal as u64)
         })
         .await
     }

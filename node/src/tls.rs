@@ -14,19 +14,64 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio_rustls::rustls;
 
-/// How long a TLS handshake may take before the connection is dropped.
-pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// At most this many connections are served at once over HTTPS; more wait to be accepted.
-pub const MAX_CONNECTIONS: usize = 256;
-
 #[derive(Debug)]
 pub struct Tls {
     pub config: Arc<rustls::ServerConfig>,
     /// The CA certificate in PEM, for phones to install.
     pub ca_pem: String,
+    /// Its SHA-256 fingerprint, for a person to compare before trusting it.
+    pub fingerprint: String,
 }
 
-fn ca_params(node_id: &str) -> CertificateParams {
+/// The names (besides loopback) the CA may certify, kept beside it: one per line.
+const CA_NAMES_FILE: &str = "ca.names";
+
+/// The CA may certify only loopback and these names: a phone that installs it trusts it for
+/// this node and nothing else.
+fn name_constraints(names: &[String]) -> rcgen::NameConstraints {
+    use rcgen::{CidrSubnet, GeneralSubtree};
+    let mut permitted: Vec<GeneralSubtree> = Vec::new();
+    for name in ["localhost", "127.0.0.1", "::1"]
+        .into_iter()
+        .chain(names.iter().map(String::as_str))
+    {
+        let subtree = match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                let bits = if ip.is_ipv4() { 32 } else { 128 };
+                GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(ip, bits))
+            }
+            Err(_) => GeneralSubtree::DnsName(name.to_ascii_lowercase()),
+        };
+        if !permitted.contains(&subtree) {
+            permitted.push(subtree);
+        }
+    }
+    rcgen::NameConstraints {
+        permitted_subtrees: permitted,
+        excluded_subtrees: Vec::new(),
+    }
+}
+
+/// The SHA-256 fingerprint of a PEM certificate, as browsers show it (`AB:CD:…`).
+pub fn fingerprint(pem: &str) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .context("the CA certificate is not PEM")?;
+    let hex: Vec<String> = sha2::Sha256::digest(&der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    Ok(hex.join(":"))
+}
+
+fn ca_params(node_id: &str, names: &[String]) -> CertificateParams {
     let mut params = CertificateParams::default();
     // A PeerId is ASCII (base58), so its last eight characters are its last eight bytes.
     let short = &node_id[node_id.len().saturating_sub(8)..];
@@ -38,6 +83,7 @@ fn ca_params(node_id: &str) -> CertificateParams {
         .push(DnType::OrganizationName, "Kaban");
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.name_constraints = Some(name_constraints(names));
     // Fixed dates, so the CA certificate made again from its key at every start is the same
     // issuer as the one the phones installed.
     params.not_before = rcgen::date_time_ymd(2025, 1, 1);
@@ -48,14 +94,17 @@ fn ca_params(node_id: &str) -> CertificateParams {
 /// Loads (or on first use makes) the node's CA, and makes a server certificate for `names`.
 pub fn setup(data_dir: &Path, node_id: &str, names: &[String]) -> anyhow::Result<Tls> {
     let dir = data_dir.join("tls");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::node::private_dir(&dir)?;
     let (key_path, cert_path) = (dir.join("ca.key"), dir.join("ca.crt"));
+    let names_path = dir.join(CA_NAMES_FILE);
     if !key_path.exists() {
         let key = KeyPair::generate().context("making the CA key")?;
-        let cert = ca_params(node_id)
+        let cert = ca_params(node_id, names)
             .self_signed(&key)
             .context("making the CA certificate")?;
         crate::node::write_private(&key_path, key.serialize_pem().as_bytes())?;
+        std::fs::write(&names_path, names.join("\n"))
+            .with_context(|| format!("writing {}", names_path.display()))?;
         std::fs::write(&cert_path, cert.pem())
             .with_context(|| format!("writing {}", cert_path.display()))?;
     }
@@ -66,7 +115,26 @@ pub fn setup(data_dir: &Path, node_id: &str, names: &[String]) -> anyhow::Result
     .with_context(|| format!("{} is not a key", key_path.display()))?;
     let ca_pem = std::fs::read_to_string(&cert_path)
         .with_context(|| format!("reading {}", cert_path.display()))?;
-    let issuer = ca_params(node_id)
+    // A CA made before name constraints has no names file: it stays unconstrained until the
+    // operator makes a new one (move tls/ aside); phones then install the new one.
+    let ca_names: Option<Vec<String>> = std::fs::read_to_string(&names_path).ok().map(|t| {
+        t.lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    });
+    match &ca_names {
+        None => tracing::warn!(
+            "this node's CA has no name constraints (made by an earlier version): phones that install it trust it for every site. Move {} aside and restart to make a constrained one; phones then install it again",
+            dir.display()
+        ),
+        Some(allowed) => {
+            for name in names.iter().filter(|n| !allowed.contains(n)) {
+                tracing::warn!(%name, "this HTTPS name is outside the CA's name constraints, so phones will refuse it; move the tls directory aside and restart to make a CA for all the names (phones install it again)");
+            }
+        }
+    }
+    let issuer = ca_params(node_id, ca_names.as_deref().unwrap_or(names))
         .self_signed(&ca_key)
         .context("remaking the CA certificate")?;
 
@@ -100,59 +168,7 @@ pub fn setup(data_dir: &Path, node_id: &str, names: &[String]) -> anyhow::Result
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Tls {
         config: Arc::new(config),
+        fingerprint: fingerprint(&ca_pem)?,
         ca_pem,
     })
-}
-
-/// Serves `router` over TLS on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    router: axum::Router,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => return,
-            p = Arc::clone(&slots).acquire_owned() => p.expect("the semaphore is never closed"),
-        };
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors, say: wait a little rather than spin.
-                    tracing::warn!(error = %e, "accepting an HTTPS connection failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let service = hyper_util::service::TowerToHyperService::new(router);
-            if let Err(e) =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
-                    .await
-            {
-                tracing::debug!(%peer, error = %e, "HTTPS connection ended with an error");
-            }
-        });
-    }
 }

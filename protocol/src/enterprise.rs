@@ -93,6 +93,9 @@ pub struct ReportLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InvestorLine {
     pub group: BookId,
+    /// The investor record that registers the group, which the group names when it accepts
+    /// this book.
+    pub registration: RecordId,
     pub name: String,
     pub currency: crate::money::Currency,
     pub officers: Vec<crate::key::PublicKey>,
@@ -202,6 +205,9 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                 g.group,
                 InvestorLine {
                     group: g.group,
+                    registration: roster
+                        .registration(g.group)
+                        .expect("every registered group has its record"),
                     name: g.name.clone(),
                     currency: g.currency,
                     officers: g.officers.clone(),
@@ -234,7 +240,7 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                 TransferStatus::ReceivedWithDifference {
                     received: rc.received,
                     difference: Money::new(
-                        rc.received.minor - t.expected.minor,
+                        rc.received.minor.saturating_sub(t.expected.minor),
                         t.expected.currency,
                     ),
                 }
@@ -261,9 +267,9 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
         if have >= need
             && let Some(line) = investors.get_mut(&t.group)
         {
-            line.sent.minor += t.amount.minor;
+            line.sent.minor = line.sent.minor.saturating_add(t.amount.minor);
             if let Some(Body::Receipt(rc)) = receipt.map(Record::body) {
-                line.received.minor += rc.received.minor;
+                line.received.minor = line.received.minor.saturating_add(rc.received.minor);
             }
         }
         transfers.push(TransferLine {
@@ -300,9 +306,11 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                 if have >= need
                     && let Some(line) = investors.get_mut(&ret.group)
                 {
-                    line.returns_paid.minor += ret.amount.minor;
+                    line.returns_paid.minor =
+                        line.returns_paid.minor.saturating_add(ret.amount.minor);
                     if let ReturnStatus::Received { received } = &status {
-                        line.returns_received.minor += received.minor;
+                        line.returns_received.minor =
+                            line.returns_received.minor.saturating_add(received.minor);
                     }
                 }
                 returns.push(ReturnLine {
@@ -332,7 +340,10 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             Body::Report(rep) => reports.push(ReportLine {
                 record: r.id(),
                 time_ms: r.time_ms(),
-                surplus: Money::new(rep.revenue.minor - rep.costs.minor, rep.revenue.currency),
+                surplus: Money::new(
+                    rep.revenue.minor.saturating_sub(rep.costs.minor),
+                    rep.revenue.currency,
+                ),
                 report: rep.clone(),
                 signed_by,
                 effective: have >= need,
@@ -340,8 +351,12 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             _ => {}
         }
     }
-    let sum =
-        |f: fn(&InvestorLine) -> i64| Money::new(investors.values().map(f).sum(), genesis.currency);
+    let sum = |f: fn(&InvestorLine) -> i64| {
+        Money::new(
+            investors.values().map(f).fold(0i64, i64::saturating_add),
+            genesis.currency,
+        )
+    };
     Reconciliation {
         enterprise: genesis.enterprise.as_ref().map(|e| EnterpriseInfo {
             name: genesis.name.clone(),

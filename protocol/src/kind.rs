@@ -172,7 +172,9 @@ pub fn signer_roles(kind: &str) -> &'static [Role] {
         Role::Investor,
     ];
     match kind {
-        "withdrawal" | "receipt" | "return" | "distribution" | "departure" => &[Role::Treasurer],
+        "withdrawal" | "receipt" | "return" | "distribution" | "departure" | "investment" => {
+            &[Role::Treasurer]
+        }
         // An investor group's officers acknowledge its returns; which group, validation checks.
         "return_receipt" => &[Role::Investor],
         "report" => OFFICERS,
@@ -202,7 +204,8 @@ pub fn fixed_quorum(kind: &str) -> Option<&'static str> {
 pub fn default_quorum(kind: &str) -> u32 {
     match kind {
         "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" | "investor"
-        | "transfer" | "report" | "return" | "distribution" | "departure" | "membership" => 2,
+        | "transfer" | "report" | "return" | "distribution" | "departure" | "membership"
+        | "investment" => 2,
         _ => 1,
     }
 }
@@ -230,6 +233,7 @@ pub enum Body {
     Distribution(Distribution),
     Departure(Departure),
     Membership(Membership),
+    Investment(Investment),
     /// A kind this build does not know, kept verbatim.
     Unknown {
         kind: String,
@@ -457,6 +461,19 @@ pub struct Membership {
     pub rate: String,
 }
 
+/// The group accepts an enterprise book as one it invests in. Until an effective investment
+/// record names an enterprise book and the investor registration in it, that book moves none of
+/// the group's money in any view: a registration is signed by the cooperative alone, so it
+/// cannot commit the group. A registration made again (new officers, say) needs a new
+/// acceptance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Investment {
+    /// The enterprise book.
+    pub enterprise: crate::record::BookId,
+    /// The investor record in it that registers this group, as the group's officers read it.
+    pub registration: RecordId,
+}
+
 impl Rules {
     /// The quorum of `kind`. An approval is itself a signature and always has quorum 1.
     pub fn quorum(&self, kind: &str) -> u32 {
@@ -558,6 +575,7 @@ impl Body {
             Body::Distribution(_) => "distribution",
             Body::Departure(_) => "departure",
             Body::Membership(_) => "membership",
+            Body::Investment(_) => "investment",
             Body::Unknown { kind, .. } => kind,
         }
     }
@@ -593,6 +611,7 @@ impl Body {
             Body::Distribution(b) => serde_json::to_value(b),
             Body::Departure(b) => serde_json::to_value(b),
             Body::Membership(b) => serde_json::to_value(b),
+            Body::Investment(b) => serde_json::to_value(b),
             Body::Unknown { body, .. } => return body.clone(),
         };
         v.expect("typed bodies always serialize")
@@ -633,6 +652,7 @@ impl Body {
             "distribution" => Body::Distribution(parse(value)?),
             "departure" => Body::Departure(parse(value)?),
             "membership" => Body::Membership(parse(value)?),
+            "investment" => Body::Investment(parse(value)?),
             other => Body::Unknown {
                 kind: other.to_owned(),
                 body: value,
@@ -806,8 +826,11 @@ impl Body {
                 }
                 text(&r.narrative.text, "narrative", MAX_NARRATIVE_CHARS)?;
             }
-            Body::RoleGrant(_) | Body::RoleRevoke(_) | Body::Approval(_) | Body::Unknown { .. } => {
-            }
+            Body::RoleGrant(_)
+            | Body::RoleRevoke(_)
+            | Body::Approval(_)
+            | Body::Investment(_)
+            | Body::Unknown { .. } => {}
         }
         Ok(())
     }
@@ -861,7 +884,7 @@ fn check_genesis(g: &Genesis) -> Result<(), BodyError> {
     let book_kinds: &[&str] = if g.enterprise.is_some() {
         &["investor", "report", "return", "membership"]
     } else {
-        &["distribution", "departure"]
+        &["distribution", "departure", "investment"]
     };
     for kind in [
         "role_grant",

@@ -75,6 +75,9 @@ pub struct Portfolio {
     /// Returns received and not yet distributed.
     pub undistributed: Money,
     pub holdings: Vec<Holding>,
+    /// Enterprise books that register this group but that it has not accepted; they count
+    /// for nothing until it does.
+    pub unaccepted: Vec<Unaccepted>,
     /// Where the books disagree with each other; see [`AnomalyKind`].
     pub anomalies: Vec<Anomaly>,
 }
@@ -100,7 +103,8 @@ pub fn portfolio(
             && d.departure.settlement == Settlement::Conversion
             && let Some(e) = d.departure.enterprise
         {
-            *conversions.entry(e).or_default() += d.departure.amount.minor;
+            let c = conversions.entry(e).or_default();
+            *c = c.saturating_add(d.departure.amount.minor);
         }
     }
     let distributed_by_return: BTreeMap<RecordId, (RecordId, Money)> = ledger
@@ -110,12 +114,31 @@ pub fn portfolio(
         .map(|d| (d.return_record, (d.record, d.amount)))
         .collect();
     let mut received_returns: BTreeMap<RecordId, Money> = BTreeMap::new();
+    let mut unaccepted = Vec::new();
 
     for (id, rec) in enterprises {
         let Some(info) = rec.enterprise.as_ref() else {
             continue;
         };
-        if !rec.investors.iter().any(|i| i.group == group) {
+        let Some(registration) = rec.investors.iter().find(|i| i.group == group) else {
+            continue;
+        };
+        if let Some(why) = unaccepted_because(ledger, *id, registration) {
+            anomalies.push(Anomaly {
+                kind: AnomalyKind::UnacceptedEnterprise,
+                records: vec![registration.registration],
+                detail: format!(
+                    "enterprise book {id} ({}) names this group as its investor, but {why}; it counts for nothing in the group's cash or statements",
+                    info.name
+                ),
+            });
+            unaccepted.push(Unaccepted {
+                enterprise: *id,
+                name: info.name.clone(),
+                registration: registration.registration,
+                officers: registration.officers.clone(),
+                reason: why,
+            });
             continue;
         }
         let mut h = Holding {
@@ -144,12 +167,16 @@ pub fn portfolio(
                 }
             };
             if sent {
-                h.invested.minor += t.transfer.amount.minor;
-                h.fees.minor += t.transfer.fee.minor;
+                h.invested.minor = h.invested.minor.saturating_add(t.transfer.amount.minor);
+                h.fees.minor = h.fees.minor.saturating_add(t.transfer.fee.minor);
             }
             match received {
-                Some(r) => h.capital_received.minor += r.minor,
-                None => h.in_transit.minor += t.transfer.amount.minor,
+                Some(r) => {
+                    h.capital_received.minor = h.capital_received.minor.saturating_add(r.minor);
+                }
+                None => {
+                    h.in_transit.minor = h.in_transit.minor.saturating_add(t.transfer.amount.minor);
+                }
             }
         }
         for r in rec.returns.iter().filter(|r| r.payment.group == group) {
@@ -157,16 +184,16 @@ pub fn portfolio(
                 ReturnStatus::AwaitingApproval { .. } => continue,
                 ReturnStatus::Paid => {}
                 ReturnStatus::Received { received } => {
-                    h.received_back.minor += received.minor;
+                    h.received_back.minor = h.received_back.minor.saturating_add(received.minor);
                     received_returns.insert(r.record, *received);
                     if let Some((_, amount)) = distributed_by_return.get(&r.record) {
-                        h.distributed.minor += amount.minor;
+                        h.distributed.minor = h.distributed.minor.saturating_add(amount.minor);
                     }
                 }
             }
-            h.returns_paid.minor += r.payment.amount.minor;
+            h.returns_paid.minor = h.returns_paid.minor.saturating_add(r.payment.amount.minor);
         }
-        h.outstanding = Money::new(h.invested.minor - h.converted.minor, currency);
+        h.outstanding = Money::new(h.invested.minor.saturating_sub(h.converted.minor), currency);
         // Each conversion the group signed should have its side in the cooperative's book.
         for d in ledger
             .departures
@@ -236,7 +263,12 @@ pub fn portfolio(
         }
     }
 
-    let sum = |f: fn(&Holding) -> i64| Money::new(holdings.iter().map(f).sum(), currency);
+    let sum = |f: fn(&Holding) -> i64| {
+        Money::new(
+            holdings.iter().map(f).fold(0i64, i64::saturating_add),
+            currency,
+        )
+    };
     let (invested, fees, received_back) = (
         sum(|h| h.invested.minor),
         sum(|h| h.fees.minor),
@@ -249,13 +281,13 @@ pub fn portfolio(
             d.status == Status::Effective && d.departure.settlement == Settlement::Conversion
         })
         .map(|d| d.departure.amount.minor)
-        .sum();
+        .fold(0i64, i64::saturating_add);
     let distributed: i64 = ledger
         .distributions
         .iter()
         .filter(|d| d.paid)
         .map(|d| d.amount.minor)
-        .sum();
+        .fold(0i64, i64::saturating_add);
     let members_balances = ledger
         .totals
         .iter()
@@ -263,8 +295,12 @@ pub fn portfolio(
         .map_or(0, |m| m.minor);
     // Members' balances hold every distribution and lost every departure; cash holds neither
     // distributions (the money arrived as a return) nor conversions (no cash moved).
-    let cash = members_balances - distributed + converted_total - invested.minor - fees.minor
-        + received_back.minor;
+    let cash = members_balances
+        .saturating_sub(distributed)
+        .saturating_add(converted_total)
+        .saturating_sub(invested.minor)
+        .saturating_sub(fees.minor)
+        .saturating_add(received_back.minor);
     if cash < 0 {
         anomalies.push(Anomaly {
             kind: AnomalyKind::CashShort,
@@ -286,12 +322,59 @@ pub fn portfolio(
         fees,
         received_back,
         converted: Money::new(converted_total, currency),
-        outstanding: Money::new(invested.minor - converted_total, currency),
+        outstanding: Money::new(invested.minor.saturating_sub(converted_total), currency),
         distributed: Money::new(distributed, currency),
-        undistributed: Money::new(received_back.minor - distributed, currency),
+        undistributed: Money::new(received_back.minor.saturating_sub(distributed), currency),
         holdings,
+        unaccepted,
         anomalies,
     }
+}
+
+/// An enterprise book that registers a group the group has not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unaccepted {
+    pub enterprise: BookId,
+    pub name: String,
+    /// The registration an investment record would name.
+    pub registration: RecordId,
+    /// The keys the registration names as the group's officers.
+    pub officers: Vec<crate::key::PublicKey>,
+    /// Why it does not count yet.
+    pub reason: String,
+}
+
+/// Why the group does not count enterprise book `id`, registered by `line`, or `None` when it
+/// does: an effective investment record names the book and this registration, and every key
+/// the registration names holds a role in the group's own roster.
+fn unaccepted_because(
+    ledger: &Ledger,
+    id: BookId,
+    line: &crate::enterprise::InvestorLine,
+) -> Option<String> {
+    let accepted = ledger
+        .investments
+        .iter()
+        .any(|i| i.enterprise == id && i.registration == line.registration);
+    if !accepted {
+        return Some(format!(
+            "the group's officers have not accepted it (an investment record naming registration {} needs the investment quorum)",
+            line.registration
+        ));
+    }
+    let strangers: Vec<String> = line
+        .officers
+        .iter()
+        .filter(|k| !ledger.officers.iter().any(|o| o.key == **k))
+        .map(ToString::to_string)
+        .collect();
+    if !strangers.is_empty() {
+        return Some(format!(
+            "its registration names keys that hold no role in the group: {}",
+            strangers.join(", ")
+        ));
+    }
+    None
 }
 
 /// A member's share of one enterprise.
@@ -330,7 +413,7 @@ pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<
             .iter()
             .filter(|e| e.kind == "distribution" && e.amount.currency == currency)
             .map(|e| e.amount.minor)
-            .sum()
+            .fold(0i64, i64::saturating_add)
     });
     let enterprises = portfolio
         .holdings
@@ -352,7 +435,13 @@ pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<
         alias: m.alias.clone(),
         balance: ledger.balance_in(member, currency),
         stake: Money::new(ledger.stakes.get(member).copied().unwrap_or(0), currency),
-        group_stake: Money::new(ledger.stakes.values().sum(), currency),
+        group_stake: Money::new(
+            ledger
+                .stakes
+                .values()
+                .fold(0i64, |a, b| a.saturating_add(*b)),
+            currency,
+        ),
         returns_received: Money::new(returns_received, currency),
         enterprises,
         departure: ledger
@@ -621,6 +710,24 @@ mod tests {
             }),
         );
         assert_eq!(check(&b).cash, money(100_001, "HKD"));
+        let registration = reconcile(&b.farm, 0, DEFAULT_OVERDUE_DAYS).investors[0].registration;
+
+        // Until the group accepts the book, it is listed as unaccepted and holds nothing.
+        let p = check(&b);
+        assert!(p.holdings.is_empty(), "{p:#?}");
+        assert_eq!(p.unaccepted[0].registration, registration);
+        assert_eq!(p.anomalies[0].kind, AnomalyKind::UnacceptedEnterprise);
+        // One officer's word is not the investment quorum.
+        let accept = Body::Investment(crate::kind::Investment {
+            enterprise: b.farm.id(),
+            registration,
+        });
+        let accepted = b.add(false, &gt, accept);
+        assert_eq!(check(&b).holdings.len(), 0);
+        b.add(false, &gc, Body::Approval(Approval { record: accepted }));
+        let p = check(&b);
+        assert!(p.unaccepted.is_empty() && p.anomalies.is_empty(), "{p:#?}");
+        assert_eq!(p.holdings.len(), 1);
 
         // Without its quorum a transfer moves nothing.
         let transfer = b.add(
@@ -758,5 +865,99 @@ mod tests {
             ana.enterprises[0].share, p.outstanding,
             "she alone holds it now"
         );
+    }
+
+    /// A stranger founds an enterprise book that registers the group with the stranger's own
+    /// keys, and moves "money" in it with effective transfers. The group's cash, holdings and
+    /// statements do not change, whether or not the group's officers accept it, because the
+    /// registration names keys outside the group's roster.
+    #[test]
+    fn a_strangers_enterprise_book_moves_none_of_the_groups_money() {
+        let (gt, gc) = (
+            SignerKey::from_seed([21; 32]),
+            SignerKey::from_seed([22; 32]),
+        );
+        let (st, sc) = (
+            SignerKey::from_seed([31; 32]),
+            SignerKey::from_seed([32; 32]),
+        );
+        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
+        let fake = Book::create(genesis(&st, &sc, "Fake Coop", "PHP", true)).unwrap();
+        let mut b = Books {
+            savings,
+            farm: fake,
+            time: 0,
+        };
+        b.add(
+            false,
+            &gt,
+            Body::MemberJoin(MemberJoin {
+                member: "m-ana".parse().unwrap(),
+                alias: "Ana".into(),
+                key: None,
+            }),
+        );
+        b.add(
+            false,
+            &gt,
+            Body::Contribution(Contribution {
+                member: "m-ana".parse().unwrap(),
+                amount: money(i64::from(i32::MAX), "HKD"),
+                meeting: None,
+            }),
+        );
+        let group = b.savings.id();
+        b.add2(
+            true,
+            &st,
+            &sc,
+            Body::Investor(Investor {
+                group,
+                name: "Bayanihan Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                officers: vec![st.public(), sc.public()],
+                quorum: 2,
+            }),
+        );
+        b.add2(
+            true,
+            &st,
+            &sc,
+            Body::Transfer(Transfer {
+                group,
+                amount: money(crate::canonical::MAX_SAFE_INTEGER, "HKD"),
+                fee: money(0, "HKD"),
+                rate: "7.2".into(),
+                rate_source: "made up".into(),
+                expected: money(1, "PHP"),
+                channel: "none".into(),
+                reference: "FAKE".into(),
+            }),
+        );
+        let before = b.portfolio().1;
+        assert!(before.holdings.is_empty());
+        assert_eq!(before.cash, money(i64::from(i32::MAX), "HKD"));
+        assert_eq!(before.anomalies[0].kind, AnomalyKind::UnacceptedEnterprise);
+        // Even accepted by the group's officers, keys outside its roster keep it out.
+        let registration = before.unaccepted[0].registration;
+        b.add2(
+            false,
+            &gt,
+            &gc,
+            Body::Investment(crate::kind::Investment {
+                enterprise: b.farm.id(),
+                registration,
+            }),
+        );
+        let (ledger, after) = b.portfolio();
+        assert!(after.holdings.is_empty(), "{after:#?}");
+        assert_eq!(after.cash, before.cash);
+        assert!(
+            after.unaccepted[0]
+                .reason
+                .contains("hold no role in the group")
+        );
+        let position = position(&ledger, &after, "m-ana").unwrap();
+        assert!(position.enterprises.is_empty());
     }
 }

@@ -77,6 +77,8 @@ pub struct Roster {
     investor_of: BTreeMap<PublicKey, BTreeSet<BookId>>,
     /// Enterprise books: the investor groups registered with quorum.
     groups: BTreeMap<BookId, Investor>,
+    /// The investor record that registers each group.
+    registrations: BTreeMap<BookId, RecordId>,
 }
 
 impl Roster {
@@ -157,6 +159,7 @@ impl Roster {
         }
 
         let mut roster = Roster {
+            registrations: groups.iter().map(|(g, (_, id, _))| (*g, *id)).collect(),
             groups: groups.into_iter().map(|(g, (_, _, i))| (g, i)).collect(),
             ..Roster::default()
         };
@@ -215,6 +218,11 @@ impl Roster {
     }
 
     /// Every registered investor group, by book id.
+    /// The investor record that registers `group`.
+    pub fn registration(&self, group: BookId) -> Option<RecordId> {
+        self.registrations.get(&group).copied()
+    }
+
     pub fn groups(&self) -> impl Iterator<Item = &Investor> {
         self.groups.values()
     }

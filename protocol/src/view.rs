@@ -103,6 +103,10 @@ pub enum AnomalyKind {
     /// The group has paid out more cash than it holds (records that met concurrently, or
     /// arrived from a partner node).
     CashShort,
+    /// An enterprise book on this node registers the group as its investor, but the group has
+    /// not accepted it (no effective investment record names it and that registration, or the
+    /// registration names keys outside the group's roster). It moves none of the group's money.
+    UnacceptedEnterprise,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -132,6 +136,9 @@ pub struct Ledger {
     pub distributions: Vec<DistributionLine>,
     /// Departures (reintegration), effective or not.
     pub departures: Vec<DepartureLine>,
+    /// Enterprise books the group accepted (effective investment records): each with the
+    /// investor registration it accepted.
+    pub investments: Vec<crate::kind::Investment>,
     /// Each remaining member's stake now, by the book's stake rule, in the book's currency.
     pub stakes: BTreeMap<String, i64>,
 }
@@ -199,6 +206,7 @@ impl Ledger {
         let mut pending = Vec::new();
         let mut duplicates: BTreeMap<(String, Money, String), Vec<&Record>> = BTreeMap::new();
         let mut shares: BTreeMap<String, bool> = BTreeMap::new();
+        let mut investments: Vec<crate::kind::Investment> = Vec::new();
         // Effective contributions per member so far, for the contributions stake rule; and the
         // returns already distributed, by return record.
         let mut contributed: BTreeMap<String, i64> = BTreeMap::new();
@@ -309,6 +317,12 @@ impl Ledger {
                 }
                 Body::Share(s) if st == Status::Effective => {
                     shares.insert(s.peer.clone(), true);
+                    continue;
+                }
+                Body::Investment(i) if st == Status::Effective => {
+                    if !investments.contains(i) {
+                        investments.push(i.clone());
+                    }
                     continue;
                 }
                 Body::Unshare(s) if st == Status::Effective => {
@@ -449,6 +463,7 @@ impl Ledger {
             stakes,
             distributions,
             departures,
+            investments,
         }
     }
 
@@ -467,6 +482,7 @@ impl Ledger {
             shared_with: Vec::new(),
             distributions: Vec::new(),
             departures: Vec::new(),
+            investments: Vec::new(),
             stakes: BTreeMap::new(),
         }
     }
@@ -623,6 +639,10 @@ pub fn summary(r: &Record) -> String {
         Body::RoleRevoke(g) => format!("take the {} role from {}", g.role, g.key),
         Body::Reversal(rv) => format!("reverse record {} ({})", rv.record, rv.reason),
         Body::Share(s) => format!("share this book with partner node {}", s.peer),
+        Body::Investment(i) => format!(
+            "accept enterprise book {} (registration {}) as one the group invests in: its transfers and returns then count in the group's cash",
+            i.enterprise, i.registration
+        ),
         Body::Unshare(s) => format!("stop sharing this book with partner node {}", s.peer),
         Body::Distribution(d) => format!(
             "share {} from return {} among the members by their stakes",
@@ -1044,8 +1064,8 @@ impl Ledger {
         };
         entries
             .filter(|e| e.kind == "withdrawal" && matches!(e.status, Status::Pending { .. }))
-            .map(|e| -e.amount.minor)
-            .sum()
+            .map(|e| e.amount.minor.saturating_neg())
+            .fold(0i64, i64::saturating_add)
     }
 
     /// Checks a new record against the ledger as a careful treasurer would: money in the book's
@@ -1107,7 +1127,7 @@ impl Ledger {
         if let Body::Withdrawal(_) = record.body() {
             let balance = self.balance_in(member.as_str(), currency);
             let pending = self.pending_withdrawals(Some(member.as_str()));
-            let available = Money::new(balance.minor - pending, currency);
+            let available = Money::new(balance.minor.saturating_sub(pending), currency);
             if amount.minor > available.minor {
                 return Err(Objection::Overdraw {
                     amount,

@@ -91,7 +91,7 @@ fn main() {
         node.startup.as_secs_f64() * 1e3
     );
 
-    let http = Http::new(&node.url);
+    let http = Http::new(&node.url).with_token(&node.admin_token());
     let g = genesis(&key);
     let book = g.book();
     http.post("/api/v1/books", g.bytes().to_vec()).unwrap();

@@ -74,6 +74,10 @@ pub struct NodeProcess {
     pub p2p: Vec<String>,
     /// Its HTTPS URL, when started with `--https`.
     pub https: Option<String>,
+    /// The setup code it printed, when it started with no books.
+    pub setup_code: Option<String>,
+    /// The CA fingerprint it printed, when it serves HTTPS.
+    pub ca_fingerprint: Option<String>,
 }
 
 #[derive(Default)]
@@ -82,6 +86,8 @@ struct Started {
     url: String,
     https: Option<String>,
     p2p: Vec<String>,
+    setup_code: Option<String>,
+    ca_fingerprint: Option<String>,
 }
 
 impl NodeProcess {
@@ -129,6 +135,10 @@ impl NodeProcess {
                     started.url = url.to_owned();
                 } else if let Some(url) = line.strip_prefix("https: ") {
                     started.https = Some(url.to_owned());
+                } else if let Some(code) = line.strip_prefix("setup code: ") {
+                    started.setup_code = code.split_whitespace().next().map(str::to_owned);
+                } else if let Some(f) = line.strip_prefix("CA fingerprint (SHA-256): ") {
+                    started.ca_fingerprint = Some(f.to_owned());
                 } else if let Some(addr) = line.strip_prefix("p2p: ") {
                     started.p2p.push(addr.to_owned());
                 } else if line.starts_with("data dir: ") {
@@ -147,6 +157,8 @@ impl NodeProcess {
             node_id: started.node_id,
             p2p: started.p2p,
             https: started.https,
+            setup_code: started.setup_code,
+            ca_fingerprint: started.ca_fingerprint,
             data_dir: data_dir.to_owned(),
             http,
         }
@@ -246,6 +258,9 @@ pub fn kaban_ok(dir: &Path, node: &str, args: &[&str]) -> String {
 pub struct Http {
     agent: ureq::Agent,
     pub url: String,
+    /// Sent as a bearer token with `post` and `place` when set: the admin token, which founds
+    /// books and asks for places, or a session.
+    token: Option<String>,
 }
 
 impl Http {
@@ -257,16 +272,23 @@ impl Http {
         Http {
             agent: ureq::Agent::new_with_config(config),
             url: url.to_owned(),
+            token: None,
         }
+    }
+
+    /// This client, sending `token` with `post` and `place`.
+    pub fn with_token(mut self, token: &str) -> Http {
+        self.token = Some(token.to_owned());
+        self
     }
 
     /// POSTs bytes; returns the status, or `None` when the node did not answer.
     pub fn post(&self, path: &str, body: Vec<u8>) -> Option<(u16, Value)> {
-        let mut r = self
-            .agent
-            .post(format!("{}{path}", self.url))
-            .send(body)
-            .ok()?;
+        let mut req = self.agent.post(format!("{}{path}", self.url));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut r = req.send(body).ok()?;
         let status = r.status().as_u16();
         let v = r.body_mut().read_json().unwrap_or(Value::Null);
         Some((status, v))
@@ -281,6 +303,60 @@ impl Http {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// POSTs bytes with one extra header, like `Kaban-Setup-Code`.
+    pub fn post_header(
+        &self,
+        path: &str,
+        (name, value): (&str, &str),
+        body: Vec<u8>,
+    ) -> Option<(u16, Value)> {
+        let mut r = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .header(name, value)
+            .send(body)
+            .ok()?;
+        let status = r.status().as_u16();
+        Some((status, r.body_mut().read_json().unwrap_or(Value::Null)))
+    }
+
+    /// PUTs a JSON body with a bearer token.
+    pub fn put_with(&self, path: &str, token: &str, body: String) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .put(format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .send(body)
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// DELETEs with a bearer token.
+    pub fn delete_with(&self, path: &str, token: &str) -> (u16, Value) {
+        let mut r = self
+            .agent
+            .delete(format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    /// GETs an answer as text (CSV, HTML or JSON) with a bearer token.
+    pub fn get_text(&self, path: &str, token: &str) -> (u16, String) {
+        let mut r = self
+            .agent
+            .get(format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.body_mut().read_to_string().unwrap_or_default())
     }
 
     /// POSTs bytes with a bearer token (an admin token or a session).
@@ -302,15 +378,15 @@ impl Http {
         book: kaban_protocol::record::BookId,
         key: &SignerKey,
     ) -> Option<kaban_protocol::record::Place> {
-        let mut r = self
-            .agent
-            .get(format!(
-                "{}/api/v1/books/{book}/place?signer={}",
-                self.url,
-                key.public()
-            ))
-            .call()
-            .ok()?;
+        let mut req = self.agent.get(format!(
+            "{}/api/v1/books/{book}/place?signer={}",
+            self.url,
+            key.public()
+        ));
+        if let Some(t) = &self.token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut r = req.call().ok()?;
         if r.status().as_u16() != 200 {
             return None;
         }
@@ -337,19 +413,51 @@ impl Http {
         )
     }
 
+    /// Opens a session for `key`, as a phone does: while the node holds no book in which the
+    /// key holds a role (a book still arriving from a partner, say), it asks again, for up to
+    /// a minute.
     pub fn session(&self, key: &SignerKey) -> String {
-        let (_, c) = self.post("/api/v1/sessions/challenge", vec![]).unwrap();
-        let challenge = c["challenge"].as_str().unwrap();
+        let origin = kaban_protocol::session::origin_of(&self.url).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.session_at(key, &origin) {
+                Ok(token) => return token,
+                Err((403, v)) if v["code"] == "unknown_key" && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err((status, v)) => panic!("no session ({status}): {v}"),
+            }
+        }
+    }
+
+    /// Opens a session for `key`, signing for `origin` as the origin it connected to; the
+    /// node's refusal otherwise.
+    pub fn session_at(&self, key: &SignerKey, origin: &str) -> Result<String, (u16, Value)> {
+        let ask = json!({"key": key.public().to_string()});
+        let (status, c) = self
+            .post("/api/v1/sessions/challenge", ask.to_string().into_bytes())
+            .unwrap();
+        if status != 200 {
+            return Err((status, c));
+        }
+        let text = kaban_protocol::session::SessionText {
+            node: c["node"].as_str().unwrap(),
+            origin,
+            challenge: c["challenge"].as_str().unwrap(),
+        };
         let body = json!({
             "key": key.public().to_string(),
-            "challenge": challenge,
-            "signature": kaban_protocol::session::sign_challenge(key, challenge),
+            "origin": origin,
+            "challenge": text.challenge,
+            "signature": kaban_protocol::session::sign_challenge(key, &text),
         });
         let (status, v) = self
             .post("/api/v1/sessions", body.to_string().into_bytes())
             .unwrap();
-        assert_eq!(status, 200, "{v}");
-        v["token"].as_str().unwrap().to_owned()
+        if status != 200 {
+            return Err((status, v));
+        }
+        Ok(v["token"].as_str().unwrap().to_owned())
     }
 }
 

@@ -21,6 +21,8 @@ fn a_backup_taken_while_running_restores_every_record() {
         "t.key",
         "book",
         "create",
+        "--setup-code",
+        node.setup_code.as_deref().unwrap(),
         "--name",
         "Backup Savers",
         "--currency",

@@ -45,7 +45,8 @@ fn acknowledged_records_survive_kill_9() {
     let genesis = kaban_tests::fixture::genesis_with_writers("Crash Savers", &treasurer, &writers);
     let book = genesis.book();
     let node = NodeProcess::start(&data);
-    let http = Http::new(&node.url);
+    let admin = node.admin_token();
+    let http = Http::new(&node.url).with_token(&admin);
     assert_eq!(
         http.post("/api/v1/books", genesis.bytes().to_vec())
             .unwrap()
@@ -73,15 +74,16 @@ fn acknowledged_records_survive_kill_9() {
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
-                let (url, stop, acked, counter, signer) = (
+                let (url, admin, stop, acked, counter, signer) = (
                     url.clone(),
+                    admin.clone(),
                     Arc::clone(&stop),
                     Arc::clone(&acknowledged),
                     Arc::clone(&counter),
                     writer_key(w),
                 );
                 std::thread::spawn(move || {
-                    let http = Http::new(&url);
+                    let http = Http::new(&url).with_token(&admin);
                     while !stop.load(Ordering::Relaxed) {
                         let n = counter.fetch_add(1, Ordering::Relaxed);
                         // The node says where the writer's next record stands, as it does

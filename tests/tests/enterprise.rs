@@ -61,6 +61,8 @@ fn the_journey_from_group_to_cooperative_and_back() {
             "gt.key",
             "book",
             "create",
+            "--setup-code",
+            group.setup_code.as_deref().unwrap(),
             "--name",
             "Bayanihan Savers",
             "--currency",
@@ -76,6 +78,8 @@ fn the_journey_from_group_to_cooperative_and_back() {
             "ct.key",
             "book",
             "create",
+            "--setup-code",
+            coop.setup_code.as_deref().unwrap(),
             "--name",
             "Bukid Organic Farm",
             "--currency",
@@ -204,6 +208,42 @@ fn the_journey_from_group_to_cooperative_and_back() {
     eventually("the enterprise book reaches the group's node", || {
         transfers(d, &g, "gt.key", &enterprise).is_some_and(|v| v["investors"][0]["quorum"] == 2)
     });
+
+    // The group's own officers accept the book before it counts in the group's money: until
+    // then the portfolio lists it as unaccepted and holds nothing.
+    let p = portfolio();
+    assert_eq!(p["unaccepted"][0]["enterprise"], enterprise, "{p}");
+    assert_eq!(p["holdings"].as_array().unwrap().len(), 0, "{p}");
+    let accept = kaban(
+        d,
+        &g,
+        &[
+            "--key",
+            "gt.key",
+            "--json",
+            "invest",
+            "--book",
+            &savings,
+            "--enterprise",
+            &enterprise,
+        ],
+    )
+    .json();
+    k(
+        &g,
+        &[
+            "--key",
+            "gc.key",
+            "approve",
+            "--book",
+            &savings,
+            "--record",
+            accept["record"].as_str().unwrap(),
+        ],
+    );
+    let p = portfolio();
+    assert_eq!(p["holdings"][0]["enterprise"], enterprise, "{p}");
+    assert_eq!(p["unaccepted"].as_array().unwrap().len(), 0, "{p}");
 
     // The group's treasurer records the transfer on the group's own node.
     let transfer = k(

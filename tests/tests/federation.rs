@@ -112,6 +112,8 @@ fn a_shared_book_syncs_both_ways_and_stays_private() {
             "treasurer.key",
             "book",
             "create",
+            "--setup-code",
+            group.setup_code.as_deref().unwrap(),
             "--name",
             "Bayanihan Savers",
             "--currency",

@@ -25,6 +25,8 @@ fn a_meeting_from_founding_to_statement() {
         "treasurer.key",
         "book",
         "create",
+        "--setup-code",
+        node.setup_code.as_deref().unwrap(),
         "--name",
         "Bayanihan Savers",
         "--currency",

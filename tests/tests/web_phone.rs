@@ -33,6 +33,8 @@ fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
         .arg("e2e/phone.mjs")
         .current_dir(&web)
         .env("KABAN_NODE", &node.url)
+        // The officers found both books with the operator's admin token.
+        .env("KABAN_ADMIN_TOKEN", node.data_dir.join("admin-token"))
         .env("KABAN_BIN", bin_dir().join("kaban"))
         .env("KABAN_WORK", &work)
         .env("CHROMIUM", &chromium)

@@ -5,12 +5,68 @@ use crate::{Ctx, now_ms, parse_book, parse_record_id};
 use anyhow::{anyhow, bail};
 use clap::Args;
 use kaban_protocol::kind::{
-    Body, CoopMembers, Departure, Distribution, Indicator, Jobs, Membership, Narrative, Period,
-    Principle, Report, Return, ReturnReceipt, Settlement,
+    Body, CoopMembers, Departure, Distribution, Indicator, Investment, Jobs, Membership, Narrative,
+    Period, Principle, Report, Return, ReturnReceipt, Settlement,
 };
 use kaban_protocol::money::{Currency, Money};
 use kaban_protocol::record::BookId;
 use serde_json::{Value, json};
+
+/// Savings book: accept an enterprise book the group invests in (needs the investment quorum).
+#[derive(Args)]
+pub struct InvestArgs {
+    /// The group's savings book.
+    #[arg(long)]
+    book: String,
+    /// The enterprise book that registers the group, as this node holds it.
+    #[arg(long)]
+    enterprise: String,
+}
+
+/// Signs the group's acceptance of an enterprise book: the registration it accepts is the one
+/// the enterprise book on this node holds now, which the portfolio lists as unaccepted.
+pub fn invest(ctx: &Ctx, a: InvestArgs) -> anyhow::Result<()> {
+    let (key, node) = ctx.session()?;
+    let enterprise = parse_book(&a.enterprise)?;
+    let portfolio = node.get(&format!("/books/{}/portfolio", a.book))?;
+    let listed = |list: &str| {
+        portfolio[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["enterprise"] == enterprise.to_string())
+            .cloned()
+    };
+    if listed("holdings").is_some() {
+        bail!("the group has accepted enterprise book {enterprise} already");
+    }
+    let Some(line) = listed("unaccepted") else {
+        bail!(
+            "this node holds no enterprise book {enterprise} that registers book {}: its cooperative registers the group (kaban investor) and shares the book with this node first",
+            a.book
+        );
+    };
+    let registration = parse_record_id(line["registration"].as_str().unwrap_or_default())?;
+    let officers: Vec<&str> = line["officers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let body = Body::Investment(Investment {
+        enterprise,
+        registration,
+    });
+    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
+    let id = node.submit(&a.book, &record)?;
+    let human = format!(
+        "{id}\naccepts {} ({enterprise}), which names these keys as the group's officers: {}\nanother officer approves it (kaban approve --record {id}); until then it moves none of the group's money",
+        line["name"].as_str().unwrap_or_default(),
+        officers.join(", ")
+    );
+    ctx.print(human, json!({"record": id}));
+    Ok(())
+}
 
 /// Enterprise book: the cooperative's officers report a period (needs the report quorum).
 #[derive(Args)]

@@ -5,7 +5,7 @@ mod journey;
 mod node;
 mod views;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use kaban_protocol::key::{PublicKey, SignerKey};
 use kaban_protocol::kind::{
@@ -180,6 +180,9 @@ enum Command {
     Return(journey::ReturnArgs),
     /// Enterprise book: an officer of the investor group acknowledges a return.
     ReturnReceipt(journey::ReturnReceiptArgs),
+    /// Savings book: accept an enterprise book the group invests in; until a second officer
+    /// approves, it moves none of the group's money.
+    Invest(journey::InvestArgs),
     /// Savings book: share a received return among the members by their stakes.
     Distribute(journey::DistributeArgs),
     /// Savings book: a member leaves, paid out or converting her stake into membership of a
@@ -277,6 +280,10 @@ enum BookCommand {
         /// The enterprise's sector, like "organic rice farming".
         #[arg(long, requires = "country")]
         sector: Option<String>,
+        /// The node's one-time setup code (it prints one when it starts with no books;
+        /// `kaban-node setup-code` prints a fresh one). Or pass --admin-token.
+        #[arg(long, env = "KABAN_SETUP_CODE")]
+        setup_code: Option<String>,
     },
     /// The books you can read (all of them with --admin-token).
     List,
@@ -420,9 +427,9 @@ impl Ctx {
     }
 
     fn sign_and_submit(&self, book: &str, body: Body) -> anyhow::Result<String> {
-        let key = load_key(self.key.as_deref())?;
         let book_id = parse_book(book)?;
-        let node = self.node();
+        // The node tells where to sign only to people with a session.
+        let (key, node) = self.session()?;
         let record = node.sign(&key, book_id, now_ms(), &body)?;
         node.submit(book, &record)
     }
@@ -517,7 +524,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             stake,
             country,
             sector,
+            setup_code,
         }) => {
+            let founder = match (setup_code, &ctx.admin_token) {
+                (Some(code), _) => ctx.node().with_setup_code(code),
+                (None, Some(_)) => ctx.admin()?,
+                (None, None) => bail!(
+                    "founding a book needs the node's setup code (--setup-code; the node prints one when it starts with no books, and `kaban-node setup-code` prints a fresh one) or --admin-token FILE"
+                ),
+            };
             let key = load_key(ctx.key.as_deref())?;
             let currency: Currency = currency.parse()?;
             let mut roles: BTreeMap<PublicKey, Vec<Role>> = BTreeMap::new();
@@ -554,7 +569,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect(),
             });
             let record = Record::try_sign(&key, &Place::genesis(), now_ms(), &body)?;
-            let (_, v) = ctx.node().send("POST", "/books", record.bytes().to_vec())?;
+            let (_, v) = founder.send("POST", "/books", record.bytes().to_vec())?;
             let id = v["book"].as_str().unwrap_or_default().to_owned();
             ctx.print(&id, json!({"book": id}));
         }
@@ -635,11 +650,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Member(MemberCommand::Erase { book, member }) => {
             let (_, node) = ctx.session()?;
             let v = node.delete(&format!("/books/{book}/members/{member}/personal"))?;
-            let human = if v["erased"] == json!(true) {
+            let mut human = if v["erased"] == json!(true) {
                 format!("erased the personal data of member {member} from this node")
             } else {
                 format!("this node held no personal data of member {member}")
             };
+            for backup in v["backups_still_holding"].as_array().into_iter().flatten() {
+                human.push_str(&format!(
+                    "\nbackup {} still holds it: ask the node's operator to delete it",
+                    backup.as_str().unwrap_or_default()
+                ));
+            }
             ctx.print(human, v);
         }
         Command::Role(cmd) => {
@@ -795,6 +816,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(a) => journey::report(&ctx, a)?,
         Command::Return(a) => journey::declare_return(&ctx, a)?,
         Command::ReturnReceipt(a) => journey::return_receipt(&ctx, a)?,
+        Command::Invest(a) => journey::invest(&ctx, a)?,
         Command::Distribute(a) => journey::distribute(&ctx, a)?,
         Command::Leave(a) => journey::leave(&ctx, a)?,
         Command::Admit(a) => journey::admit(&ctx, a)?,

@@ -14,6 +14,8 @@ pub struct Node {
     agent: ureq::Agent,
     base: String,
     token: Option<String>,
+    /// Sent as `Kaban-Setup-Code` with every request, to found a book.
+    setup_code: Option<String>,
 }
 
 impl Node {
@@ -26,7 +28,13 @@ impl Node {
             agent: ureq::Agent::new_with_config(config),
             base: base.trim_end_matches('/').to_owned(),
             token: None,
+            setup_code: None,
         }
+    }
+
+    pub fn with_setup_code(mut self, code: String) -> Node {
+        self.setup_code = Some(code);
+        self
     }
 
     pub fn with_token(mut self, token: String) -> Node {
@@ -112,6 +120,9 @@ impl Node {
         if let Some(t) = &self.token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
+        if let Some(code) = &self.setup_code {
+            req = req.header("Kaban-Setup-Code", code.as_str());
+        }
         self.finish(path, req.send(body))
     }
 
@@ -124,13 +135,26 @@ impl Node {
     }
 
     /// Proves to the node that we hold `key` and keeps the session token for later requests.
+    /// The signature names the node's id and the origin of `--node` as this CLI knows it, so a
+    /// program at another address that relays a node's challenge gets nothing the node takes.
     pub fn open_session(self, key: &SignerKey) -> anyhow::Result<Node> {
-        let challenge = self.send("POST", "/sessions/challenge", Vec::new())?.1;
-        let challenge = challenge["challenge"]
-            .as_str()
-            .ok_or_else(|| anyhow!("the node sent no challenge"))?;
-        let signature = kaban_protocol::session::sign_challenge(key, challenge);
-        let body = json!({"key": key.public().to_string(), "challenge": challenge, "signature": signature});
+        let origin = kaban_protocol::session::origin_of(&self.base)
+            .ok_or_else(|| anyhow!("--node {} is not an http:// or https:// address", self.base))?;
+        let body = json!({"key": key.public().to_string()});
+        let answer = self
+            .send("POST", "/sessions/challenge", body.to_string().into_bytes())?
+            .1;
+        let (Some(challenge), Some(node)) = (answer["challenge"].as_str(), answer["node"].as_str())
+        else {
+            bail!("the node at {} sent no challenge", self.base);
+        };
+        let text = kaban_protocol::session::SessionText {
+            node,
+            origin: &origin,
+            challenge,
+        };
+        let signature = kaban_protocol::session::sign_challenge(key, &text);
+        let body = json!({"key": key.public().to_string(), "origin": origin, "challenge": challenge, "signature": signature});
         let session = self
             .send("POST", "/sessions", body.to_string().into_bytes())?
             .1;

@@ -146,6 +146,15 @@ pub fn portfolio(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
             m(&h["outstanding"]),
         ));
     }
+    for u in v["unaccepted"].as_array().into_iter().flatten() {
+        human.push_str(&format!(
+            "not accepted: {} ({}); accept it with kaban invest --book {} --enterprise {}\n",
+            u["name"].as_str().unwrap_or(""),
+            u["enterprise"].as_str().unwrap_or(""),
+            a.book,
+            u["enterprise"].as_str().unwrap_or(""),
+        ));
+    }
     for a in v["anomalies"].as_array().into_iter().flatten() {
         human.push_str(&format!("! {}\n", a["detail"].as_str().unwrap_or("")));
     }

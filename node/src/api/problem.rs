@@ -61,7 +61,7 @@ impl From<LibraryError> for Problem {
     fn from(e: LibraryError) -> Problem {
         let detail = e.to_string();
         match e {
-            LibraryError::UnknownBook(_) => {
+            LibraryError::UnknownBook(_) | LibraryError::NotHere { .. } => {
                 Problem::new(StatusCode::NOT_FOUND, "unknown_book", detail)
             }
             LibraryError::Refused(r) => {

@@ -44,8 +44,24 @@ async fn call(state: &Arc<AppState>, req: Request<HttpBody>) -> (StatusCode, Str
     (status, ctype, value)
 }
 
+const ADMIN: &str = "the-admin-token";
+const NODE: &str = "12D3KooWtestnode";
+const ORIGIN: &str = "http://127.0.0.1:8737";
+
 fn post(path: &str, body: Vec<u8>) -> Request<HttpBody> {
     Request::post(path).body(HttpBody::from(body)).unwrap()
+}
+
+fn post_with(path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Request<HttpBody> {
+    let mut r = Request::post(path);
+    for (name, value) in headers {
+        r = r.header(*name, *value);
+    }
+    r.body(HttpBody::from(body)).unwrap()
+}
+
+fn admin() -> (&'static str, String) {
+    ("authorization", format!("Bearer {ADMIN}"))
 }
 
 fn get(path: &str, token: Option<&str>) -> Request<HttpBody> {
@@ -56,6 +72,21 @@ fn get(path: &str, token: Option<&str>) -> Request<HttpBody> {
     r.body(HttpBody::empty()).unwrap()
 }
 
+/// A session request for `key`, signed by `signer` for `origin` and the challenge's node.
+fn session_body(key: &SignerKey, signer: &SignerKey, origin: &str, c: &Value) -> Value {
+    let text = kaban_protocol::session::SessionText {
+        node: c["node"].as_str().unwrap(),
+        origin,
+        challenge: c["challenge"].as_str().unwrap(),
+    };
+    json!({
+        "key": key.public().to_string(),
+        "origin": origin,
+        "challenge": text.challenge,
+        "signature": kaban_protocol::session::sign_challenge(signer, &text),
+    })
+}
+
 impl Api {
     async fn new() -> Api {
         let dir = tempfile::tempdir().unwrap();
@@ -63,8 +94,13 @@ impl Api {
         let library = Arc::new(Library::open(storage).await.unwrap());
         let state = Arc::new(AppState {
             library,
-            auth: Auth::new("the-admin-token".into()),
-            node_id: "test".into(),
+            auth: Auth::new(
+                ADMIN.into(),
+                NODE.into(),
+                vec![ORIGIN.into()],
+                crate::setup::SetupCodes::new(dir.path()),
+            ),
+            node_id: NODE.into(),
             clock: || 1_764_300_000_000,
             p2p: None,
             ca_pem: None,
@@ -95,9 +131,11 @@ impl Api {
                 ],
             }),
         );
-        let (status, _, v) = call(&state, post("/api/v1/books", genesis.bytes().to_vec())).await;
+        let (name, value) = admin();
+        let found = || post_with("/api/v1/books", &[(name, &value)], genesis.bytes().to_vec());
+        let (status, _, v) = call(&state, found()).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
-        let (status, _, _) = call(&state, post("/api/v1/books", genesis.bytes().to_vec())).await;
+        let (status, _, _) = call(&state, found()).await;
         assert_eq!(status, StatusCode::OK, "founding again is harmless");
         let api = Api {
             state,
@@ -142,13 +180,8 @@ impl Api {
     }
 
     async fn session(&self, key: &SignerKey) -> String {
-        let (_, _, c) = call(&self.state, post("/api/v1/sessions/challenge", vec![])).await;
-        let challenge = c["challenge"].as_str().unwrap();
-        let body = json!({
-            "key": key.public().to_string(),
-            "challenge": challenge,
-            "signature": kaban_protocol::session::sign_challenge(key, challenge),
-        });
+        let c = self.challenge(key).await;
+        let body = session_body(key, key, ORIGIN, &c);
         let (s, _, v) = call(
             &self.state,
             post("/api/v1/sessions", body.to_string().into_bytes()),
@@ -156,6 +189,18 @@ impl Api {
         .await;
         assert_eq!(s, StatusCode::OK, "{v}");
         v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A challenge asked for `key`: its text and the node it names.
+    async fn challenge(&self, key: &SignerKey) -> Value {
+        let ask = json!({"key": key.public().to_string()});
+        let (s, _, c) = call(
+            &self.state,
+            post("/api/v1/sessions/challenge", ask.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{c}");
+        c
     }
 
     fn contribution(&self, minor: i64) -> Body {
@@ -244,22 +289,48 @@ async fn refusals_say_what_is_wrong() {
         )
     );
 
-    // Unknown signer.
+    // A stranger's record is answered exactly as a record for a book the node does not hold,
+    // so it tells nothing about which books are here.
     let stranger = key(9);
     let (s, v) = api
         .submit(&api.sign(&stranger, api.contribution(100)))
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(v["detail"].as_str().unwrap().contains(&format!(
-        "signer {} of contribution record",
-        stranger.public()
-    )));
-    assert!(
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["code"], "unknown_book");
+    let other = BookId(kaban_protocol::record::RecordId([7; 32]));
+    let missing = other.to_string();
+    let elsewhere = Record::sign(
+        &stranger,
+        &Place::new(other, 1, vec![other.0]),
+        1,
+        &api.contribution(100),
+    );
+    let (s2, _, v2) = call(
+        &api.state,
+        post(
+            &format!("/api/v1/books/{missing}/records"),
+            elsewhere.bytes().to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(s2, StatusCode::NOT_FOUND);
+    assert_eq!(
         v["detail"]
             .as_str()
             .unwrap()
-            .ends_with(&format!("is not an officer of book {}", api.book))
+            .replace(&api.book.to_string(), "BOOK"),
+        v2["detail"].as_str().unwrap().replace(&missing, "BOOK"),
     );
+
+    // An officer without the role the kind needs.
+    let (s, v) = api
+        .submit(&api.sign(&api.keeper, api.contribution(100)))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(v["detail"].as_str().unwrap().contains(&format!(
+        "signer {} of contribution record",
+        api.keeper.public()
+    )));
 
     // Overdraw, counting the pending withdrawal.
     let w = Body::Withdrawal(Withdrawal {
@@ -348,7 +419,11 @@ async fn refusals_say_what_is_wrong() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(
         v["detail"],
-        format!("this node has no book {}", "ab".repeat(32))
+        format!(
+            "this node holds no book {} in which signer {} holds a role",
+            "ab".repeat(32),
+            api.treasurer.public()
+        )
     );
 }
 
@@ -417,9 +492,8 @@ async fn reads_need_a_session_and_members_see_only_their_own() {
     );
 
     // A signature by another key does not open a session.
-    let (_, _, c) = call(&api.state, post("/api/v1/sessions/challenge", vec![])).await;
-    let challenge = c["challenge"].as_str().unwrap();
-    let body = json!({"key": api.ana.public().to_string(), "challenge": challenge, "signature": kaban_protocol::session::sign_challenge(&api.chair, challenge)});
+    let c = api.challenge(&api.ana).await;
+    let body = session_body(&api.ana, &api.chair, ORIGIN, &c);
     let (s, _, v) = call(
         &api.state,
         post("/api/v1/sessions", body.to_string().into_bytes()),
@@ -429,7 +503,7 @@ async fn reads_need_a_session_and_members_see_only_their_own() {
     assert_eq!(
         v["detail"],
         format!(
-            "challenge signature does not verify for signer {}",
+            "the session signature does not verify for signer {}, node {NODE} and origin {ORIGIN}",
             api.ana.public()
         )
     );

@@ -160,7 +160,10 @@ pub async fn portfolio(
                 amount(p.invested),
                 amount(p.fees),
                 amount(Money::new(
-                    p.holdings.iter().map(|h| h.in_transit.minor).sum(),
+                    p.holdings
+                        .iter()
+                        .map(|h| h.in_transit.minor)
+                        .fold(0i64, i64::saturating_add),
                     p.currency,
                 )),
                 amount(p.received_back),
@@ -547,6 +550,9 @@ pub async fn statement(
 ) -> Result<Response, Problem> {
     let format = q.format(true)?;
     let id = parse_book(&book)?;
+    // Who asks is checked before the book is looked up: no answer tells a stranger whether it
+    // exists.
+    s.auth.caller(&headers)?;
     let ledger: Arc<Ledger> = s.library.ledger(id).await?;
     member_reader(&s, &headers, &ledger, id, &member, "statement")?;
     let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
@@ -677,6 +683,7 @@ pub async fn receipt(
     Path((book, member, record)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
     let id = parse_book(&book)?;
+    s.auth.caller(&headers)?;
     let ledger = s.library.ledger(id).await?;
     member_reader(&s, &headers, &ledger, id, &member, "receipts")?;
     let mine = ledger

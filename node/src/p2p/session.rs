@@ -23,6 +23,8 @@ pub const MAX_REFUSED: u64 = 3;
 const READ_AHEAD: usize = 8;
 /// The one answer to a book that is unknown or not shared with the asker.
 pub const NOT_SHARED: &str = "no book with that id is shared with this node";
+/// The close reason when every session permit is taken.
+pub const BUSY: &str = "this node runs as many sync sessions as it allows; try again later";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -135,6 +137,18 @@ pub async fn accept(p2p: &P2p, peer: PeerId, stream: Stream) -> anyhow::Result<(
         let _ = writer.close().await;
         return Ok(());
     }
+    let Some(_permit) = p2p.session_permit() else {
+        tracing::warn!(%book, "too many sync sessions; asking the peer to come back later");
+        write_frame(
+            &mut writer,
+            &Frame::Close {
+                reason: BUSY.into(),
+            },
+        )
+        .await?;
+        let _ = writer.close().await;
+        return Ok(());
+    };
     drive(p2p, book, peer, reader, writer, Side::Listener).await
 }
 

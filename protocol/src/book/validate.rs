@@ -556,7 +556,9 @@ fn enterprise_rules(
         Body::Report(r) => {
             currency("revenue", r.revenue.currency, genesis.currency)?;
         }
-        Body::Distribution(_) | Body::Departure(_) if genesis.enterprise.is_some() => {
+        Body::Distribution(_) | Body::Departure(_) | Body::Investment(_)
+            if genesis.enterprise.is_some() =>
+        {
             return Err(Refusal::NotASavingsBook { id, kind: kind() });
         }
         Body::Return(r) => {

@@ -5,7 +5,7 @@ import * as key from '../protocol/key.js';
 import * as base64url from '../protocol/base64url.js';
 
 export const TIMEOUT_MS = 10_000;
-const SESSION_PREFIX = new TextEncoder().encode('kaban-session-v1\n');
+const SESSION_PREFIX = new TextEncoder().encode('kaban-session-v2\n');
 
 let token = null;
 
@@ -39,14 +39,25 @@ async function fetchJson(path, { method = 'GET', body, auth = true } = {}) {
   return { status: response.status, value };
 }
 
+/**
+ * Opens a session (SPEC section 10). The signature names the node's id and this page's own
+ * origin, which the phone knows for itself: a page elsewhere that relays the node's challenge
+ * gets a signature for its own origin, which the node refuses.
+ */
 async function openSession(identity) {
-  const { value: c } = await fetchJson('/sessions/challenge', { method: 'POST', auth: false });
-  const message = key.concat(SESSION_PREFIX, new TextEncoder().encode(c.challenge));
-  const signature = base64url.encode(await key.sign(identity, message));
+  const { value: c } = await fetchJson('/sessions/challenge', {
+    method: 'POST',
+    auth: false,
+    body: JSON.stringify({ key: identity.publicText }),
+  });
+  if (typeof c?.node !== 'string' || typeof c?.challenge !== 'string') throw new NodeError(502, 'bad_challenge', 'the node sent no challenge');
+  const origin = globalThis.location.origin;
+  const text = new TextEncoder().encode(`${c.node}\n${origin}\n${c.challenge}`);
+  const signature = base64url.encode(await key.sign(identity, key.concat(SESSION_PREFIX, text)));
   const { value } = await fetchJson('/sessions', {
     method: 'POST',
     auth: false,
-    body: JSON.stringify({ key: identity.publicText, challenge: c.challenge, signature }),
+    body: JSON.stringify({ key: identity.publicText, origin, challenge: c.challenge, signature }),
   });
   token = value.token;
 }
@@ -63,9 +74,9 @@ export async function read(identity, path) {
   }
 }
 
-/** Where `signer`'s next record in `book` stands: `{seq, after}`. Needs no session. */
-export async function place(book, signer) {
-  return (await fetchJson(`/books/${book}/place?signer=${encodeURIComponent(signer)}`, { auth: false })).value;
+/** Where `signer`'s next record in `book` stands: `{seq, after}`. Needs a session. */
+export async function place(identity, book, signer) {
+  return read(identity, `/books/${book}/place?signer=${encodeURIComponent(signer)}`);
 }
 
 /** Submits signed record bytes; 201 (new) and 200 (already held) both mean durable. */

@@ -20,7 +20,7 @@ export const ROLES = Object.freeze(['treasurer', 'chair', 'secretary', 'key_hold
 export function defaultQuorum(kind) {
   return [
     'withdrawal', 'role_grant', 'role_revoke', 'reversal', 'share', 'investor', 'transfer', 'report', 'return',
-    'distribution', 'departure', 'membership',
+    'distribution', 'departure', 'membership', 'investment',
   ].includes(kind) ? 2 : 1;
 }
 
@@ -128,6 +128,8 @@ const BODIES = {
   reversal: shape({ reason: text(MAX_TEXT_CHARS), record: recordId }),
   share: shape({ peer }),
   unshare: shape({ peer }),
+  // The group accepts an enterprise book (its id) and the investor record registering it.
+  investment: shape({ enterprise: recordId, registration: recordId }),
 };
 
 export const KNOWN_KINDS = Object.freeze(Object.keys(BODIES));
@@ -152,7 +154,7 @@ function checkGenesis(body) {
   const quorum = (kind) => (Object.hasOwn(named, kind) ? named[kind] : defaultQuorum(kind));
   // Adding officers needs the role_grant quorum itself, so a quorum above the founding officers
   // could never be reached. Every kind this book may hold whose quorum is above 1 counts.
-  const bookKinds = body.enterprise === undefined ? ['distribution', 'departure'] : ['investor', 'report', 'return', 'membership'];
+  const bookKinds = body.enterprise === undefined ? ['distribution', 'departure', 'investment'] : ['investor', 'report', 'return', 'membership'];
   for (const kind of ['role_grant', 'withdrawal', 'role_revoke', 'reversal', 'share', ...bookKinds, ...Object.keys(named)]) {
     if (quorum(kind) > distinctKeys) {
       fault(`quorum for ${kind} is ${quorum(kind)} but the genesis names only ${distinctKeys} officers, so it could never be reached`);

@@ -1,0 +1,284 @@
+//! The HTTP and HTTPS accept loop: every connection is bounded in number, per address, and in
+//! time, so that nobody on the LAN can hold the node's sockets or file descriptors.
+//!
+//! - One connection cap ([`MAX_CONNECTIONS`]) is shared by HTTP and HTTPS; beyond it new
+//!   connections wait in the kernel's backlog instead of taking descriptors.
+//! - One address may hold at most [`MAX_CONNECTIONS_PER_ADDRESS`]; more are closed at once.
+//! - A TLS handshake must finish within [`HANDSHAKE_TIMEOUT`], a request's headers within
+//!   [`HEADER_TIMEOUT`], and a connection that moves no byte for [`IDLE_TIMEOUT`] is closed
+//!   (a kept-alive connection between requests, or a slow body). The router bounds each
+//!   request's whole handling (see `api::REQUEST_TIMEOUT`).
+
+use crate::api::ClientAddr;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Connections served at once, HTTP and HTTPS together. Well under the file descriptor limit
+/// the node asks for at start (see `node::raise_fd_limit`), leaving room for SQLite and p2p.
+pub const MAX_CONNECTIONS: usize = 512;
+/// Connections one network address may hold at once.
+pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
+/// How long a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request's headers may take to arrive.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may move no byte at all before it is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// After the node or the idle rule asks a connection to close, how long its requests in
+/// flight may still take.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// The connection slots, shared by the HTTP and HTTPS listeners.
+#[derive(Debug)]
+pub struct Limits {
+    slots: Arc<Semaphore>,
+    per_address: Mutex<HashMap<IpAddr, usize>>,
+    max: usize,
+    max_per_address: usize,
+}
+
+/// One connection's slot and its address's count, given back when it closes.
+struct Slot {
+    limits: Arc<Limits>,
+    addr: IpAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.limits.per_address.lock().expect("not poisoned");
+        if let Some(n) = map.get_mut(&self.addr) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.addr);
+            }
+        }
+    }
+}
+
+impl Limits {
+    pub fn new(max: usize, max_per_address: usize) -> Arc<Limits> {
+        Arc::new(Limits {
+            slots: Arc::new(Semaphore::new(max)),
+            per_address: Mutex::new(HashMap::new()),
+            max,
+            max_per_address,
+        })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.max - self.slots.available_permits()
+    }
+
+    fn admit(self: &Arc<Self>, addr: IpAddr, permit: OwnedSemaphorePermit) -> Option<Slot> {
+        let mut map = self.per_address.lock().expect("not poisoned");
+        let n = map.entry(addr).or_default();
+        if *n >= self.max_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            limits: Arc::clone(self),
+            addr,
+            _permit: permit,
+        })
+    }
+}
+
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves,
+/// within `limits`. Connections still open at shutdown are asked to finish and given
+/// [`CLOSE_GRACE`].
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    router: axum::Router,
+    limits: Arc<Limits>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut stop = shutdown.clone();
+    loop {
+        // Reap finished connections as we go, so the set holds only live ones.
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            () = stopping(&mut stop) => break,
+            p = Arc::clone(&limits.slots).acquire_owned() => p.expect("the semaphore is never closed"),
+        };
+        let (stream, peer) = tokio::select! {
+            () = stopping(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Some(slot) = limits.admit(peer.ip(), permit) else {
+            tracing::debug!(%peer, "closed a connection: its address holds too many");
+            continue;
+        };
+        let router = router.clone().layer(axum::Extension(ClientAddr(peer.ip())));
+        let (acceptor, shutdown) = (acceptor.clone(), shutdown.clone());
+        connections.spawn(async move {
+            let _slot = slot;
+            let _ = stream.set_nodelay(true);
+            match acceptor {
+                None => serve_connection(stream, router, shutdown).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => serve_connection(tls, router, shutdown).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    let deadline = tokio::time::sleep(CLOSE_GRACE * 2);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            joined = connections.join_next() => if joined.is_none() { break },
+            () = &mut deadline => {
+                connections.abort_all();
+                break;
+            }
+        }
+    }
+}
+
+/// Resolves once the node is stopping (or the signal is gone).
+async fn stopping(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Serves one connection until it ends, goes idle for [`IDLE_TIMEOUT`], or the node stops.
+async fn serve_connection<S>(
+    stream: S,
+    router: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let started = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let io = Watched {
+        inner: stream,
+        started,
+        last: Arc::clone(&last),
+    };
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(32);
+    let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let mut tick = tokio::time::interval(IDLE_TIMEOUT / 4);
+    let closing = loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = stopping(&mut shutdown) => break "the node is stopping",
+            _ = tick.tick() => {
+                let idle = started.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+                if idle >= IDLE_TIMEOUT {
+                    break "idle";
+                }
+            }
+        }
+    };
+    tracing::debug!(reason = closing, "closing a connection");
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
+}
+
+/// A stream that notes when it last moved a byte, in milliseconds since `started`.
+struct Watched<S> {
+    inner: S,
+    started: Instant,
+    last: Arc<AtomicU64>,
+}
+
+impl<S> Watched<S> {
+    fn touch(&self) {
+        self.last
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        poll
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
