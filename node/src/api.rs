@@ -32,8 +32,6 @@ use std::sync::Arc;
 
 /// Largest request body. A record is at most 8 KiB; everything else is smaller.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-/// How long one request may take, its body included; a slower one is answered 408.
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -42,6 +40,8 @@ pub struct AppState {
     pub auth: Auth,
     pub node_id: String,
     pub clock: fn() -> u64,
+    /// How long one request may take, its body included; a slower one is answered 408.
+    pub request_timeout: std::time::Duration,
     /// The peer-to-peer layer; `None` in tests that exercise the API alone.
     pub p2p: Option<crate::p2p::P2p>,
     /// The certificate of the node's own CA, when it serves HTTPS, for phones to install.
@@ -87,13 +87,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/integrity", get(integrity))
         .route("/api/v1/admin/peers", get(list_peers).post(join_peer))
         .route(
+            "/api/v1/admin/books/{book}",
+            axum::routing::delete(remove_book),
+        )
+        .route(
             "/api/v1/books/{book}/members/{member}/receipts/{record}",
             get(views::receipt),
         )
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(problems_everywhere))
-        .layer(middleware::from_fn(bounded_in_time))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            bounded_in_time,
+        ))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
 }
@@ -154,17 +161,18 @@ async fn trace_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// Every request ends within [`REQUEST_TIMEOUT`]: a body trickled in byte by byte does not
+/// Every request ends within the request timeout: a body trickled in byte by byte does not
 /// hold a connection and a task for ever.
-async fn bounded_in_time(request: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+async fn bounded_in_time(State(s): Shared, request: Request, next: Next) -> Response {
+    let limit = s.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => Problem::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             format!(
                 "the request took longer than {} s; send it again, whole",
-                REQUEST_TIMEOUT.as_secs()
+                limit.as_secs()
             ),
         )
         .into_response(),
@@ -714,6 +722,18 @@ async fn erase_personal(
     Ok(Json(
         json!({"member": member, "erased": erased.erased, "backups_still_holding": erased.backups}),
     ))
+}
+
+/// The operator removes a book nobody on this node depends on (see `Library::remove_book`).
+async fn remove_book(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    s.auth.require_admin(&headers)?;
+    let id = parse_book(&book)?;
+    s.library.remove_book(id).await?;
+    Ok(Json(json!({"book": id.to_string(), "removed": true})))
 }
 
 async fn integrity(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {

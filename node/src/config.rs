@@ -21,11 +21,23 @@
 //! relay_peers = []
 //! # Origins people reach this node at besides loopback and https_names (a reverse proxy).
 //! origins = []
+//!
+//! # Limits; each line shows its default.
+//! [limits]
+//! header_timeout_s = 10          # a request's headers must arrive within this
+//! request_timeout_s = 30         # a whole request, its body included
+//! idle_timeout_s = 60            # a connection that moves no byte is closed
+//! max_connections = 512          # HTTP and HTTPS together
+//! max_connections_per_address = 32
+//! max_records_per_book = 1000000
+//! max_book_mb = 512              # a book's stored changes
+//! disk_budget_mb = 16384         # the database and its WAL, all books together
 //! ```
 
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The default HTTP address: loopback only, so a fresh node is never exposed by accident.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8737";
@@ -61,6 +73,104 @@ pub struct FileConfig {
     /// in front of it, say), like "https://kaban.example.org". Session signatures must name
     /// one of them.
     pub origins: Option<Vec<String>>,
+    /// Limits; see [`Limits`] for each default.
+    pub limits: Option<FileLimits>,
+}
+
+/// The `[limits]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub header_timeout_s: Option<u64>,
+    pub request_timeout_s: Option<u64>,
+    pub idle_timeout_s: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub max_records_per_book: Option<usize>,
+    pub max_book_mb: Option<u64>,
+    pub disk_budget_mb: Option<u64>,
+}
+
+/// What the node accepts at most, and for how long. Every limit has a default sized for a
+/// savings group's node on a small machine; the `[limits]` table changes any of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub request_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub max_records_per_book: usize,
+    pub max_book_bytes: u64,
+    pub disk_budget_bytes: u64,
+}
+
+const MB: u64 = 1024 * 1024;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
+            max_connections_per_address: 32,
+            // A group of 40 meeting weekly writes about 4,000 records a year.
+            max_records_per_book: 1_000_000,
+            max_book_bytes: 512 * MB,
+            disk_budget_bytes: 16 * 1024 * MB,
+        }
+    }
+}
+
+impl FileLimits {
+    fn apply(self) -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        let positive = |name: &'static str, v: Option<u64>, default: u64| match v {
+            Some(0) => Err(ConfigError::Limit(name)),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        };
+        let secs = Duration::as_secs;
+        Ok(Limits {
+            header_timeout: Duration::from_secs(positive(
+                "header_timeout_s",
+                self.header_timeout_s,
+                secs(&d.header_timeout),
+            )?),
+            request_timeout: Duration::from_secs(positive(
+                "request_timeout_s",
+                self.request_timeout_s,
+                secs(&d.request_timeout),
+            )?),
+            idle_timeout: Duration::from_secs(positive(
+                "idle_timeout_s",
+                self.idle_timeout_s,
+                secs(&d.idle_timeout),
+            )?),
+            max_connections: positive(
+                "max_connections",
+                self.max_connections.map(|v| v as u64),
+                d.max_connections as u64,
+            )? as usize,
+            max_connections_per_address: positive(
+                "max_connections_per_address",
+                self.max_connections_per_address.map(|v| v as u64),
+                d.max_connections_per_address as u64,
+            )? as usize,
+            max_records_per_book: positive(
+                "max_records_per_book",
+                self.max_records_per_book.map(|v| v as u64),
+                d.max_records_per_book as u64,
+            )? as usize,
+            max_book_bytes: positive("max_book_mb", self.max_book_mb, d.max_book_bytes / MB)? * MB,
+            disk_budget_bytes: positive(
+                "disk_budget_mb",
+                self.disk_budget_mb,
+                d.disk_budget_bytes / MB,
+            )? * MB,
+        })
+    }
 }
 
 /// What flags say, overriding the file.
@@ -85,6 +195,7 @@ pub struct Config {
     pub https_names: Vec<String>,
     /// Extra origins for session signatures; see [`FileConfig::origins`].
     pub origins: Vec<String>,
+    pub limits: Limits,
     pub log: String,
     pub p2p: crate::p2p::Options,
 }
@@ -105,6 +216,8 @@ pub enum ConfigError {
     RelayPeer(String),
     #[error("origin {0:?} is not an origin like https://kaban.example.org")]
     Origin(String),
+    #[error("limits.{0} must be above 0")]
+    Limit(&'static str),
 }
 
 /// The default data directory.
@@ -161,8 +274,10 @@ impl Config {
             .into_iter()
             .map(|o| kaban_protocol::session::origin_of(&o).ok_or(ConfigError::Origin(o)))
             .collect::<Result<_, _>>()?;
+        let limits = parsed.limits.unwrap_or_default().apply()?;
         Ok(Config {
             origins,
+            limits,
             p2p: crate::p2p::Options {
                 listen,
                 mdns: !flags.no_mdns && parsed.mdns.unwrap_or(true),

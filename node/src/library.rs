@@ -29,6 +29,32 @@ const LOGGED_REFUSALS: usize = 3;
 /// in; the bound stops a stranger on the network from filling the disk with books.
 pub const MAX_BOOKS: usize = 256;
 
+/// What one book, and all books together, may hold; from the configuration's `[limits]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    pub max_records_per_book: usize,
+    /// Bytes of a book's stored changes (its snapshot and the changes since).
+    pub max_book_bytes: u64,
+    /// Bytes of the database and its WAL, all books together.
+    pub disk_budget_bytes: u64,
+}
+
+impl From<&crate::config::Limits> for Caps {
+    fn from(l: &crate::config::Limits) -> Caps {
+        Caps {
+            max_records_per_book: l.max_records_per_book,
+            max_book_bytes: l.max_book_bytes,
+            disk_budget_bytes: l.disk_budget_bytes,
+        }
+    }
+}
+
+impl Default for Caps {
+    fn default() -> Caps {
+        Caps::from(&crate::config::Limits::default())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LibraryError {
     #[error("this node has no book {0}")]
@@ -46,6 +72,20 @@ pub enum LibraryError {
     },
     #[error("this node already holds {MAX_BOOKS} books, its limit")]
     TooManyBooks,
+    #[error("book {book} stays on this node: {why}")]
+    NotRemovable { book: BookId, why: String },
+    #[error(
+        "book {book} holds {what}, its limit on this node; the operator may raise limits.{setting}"
+    )]
+    BookFull {
+        book: BookId,
+        what: String,
+        setting: &'static str,
+    },
+    #[error(
+        "the node's database takes {used_mb} MB of its {budget_mb} MB disk budget; nothing more is stored until the operator raises limits.disk_budget_mb or frees space"
+    )]
+    DiskFull { used_mb: u64, budget_mb: u64 },
     #[error(
         "book {0} is quarantined on this node: its stored copy did not load (see GET /api/v1/node); the operator must restore or remove it first"
     )]
@@ -77,6 +117,10 @@ struct Slot {
     inflight: Mutex<HashMap<RecordId, watch::Receiver<Option<bool>>>>,
     /// Changes stored since the snapshot, and how many changes the snapshot holds.
     changes_since_snapshot: Mutex<(usize, usize)>,
+    /// Bytes of the book's stored changes, for the per-book cap.
+    stored_bytes: std::sync::atomic::AtomicU64,
+    /// The enterprise reconciliation for the heads, overdue rule and minute it was made at.
+    reconciliation: Mutex<Option<(ReconKey, Arc<Reconciliation>)>>,
     /// Who has joined and who has left, kept up to date as records are added, so that
     /// checking a contribution does not fold the whole ledger.
     members: Mutex<MemberIndex>,
@@ -84,9 +128,14 @@ struct Slot {
     changed: watch::Sender<u64>,
 }
 
+/// What a cached reconciliation depends on: the book's heads, the overdue rule, and the minute
+/// (a transfer turns overdue as time passes; a minute late is close enough for a view).
+type ReconKey = (Vec<automerge::ChangeHash>, u32, u64);
+
 #[derive(Debug)]
 pub struct Library {
     storage: Storage,
+    caps: Caps,
     books: RwLock<HashMap<BookId, Arc<Slot>>>,
     /// Stored books that failed to load; their storage is left as it was, for an operator.
     quarantined: Vec<Quarantined>,
@@ -116,6 +165,11 @@ impl Library {
     /// is not the one its record determines) is quarantined: logged, listed by
     /// [`Library::quarantined`], left untouched on disk, and not served; the others load.
     pub async fn open(storage: Storage) -> Result<Library, LibraryError> {
+        Library::open_with(storage, Caps::default()).await
+    }
+
+    /// [`Library::open`], within `caps`.
+    pub async fn open_with(storage: Storage, caps: Caps) -> Result<Library, LibraryError> {
         let stored = storage.load_books().await?;
         let mut books = HashMap::new();
         let mut quarantined = Vec::new();
@@ -123,7 +177,8 @@ impl Library {
             match Book::load(s.id, &s.bytes) {
                 Ok(book) => {
                     tracing::info!(book = %s.id, records = book.record_count(), "loaded book");
-                    books.insert(s.id, Arc::new(Slot::new(book, s.changes_since_snapshot)));
+                    let slot = Slot::new(book, s.changes_since_snapshot, s.bytes.len() as u64);
+                    books.insert(s.id, Arc::new(slot));
                 }
                 Err(e) => {
                     tracing::error!(book = %s.id, error = %e, "quarantined a stored book that does not load; the node serves its other books");
@@ -136,6 +191,7 @@ impl Library {
         }
         Ok(Library {
             storage,
+            caps,
             books: RwLock::new(books),
             quarantined,
         })
@@ -217,6 +273,57 @@ impl Library {
         Ok(true)
     }
 
+    /// Removes a book nobody here depends on: it came in without the node's authority (before
+    /// founding needed it), no partner shares it, and no key holding a role in another book on
+    /// this node holds one in it. This is how an operator clears a book a
+    /// stranger's partner brought in; a group's own books and its cooperatives' books stay.
+    pub async fn remove_book(&self, id: BookId) -> Result<(), LibraryError> {
+        let slot = self.slot(id)?;
+        if self.storage.is_authorised(id).await? {
+            return Err(LibraryError::NotRemovable {
+                book: id,
+                why: "it was founded with the node's authority (admin token or setup code), or joined from a partner by its operator".into(),
+            });
+        }
+        let book = slot.book.lock().await;
+        let ledger = slot.ledger_for(&book);
+        let refuse = |why: String| Err(LibraryError::NotRemovable { book: id, why });
+        if let Some(peer) = ledger.shared_with.first() {
+            return refuse(format!("it is shared with partner node {peer}"));
+        }
+        if let Some((_, peer, _)) = self
+            .storage
+            .partners()
+            .await?
+            .into_iter()
+            .find(|(b, _, _)| *b == id)
+        {
+            return refuse(format!("the operator joined it from partner node {peer}"));
+        }
+        let keys: Vec<kaban_protocol::key::PublicKey> =
+            book.roster().officers().map(|(k, _)| *k).collect();
+        drop(book);
+        for other in self.slots().into_iter().filter(|s| !Arc::ptr_eq(s, &slot)) {
+            let other_book = other.book.lock().await;
+            let local = other.ledger_for(&other_book);
+            if let Some(key) = keys
+                .iter()
+                .find(|k| local.officers.iter().any(|o| o.key == **k))
+            {
+                return refuse(format!(
+                    "signer {key} holds a role in it and in book {} on this node",
+                    other_book.id()
+                ));
+            }
+        }
+        // Under the book's lock, so nothing is added while it goes.
+        let _book = slot.book.lock().await;
+        self.storage.remove_book(id).await?;
+        self.books.write().expect("not poisoned").remove(&id);
+        tracing::warn!(book = %id, "removed a book at the operator's request");
+        Ok(())
+    }
+
     /// A sync session with `peer` for a book, resumed from its stored checkpoint if there is
     /// one, so that a restart does not resend the whole book.
     pub async fn sync_session(&self, id: BookId, peer: &str) -> Result<PeerSync, LibraryError> {
@@ -250,7 +357,13 @@ impl Library {
     ) -> Result<Applied, LibraryError> {
         let slot = self.slot(id)?;
         let mut book = slot.book.lock().await;
+        // A book at its caps takes nothing more from peers either; one message may carry it
+        // past them by at most that message's size.
+        self.check_room(&slot, &book, message.len() as u64)?;
         let applied = sync.receive(&mut book, message)?;
+        let added: usize = applied.accepted_bytes.iter().map(Vec::len).sum();
+        slot.stored_bytes
+            .fetch_add(added as u64, std::sync::atomic::Ordering::Relaxed);
         let mut durable = Vec::with_capacity(applied.accepted.len());
         for change in &applied.accepted_bytes {
             durable.push(self.storage.append(id, change.clone()).await?);
@@ -294,18 +407,57 @@ impl Library {
         Ok(applied)
     }
 
-    /// Stores a book this node did not have and adds it to the library, within [`MAX_BOOKS`].
+    /// Stores a book this node did not have and adds it to the library, within [`MAX_BOOKS`]
+    /// and the disk budget.
     async fn store_new(&self, book: Book, now_ms: u64) -> Result<(), LibraryError> {
         if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
             return Err(LibraryError::TooManyBooks);
         }
+        self.check_disk()?;
         let id = book.id();
-        self.storage.create_book(id, book.save(), now_ms).await?;
+        let saved = book.save();
+        let size = saved.len() as u64;
+        // Founding needs the admin token or a setup code, and joining the admin token.
+        self.storage.create_book(id, saved, now_ms, true).await?;
         self.books
             .write()
             .expect("not poisoned")
             .entry(id)
-            .or_insert_with(|| Arc::new(Slot::new(book, 0)));
+            .or_insert_with(|| Arc::new(Slot::new(book, 0, size)));
+        Ok(())
+    }
+
+    /// Refuses to store more once the database and its WAL fill the disk budget.
+    fn check_disk(&self) -> Result<(), LibraryError> {
+        let used = self.storage.disk_usage();
+        if used >= self.caps.disk_budget_bytes {
+            return Err(LibraryError::DiskFull {
+                used_mb: used / (1024 * 1024),
+                budget_mb: self.caps.disk_budget_bytes / (1024 * 1024),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses to grow `book` past its caps by `adding` more bytes.
+    fn check_room(&self, slot: &Slot, book: &Book, adding: u64) -> Result<(), LibraryError> {
+        self.check_disk()?;
+        let caps = &self.caps;
+        if book.record_count() >= caps.max_records_per_book {
+            return Err(LibraryError::BookFull {
+                book: book.id(),
+                what: format!("{} records", caps.max_records_per_book),
+                setting: "max_records_per_book",
+            });
+        }
+        let stored = slot.stored_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        if stored.saturating_add(adding) > caps.max_book_bytes {
+            return Err(LibraryError::BookFull {
+                book: book.id(),
+                what: format!("{} MB of changes", caps.max_book_bytes / (1024 * 1024)),
+                setting: "max_book_mb",
+            });
+        }
         Ok(())
     }
 
@@ -345,7 +497,7 @@ impl Library {
         &self,
         now_ms: u64,
         overdue_days: u32,
-    ) -> Vec<(BookId, Reconciliation, Arc<Ledger>)> {
+    ) -> Vec<(BookId, Arc<Reconciliation>, Arc<Ledger>)> {
         let slots: Vec<(BookId, Arc<Slot>)> = self
             .books
             .read()
@@ -357,12 +509,24 @@ impl Library {
         for (id, slot) in slots {
             let book = slot.book.lock().await;
             if book.genesis().is_some_and(|g| g.enterprise.is_some()) {
-                let rec = kaban_protocol::enterprise::reconcile(&book, now_ms, overdue_days);
+                let rec = slot.reconciliation_for(&book, now_ms, overdue_days);
                 out.push((id, rec, slot.ledger_for(&book)));
             }
         }
         out.sort_by_key(|(id, _, _)| *id);
         out
+    }
+
+    /// An enterprise book's reconciliation at `now_ms` (cached, like the ledger).
+    pub async fn reconciliation(
+        &self,
+        id: BookId,
+        now_ms: u64,
+        overdue_days: u32,
+    ) -> Result<Arc<Reconciliation>, LibraryError> {
+        let slot = self.slot(id)?;
+        let book = slot.book.lock().await;
+        Ok(slot.reconciliation_for(&book, now_ms, overdue_days))
     }
 
     /// The ledger of a book, folded from its records (and cached until the book changes).
@@ -418,7 +582,10 @@ impl Library {
         let enterprises = self
             .enterprises(0, kaban_protocol::enterprise::DEFAULT_OVERDUE_DAYS)
             .await;
-        let refs: Vec<_> = enterprises.iter().map(|(e, rec, _)| (*e, rec)).collect();
+        let refs: Vec<_> = enterprises
+            .iter()
+            .map(|(e, rec, _)| (*e, rec.as_ref()))
+            .collect();
         let p = kaban_protocol::portfolio::portfolio(id, &ledger, &refs);
         if p.holdings.is_empty() || amount.currency != p.currency {
             return Ok(());
@@ -507,10 +674,13 @@ impl Library {
             return Ok(Submitted::Existing(rid));
         }
         slot.admit(&book, &record)?;
+        self.check_room(&slot, &book, record.bytes().len() as u64)?;
         let indexed = record.clone();
         let hash = book.add(record)?;
         slot.members.lock().expect("not poisoned").note(&indexed);
         let change = book.change_bytes(&hash).expect("the change was just added");
+        slot.stored_bytes
+            .fetch_add(change.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let durable = self.storage.append(id, change).await?;
         let (done, waiter) = watch::channel(None);
         slot.inflight
@@ -551,6 +721,8 @@ impl Library {
             book.change_count().saturating_sub(s.changes_since_snapshot),
         );
         *slot.members.lock().expect("not poisoned") = MemberIndex::of(&book);
+        slot.stored_bytes
+            .store(s.bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
         *slot.ledger.lock().expect("not poisoned") = None;
         Ok(())
     }
@@ -571,6 +743,8 @@ impl Library {
         let book = slot.book.lock().await;
         slot.changes_since_snapshot.lock().expect("not poisoned").1 = book.change_count();
         let snapshot = book.save();
+        slot.stored_bytes
+            .store(snapshot.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // Queued while the book is locked: every change stored before is in the snapshot.
         let result = self.storage.compact(id, snapshot).await;
         drop(book);
@@ -617,9 +791,11 @@ impl MemberIndex {
 }
 
 impl Slot {
-    fn new(book: Book, changes_since_snapshot: usize) -> Slot {
+    fn new(book: Book, changes_since_snapshot: usize, stored_bytes: u64) -> Slot {
         let in_snapshot = book.change_count().saturating_sub(changes_since_snapshot);
         Slot {
+            stored_bytes: std::sync::atomic::AtomicU64::new(stored_bytes),
+            reconciliation: Mutex::new(None),
             members: Mutex::new(MemberIndex::of(&book)),
             changed: watch::channel(0).0,
             book: tokio::sync::Mutex::new(book),
@@ -684,6 +860,31 @@ impl Slot {
             || ledger.members.iter().any(|m| m.key.as_ref() == Some(key))
             || (past
                 && (book.seq_of(key) > 0 || book.roster().revocations().any(|(k, _)| k == key)))
+    }
+
+    /// The reconciliation, folded again only when the heads, the overdue rule or the minute
+    /// changed: a stranger's enterprise book of 20,000 transfers costs one fold, not one per
+    /// statement.
+    fn reconciliation_for(
+        &self,
+        book: &Book,
+        now_ms: u64,
+        overdue_days: u32,
+    ) -> Arc<Reconciliation> {
+        let key: ReconKey = (book.heads(), overdue_days, now_ms / 60_000);
+        let mut cached = self.reconciliation.lock().expect("not poisoned");
+        if let Some((at, rec)) = cached.as_ref()
+            && *at == key
+        {
+            return Arc::clone(rec);
+        }
+        let rec = Arc::new(kaban_protocol::enterprise::reconcile(
+            book,
+            now_ms,
+            overdue_days,
+        ));
+        *cached = Some((key, Arc::clone(&rec)));
+        rec
     }
 
     fn ledger_for(&self, book: &Book) -> Arc<Ledger> {

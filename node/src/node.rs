@@ -27,8 +27,8 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The file descriptors the node asks for: room for [`crate::server::MAX_CONNECTIONS`] HTTP
-/// connections, p2p connections and SQLite, whatever the login limit (often 1,024).
+/// The file descriptors the node asks for: room for the default 512 HTTP connections, p2p
+/// connections and SQLite, whatever the login limit (often 1,024).
 pub const WANTED_FILE_DESCRIPTORS: u64 = 8192;
 
 /// Makes every file the process creates private (mode 0600, directories 0700), whatever the
@@ -136,7 +136,8 @@ pub async fn run(
     let node_id = key.public().to_peer_id().to_string();
     let (token, token_path) = admin_token(&config.data_dir)?;
     let (storage, storage_thread) = storage::open(&config.data_dir)?;
-    let library = Arc::new(Library::open(storage).await?);
+    let library =
+        Arc::new(Library::open_with(storage, crate::library::Caps::from(&config.limits)).await?);
     let p2p = crate::p2p::start(key, &config.p2p, Arc::clone(&library)).await?;
     // Wait briefly for the listeners to report their addresses, so they can be printed.
     for _ in 0..50 {
@@ -176,6 +177,7 @@ pub async fn run(
         auth: Auth::new(token, node_id.clone(), origins, setup.clone()),
         node_id: node_id.clone(),
         clock: api::now_ms,
+        request_timeout: config.limits.request_timeout,
         p2p: Some(p2p.clone()),
         ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
     });
@@ -185,10 +187,7 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let limits = crate::server::Limits::new(
-        crate::server::MAX_CONNECTIONS,
-        crate::server::MAX_CONNECTIONS_PER_ADDRESS,
-    );
+    let limits = crate::server::Limits::new(&config.limits);
     let https_task = match (https_listener, tls.as_ref()) {
         (Some(l), Some(tls)) => Some(tokio::spawn(crate::server::serve(
             l,

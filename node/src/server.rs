@@ -1,13 +1,14 @@
 //! The HTTP and HTTPS accept loop: every connection is bounded in number, per address, and in
 //! time, so that nobody on the LAN can hold the node's sockets or file descriptors.
 //!
-//! - One connection cap ([`MAX_CONNECTIONS`]) is shared by HTTP and HTTPS; beyond it new
-//!   connections wait in the kernel's backlog instead of taking descriptors.
-//! - One address may hold at most [`MAX_CONNECTIONS_PER_ADDRESS`]; more are closed at once.
-//! - A TLS handshake must finish within [`HANDSHAKE_TIMEOUT`], a request's headers within
-//!   [`HEADER_TIMEOUT`], and a connection that moves no byte for [`IDLE_TIMEOUT`] is closed
-//!   (a kept-alive connection between requests, or a slow body). The router bounds each
-//!   request's whole handling (see `api::REQUEST_TIMEOUT`).
+//! Every bound comes from the configuration's `[limits]` (see `config::Limits`):
+//! - One connection cap is shared by HTTP and HTTPS; beyond it new connections wait in the
+//!   kernel's backlog instead of taking descriptors.
+//! - One address may hold only so many; more are closed at once.
+//! - A TLS handshake must finish within [`HANDSHAKE_TIMEOUT`], a request's headers within the
+//!   header timeout, and a connection that moves no byte for the idle timeout is closed (a
+//!   kept-alive connection between requests, or a stalled body). The router bounds each
+//!   request's whole handling by the request timeout.
 
 use crate::api::ClientAddr;
 use std::collections::HashMap;
@@ -20,17 +21,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Connections served at once, HTTP and HTTPS together. Well under the file descriptor limit
-/// the node asks for at start (see `node::raise_fd_limit`), leaving room for SQLite and p2p.
-pub const MAX_CONNECTIONS: usize = 512;
-/// Connections one network address may hold at once.
-pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 32;
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a request's headers may take to arrive.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection may move no byte at all before it is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// After the node or the idle rule asks a connection to close, how long its requests in
 /// flight may still take.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -42,6 +34,8 @@ pub struct Limits {
     per_address: Mutex<HashMap<IpAddr, usize>>,
     max: usize,
     max_per_address: usize,
+    header_timeout: Duration,
+    idle_timeout: Duration,
 }
 
 /// One connection's slot and its address's count, given back when it closes.
@@ -64,12 +58,14 @@ impl Drop for Slot {
 }
 
 impl Limits {
-    pub fn new(max: usize, max_per_address: usize) -> Arc<Limits> {
+    pub fn new(limits: &crate::config::Limits) -> Arc<Limits> {
         Arc::new(Limits {
-            slots: Arc::new(Semaphore::new(max)),
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
             per_address: Mutex::new(HashMap::new()),
-            max,
-            max_per_address,
+            max: limits.max_connections,
+            max_per_address: limits.max_connections_per_address,
+            header_timeout: limits.header_timeout,
+            idle_timeout: limits.idle_timeout,
         })
     }
 
@@ -131,14 +127,15 @@ pub async fn serve(
         };
         let router = router.clone().layer(axum::Extension(ClientAddr(peer.ip())));
         let (acceptor, shutdown) = (acceptor.clone(), shutdown.clone());
+        let times = (limits.header_timeout, limits.idle_timeout);
         connections.spawn(async move {
             let _slot = slot;
             let _ = stream.set_nodelay(true);
             match acceptor {
-                None => serve_connection(stream, router, shutdown).await,
+                None => serve_connection(stream, router, times, shutdown).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => serve_connection(tls, router, shutdown).await,
+                        Ok(Ok(tls)) => serve_connection(tls, router, times, shutdown).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -165,10 +162,11 @@ async fn stopping(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Serves one connection until it ends, goes idle for [`IDLE_TIMEOUT`], or the node stops.
+/// Serves one connection until it ends, moves no byte for `idle_timeout`, or the node stops.
 async fn serve_connection<S>(
     stream: S,
     router: axum::Router,
+    (header_timeout, idle_timeout): (Duration, Duration),
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -186,14 +184,14 @@ async fn serve_connection<S>(
     builder
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(header_timeout);
     builder
         .http2()
         .timer(hyper_util::rt::TokioTimer::new())
         .max_concurrent_streams(32);
     let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
     tokio::pin!(conn);
-    let mut tick = tokio::time::interval(IDLE_TIMEOUT / 4);
+    let mut tick = tokio::time::interval(idle_timeout / 4);
     let closing = loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -205,7 +203,7 @@ async fn serve_connection<S>(
             () = stopping(&mut shutdown) => break "the node is stopping",
             _ = tick.tick() => {
                 let idle = started.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
-                if idle >= IDLE_TIMEOUT {
+                if idle >= idle_timeout {
                     break "idle";
                 }
             }

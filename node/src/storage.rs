@@ -102,6 +102,8 @@ enum Job {
 #[derive(Debug, Clone)]
 pub struct Storage {
     jobs: mpsc::Sender<Job>,
+    /// The database file; its WAL is beside it.
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for Job {
@@ -131,7 +133,7 @@ pub fn open(data_dir: &Path) -> Result<(Storage, std::thread::JoinHandle<()>), S
         .name("kaban-storage".into())
         .spawn(move || run(conn, rx))
         .expect("spawning the storage thread");
-    Ok((Storage { jobs: tx }, thread))
+    Ok((Storage { jobs: tx, path }, thread))
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -321,18 +323,61 @@ impl Storage {
         rx.await.map_err(|_| StorageError::Stopped)?
     }
 
+    /// Stores a new book. `authorised`: it came in with the node's authority (see
+    /// [`Storage::is_authorised`]).
     pub async fn create_book(
         &self,
         id: BookId,
         snapshot: Vec<u8>,
         now_ms: u64,
+        authorised: bool,
     ) -> Result<(), StorageError> {
         self.call(move |conn| {
             conn.execute(
                 // Two founders racing with the same genesis found one book: the first row stays.
-                "INSERT OR IGNORE INTO books (id, actor, snapshot, created_ms) VALUES (?1, x'', ?2, ?3)",
-                params![id.to_string(), snapshot, now_ms as i64],
+                "INSERT OR IGNORE INTO books (id, actor, snapshot, created_ms, authorised)
+                 VALUES (?1, x'', ?2, ?3, ?4)",
+                params![id.to_string(), snapshot, now_ms as i64, authorised],
             )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether a book came in with the node's authority: founded with the admin token or a
+    /// setup code, or joined from a partner by the operator. A book stored before founding
+    /// needed authority is not.
+    pub async fn is_authorised(&self, id: BookId) -> Result<bool, StorageError> {
+        self.call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT authorised FROM books WHERE id = ?1",
+                    params![id.to_string()],
+                    |r| r.get::<_, bool>(0),
+                )
+                .optional()?
+                .unwrap_or(false))
+        })
+        .await
+    }
+
+    /// Deletes a book and everything kept for it (changes, sync checkpoints, partners), in one
+    /// transaction, then checkpoints and truncates the WAL. Personal data is the operator's
+    /// to erase member by member; a removed book has no members of the group's.
+    pub async fn remove_book(&self, id: BookId) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = id.to_string();
+            for table in [
+                "DELETE FROM changes WHERE book = ?1",
+                "DELETE FROM sync_state WHERE book = ?1",
+                "DELETE FROM partners WHERE book = ?1",
+                "DELETE FROM books WHERE id = ?1",
+            ] {
+                tx.execute(table, params![id])?;
+            }
+            tx.commit()?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             Ok(())
         })
         .await
@@ -576,6 +621,14 @@ impl Storage {
             Ok(personal as u64)
         })
         .await
+    }
+
+    /// Bytes the database and its WAL take on disk now (two `stat` calls, no query).
+    pub fn disk_usage(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        size(&self.path) + size(Path::new(&wal))
     }
 
     /// Runs `PRAGMA integrity_check` and returns its answer ("ok" when healthy).

@@ -199,28 +199,7 @@ impl GroupBook {
     /// Writes the book into the database in `data_dir`, as the node would have stored it. The
     /// node must not be running.
     pub fn store(&self, data_dir: &Path) {
-        std::fs::create_dir_all(data_dir).expect("creating the data directory");
-        let bytes = self.book.save();
-        let id = self.id();
-        // On a thread of its own, so that async tests may call this too.
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime");
-                rt.block_on(async {
-                    let (storage, thread) =
-                        kaban_node::storage::open(data_dir).expect("opening the node's storage");
-                    storage
-                        .create_book(id, bytes, 0)
-                        .await
-                        .expect("storing the book");
-                    drop(storage);
-                    thread.join().expect("the storage thread stops");
-                });
-            });
-        });
+        store_book(&self.book, data_dir, true);
     }
 
     /// Writes the officers' key files into `dir` as `treasurer.key` and `chair.key`, for the
@@ -231,4 +210,32 @@ impl GroupBook {
         std::fs::write(dir.join("chair.key"), self.chair.to_key_file())
             .expect("writing a key file");
     }
+}
+
+/// Writes `book` into the database in `data_dir`, as the node would have stored it: founded or
+/// joined with the node's authority, or (`authorised` false) by a stranger before founding
+/// needed authority. The node must not be running.
+pub fn store_book(book: &Book, data_dir: &Path, authorised: bool) {
+    std::fs::create_dir_all(data_dir).expect("creating the data directory");
+    let bytes = book.save();
+    let id = book.id();
+    // On a thread of its own, so that async tests may call this too.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async {
+                let (storage, thread) =
+                    kaban_node::storage::open(data_dir).expect("opening the node's storage");
+                storage
+                    .create_book(id, bytes, 0, authorised)
+                    .await
+                    .expect("storing the book");
+                drop(storage);
+                thread.join().expect("the storage thread stops");
+            });
+        });
+    });
 }

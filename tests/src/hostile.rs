@@ -77,6 +77,19 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Opens another sync stream to `node`, on a connection already made by [`Peer::open`].
+    pub async fn stream(&mut self, node: PeerId) -> anyhow::Result<Stream> {
+        let stream = tokio::time::timeout(
+            Duration::from_secs(10),
+            self.control
+                .open_stream(node, StreamProtocol::new(PROTOCOL)),
+        )
+        .await??;
+        Ok(stream)
+    }
+}
+
 pub async fn write(stream: &mut Stream, frame: &Frame) -> std::io::Result<()> {
     stream.write_all(&frame.to_bytes()).await?;
     stream.flush().await

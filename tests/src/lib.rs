@@ -200,6 +200,11 @@ impl NodeProcess {
             .unwrap_or(0)
     }
 
+    /// The node's process id, to read what `/proc` says of it.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn admin_token(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("admin-token"))
             .unwrap()

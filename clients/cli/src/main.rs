@@ -287,6 +287,12 @@ enum BookCommand {
     },
     /// The books you can read (all of them with --admin-token).
     List,
+    /// Remove a book from the node (needs --admin-token): only one no partner shares and in
+    /// which no officer of another book on the node holds a role, like a stranger's book.
+    Remove {
+        #[arg(long)]
+        book: String,
+    },
     /// Totals, record count, members, pending approvals and anomalies.
     Show {
         #[arg(long)]
@@ -572,6 +578,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, v) = founder.send("POST", "/books", record.bytes().to_vec())?;
             let id = v["book"].as_str().unwrap_or_default().to_owned();
             ctx.print(&id, json!({"book": id}));
+        }
+        Command::Book(BookCommand::Remove { book }) => {
+            let v = ctx.admin()?.delete(&format!("/admin/books/{book}"))?;
+            ctx.print(format!("removed book {book} from this node"), v);
         }
         Command::Book(BookCommand::List) => {
             let node = match &ctx.admin_token {

@@ -17,13 +17,13 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     (
         "post",
         "/api/v1/sessions/challenge",
-        "A challenge to sign for a session",
+        "A challenge to sign for a session; body {key}. Only keys in a book on this node get one",
         "anyone",
     ),
     (
         "post",
         "/api/v1/sessions",
-        "Exchange a signed challenge for a session token; body {key, challenge, signature}",
+        "Exchange a signed challenge for a session token; body {key, origin, challenge, signature}, signed as SPEC.md section 10 says",
         "anyone",
     ),
     (
@@ -36,7 +36,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "post",
         "/api/v1/books",
         "Found a book; body is the signed genesis record",
-        "the record's signature",
+        "admin token, or a one-time setup code in the Kaban-Setup-Code header",
     ),
     (
         "get",
@@ -54,7 +54,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "get",
         "/api/v1/books/{book}/place",
         "Where a signer's next record stands: its seq and the records it follows (?signer=KEY)",
-        "none: record ids and a count, no member data",
+        "session or admin",
     ),
     (
         "get",
@@ -144,6 +144,12 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "get",
         "/api/v1/admin/integrity",
         "SQLite integrity check",
+        "admin token",
+    ),
+    (
+        "delete",
+        "/api/v1/admin/books/{book}",
+        "Remove a book no partner shares and no officer of another book here holds a role in",
         "admin token",
     ),
 ];

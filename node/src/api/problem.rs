@@ -89,6 +89,15 @@ impl From<LibraryError> for Problem {
             LibraryError::TooManyBooks => {
                 Problem::new(StatusCode::INSUFFICIENT_STORAGE, "too_many_books", detail)
             }
+            LibraryError::NotRemovable { .. } => {
+                Problem::new(StatusCode::CONFLICT, "not_removable", detail)
+            }
+            LibraryError::BookFull { .. } => {
+                Problem::new(StatusCode::INSUFFICIENT_STORAGE, "book_full", detail)
+            }
+            LibraryError::DiskFull { .. } => {
+                Problem::new(StatusCode::INSUFFICIENT_STORAGE, "disk_budget", detail)
+            }
             LibraryError::Storage(_) | LibraryError::Load(_) => {
                 tracing::error!(error = %detail, "storage failure");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "storage", detail)

@@ -102,6 +102,7 @@ impl Api {
             ),
             node_id: NODE.into(),
             clock: || 1_764_300_000_000,
+            request_timeout: std::time::Duration::from_secs(30),
             p2p: None,
             ca_pem: None,
         });

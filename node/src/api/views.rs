@@ -82,7 +82,7 @@ async fn readable_enterprises(
     s: &AppState,
     headers: &HeaderMap,
     overdue_days: u32,
-) -> Result<Vec<(BookId, Reconciliation)>, Problem> {
+) -> Result<Vec<(BookId, Arc<Reconciliation>)>, Problem> {
     let Caller::Person(key) = s.auth.caller(headers)? else {
         return Err(Problem::forbidden(
             "the admin token administers the node but does not read books; use an officer's session",
@@ -101,8 +101,10 @@ async fn readable_enterprises(
 /// hold the investor role in each, so they may read them).
 async fn portfolio_of(s: &AppState, id: BookId, ledger: &Ledger, overdue_days: u32) -> Portfolio {
     let enterprises = s.library.enterprises((s.clock)(), overdue_days).await;
-    let refs: Vec<(BookId, &Reconciliation)> =
-        enterprises.iter().map(|(id, rec, _)| (*id, rec)).collect();
+    let refs: Vec<(BookId, &Reconciliation)> = enterprises
+        .iter()
+        .map(|(id, rec, _)| (*id, rec.as_ref()))
+        .collect();
     portfolio::portfolio(id, ledger, &refs)
 }
 
@@ -189,7 +191,7 @@ pub async fn dashboard(
     let format = q.format(false)?;
     let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
     let Format::Csv = format else {
-        return Ok(axum::Json(json!(rec)).into_response());
+        return Ok(axum::Json(json!(rec.as_ref())).into_response());
     };
     let ccy = rec
         .enterprise
@@ -347,15 +349,12 @@ async fn reconciliation(
     headers: &HeaderMap,
     book: &str,
     overdue_days: u32,
-) -> Result<Reconciliation, Problem> {
+) -> Result<Arc<Reconciliation>, Problem> {
     officer_ledger(s, headers, book).await?;
     let id = parse_book(book)?;
-    let now = (s.clock)();
     let rec = s
         .library
-        .with_book(id, |b| {
-            kaban_protocol::enterprise::reconcile(b, now, overdue_days)
-        })
+        .reconciliation(id, (s.clock)(), overdue_days)
         .await?;
     if rec.enterprise.is_none() {
         return Err(Problem::bad_request(
@@ -455,8 +454,10 @@ pub async fn impact(
 ) -> Result<Response, Problem> {
     let format = q.format(false)?;
     let enterprises = readable_enterprises(&s, &headers, q.overdue_days()).await?;
-    let refs: Vec<(BookId, &Reconciliation)> =
-        enterprises.iter().map(|(id, rec)| (*id, rec)).collect();
+    let refs: Vec<(BookId, &Reconciliation)> = enterprises
+        .iter()
+        .map(|(id, rec)| (*id, rec.as_ref()))
+        .collect();
     let rows = portfolio::impact(&refs);
     Ok(match format {
         Format::Csv => {

@@ -202,7 +202,12 @@ async fn a_book_that_does_not_load_is_quarantined_and_the_others_serve() {
     contribute(&lib, good, 1).await;
     let poisoned = BookId(kaban_protocol::record::RecordId([0x5a; 32]));
     lib.storage()
-        .create_book(poisoned, b"this is not an automerge document".to_vec(), 1)
+        .create_book(
+            poisoned,
+            b"this is not an automerge document".to_vec(),
+            1,
+            true,
+        )
         .await
         .unwrap();
     // A second book, as a version 1 partner could have left it: a record re-wrapped in a

@@ -8,3 +8,7 @@ CREATE TABLE backups (
     made_ms INTEGER NOT NULL,
     personal_rows INTEGER NOT NULL
 );
+-- Whether a book came in with the node's authority: founded with the admin token or a setup
+-- code, or joined from a partner by the operator. Books stored before founding needed authority
+-- are 0: one of them may be a stranger's, which the operator may remove.
+ALTER TABLE books ADD COLUMN authorised INTEGER NOT NULL DEFAULT 0;
