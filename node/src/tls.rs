@@ -52,25 +52,6 @@ fn name_constraints(names: &[String]) -> rcgen::NameConstraints {
     }
 }
 
-/// The SHA-256 fingerprint of a PEM certificate, as browsers show it (`AB:CD:…`).
-pub fn fingerprint(pem: &str) -> anyhow::Result<String> {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect::<Vec<_>>()
-        .concat();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body.trim())
-        .context("the CA certificate is not PEM")?;
-    let hex: Vec<String> = sha2::Sha256::digest(&der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect();
-    Ok(hex.join(":"))
-}
-
 fn ca_params(node_id: &str, names: &[String]) -> CertificateParams {
     let mut params = CertificateParams::default();
     // A PeerId is ASCII (base58), so its last eight characters are its last eight bytes.
@@ -168,7 +149,8 @@ pub fn setup(data_dir: &Path, node_id: &str, names: &[String]) -> anyhow::Result
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Tls {
         config: Arc::new(config),
-        fingerprint: fingerprint(&ca_pem)?,
+        fingerprint: kaban_protocol::fingerprint::fingerprint(&ca_pem)
+            .context("the CA certificate is not PEM")?,
         ca_pem,
     })
 }

@@ -20,6 +20,7 @@ pub mod allocate;
 pub mod book;
 pub mod canonical;
 pub mod enterprise;
+pub mod fingerprint;
 pub mod frame;
 pub mod invite;
 pub mod key;

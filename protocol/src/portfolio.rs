@@ -960,4 +960,53 @@ mod tests {
         let position = position(&ledger, &after, "m-ana").unwrap();
         assert!(position.enterprises.is_empty());
     }
+
+    /// A node refuses money for a member who has left; a record that arrives anyway (from a
+    /// peer) is flagged, not silently added to a balance nobody can take out.
+    #[test]
+    fn money_after_a_departure_is_flagged() {
+        let (gt, gc) = (
+            SignerKey::from_seed([21; 32]),
+            SignerKey::from_seed([22; 32]),
+        );
+        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
+        let farm = Book::create(genesis(&gt, &gc, "Farm", "PHP", true)).unwrap();
+        let mut b = Books {
+            savings,
+            farm,
+            time: 0,
+        };
+        b.add(
+            false,
+            &gt,
+            Body::MemberJoin(MemberJoin {
+                member: "m-ana".parse().unwrap(),
+                alias: "Ana".into(),
+                key: None,
+            }),
+        );
+        let contribution = Body::Contribution(Contribution {
+            member: "m-ana".parse().unwrap(),
+            amount: money(500, "HKD"),
+            meeting: None,
+        });
+        b.add(false, &gt, contribution.clone());
+        b.add2(
+            false,
+            &gt,
+            &gc,
+            Body::Departure(Departure {
+                member: "m-ana".parse().unwrap(),
+                amount: money(500, "HKD"),
+                settlement: Settlement::Payout,
+                enterprise: None,
+            }),
+        );
+        assert!(Ledger::fold(&b.savings).anomalies.is_empty());
+        let late = b.add(false, &gt, contribution);
+        let ledger = Ledger::fold(&b.savings);
+        assert_eq!(ledger.anomalies.len(), 1, "{:?}", ledger.anomalies);
+        assert_eq!(ledger.anomalies[0].kind, AnomalyKind::MoneyAfterDeparture);
+        assert_eq!(ledger.anomalies[0].records, vec![late]);
+    }
 }

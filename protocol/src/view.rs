@@ -83,6 +83,8 @@ pub enum AnomalyKind {
     CurrencyMismatch,
     /// Money recorded for a member id that never joined.
     UnknownMember,
+    /// A contribution or withdrawal for a member after her effective departure.
+    MoneyAfterDeparture,
     /// Two join records for the same member id.
     DuplicateMember,
     /// A second receipt for a transfer that already had one; only the first counts.
@@ -356,6 +358,18 @@ impl Ledger {
                         r.id(),
                         amount.currency,
                         genesis.currency
+                    ),
+                });
+            }
+            if departed.contains(&member) && !matches!(r.body(), Body::Departure(_)) {
+                // A node refuses these (`already_left`); one may still arrive from a peer.
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::MoneyAfterDeparture,
+                    records: vec![r.id()],
+                    detail: format!(
+                        "{} {} is for member {member}, who has left the group",
+                        r.kind(),
+                        r.id()
                     ),
                 });
             }

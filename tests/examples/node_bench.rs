@@ -187,7 +187,7 @@ fn store_book(data: &std::path::Path, book: Book) {
     rt.block_on(async {
         let (storage, thread) = kaban_node::storage::open(data).unwrap();
         storage
-            .create_book(book.id(), book.save(), 0)
+            .create_book(book.id(), book.save(), 0, true)
             .await
             .unwrap();
         drop(storage);

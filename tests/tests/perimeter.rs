@@ -474,7 +474,28 @@ fn the_data_directory_is_private() {
     }
     // admin-token, node.key, the database, its WAL and shm, a setup code, the CA.
     assert!(seen >= 8, "{seen} files");
-    assert!(node.ca_fingerprint.as_ref().is_some_and(|f| f.len() == 95));
+
+    // The CA is for this node's names only, and `kaban phone` shows the fingerprint the node
+    // printed, for a person to compare.
+    let text = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(data.join("tls/ca.crt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let constraints = text
+        .split("Name Constraints")
+        .nth(1)
+        .expect("the CA has name constraints");
+    assert!(constraints.contains("DNS:localhost"), "{text}");
+    assert!(constraints.contains("IP:127.0.0.1"), "{text}");
+    let printed = node.ca_fingerprint.clone().unwrap();
+    assert_eq!(printed.len(), 95);
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let phone = kaban(&work, &node.url, &["--json", "phone"]);
+    assert!(phone.ok, "{}", phone.stderr);
+    assert_eq!(phone.json()["ca_fingerprint"], printed.as_str());
 }
 
 #[test]
@@ -619,7 +640,7 @@ fn a_strangers_enterprise_book_moves_none_of_the_groups_money() {
         }),
     ))
     .unwrap();
-    let mut add2 = |book: &mut kaban_protocol::book::Book, body: Body| {
+    let add2 = |book: &mut kaban_protocol::book::Book, body: Body| {
         let r = book.sign_next(&st, 2, &body);
         book.add(r.clone()).unwrap();
         let a = book.sign_next(&sc, 3, &Body::Approval(Approval { record: r.id() }));

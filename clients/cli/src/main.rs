@@ -937,11 +937,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ctx.node()
                 .get("/health")
                 .with_context(|| format!("checking that the node answers at {}", ctx.cli_node))?;
+            // The CA a phone installs: its fingerprint, to compare with what the phone shows
+            // and with what the node printed at start.
+            let fingerprint = ctx
+                .node()
+                .get_file("/kaban-ca.crt")
+                .and_then(|pem| kaban_protocol::fingerprint::fingerprint(&pem));
+            let ca = match &fingerprint {
+                Some(f) => format!(
+                    "\nThe phone installs the node's CA certificate first; before trusting it, check that its SHA-256 fingerprint is\n  {f}\n"
+                ),
+                None => String::new(),
+            };
             let human = format!(
-                "{url}\n{}\nOpen this address on the phone (or scan the code), make the phone's key, and add it to the book:\n  kaban member add --book BOOK --alias NAME --member-key PHONE_KEY   (a member)\n  kaban role grant --book BOOK --to PHONE_KEY --role treasurer         (an officer; needs the role quorum)",
+                "{url}\n{}\n{ca}Open this address on the phone (or scan the code), make the phone's key, and add it to the book:\n  kaban member add --book BOOK --alias NAME --member-key PHONE_KEY   (a member)\n  kaban role grant --book BOOK --to PHONE_KEY --role treasurer         (an officer; needs the role quorum)",
                 qr_text(&url)?
             );
-            ctx.print(human, json!({"url": url}));
+            ctx.print(human, json!({"url": url, "ca_fingerprint": fingerprint}));
         }
     }
     Ok(())

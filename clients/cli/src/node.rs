@@ -94,6 +94,15 @@ impl Node {
         Ok((status, value))
     }
 
+    /// A file the node serves outside the API, like `/kaban-ca.crt`; `None` when it has none.
+    pub fn get_file(&self, path: &str) -> Option<String> {
+        let mut r = self.agent.get(format!("{}{path}", self.base)).call().ok()?;
+        if r.status().as_u16() != 200 {
+            return None;
+        }
+        r.body_mut().read_to_string().ok()
+    }
+
     /// A view as text (CSV, HTML).
     pub fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let mut req = self.agent.get(self.url(path));
