@@ -428,7 +428,7 @@ impl Http {
             match self.session_at(key, &origin) {
                 Ok(token) => return token,
                 Err((403, v)) if v["code"] == "unknown_key" && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100));
+                    std::thread::sleep(Duration::from_millis(20));
                 }
                 Err((status, v)) => panic!("no session ({status}): {v}"),
             }

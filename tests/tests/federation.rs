@@ -402,7 +402,7 @@ fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
     let group = behind_relay("group");
     let coop = behind_relay("coop");
     let (hg, hc) = (Http::new(&group.url), Http::new(&coop.url));
-    let (sg, sc) = (hg.session(&fx.treasurer), hc.session(&fx.treasurer));
+    let sg = hg.session(&fx.treasurer);
 
     // A node that is not the relay's partner gets no reservation.
     let stranger = behind_relay("stranger");
@@ -428,6 +428,8 @@ fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
     let code = invite(&group, book);
     assert!(code.starts_with("kaban-invite:"));
     join(&coop, &code);
+    // The cooperative's node opens a session once the book naming the treasurer arrives.
+    let sc = hc.session(&fx.treasurer);
     let total = fx.book.record_count() as u64;
     kaban_tests::eventually(
         "the book arrives through the relay",
@@ -534,9 +536,10 @@ fn a_partner_killed_mid_sync_resumes_and_converges() {
         let group = NodeProcess::start(&group_dir);
         let coop = NodeProcess::start(&d.join(&name));
         let hc = Http::new(&coop.url);
-        let session = hc.session(&fx.treasurer);
         let total = fx.book.record_count() as u64;
         join(&coop, &invite(&group, fx.id()));
+        // A session opens as soon as the genesis, which names the treasurer, has arrived.
+        let session = hc.session(&fx.treasurer);
         let deadline = Instant::now() + Duration::from_secs(60);
         let seen = loop {
             let n = count_at(&coop, &session, fx.id());

@@ -149,13 +149,7 @@ async fn a_partner_without_keys_can_do_no_harm() {
     let coop = NodeProcess::start(&coop_dir);
     let (gu, cu) = (group_node.url.clone(), coop.url.clone());
     let treasurer = fx.treasurer.clone();
-    let (sg, sc) = blocking(move || {
-        (
-            Http::new(&gu).session(&treasurer),
-            Http::new(&cu).session(&treasurer),
-        )
-    })
-    .await;
+    let sg = blocking(move || Http::new(&gu).session(&treasurer)).await;
 
     // The honest cooperative joins and receives the book.
     let invite = kaban_protocol::invite::Invite {
@@ -167,6 +161,9 @@ async fn a_partner_without_keys_can_do_no_harm() {
     let (status, v) =
         Http::new(&coop.url).post_with("/api/v1/admin/peers", &coop.admin_token(), body);
     assert_eq!(status, 202, "{v}");
+    // The cooperative's node opens a session once the book naming the treasurer arrives.
+    let treasurer = fx.treasurer.clone();
+    let sc = blocking(move || Http::new(&cu).session(&treasurer)).await;
     let (cu, scc) = (coop.url.clone(), sc.clone());
     blocking(move || {
         wait_until("the cooperative receives the book", || {
