@@ -258,8 +258,11 @@ async fn node(State(s): Shared, headers: HeaderMap) -> Json<Value> {
     } else {
         json!(quarantined.len())
     };
+    let (in_memory, books) = s.library.in_memory();
     Json(json!({
         "node_id": s.node_id,
+        "books": books,
+        "books_in_memory": in_memory,
         "listen": listen,
         "nat": nat,
         "version": env!("CARGO_PKG_VERSION"),
@@ -436,7 +439,7 @@ async fn list_books(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>,
     let mut mine = Vec::new();
     for b in books.drain(..) {
         let id = parse_book(&b.book)?;
-        let ledger = s.library.ledger(id).await?;
+        let ledger = s.library.quiet_ledger(id).await?;
         let mut line = json!(b);
         match reader_of(&ledger, &key) {
             Some(Reader::Officer) => {

@@ -32,6 +32,7 @@
 //! max_records_per_book = 1000000
 //! max_book_mb = 512              # a book's stored changes
 //! disk_budget_mb = 16384         # the database and its WAL, all books together
+//! book_idle_s = 600              # a book nobody asked for this long leaves memory
 //! ```
 
 use serde::Deserialize;
@@ -89,6 +90,7 @@ pub struct FileLimits {
     pub max_records_per_book: Option<usize>,
     pub max_book_mb: Option<u64>,
     pub disk_budget_mb: Option<u64>,
+    pub book_idle_s: Option<u64>,
 }
 
 /// What the node accepts at most, and for how long. Every limit has a default sized for a
@@ -103,6 +105,8 @@ pub struct Limits {
     pub max_records_per_book: usize,
     pub max_book_bytes: u64,
     pub disk_budget_bytes: u64,
+    /// A book nobody asked for this long is let go from memory, and read back when asked for.
+    pub book_idle: Duration,
 }
 
 const MB: u64 = 1024 * 1024;
@@ -119,6 +123,7 @@ impl Default for Limits {
             max_records_per_book: 1_000_000,
             max_book_bytes: 512 * MB,
             disk_budget_bytes: 16 * 1024 * MB,
+            book_idle: Duration::from_secs(600),
         }
     }
 }
@@ -169,6 +174,11 @@ impl FileLimits {
                 self.disk_budget_mb,
                 d.disk_budget_bytes / MB,
             )? * MB,
+            book_idle: Duration::from_secs(positive(
+                "book_idle_s",
+                self.book_idle_s,
+                secs(&d.book_idle),
+            )?),
         })
     }
 }

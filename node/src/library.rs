@@ -13,9 +13,12 @@ use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::{PeerSync, SyncError};
 use kaban_protocol::view::{Ledger, Objection};
+use slot::{MemberIndex, Slot};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
+
+mod slot;
 
 /// Compact a book's storage once this many changes have accumulated since its snapshot, or a
 /// quarter of the snapshot's changes if that is more. Each compaction writes the whole book, so
@@ -106,31 +109,6 @@ pub enum Submitted {
     /// The book already held it (durably); nothing changed.
     Existing(RecordId),
 }
-
-#[derive(Debug)]
-struct Slot {
-    book: tokio::sync::Mutex<Book>,
-    /// The ledger for the heads it was folded at.
-    ledger: Mutex<Option<(Vec<automerge::ChangeHash>, Arc<Ledger>)>>,
-    /// Records added in memory whose storage has not committed yet, with a channel that says
-    /// whether it did. A second submission of such a record waits on it.
-    inflight: Mutex<HashMap<RecordId, watch::Receiver<Option<bool>>>>,
-    /// Changes stored since the snapshot, and how many changes the snapshot holds.
-    changes_since_snapshot: Mutex<(usize, usize)>,
-    /// Bytes of the book's stored changes, for the per-book cap.
-    stored_bytes: std::sync::atomic::AtomicU64,
-    /// The enterprise reconciliation for the heads, overdue rule and minute it was made at.
-    reconciliation: Mutex<Option<(ReconKey, Arc<Reconciliation>)>>,
-    /// Who has joined and who has left, kept up to date as records are added, so that
-    /// checking a contribution does not fold the whole ledger.
-    members: Mutex<MemberIndex>,
-    /// Bumped whenever the book gains durable changes, so sync sessions push them promptly.
-    changed: watch::Sender<u64>,
-}
-
-/// What a cached reconciliation depends on: the book's heads, the overdue rule, and the minute
-/// (a transfer turns overdue as time passes; a minute late is close enough for a view).
-type ReconKey = (Vec<automerge::ChangeHash>, u32, u64);
 
 #[derive(Debug)]
 pub struct Library {
@@ -239,7 +217,7 @@ impl Library {
         self.refuse_quarantined(id)?;
         if let Ok(slot) = self.slot(id) {
             // A placeholder waiting for a partner's copy takes the genesis directly.
-            let mut book = slot.book.lock().await;
+            let mut book = slot.open(&self.storage).await?;
             if book.genesis().is_some() {
                 return Ok((id, false));
             }
@@ -285,7 +263,7 @@ impl Library {
                 why: "it was founded with the node's authority (admin token or setup code), or joined from a partner by its operator".into(),
             });
         }
-        let book = slot.book.lock().await;
+        let book = slot.open(&self.storage).await?;
         let ledger = slot.ledger_for(&book);
         let refuse = |why: String| Err(LibraryError::NotRemovable { book: id, why });
         if let Some(peer) = ledger.shared_with.first() {
@@ -303,21 +281,19 @@ impl Library {
         let keys: Vec<kaban_protocol::key::PublicKey> =
             book.roster().officers().map(|(k, _)| *k).collect();
         drop(book);
-        for other in self.slots().into_iter().filter(|s| !Arc::ptr_eq(s, &slot)) {
-            let other_book = other.book.lock().await;
-            let local = other.ledger_for(&other_book);
+        for (other_id, other) in self.slots_by_id().into_iter().filter(|(o, _)| *o != id) {
+            let local = other.quiet_ledger(&self.storage).await?;
             if let Some(key) = keys
                 .iter()
                 .find(|k| local.officers.iter().any(|o| o.key == **k))
             {
                 return refuse(format!(
-                    "signer {key} holds a role in it and in book {} on this node",
-                    other_book.id()
+                    "signer {key} holds a role in it and in book {other_id} on this node"
                 ));
             }
         }
         // Under the book's lock, so nothing is added while it goes.
-        let _book = slot.book.lock().await;
+        let _book = slot.lock().await;
         self.storage.remove_book(id).await?;
         self.books.write().expect("not poisoned").remove(&id);
         tracing::warn!(book = %id, "removed a book at the operator's request");
@@ -341,7 +317,7 @@ impl Library {
         sync: &mut PeerSync,
     ) -> Result<Vec<Vec<u8>>, LibraryError> {
         let slot = self.slot(id)?;
-        let book = slot.book.lock().await;
+        let book = slot.open(&self.storage).await?;
         Ok(std::iter::from_fn(|| sync.generate(&book)).collect())
     }
 
@@ -356,7 +332,7 @@ impl Library {
         now_ms: u64,
     ) -> Result<Applied, LibraryError> {
         let slot = self.slot(id)?;
-        let mut book = slot.book.lock().await;
+        let mut book = slot.open(&self.storage).await?;
         // A book at its caps takes nothing more from peers either; one message may carry it
         // past them by at most that message's size.
         self.check_room(&slot, &book, message.len() as u64)?;
@@ -475,17 +451,14 @@ impl Library {
         }
     }
 
+    /// Every book's line, without reading idle books back into memory.
     pub async fn list(&self) -> Vec<BookSummary> {
         let mut out = Vec::new();
-        for slot in self.slots() {
-            let book = slot.book.lock().await;
-            out.push(BookSummary {
-                book: book.id().to_string(),
-                name: book.genesis().map(|g| g.name.clone()).unwrap_or_default(),
-                currency: book.genesis().map(|g| g.currency.to_string()),
-                record_count: book.record_count(),
-                enterprise: book.genesis().is_some_and(|g| g.enterprise.is_some()),
-            });
+        for (id, slot) in self.slots_by_id() {
+            match slot.summary(&self.storage).await {
+                Ok(summary) => out.push(summary),
+                Err(e) => tracing::error!(book = %id, error = %e, "a book could not be read"),
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.book.cmp(&b.book)));
         out
@@ -498,19 +471,22 @@ impl Library {
         now_ms: u64,
         overdue_days: u32,
     ) -> Vec<(BookId, Arc<Reconciliation>, Arc<Ledger>)> {
-        let slots: Vec<(BookId, Arc<Slot>)> = self
-            .books
-            .read()
-            .expect("not poisoned")
-            .iter()
-            .map(|(id, slot)| (*id, slot.clone()))
-            .collect();
         let mut out = Vec::new();
-        for (id, slot) in slots {
-            let book = slot.book.lock().await;
-            if book.genesis().is_some_and(|g| g.enterprise.is_some()) {
-                let rec = slot.reconciliation_for(&book, now_ms, overdue_days);
-                out.push((id, rec, slot.ledger_for(&book)));
+        for (id, slot) in self.slots_by_id() {
+            // Savings books stay out of memory if they are idle; enterprise books are read.
+            if !slot
+                .summary(&self.storage)
+                .await
+                .is_ok_and(|s| s.enterprise)
+            {
+                continue;
+            }
+            match slot.open(&self.storage).await {
+                Ok(book) => {
+                    let rec = slot.reconciliation_for(&book, now_ms, overdue_days);
+                    out.push((id, rec, slot.ledger_for(&book)));
+                }
+                Err(e) => tracing::error!(book = %id, error = %e, "a book could not be read"),
             }
         }
         out.sort_by_key(|(id, _, _)| *id);
@@ -525,15 +501,21 @@ impl Library {
         overdue_days: u32,
     ) -> Result<Arc<Reconciliation>, LibraryError> {
         let slot = self.slot(id)?;
-        let book = slot.book.lock().await;
+        let book = slot.open(&self.storage).await?;
         Ok(slot.reconciliation_for(&book, now_ms, overdue_days))
     }
 
     /// The ledger of a book, folded from its records (and cached until the book changes).
     pub async fn ledger(&self, id: BookId) -> Result<Arc<Ledger>, LibraryError> {
         let slot = self.slot(id)?;
-        let book = slot.book.lock().await;
+        let book = slot.open(&self.storage).await?;
         Ok(slot.ledger_for(&book))
+    }
+
+    /// The ledger of a book, for lists across books: it does not count as asking for the book,
+    /// and an idle book is not read back while its cached ledger stands.
+    pub async fn quiet_ledger(&self, id: BookId) -> Result<Arc<Ledger>, LibraryError> {
+        self.slot(id)?.quiet_ledger(&self.storage).await
     }
 
     /// Runs `f` on a book while holding its lock.
@@ -543,7 +525,7 @@ impl Library {
         f: impl FnOnce(&Book) -> T,
     ) -> Result<T, LibraryError> {
         let slot = self.slot(id)?;
-        let book = slot.book.lock().await;
+        let book = slot.open(&self.storage).await?;
         Ok(f(&book))
     }
 
@@ -556,8 +538,10 @@ impl Library {
         signer: &kaban_protocol::key::PublicKey,
     ) -> kaban_protocol::record::Place {
         let slot = self.slot(id).expect("the book exists");
-        let book = slot.book.try_lock().expect("nothing else holds the book");
-        book.place_for(signer)
+        let book = slot.try_book().expect("nothing else holds the book");
+        book.as_ref()
+            .expect("the book is in memory")
+            .place_for(signer)
     }
 
     /// Refuses a withdrawal or a payout that would take more than the group holds in cash,
@@ -611,23 +595,49 @@ impl Library {
 
     /// Whether `key` holds a role or is a member's key in some book on this node: the people
     /// this node opens sessions for.
+    /// Idle books are not read back for this: their cached ledgers answer.
     pub async fn knows_key(&self, key: &kaban_protocol::key::PublicKey) -> bool {
-        for slot in self.slots() {
-            let book = slot.book.lock().await;
-            if slot.knows(&book, key, false) {
+        for (_, slot) in self.slots_by_id() {
+            let Ok(ledger) = slot.quiet_ledger(&self.storage).await else {
+                continue;
+            };
+            if ledger.officers.iter().any(|o| o.key == *key)
+                || ledger.members.iter().any(|m| m.key.as_ref() == Some(key))
+            {
                 return true;
             }
         }
         false
     }
 
-    fn slots(&self) -> Vec<Arc<Slot>> {
+    fn slots_by_id(&self) -> Vec<(BookId, Arc<Slot>)> {
         self.books
             .read()
             .expect("not poisoned")
-            .values()
-            .cloned()
+            .iter()
+            .map(|(id, slot)| (*id, Arc::clone(slot)))
             .collect()
+    }
+
+    /// Lets go of every book nobody asked for within `idle`; they are read back from storage
+    /// when next asked for. Returns how many went.
+    pub fn evict_idle(&self, idle: std::time::Duration) -> usize {
+        let evicted = self
+            .slots_by_id()
+            .iter()
+            .filter(|(_, slot)| slot.evict_if_idle(idle))
+            .count();
+        if evicted > 0 {
+            tracing::debug!(evicted, "let idle books go from memory");
+        }
+        evicted
+    }
+
+    /// How many books are in memory now, and how many the node holds.
+    pub fn in_memory(&self) -> (usize, usize) {
+        let slots = self.slots_by_id();
+        let loaded = slots.iter().filter(|(_, s)| s.is_loaded()).count();
+        (loaded, slots.len())
     }
 
     /// Refuses a record for a book this node does not hold, or by a signer who never held a
@@ -636,7 +646,7 @@ impl Library {
         let signer = record.signer();
         let known = match self.slot(id) {
             Ok(slot) => {
-                let book = slot.book.lock().await;
+                let book = slot.open(&self.storage).await?;
                 slot.knows(&book, &signer, true)
             }
             Err(_) => false,
@@ -653,7 +663,7 @@ impl Library {
         self.check_cash(id, &record).await?;
         let slot = self.slot(id)?;
         let rid = record.id();
-        let mut book = slot.book.lock().await;
+        let mut book = slot.open(&self.storage).await?;
         if book.record(&rid).is_some() {
             let waiter = slot
                 .inflight
@@ -710,17 +720,17 @@ impl Library {
 
     async fn reload(&self, id: BookId) -> Result<(), LibraryError> {
         let slot = self.slot(id)?;
-        let mut book = slot.book.lock().await;
+        let mut guard = slot.lock().await;
         // Under the book's lock no new append for it can be queued; everything queued before
         // is settled by the time the heal job runs.
         self.storage.heal(id).await?;
         let s = self.storage.load_book(id).await?;
-        *book = Book::load(s.id, &s.bytes)?;
+        let book = guard.insert(Book::load(s.id, &s.bytes)?);
         *slot.changes_since_snapshot.lock().expect("not poisoned") = (
             s.changes_since_snapshot,
             book.change_count().saturating_sub(s.changes_since_snapshot),
         );
-        *slot.members.lock().expect("not poisoned") = MemberIndex::of(&book);
+        *slot.members.lock().expect("not poisoned") = MemberIndex::of(book);
         slot.stored_bytes
             .store(s.bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
         *slot.ledger.lock().expect("not poisoned") = None;
@@ -740,7 +750,13 @@ impl Library {
             }
             n.0 = 0;
         }
-        let book = slot.book.lock().await;
+        let book = match slot.open(&self.storage).await {
+            Ok(book) => book,
+            Err(e) => {
+                tracing::warn!(book = %id, error = %e, "compaction skipped: the book could not be read");
+                return;
+            }
+        };
         slot.changes_since_snapshot.lock().expect("not poisoned").1 = book.change_count();
         let snapshot = book.save();
         slot.stored_bytes
@@ -757,146 +773,3 @@ impl Library {
 
 #[cfg(test)]
 mod tests;
-
-/// Who has joined a book, and who has a departure record (reversed or not: the ledger, folded
-/// only for them, says which).
-#[derive(Debug, Default)]
-struct MemberIndex {
-    joined: std::collections::HashSet<String>,
-    departed: std::collections::HashSet<String>,
-}
-
-impl MemberIndex {
-    fn of(book: &Book) -> MemberIndex {
-        let mut index = MemberIndex::default();
-        for record in book.records() {
-            index.note(record);
-        }
-        index
-    }
-
-    /// Takes in a record added to the book.
-    fn note(&mut self, record: &Record) {
-        use kaban_protocol::kind::Body;
-        match record.body() {
-            Body::MemberJoin(j) => {
-                self.joined.insert(j.member.to_string());
-            }
-            Body::Departure(d) => {
-                self.departed.insert(d.member.to_string());
-            }
-            _ => {}
-        }
-    }
-}
-
-impl Slot {
-    fn new(book: Book, changes_since_snapshot: usize, stored_bytes: u64) -> Slot {
-        let in_snapshot = book.change_count().saturating_sub(changes_since_snapshot);
-        Slot {
-            stored_bytes: std::sync::atomic::AtomicU64::new(stored_bytes),
-            reconciliation: Mutex::new(None),
-            members: Mutex::new(MemberIndex::of(&book)),
-            changed: watch::channel(0).0,
-            book: tokio::sync::Mutex::new(book),
-            ledger: Mutex::new(None),
-            inflight: Mutex::new(HashMap::new()),
-            changes_since_snapshot: Mutex::new((changes_since_snapshot, in_snapshot)),
-        }
-    }
-
-    /// The node's local policy on a new record (see [`Ledger::admit`]). Contributions and joins
-    /// are checked against the member index; only a withdrawal, which needs the member's
-    /// balance, folds the ledger.
-    fn admit(&self, book: &Book, record: &Record) -> Result<(), Objection> {
-        use kaban_protocol::kind::Body;
-        let name = book.id().to_string();
-        let Some(genesis) = book.genesis() else {
-            return Ok(());
-        };
-        let members = self.members.lock().expect("not poisoned");
-        match record.body() {
-            Body::MemberJoin(j) if members.joined.contains(j.member.as_str()) => {
-                Err(Objection::MemberTaken {
-                    member: j.member.to_string(),
-                    book: name,
-                })
-            }
-            Body::Contribution(c) if c.amount.currency != genesis.currency => {
-                Err(Objection::WrongCurrency {
-                    kind: record.kind().to_owned(),
-                    amount: c.amount,
-                    book: name,
-                    currency: genesis.currency,
-                })
-            }
-            Body::Contribution(c) if !members.joined.contains(c.member.as_str()) => {
-                Err(Objection::UnknownMember {
-                    member: c.member.to_string(),
-                    book: name,
-                })
-            }
-            // A member with a departure record: the ledger says whether she has left.
-            Body::Contribution(c) if members.departed.contains(c.member.as_str()) => {
-                drop(members);
-                self.ledger_for(book).admit(&name, record)
-            }
-            Body::Withdrawal(_) | Body::Departure(_) => {
-                drop(members);
-                self.ledger_for(book).admit(&name, record)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether `key` is someone in this book: an officer (with `past`, also one whose roles
-    /// were revoked, or who signed here before) or a member's key.
-    fn knows(&self, book: &Book, key: &kaban_protocol::key::PublicKey, past: bool) -> bool {
-        if book.genesis().is_none() {
-            return false;
-        }
-        let ledger = self.ledger_for(book);
-        ledger.officers.iter().any(|o| o.key == *key)
-            || ledger.members.iter().any(|m| m.key.as_ref() == Some(key))
-            || (past
-                && (book.seq_of(key) > 0 || book.roster().revocations().any(|(k, _)| k == key)))
-    }
-
-    /// The reconciliation, folded again only when the heads, the overdue rule or the minute
-    /// changed: a stranger's enterprise book of 20,000 transfers costs one fold, not one per
-    /// statement.
-    fn reconciliation_for(
-        &self,
-        book: &Book,
-        now_ms: u64,
-        overdue_days: u32,
-    ) -> Arc<Reconciliation> {
-        let key: ReconKey = (book.heads(), overdue_days, now_ms / 60_000);
-        let mut cached = self.reconciliation.lock().expect("not poisoned");
-        if let Some((at, rec)) = cached.as_ref()
-            && *at == key
-        {
-            return Arc::clone(rec);
-        }
-        let rec = Arc::new(kaban_protocol::enterprise::reconcile(
-            book,
-            now_ms,
-            overdue_days,
-        ));
-        *cached = Some((key, Arc::clone(&rec)));
-        rec
-    }
-
-    fn ledger_for(&self, book: &Book) -> Arc<Ledger> {
-        let heads = book.heads();
-        let mut cached = self.ledger.lock().expect("not poisoned");
-        if let Some((at, ledger)) = cached.as_ref()
-            && *at == heads
-        {
-            return Arc::clone(ledger);
-        }
-        let ledger = Arc::new(Ledger::fold(book));
-        *cached = Some((heads, Arc::clone(&ledger)));
-        ledger
-    }
-}

@@ -130,33 +130,11 @@ fn run() -> anyhow::Result<()> {
                 .with_writer(std::io::stderr)
                 .init();
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(kaban_node::node::run(config, shutdown_signal(), |s| {
-                println!("kaban-node {}", env!("CARGO_PKG_VERSION"));
-                println!("node id: {}", s.node_id);
-                println!("http: http://{}", s.http);
-                if let Some(https) = s.https {
-                    println!("https: https://{https}");
-                    println!(
-                        "phones: install http://{}/kaban-ca.crt once, then open https://NAME:{}",
-                        s.http,
-                        https.port()
-                    );
-                }
-                for addr in &s.listen {
-                    println!("p2p: {addr}");
-                }
-                if s.relay {
-                    println!("relay: serving this node's partners");
-                }
-                if let Some(fingerprint) = &s.ca_fingerprint {
-                    println!("CA fingerprint (SHA-256): {fingerprint}");
-                }
-                if let Some(code) = &s.setup_code {
-                    print_setup_code(code);
-                }
-                println!("admin token: {}", s.admin_token.display());
-                println!("data dir: {}", s.data_dir.display());
-            }))
+            runtime.block_on(kaban_node::node::run(
+                config,
+                shutdown_signal(),
+                print_started,
+            ))
         }
         Command::SetupCode { data_dir } => {
             let dir = data_dir.unwrap_or_else(default_data_dir);
@@ -250,6 +228,35 @@ fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("kaban-restore-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// What the operator reads when the node has started.
+fn print_started(s: &kaban_node::node::Started) {
+    println!("kaban-node {}", env!("CARGO_PKG_VERSION"));
+    println!("node id: {}", s.node_id);
+    println!("http: http://{}", s.http);
+    if let Some(https) = s.https {
+        println!("https: https://{https}");
+        println!(
+            "phones: install http://{}/kaban-ca.crt once, then open https://NAME:{}",
+            s.http,
+            https.port()
+        );
+    }
+    for addr in &s.listen {
+        println!("p2p: {addr}");
+    }
+    if s.relay {
+        println!("relay: serving this node's partners");
+    }
+    if let Some(fingerprint) = &s.ca_fingerprint {
+        println!("CA fingerprint (SHA-256): {fingerprint}");
+    }
+    if let Some(code) = &s.setup_code {
+        print_setup_code(code);
+    }
+    println!("admin token: {}", s.admin_token.display());
+    println!("data dir: {}", s.data_dir.display());
 }
 
 fn print_setup_code(code: &str) {

@@ -128,10 +128,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     started: impl FnOnce(&Started),
 ) -> anyhow::Result<()> {
-    private_umask();
-    let fds = raise_fd_limit();
-    tracing::info!(file_descriptors = fds, "file descriptor limit");
-    make_private(&config.data_dir)?;
+    prepare_process(&config.data_dir)?;
     let key = node_key(&config.data_dir)?;
     let node_id = key.public().to_peer_id().to_string();
     let (token, token_path) = admin_token(&config.data_dir)?;
@@ -139,13 +136,7 @@ pub async fn run(
     let library =
         Arc::new(Library::open_with(storage, crate::library::Caps::from(&config.limits)).await?);
     let p2p = crate::p2p::start(key, &config.p2p, Arc::clone(&library)).await?;
-    // Wait briefly for the listeners to report their addresses, so they can be printed.
-    for _ in 0..50 {
-        if p2p.status.listen.lock().expect("not poisoned").len() >= config.p2p.listen.len() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_for_listeners(&p2p, config.p2p.listen.len()).await;
     let tls = match config.https {
         Some(_) => Some(crate::tls::setup(
             &config.data_dir,
@@ -154,15 +145,9 @@ pub async fn run(
         )?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(config.http)
-        .await
-        .with_context(|| format!("listening for HTTP on {}", config.http))?;
+    let listener = bind(config.http, "HTTP").await?;
     let https_listener = match config.https {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening for HTTPS on {addr}"))?,
-        ),
+        Some(addr) => Some(bind(addr, "HTTPS").await?),
         None => None,
     };
     let http_addr = listener.local_addr()?;
@@ -188,6 +173,7 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
     let limits = crate::server::Limits::new(&config.limits);
+    spawn_eviction(&state.library, config.limits.book_idle);
     let https_task = match (https_listener, tls.as_ref()) {
         (Some(l), Some(tls)) => Some(tokio::spawn(crate::server::serve(
             l,
@@ -236,6 +222,47 @@ pub async fn run(
         .map_err(|_| anyhow::anyhow!("the storage thread panicked"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The process's own settings before anything is written: private files, and room for the
+/// connections it allows.
+fn prepare_process(data_dir: &Path) -> anyhow::Result<()> {
+    private_umask();
+    let fds = raise_fd_limit();
+    tracing::info!(file_descriptors = fds, "file descriptor limit");
+    make_private(data_dir)
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening for {what} on {addr}"))
+}
+
+/// Waits briefly for the p2p listeners to report their addresses, so they can be printed.
+async fn wait_for_listeners(p2p: &crate::p2p::P2p, wanted: usize) {
+    for _ in 0..50 {
+        if p2p.status.listen.lock().expect("not poisoned").len() >= wanted {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Books nobody asked for within `idle` leave memory; they are read back when asked for. The
+/// task ends with the library.
+fn spawn_eviction(library: &Arc<Library>, idle: std::time::Duration) {
+    let library = Arc::downgrade(library);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval((idle / 4).max(std::time::Duration::from_secs(1)));
+        loop {
+            tick.tick().await;
+            let Some(library) = library.upgrade() else {
+                break;
+            };
+            library.evict_idle(idle);
+        }
+    });
 }
 
 /// What a started node reports.

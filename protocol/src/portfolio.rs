@@ -124,21 +124,15 @@ pub fn portfolio(
             continue;
         };
         if let Some(why) = unaccepted_because(ledger, *id, registration) {
-            anomalies.push(Anomaly {
-                kind: AnomalyKind::UnacceptedEnterprise,
-                records: vec![registration.registration],
-                detail: format!(
-                    "enterprise book {id} ({}) names this group as its investor, but {why}; it counts for nothing in the group's cash or statements",
-                    info.name
-                ),
-            });
-            unaccepted.push(Unaccepted {
+            let line = Unaccepted {
                 enterprise: *id,
                 name: info.name.clone(),
                 registration: registration.registration,
                 officers: registration.officers.clone(),
                 reason: why,
-            });
+            };
+            anomalies.push(line.anomaly());
+            unaccepted.push(line);
             continue;
         }
         let mut h = Holding {
@@ -342,6 +336,19 @@ pub struct Unaccepted {
     pub officers: Vec<crate::key::PublicKey>,
     /// Why it does not count yet.
     pub reason: String,
+}
+
+impl Unaccepted {
+    fn anomaly(&self) -> Anomaly {
+        Anomaly {
+            kind: AnomalyKind::UnacceptedEnterprise,
+            records: vec![self.registration],
+            detail: format!(
+                "enterprise book {} ({}) names this group as its investor, but {}; it counts for nothing in the group's cash or statements",
+                self.enterprise, self.name, self.reason
+            ),
+        }
+    }
 }
 
 /// Why the group does not count enterprise book `id`, registered by `line`, or `None` when it

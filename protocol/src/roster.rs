@@ -81,19 +81,25 @@ pub struct Roster {
     registrations: BTreeMap<BookId, RecordId>,
 }
 
+/// Who approved each record, among `entries`.
+fn approvers_of(entries: &[&RoleEntry]) -> HashMap<RecordId, BTreeSet<PublicKey>> {
+    let mut approvers: HashMap<RecordId, BTreeSet<PublicKey>> = HashMap::new();
+    for e in entries {
+        if let Body::Approval(a) = e.record.body() {
+            approvers
+                .entry(a.record)
+                .or_default()
+                .insert(e.record.signer());
+        }
+    }
+    approvers
+}
+
 impl Roster {
     /// Folds the genesis and the role records at `set` (indices into `entries`).
     pub fn fold(genesis: &Genesis, entries: &[RoleEntry], set: &[u32]) -> Roster {
         let in_set: Vec<&RoleEntry> = set.iter().map(|&i| &entries[i as usize]).collect();
-        let mut approvers: HashMap<RecordId, BTreeSet<PublicKey>> = HashMap::new();
-        for e in &in_set {
-            if let Body::Approval(a) = e.record.body() {
-                approvers
-                    .entry(a.record)
-                    .or_default()
-                    .insert(e.record.signer());
-            }
-        }
+        let approvers = approvers_of(&in_set);
         let effective = |e: &RoleEntry| {
             let mut signers = approvers.get(&e.record.id()).cloned().unwrap_or_default();
             signers.insert(e.record.signer());
@@ -158,9 +164,11 @@ impl Roster {
             }
         }
 
+        let registrations = groups.iter().map(|(g, (_, id, _))| (*g, *id)).collect();
+        let groups = groups.into_iter().map(|(g, (_, _, i))| (g, i)).collect();
         let mut roster = Roster {
-            registrations: groups.iter().map(|(g, (_, id, _))| (*g, *id)).collect(),
-            groups: groups.into_iter().map(|(g, (_, _, i))| (g, i)).collect(),
+            groups,
+            registrations,
             ..Roster::default()
         };
         for ((key, role), ev) in events {

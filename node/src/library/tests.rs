@@ -273,3 +273,30 @@ async fn rewrapped_copy(lib: &Library, id: BookId) -> Vec<u8> {
     .await
     .unwrap()
 }
+
+/// A book nobody asks for leaves memory; lists and session checks answer from its caches
+/// without reading it back, and the next write reads it back and goes on from where it was.
+#[tokio::test]
+async fn an_idle_book_leaves_memory_and_comes_back_when_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, _thread) = open(dir.path()).await;
+    let id = founded(&lib).await;
+    let before = lib.ledger(id).await.unwrap();
+    assert_eq!(lib.evict_idle(std::time::Duration::from_secs(3600)), 0);
+    assert_eq!(lib.evict_idle(std::time::Duration::ZERO), 1);
+    assert_eq!(lib.in_memory(), (0, 1));
+
+    // Scanning every book does not read it back.
+    assert!(lib.knows_key(&key().public()).await);
+    assert_eq!(lib.list().await[0].name, "Sync Savers");
+    assert_eq!(*lib.quiet_ledger(id).await.unwrap(), *before);
+    assert_eq!(lib.in_memory(), (0, 1));
+
+    // Asking for the book reads it back, and a record follows on.
+    contribute(&lib, id, 1).await;
+    assert_eq!(lib.in_memory(), (1, 1));
+    assert_eq!(
+        lib.ledger(id).await.unwrap().record_count,
+        before.record_count + 1
+    );
+}
