@@ -161,22 +161,38 @@ async fn trace_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// Every request ends within the request timeout: a body trickled in byte by byte does not
-/// hold a connection and a task for ever.
+/// A request's body must arrive whole within the request timeout: a body trickled in byte by
+/// byte does not hold a connection and a task for ever. Only the reading is timed; a handler,
+/// once it has its body, is never cut off halfway (a record being committed, say).
 async fn bounded_in_time(State(s): Shared, request: Request, next: Next) -> Response {
     let limit = s.request_timeout;
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => Problem::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            format!(
-                "the request took longer than {} s; send it again, whole",
-                limit.as_secs()
-            ),
-        )
-        .into_response(),
-    }
+    let (parts, body) = request.into_parts();
+    // One byte past the limit, so an oversized body still gets its own refusal below.
+    let read = axum::body::to_bytes(body, MAX_BODY_BYTES + 1);
+    let bytes = match tokio::time::timeout(limit, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+            .into_response();
+        }
+        Err(_) => {
+            return Problem::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request's body did not arrive within {} s; send it again, whole",
+                    limit.as_secs()
+                ),
+            )
+            .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Axum's own rejections (a body over the limit, a wrong method, a bad path) answer in plain
@@ -252,23 +268,29 @@ async fn node(State(s): Shared, headers: HeaderMap) -> Json<Value> {
         })
         .unwrap_or_default();
     // Which books are quarantined is for the operator; anyone else learns only how many.
+    // How many books there are, and which are in memory, is the operator's too: a count that
+    // moves when a stranger names a book would tell whether the book is here.
     let quarantined = s.library.quarantined();
-    let quarantined = if s.auth.require_admin(&headers).is_ok() {
+    let admin = s.auth.require_admin(&headers).is_ok();
+    let quarantined = if admin {
         json!(quarantined)
     } else {
         json!(quarantined.len())
     };
-    let (in_memory, books) = s.library.in_memory();
-    Json(json!({
+    let mut answer = json!({
         "node_id": s.node_id,
-        "books": books,
-        "books_in_memory": in_memory,
         "listen": listen,
         "nat": nat,
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": kaban_protocol::record::RECORD_VERSION,
         "quarantined": quarantined,
-    }))
+    });
+    if admin {
+        let (in_memory, books) = s.library.in_memory();
+        answer["books"] = json!(books);
+        answer["books_in_memory"] = json!(in_memory);
+    }
+    Json(answer)
 }
 
 #[derive(Deserialize)]
@@ -727,15 +749,22 @@ async fn erase_personal(
     ))
 }
 
+#[derive(Deserialize)]
+struct RemoveQuery {
+    /// The book's name, as the operator's confirmation.
+    name: String,
+}
+
 /// The operator removes a book nobody on this node depends on (see `Library::remove_book`).
 async fn remove_book(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
+    Query(q): Query<RemoveQuery>,
 ) -> Result<Json<Value>, Problem> {
     s.auth.require_admin(&headers)?;
     let id = parse_book(&book)?;
-    s.library.remove_book(id).await?;
+    s.library.remove_book(id, &q.name).await?;
     Ok(Json(json!({"book": id.to_string(), "removed": true})))
 }
 

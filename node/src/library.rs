@@ -255,7 +255,8 @@ impl Library {
     /// founding needed it), no partner shares it, and no key holding a role in another book on
     /// this node holds one in it. This is how an operator clears a book a
     /// stranger's partner brought in; a group's own books and its cooperatives' books stay.
-    pub async fn remove_book(&self, id: BookId) -> Result<(), LibraryError> {
+    /// `name` must be the book's name, as the operator's confirmation.
+    pub async fn remove_book(&self, id: BookId, name: &str) -> Result<(), LibraryError> {
         let slot = self.slot(id)?;
         if self.storage.is_authorised(id).await? {
             return Err(LibraryError::NotRemovable {
@@ -266,6 +267,12 @@ impl Library {
         let book = slot.open(&self.storage).await?;
         let ledger = slot.ledger_for(&book);
         let refuse = |why: String| Err(LibraryError::NotRemovable { book: id, why });
+        if ledger.name != name {
+            return refuse(format!(
+                "to remove it, confirm its name: it is called {:?}",
+                ledger.name
+            ));
+        }
         if let Some(peer) = ledger.shared_with.first() {
             return refuse(format!("it is shared with partner node {peer}"));
         }
@@ -293,8 +300,9 @@ impl Library {
             }
         }
         // Under the book's lock, so nothing is added while it goes.
-        let _book = slot.lock().await;
+        let mut guard = slot.lock().await;
         self.storage.remove_book(id).await?;
+        slot.remove(&mut guard);
         self.books.write().expect("not poisoned").remove(&id);
         tracing::warn!(book = %id, "removed a book at the operator's request");
         Ok(())

@@ -71,17 +71,32 @@ pub(crate) fn private_dir(path: &Path) -> anyhow::Result<()> {
 /// or restored by hand). New files are private by the process's umask (see `main`).
 pub fn make_private(data_dir: &Path) -> anyhow::Result<()> {
     private_dir(data_dir)?;
-    for entry in std::fs::read_dir(data_dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
+    tighten(data_dir);
+    Ok(())
+}
+
+/// Makes what is inside `dir` private; what the node may not change (a file another user left,
+/// say) is logged, and the node goes on.
+fn tighten(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let mode = if kind.is_dir() { 0o700 } else { 0o600 };
+        if !kind.is_dir() && !kind.is_file() {
+            continue;
+        }
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)) {
+            tracing::warn!(path = %path.display(), error = %e, "could not make this private; check who owns it");
+        }
         if kind.is_dir() {
-            make_private(&entry.path())?;
-        } else if kind.is_file() {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("making {} private", entry.path().display()))?;
+            tighten(&path);
         }
     }
-    Ok(())
 }
 
 /// The admin token, created on first start.

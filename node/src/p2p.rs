@@ -39,6 +39,9 @@ pub const MAX_SESSIONS: usize = 64;
 /// Inbound sync streams one peer may hold open at once. A session permit is taken only once
 /// a stream has named a book shared with its peer, so a stranger's streams never take one.
 pub const MAX_STREAMS_PER_PEER: usize = 8;
+/// Inbound sync streams from all peers at once; PeerIds cost nothing to make, so the cap per
+/// peer alone bounds nothing.
+pub const MAX_INBOUND_STREAMS: usize = 512;
 /// How long a dial may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(20);
 /// Backoff between attempts to reach a partner: doubling from the first to the last.
@@ -449,9 +452,13 @@ impl P2p {
         let _ = self.commands.send(Command::Disconnect(peer)).await;
     }
 
-    /// A place for one more inbound stream from `peer`, within [`MAX_STREAMS_PER_PEER`].
+    /// A place for one more inbound stream from `peer`, within [`MAX_STREAMS_PER_PEER`] and
+    /// [`MAX_INBOUND_STREAMS`].
     fn inbound_slot(&self, peer: PeerId) -> Option<InboundSlot> {
         let mut map = self.inbound.lock().expect("not poisoned");
+        if map.values().sum::<usize>() >= MAX_INBOUND_STREAMS {
+            return None;
+        }
         let n = map.entry(peer).or_default();
         if *n >= MAX_STREAMS_PER_PEER {
             return None;

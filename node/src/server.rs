@@ -23,8 +23,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// After the node or the idle rule asks a connection to close, how long its requests in
-/// flight may still take.
+/// After the node asks a connection to close at shutdown, how long its requests in flight may
+/// still take.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// The connection slots, shared by the HTTP and HTTPS listeners.
@@ -121,11 +121,12 @@ pub async fn serve(
                 }
             },
         };
-        let Some(slot) = limits.admit(peer.ip(), permit) else {
+        let addr = address_of(peer.ip());
+        let Some(slot) = limits.admit(addr, permit) else {
             tracing::debug!(%peer, "closed a connection: its address holds too many");
             continue;
         };
-        let router = router.clone().layer(axum::Extension(ClientAddr(peer.ip())));
+        let router = router.clone().layer(axum::Extension(ClientAddr(addr)));
         let (acceptor, shutdown) = (acceptor.clone(), shutdown.clone());
         let times = (limits.header_timeout, limits.idle_timeout);
         connections.spawn(async move {
@@ -154,6 +155,22 @@ pub async fn serve(
                 break;
             }
         }
+    }
+}
+
+/// The address a connection counts under: an IPv4 address, or an IPv6 /64 (one device or one
+/// LAN can hold a whole /64, so counting single IPv6 addresses would bound nothing).
+pub fn address_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::V6(octets.into())
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -192,7 +209,10 @@ async fn serve_connection<S>(
     let conn = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut tick = tokio::time::interval(idle_timeout / 4);
-    let closing = loop {
+    // Idle for the idle timeout: asked to close (a request in flight may finish). Idle for
+    // twice that, with a request still stuck (a client that stopped reading): dropped.
+    let mut asked = false;
+    loop {
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -200,16 +220,21 @@ async fn serve_connection<S>(
                 }
                 return;
             }
-            () = stopping(&mut shutdown) => break "the node is stopping",
+            () = stopping(&mut shutdown) => break,
             _ = tick.tick() => {
                 let idle = started.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
-                if idle >= idle_timeout {
-                    break "idle";
+                if idle >= idle_timeout * 2 {
+                    tracing::debug!("dropped a connection that moved nothing after it was asked to close");
+                    return;
+                }
+                if idle >= idle_timeout && !asked {
+                    asked = true;
+                    conn.as_mut().graceful_shutdown();
                 }
             }
         }
-    };
-    tracing::debug!(reason = closing, "closing a connection");
+    }
+    tracing::debug!("closing a connection: the node is stopping");
     conn.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(CLOSE_GRACE, conn).await;
 }
@@ -278,5 +303,24 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_count_by_their_64_bit_prefix() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_of(a), address_of(b));
+        assert_ne!(address_of(a), address_of(c));
+        let mapped: IpAddr = "::ffff:192.168.1.20".parse().unwrap();
+        assert_eq!(
+            address_of(mapped),
+            "192.168.1.20".parse::<IpAddr>().unwrap()
+        );
     }
 }

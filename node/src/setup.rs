@@ -1,8 +1,8 @@
 //! One-time setup codes: the authority to found a book over HTTP without the admin token.
 //!
 //! A node prints a code when it starts with no books, and `kaban-node setup-code` prints a
-//! fresh one at any time. The founding officer's phone or the CLI sends it with the genesis
-//! record. A code has 80 random bits, is good for one founding and for [`SETUP_CODE_TTL`], and
+//! fresh one at any time. A client (`kaban book create --setup-code`) sends it with the
+//! genesis record. A code has 80 random bits, is good for one founding and for [`SETUP_CODE_TTL`], and
 //! only at the node whose data directory holds it: each code is a file in `setup-codes/`
 //! (directory 0700, files 0600) named by the SHA-256 of the code and holding its expiry, so
 //! the codes themselves are never stored, and redeeming one is a single atomic `unlink`, safe
@@ -86,10 +86,7 @@ impl SetupCodes {
             .map(|b| ALPHABET[usize::from(b & 31)] as char)
             .collect();
         let expires = now_ms.saturating_add(SETUP_CODE_TTL.as_millis() as u64);
-        crate::node::write_private(
-            &self.dir.join(file_name(&clean)),
-            expires.to_string().as_bytes(),
-        )?;
+        write_code(&self.dir.join(file_name(&clean)), expires)?;
         let grouped: Vec<&str> = (0..CODE_CHARS)
             .step_by(4)
             .map(|i| &clean[i..i + 4])
@@ -106,7 +103,12 @@ impl SetupCodes {
             Err(e) => return Err(e).with_context(|| format!("reading {}", self.dir.display())),
         };
         for entry in entries {
-            let path = entry?.path();
+            let entry = entry?;
+            // A code being written is a hidden temporary file until it is renamed in place.
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
             let expires = std::fs::read_to_string(&path)
                 .ok()
                 .and_then(|t| t.trim().parse::<u64>().ok());
@@ -155,9 +157,19 @@ impl Redeemed {
 impl Drop for Redeemed {
     fn drop(&mut self) {
         if let Some((path, expires)) = self.path.take() {
-            let _ = crate::node::write_private(&path, expires.to_string().as_bytes());
+            let _ = write_code(&path, expires);
         }
     }
+}
+
+/// Writes a code's file whole or not at all: a temporary file renamed in place, so that a
+/// `live()` running beside it never sees an empty file and takes it for a dead code.
+fn write_code(path: &std::path::Path, expires: u64) -> anyhow::Result<()> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).expect("the operating system provides randomness");
+    let tmp = path.with_file_name(format!(".tmp-{}", u64::from_le_bytes(random)));
+    crate::node::write_private(&tmp, expires.to_string().as_bytes())?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The code as a QR code in text, for a phone's camera.

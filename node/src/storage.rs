@@ -31,6 +31,10 @@ const MIGRATIONS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    #[error(
+        "the data is deleted, but another reader of the database (a backup running now?) kept its write-ahead log from being emptied; try again when it has finished"
+    )]
+    WalBusy,
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot create data directory {path}: {source}")]
@@ -272,6 +276,20 @@ fn read_book(conn: &Connection, id: &str) -> Result<StoredBook, StorageError> {
     })
 }
 
+/// Checkpoints the WAL into the database and truncates it, so that nothing deleted is left in
+/// it. A reader (a backup running beside the node) can hold the checkpoint back: it is tried
+/// again for up to a second, then reported, since the caller promised an erase.
+fn truncate_wal(conn: &Connection) -> Result<(), StorageError> {
+    for _ in 0..20 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(StorageError::WalBusy)
+}
+
 fn clone_error(e: &rusqlite::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(e.to_string().into())
 }
@@ -362,13 +380,14 @@ impl Storage {
     }
 
     /// Deletes a book and everything kept for it (changes, sync checkpoints, partners), in one
-    /// transaction, then checkpoints and truncates the WAL. Personal data is the operator's
-    /// to erase member by member; a removed book has no members of the group's.
+    /// transaction, with any personal data kept for its members, then checkpoints and
+    /// truncates the WAL.
     pub async fn remove_book(&self, id: BookId) -> Result<(), StorageError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = id.to_string();
             for table in [
+                "DELETE FROM personal WHERE book = ?1",
                 "DELETE FROM changes WHERE book = ?1",
                 "DELETE FROM sync_state WHERE book = ?1",
                 "DELETE FROM partners WHERE book = ?1",
@@ -377,7 +396,7 @@ impl Storage {
                 tx.execute(table, params![id])?;
             }
             tx.commit()?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            truncate_wal(conn)?;
             Ok(())
         })
         .await
@@ -495,7 +514,7 @@ impl Storage {
                 "DELETE FROM personal WHERE book = ?1 AND member = ?2",
                 params![book, member],
             )?;
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            truncate_wal(conn)?;
             let mut stmt = conn.prepare(
                 "SELECT path FROM backups WHERE made_ms >= ?1 AND personal_rows > 0 ORDER BY made_ms",
             )?;

@@ -153,6 +153,19 @@ pub fn portfolio(
         };
         for t in rec.transfers.iter().filter(|t| t.group == group) {
             use crate::enterprise::TransferStatus as S;
+            if !matches!(t.status, S::AwaitingApproval { .. })
+                && !signed_by_accepted(&t.signed_by, registration)
+            {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::UnacceptedEnterprise,
+                    records: vec![t.record],
+                    detail: format!(
+                        "transfer {} in enterprise book {id} is not signed by {} of the officers the accepted registration names; it moves none of the group's money",
+                        t.record, registration.quorum
+                    ),
+                });
+                continue;
+            }
             let (sent, received) = match &t.status {
                 S::AwaitingApproval { .. } => continue,
                 S::Sent | S::Overdue { .. } => (true, None),
@@ -349,6 +362,21 @@ impl Unaccepted {
             ),
         }
     }
+}
+
+/// Whether the group's officers named in the registration it accepted signed a record to that
+/// registration's quorum. The roster may also give the investor role to keys of registrations
+/// that lost or were replaced; only the accepted one speaks for the group.
+fn signed_by_accepted(
+    signers: &[crate::key::PublicKey],
+    accepted: &crate::enterprise::InvestorLine,
+) -> bool {
+    let ours = signers
+        .iter()
+        .filter(|k| accepted.officers.contains(k))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    ours as u32 >= accepted.quorum
 }
 
 /// Why the group does not count enterprise book `id`, registered by `line`, or `None` when it
@@ -1015,5 +1043,93 @@ mod tests {
         assert_eq!(ledger.anomalies.len(), 1, "{:?}", ledger.anomalies);
         assert_eq!(ledger.anomalies[0].kind, AnomalyKind::MoneyAfterDeparture);
         assert_eq!(ledger.anomalies[0].records, vec![late]);
+    }
+
+    /// A cooperative registers the group twice: first with its own keys, then with the
+    /// group's officers. The group accepts the second. Transfers the cooperative's keys sign
+    /// still hold the investor role in the enterprise book, but they do not speak for the group.
+    #[test]
+    fn only_the_accepted_registrations_keys_move_the_groups_money() {
+        let (gt, gc) = (
+            SignerKey::from_seed([21; 32]),
+            SignerKey::from_seed([22; 32]),
+        );
+        let (ct, cc) = (
+            SignerKey::from_seed([11; 32]),
+            SignerKey::from_seed([12; 32]),
+        );
+        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
+        let farm = Book::create(genesis(&ct, &cc, "Bukid Farm", "PHP", true)).unwrap();
+        let mut b = Books {
+            savings,
+            farm,
+            time: 0,
+        };
+        b.add(
+            false,
+            &gt,
+            Body::MemberJoin(MemberJoin {
+                member: "m-ana".parse().unwrap(),
+                alias: "Ana".into(),
+                key: None,
+            }),
+        );
+        b.add(
+            false,
+            &gt,
+            Body::Contribution(Contribution {
+                member: "m-ana".parse().unwrap(),
+                amount: money(50_000, "HKD"),
+                meeting: None,
+            }),
+        );
+        let group = b.savings.id();
+        for officers in [
+            vec![ct.public(), cc.public()],
+            vec![gt.public(), gc.public()],
+        ] {
+            b.add2(
+                true,
+                &ct,
+                &cc,
+                Body::Investor(Investor {
+                    group,
+                    name: "Bayanihan Savers".into(),
+                    currency: "HKD".parse().unwrap(),
+                    officers,
+                    quorum: 2,
+                }),
+            );
+        }
+        let registration = b.portfolio().1.unaccepted[0].registration;
+        b.add2(
+            false,
+            &gt,
+            &gc,
+            Body::Investment(crate::kind::Investment {
+                enterprise: b.farm.id(),
+                registration,
+            }),
+        );
+        let transfer = |reference: &str| {
+            Body::Transfer(Transfer {
+                group,
+                amount: money(20_000, "HKD"),
+                fee: money(0, "HKD"),
+                rate: "7.2".into(),
+                rate_source: "quote".into(),
+                expected: money(144_000, "PHP"),
+                channel: "bank".into(),
+                reference: reference.into(),
+            })
+        };
+        b.add2(true, &ct, &cc, transfer("BY-THE-COOP"));
+        let p = b.portfolio().1;
+        assert_eq!(p.cash, money(50_000, "HKD"), "{p:#?}");
+        assert_eq!(p.anomalies[0].kind, AnomalyKind::UnacceptedEnterprise);
+        b.add2(true, &gt, &gc, transfer("BY-THE-GROUP"));
+        let p = b.portfolio().1;
+        assert_eq!(p.cash, money(30_000, "HKD"), "{p:#?}");
+        assert_eq!(p.holdings[0].invested, money(20_000, "HKD"));
     }
 }

@@ -707,9 +707,17 @@ fn a_strangers_enterprise_book_moves_none_of_the_groups_money() {
 
     // The operator removes the stranger's book; the group's own book stays.
     let token = node.admin_token();
-    let (status, v) = http.delete_with(&format!("/api/v1/admin/books/{}", fake.id()), &token);
+    let remove = |id: String, name: &str| {
+        http.delete_with(
+            &format!("/api/v1/admin/books/{id}?name={}", name.replace(' ', "%20")),
+            &token,
+        )
+    };
+    let (status, v) = remove(fake.id().to_string(), "Real Coop");
+    assert_eq!(status, 409, "a wrong name removes nothing: {v}");
+    let (status, v) = remove(fake.id().to_string(), "Totally Real Coop");
     assert_eq!(status, 200, "{v}");
-    let (status, v) = http.delete_with(&format!("/api/v1/admin/books/{book}"), &token);
+    let (status, v) = remove(book.to_string(), "Bayanihan Savers");
     assert_eq!(status, 409, "{v}");
     let (_, books) = http.get("/api/v1/books", &token);
     assert_eq!(books["books"].as_array().unwrap().len(), 1, "{books}");

@@ -292,6 +292,9 @@ enum BookCommand {
     Remove {
         #[arg(long)]
         book: String,
+        /// The book's name, to confirm which book goes.
+        #[arg(long)]
+        name: String,
     },
     /// Totals, record count, members, pending approvals and anomalies.
     Show {
@@ -479,6 +482,18 @@ impl Ctx {
     }
 }
 
+/// `text` as a URL query value: unreserved characters as they are, everything else as %XX.
+fn encode_query(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn money_lines(list: &Value) -> String {
     list.as_array()
         .map(|items| {
@@ -579,8 +594,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let id = v["book"].as_str().unwrap_or_default().to_owned();
             ctx.print(&id, json!({"book": id}));
         }
-        Command::Book(BookCommand::Remove { book }) => {
-            let v = ctx.admin()?.delete(&format!("/admin/books/{book}"))?;
+        Command::Book(BookCommand::Remove { book, name }) => {
+            let name = encode_query(&name);
+            let v = ctx
+                .admin()?
+                .delete(&format!("/admin/books/{book}?name={name}"))?;
             ctx.print(format!("removed book {book} from this node"), v);
         }
         Command::Book(BookCommand::List) => {

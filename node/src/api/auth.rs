@@ -30,8 +30,11 @@ pub const SESSION_TTL: Duration = Duration::from_secs(30 * 60);
 /// refused (503); nobody's challenge or session is ever dropped to make room.
 pub const MAX_CHALLENGES: usize = 4096;
 pub const MAX_SESSIONS: usize = 4096;
-/// Most outstanding challenges for one key; asking for more drops that key's oldest.
+/// Most outstanding challenges for one key from one address; asking for more drops the
+/// oldest of those. Nobody else's challenge for the key is dropped.
 pub const MAX_CHALLENGES_PER_KEY: usize = 4;
+/// Most outstanding challenges for one key from all addresses; more are refused (429).
+pub const MAX_CHALLENGES_PER_KEY_ALL: usize = 16;
 /// Most outstanding challenges asked from one network address; more are refused (429).
 pub const MAX_CHALLENGES_PER_ADDRESS: usize = 32;
 /// Most live sessions of one key (a person's phone and a laptop, renewed now and then);
@@ -134,7 +137,7 @@ impl Auth {
         }
         let mut own: Vec<(String, Instant)> = map
             .iter()
-            .filter(|(_, c)| c.key == key)
+            .filter(|(_, c)| c.key == key && c.addr == addr)
             .map(|(t, c)| (t.clone(), c.expires))
             .collect();
         own.sort_by_key(|(_, expires)| *expires);
@@ -143,6 +146,16 @@ impl Auth {
             .take((own.len() + 1).saturating_sub(MAX_CHALLENGES_PER_KEY))
         {
             map.remove(text);
+        }
+        if map.values().filter(|c| c.key == key).count() >= MAX_CHALLENGES_PER_KEY_ALL {
+            return Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_challenges",
+                format!(
+                    "{MAX_CHALLENGES_PER_KEY_ALL} challenges for this key are still unanswered; answer one, or wait {} s",
+                    CHALLENGE_TTL.as_secs()
+                ),
+            ));
         }
         if map.len() >= MAX_CHALLENGES {
             return Err(busy("outstanding challenges"));
@@ -236,11 +249,16 @@ impl Auth {
         addr: IpAddr,
         now_ms: u64,
     ) -> Result<Founder, Problem> {
-        if headers.contains_key(axum::http::header::AUTHORIZATION) {
+        let code = headers.get(SETUP_CODE_HEADER);
+        // A phone may send its session along with the code; only the admin token or the code
+        // found a book.
+        if headers.contains_key(axum::http::header::AUTHORIZATION)
+            && (code.is_none() || self.require_admin(headers).is_ok())
+        {
             self.require_admin(headers)?;
             return Ok(Founder::Admin);
         }
-        let Some(code) = headers.get(SETUP_CODE_HEADER) else {
+        let Some(code) = code else {
             return Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "needs_setup_code",

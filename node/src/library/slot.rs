@@ -37,6 +37,8 @@ pub(super) struct Slot {
     book: tokio::sync::Mutex<Option<Book>>,
     /// When the book was last asked for, in milliseconds since the library started.
     last_used: AtomicU64,
+    /// Set when the operator removed the book: nothing may read it back or write to it.
+    gone: std::sync::atomic::AtomicBool,
     /// The book's line in the book list, kept while the book is let go.
     summary: Mutex<Option<BookSummary>>,
     /// The ledger for the heads it was folded at.
@@ -100,6 +102,9 @@ impl Slot {
         storage: &Storage,
     ) -> Result<MappedMutexGuard<'_, Book>, LibraryError> {
         let mut guard = self.book.lock().await;
+        if self.gone.load(Ordering::Relaxed) {
+            return Err(LibraryError::UnknownBook(self.id));
+        }
         self.last_used.store(now(), Ordering::Relaxed);
         if guard.is_none() {
             let stored = storage.load_book(self.id).await?;
@@ -109,6 +114,13 @@ impl Slot {
         Ok(MutexGuard::map(guard, |b| {
             b.as_mut().expect("the book was just read")
         }))
+    }
+
+    /// Marks the book removed and lets it go, under its lock (`guard`): whoever waits for the
+    /// book next finds it gone.
+    pub(super) fn remove(&self, guard: &mut MutexGuard<'_, Option<Book>>) {
+        self.gone.store(true, Ordering::Relaxed);
+        **guard = None;
     }
 
     /// The book's place in memory, whether or not it is there now: for replacing it.
@@ -193,6 +205,7 @@ impl Slot {
         Slot {
             id: book.id(),
             last_used: AtomicU64::new(now()),
+            gone: std::sync::atomic::AtomicBool::new(false),
             summary: Mutex::new(None),
             stored_bytes: AtomicU64::new(stored_bytes),
             reconciliation: Mutex::new(None),
