@@ -9,7 +9,6 @@
 use crate::storage::{Storage, StorageError};
 use kaban_protocol::book::{Applied, Book, LoadError, Refusal};
 use kaban_protocol::enterprise::Reconciliation;
-use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::{PeerSync, SyncError};
 use kaban_protocol::view::{Ledger, Objection};
@@ -18,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
+mod cash;
 mod slot;
 
 /// Compact a book's storage once this many changes have accumulated since its snapshot, or a
@@ -550,55 +550,6 @@ impl Library {
         book.as_ref()
             .expect("the book is in memory")
             .place_for(signer)
-    }
-
-    /// Refuses a withdrawal or a payout that would take more than the group holds in cash,
-    /// when part of its money is invested in enterprise books on this node. Like the other
-    /// local policy checks it applies to records submitted here; one that arrives from a peer
-    /// shows as negative cash in the portfolio.
-    async fn check_cash(&self, id: BookId, record: &Record) -> Result<(), LibraryError> {
-        use kaban_protocol::kind::{Body, Settlement};
-        let amount = match record.body() {
-            Body::Withdrawal(w) => w.amount,
-            Body::Departure(d) if d.settlement == Settlement::Payout => d.amount,
-            _ => return Ok(()),
-        };
-        // A record submitted again is answered as before, whatever the cash is now.
-        if self
-            .with_book(id, |b| b.record(&record.id()).is_some())
-            .await?
-        {
-            return Ok(());
-        }
-        let ledger = self.ledger(id).await?;
-        let enterprises = self
-            .enterprises(0, kaban_protocol::enterprise::DEFAULT_OVERDUE_DAYS)
-            .await;
-        let refs: Vec<_> = enterprises
-            .iter()
-            .map(|(e, rec, _)| (*e, rec.as_ref()))
-            .collect();
-        let p = kaban_protocol::portfolio::portfolio(id, &ledger, &refs);
-        if p.holdings.is_empty() || amount.currency != p.currency {
-            return Ok(());
-        }
-        // Withdrawals awaiting approval will take cash too.
-        let cash = Money::new(
-            p.cash
-                .minor
-                .saturating_sub(ledger.pending_withdrawals(None)),
-            p.currency,
-        );
-        if amount.minor > cash.minor {
-            return Err(Objection::InsufficientCash {
-                kind: record.kind().to_owned(),
-                amount,
-                cash,
-                outstanding: p.outstanding,
-            }
-            .into());
-        }
-        Ok(())
     }
 
     /// Whether `key` holds a role or is a member's key in some book on this node: the people

@@ -3,7 +3,9 @@
 
 use super::*;
 use kaban_protocol::key::SignerKey;
-use kaban_protocol::kind::{Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules};
+use kaban_protocol::kind::{
+    Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules,
+};
 use kaban_protocol::money::Money;
 use kaban_protocol::record::Place;
 
@@ -298,5 +300,158 @@ async fn an_idle_book_leaves_memory_and_comes_back_when_asked_for() {
     assert_eq!(
         lib.ledger(id).await.unwrap().record_count,
         before.record_count + 1
+    );
+}
+
+/// Signs `body` with `signer` at its next place in the library's copy of the book.
+async fn signed_by(lib: &Library, id: BookId, signer: &SignerKey, body: Body) -> Record {
+    lib.with_book(id, |b| b.sign_next(signer, 50, &body))
+        .await
+        .unwrap()
+}
+
+/// Signs, submits and has the key holder approve `body`, for the quorum of two.
+async fn approved(lib: &Library, id: BookId, signer: &SignerKey, body: Body) -> RecordId {
+    let r = signed_by(lib, id, signer, body).await;
+    let rid = r.id();
+    lib.submit(id, r).await.unwrap();
+    let approver = if signer.public() == key().public() {
+        SignerKey::from_seed([2; 32])
+    } else {
+        SignerKey::from_seed([12; 32])
+    };
+    let a = signed_by(lib, id, &approver, Body::Approval(Approval { record: rid })).await;
+    lib.submit(id, a).await.unwrap();
+    rid
+}
+
+/// With HKD 150 of the group's HKD 300 invested, a payment awaiting approval holds its cash:
+/// a second payment that the cash would not cover with both is refused, withdrawal or payout,
+/// and an approval is refused once the cash no longer covers its payment.
+#[tokio::test]
+async fn payments_awaiting_approval_hold_the_cash_they_will_take() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, _thread) = open(dir.path()).await;
+    let group = founded(&lib).await;
+    let hkd = |minor| Money::new(minor, "HKD".parse().unwrap());
+    let treasurer = key();
+    let join = Body::MemberJoin(MemberJoin {
+        member: "m-bea".parse().unwrap(),
+        alias: "Bea".into(),
+        key: None,
+    });
+    lib.submit(group, signed_by(&lib, group, &treasurer, join).await)
+        .await
+        .unwrap();
+    for member in ["m-ana", "m-bea"] {
+        let c = Body::Contribution(Contribution {
+            member: member.parse().unwrap(),
+            amount: hkd(15_000),
+            meeting: None,
+        });
+        lib.submit(group, signed_by(&lib, group, &treasurer, c).await)
+            .await
+            .unwrap();
+    }
+
+    // A cooperative's book in which the group, having accepted it, invests HKD 150.
+    let (ct, cc) = (
+        SignerKey::from_seed([11; 32]),
+        SignerKey::from_seed([12; 32]),
+    );
+    let genesis = Record::sign(
+        &ct,
+        &Place::genesis(),
+        1,
+        &Body::Genesis(Genesis {
+            enterprise: Some(kaban_protocol::kind::Enterprise {
+                country: "PH".into(),
+                sector: "rice".into(),
+            }),
+            name: "Bukid Farm".into(),
+            currency: "PHP".parse().unwrap(),
+            rules: Rules::default(),
+            officers: vec![
+                Officer {
+                    key: ct.public(),
+                    roles: vec![Role::Treasurer],
+                },
+                Officer {
+                    key: cc.public(),
+                    roles: vec![Role::Chair],
+                },
+            ],
+        }),
+    );
+    let (farm, _) = lib.create_book(genesis, 1).await.unwrap();
+    let investor = Body::Investor(kaban_protocol::kind::Investor {
+        group,
+        name: "Sync Savers".into(),
+        currency: "HKD".parse().unwrap(),
+        officers: vec![treasurer.public(), SignerKey::from_seed([2; 32]).public()],
+        quorum: 2,
+    });
+    approved(&lib, farm, &ct, investor).await;
+    let registration = lib.reconciliation(farm, 0, 14).await.unwrap().investors[0].registration;
+    let accept = Body::Investment(kaban_protocol::kind::Investment {
+        enterprise: farm,
+        registration,
+    });
+    approved(&lib, group, &treasurer, accept).await;
+    let transfer = |amount| {
+        Body::Transfer(kaban_protocol::kind::Transfer {
+            group,
+            amount: hkd(amount),
+            fee: hkd(0),
+            rate: "7".into(),
+            rate_source: "quote".into(),
+            expected: Money::new(amount * 7, "PHP".parse().unwrap()),
+            channel: "bank".into(),
+            reference: format!("T-{amount}"),
+        })
+    };
+    approved(&lib, farm, &treasurer, transfer(15_000)).await;
+
+    // Cash HKD 150: Bea's payout of HKD 150 awaits approval, so Ana cannot withdraw HKD 100.
+    let leave = Body::Departure(kaban_protocol::kind::Departure {
+        member: "m-bea".parse().unwrap(),
+        amount: hkd(15_000),
+        settlement: kaban_protocol::kind::Settlement::Payout,
+        enterprise: None,
+    });
+    let payout = signed_by(&lib, group, &treasurer, leave).await;
+    let payout_id = payout.id();
+    lib.submit(group, payout).await.unwrap();
+    let withdraw = Body::Withdrawal(kaban_protocol::kind::Withdrawal {
+        member: "m-ana".parse().unwrap(),
+        amount: hkd(10_000),
+        reason: "rent".into(),
+    });
+    let refused = lib
+        .submit(group, signed_by(&lib, group, &treasurer, withdraw).await)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            LibraryError::Objection(Objection::InsufficientCash { .. })
+        ),
+        "{refused}"
+    );
+
+    // The cooperative's side moves another HKD 100 of the group's cash away meanwhile: the
+    // payout's approval is refused, since the cash no longer covers it.
+    approved(&lib, farm, &treasurer, transfer(10_000)).await;
+    let approval = signed_by(
+        &lib,
+        group,
+        &SignerKey::from_seed([2; 32]),
+        Body::Approval(Approval { record: payout_id }),
+    )
+    .await;
+    let refused = lib.submit(group, approval).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("cash"),
+        "the approval names the cash: {refused}"
     );
 }
