@@ -45,7 +45,9 @@ impl Library {
             .map(|(e, rec, _)| (*e, rec.as_ref()))
             .collect();
         let p = kaban_protocol::portfolio::portfolio(id, &ledger, &refs);
-        if amount.currency != p.currency {
+        // Without investments the cash is the members' balances, and each member's own rules
+        // (overdraw, already left) answer more precisely.
+        if p.holdings.is_empty() || amount.currency != p.currency {
             return Ok(());
         }
         // What the other payments awaiting approval will take; an approval's own payment is
