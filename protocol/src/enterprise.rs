@@ -74,6 +74,8 @@ pub struct ReturnLine {
     pub signed_by: Vec<crate::key::PublicKey>,
     pub status: ReturnStatus,
     pub receipt: Option<RecordId>,
+    /// Who signed the receipt that counts.
+    pub receipt_signer: Option<crate::key::PublicKey>,
 }
 
 /// A report, with its surplus (revenue − costs) worked out.
@@ -324,6 +326,7 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                     signed_by,
                     status,
                     receipt: receipt.map(Record::id),
+                    receipt_signer: receipt.map(Record::signer),
                 });
             }
             Body::Membership(m) => memberships.push(MembershipLine {

@@ -190,6 +190,22 @@ pub fn portfolio(
             match &r.status {
                 ReturnStatus::AwaitingApproval { .. } => continue,
                 ReturnStatus::Paid => {}
+                // Only the accepted registration's officers speak for the group; a receipt
+                // by anyone else's key adds no cash.
+                ReturnStatus::Received { .. }
+                    if !r
+                        .receipt_signer
+                        .is_some_and(|k| registration.officers.contains(&k)) =>
+                {
+                    anomalies.push(Anomaly {
+                        kind: AnomalyKind::UnacceptedEnterprise,
+                        records: r.receipt.into_iter().collect(),
+                        detail: format!(
+                            "the receipt of return {} in enterprise book {id} is not signed by an officer the accepted registration names; it is not counted",
+                            r.record
+                        ),
+                    });
+                }
                 ReturnStatus::Received { received } => {
                     h.received_back.minor = h.received_back.minor.saturating_add(received.minor);
                     received_returns.insert(r.record, *received);
@@ -1131,5 +1147,29 @@ mod tests {
         let p = b.portfolio().1;
         assert_eq!(p.cash, money(30_000, "HKD"), "{p:#?}");
         assert_eq!(p.holdings[0].invested, money(20_000, "HKD"));
+
+        // A return "received" by the cooperative's own key adds no cash to the group.
+        let ret = b.add2(
+            true,
+            &ct,
+            &cc,
+            Body::Return(Return {
+                group,
+                amount: money(72_000, "PHP"),
+                channel: "bank".into(),
+                reference: "RT-1".into(),
+            }),
+        );
+        b.add(
+            true,
+            &ct,
+            Body::ReturnReceipt(ReturnReceipt {
+                return_record: ret,
+                received: money(50_000, "HKD"),
+            }),
+        );
+        let p = b.portfolio().1;
+        assert_eq!(p.cash, money(30_000, "HKD"), "{p:#?}");
+        assert_eq!(p.received_back, money(0, "HKD"));
     }
 }
