@@ -151,41 +151,7 @@ pub fn portfolio(
             outstanding: zero,
             distributed: zero,
         };
-        for t in rec.transfers.iter().filter(|t| t.group == group) {
-            use crate::enterprise::TransferStatus as S;
-            if !matches!(t.status, S::AwaitingApproval { .. })
-                && !signed_by_accepted(&t.signed_by, registration)
-            {
-                anomalies.push(Anomaly {
-                    kind: AnomalyKind::UnacceptedEnterprise,
-                    records: vec![t.record],
-                    detail: format!(
-                        "transfer {} in enterprise book {id} is not signed by {} of the officers the accepted registration names; it moves none of the group's money",
-                        t.record, registration.quorum
-                    ),
-                });
-                continue;
-            }
-            let (sent, received) = match &t.status {
-                S::AwaitingApproval { .. } => continue,
-                S::Sent | S::Overdue { .. } => (true, None),
-                S::ReceivedInFull { received } | S::ReceivedWithDifference { received, .. } => {
-                    (true, Some(*received))
-                }
-            };
-            if sent {
-                h.invested.minor = h.invested.minor.saturating_add(t.transfer.amount.minor);
-                h.fees.minor = h.fees.minor.saturating_add(t.transfer.fee.minor);
-            }
-            match received {
-                Some(r) => {
-                    h.capital_received.minor = h.capital_received.minor.saturating_add(r.minor);
-                }
-                None => {
-                    h.in_transit.minor = h.in_transit.minor.saturating_add(t.transfer.amount.minor);
-                }
-            }
-        }
+        count_transfers(&mut h, rec, registration, &mut anomalies);
         for r in rec.returns.iter().filter(|r| r.payment.group == group) {
             match &r.status {
                 ReturnStatus::AwaitingApproval { .. } => continue,
@@ -376,6 +342,52 @@ impl Unaccepted {
                 "enterprise book {} ({}) names this group as its investor, but {}; it counts for nothing in the group's cash or statements",
                 self.enterprise, self.name, self.reason
             ),
+        }
+    }
+}
+
+/// Adds the group's transfers in one enterprise book to its holding there. Only transfers
+/// signed by the officers of the registration the group accepted, to its quorum, count; the
+/// roster may give the investor role to the keys of registrations that lost or were replaced.
+fn count_transfers(
+    h: &mut Holding,
+    rec: &Reconciliation,
+    accepted: &crate::enterprise::InvestorLine,
+    anomalies: &mut Vec<Anomaly>,
+) {
+    for t in rec.transfers.iter().filter(|t| t.group == accepted.group) {
+        use crate::enterprise::TransferStatus as S;
+        if !matches!(t.status, S::AwaitingApproval { .. })
+            && !signed_by_accepted(&t.signed_by, accepted)
+        {
+            anomalies.push(Anomaly {
+                kind: AnomalyKind::UnacceptedEnterprise,
+                records: vec![t.record],
+                detail: format!(
+                    "transfer {} in enterprise book {} is not signed by {} of the officers the accepted registration names; it moves none of the group's money",
+                    t.record, h.enterprise, accepted.quorum
+                ),
+            });
+            continue;
+        }
+        let (sent, received) = match &t.status {
+            S::AwaitingApproval { .. } => continue,
+            S::Sent | S::Overdue { .. } => (true, None),
+            S::ReceivedInFull { received } | S::ReceivedWithDifference { received, .. } => {
+                (true, Some(*received))
+            }
+        };
+        if sent {
+            h.invested.minor = h.invested.minor.saturating_add(t.transfer.amount.minor);
+            h.fees.minor = h.fees.minor.saturating_add(t.transfer.fee.minor);
+        }
+        match received {
+            Some(r) => {
+                h.capital_received.minor = h.capital_received.minor.saturating_add(r.minor);
+            }
+            None => {
+                h.in_transit.minor = h.in_transit.minor.saturating_add(t.transfer.amount.minor);
+            }
         }
     }
 }
