@@ -930,25 +930,18 @@ mod tests {
         );
     }
 
-    /// A stranger founds an enterprise book that registers the group with the stranger's own
-    /// keys, and moves "money" in it with effective transfers. The group's cash, holdings and
-    /// statements do not change, whether or not the group's officers accept it, because the
-    /// registration names keys outside the group's roster.
-    #[test]
-    fn a_strangers_enterprise_book_moves_none_of_the_groups_money() {
+    /// The group (its treasurer seed 21, its chair seed 22) with one member, Ana, who saved
+    /// `minor` cents, and an enterprise book founded by `coop`.
+    fn ana_saved(minor: i64, coop: (&SignerKey, &SignerKey)) -> Books {
         let (gt, gc) = (
             SignerKey::from_seed([21; 32]),
             SignerKey::from_seed([22; 32]),
         );
-        let (st, sc) = (
-            SignerKey::from_seed([31; 32]),
-            SignerKey::from_seed([32; 32]),
-        );
         let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
-        let fake = Book::create(genesis(&st, &sc, "Fake Coop", "PHP", true)).unwrap();
+        let farm = Book::create(genesis(coop.0, coop.1, "Bukid Farm", "PHP", true)).unwrap();
         let mut b = Books {
             savings,
-            farm: fake,
+            farm,
             time: 0,
         };
         b.add(
@@ -965,10 +958,28 @@ mod tests {
             &gt,
             Body::Contribution(Contribution {
                 member: "m-ana".parse().unwrap(),
-                amount: money(i64::from(i32::MAX), "HKD"),
+                amount: money(minor, "HKD"),
                 meeting: None,
             }),
         );
+        b
+    }
+
+    /// A stranger founds an enterprise book that registers the group with the stranger's own
+    /// keys, and moves "money" in it with effective transfers. The group's cash, holdings and
+    /// statements do not change, whether or not the group's officers accept it, because the
+    /// registration names keys outside the group's roster.
+    #[test]
+    fn a_strangers_enterprise_book_moves_none_of_the_groups_money() {
+        let (gt, gc) = (
+            SignerKey::from_seed([21; 32]),
+            SignerKey::from_seed([22; 32]),
+        );
+        let (st, sc) = (
+            SignerKey::from_seed([31; 32]),
+            SignerKey::from_seed([32; 32]),
+        );
+        let mut b = ana_saved(i64::from(i32::MAX), (&st, &sc));
         let group = b.savings.id();
         b.add2(
             true,
@@ -1032,28 +1043,12 @@ mod tests {
             SignerKey::from_seed([21; 32]),
             SignerKey::from_seed([22; 32]),
         );
-        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
-        let farm = Book::create(genesis(&gt, &gc, "Farm", "PHP", true)).unwrap();
-        let mut b = Books {
-            savings,
-            farm,
-            time: 0,
-        };
-        b.add(
-            false,
-            &gt,
-            Body::MemberJoin(MemberJoin {
-                member: "m-ana".parse().unwrap(),
-                alias: "Ana".into(),
-                key: None,
-            }),
-        );
+        let mut b = ana_saved(500, (&gt, &gc));
         let contribution = Body::Contribution(Contribution {
             member: "m-ana".parse().unwrap(),
             amount: money(500, "HKD"),
             meeting: None,
         });
-        b.add(false, &gt, contribution.clone());
         b.add2(
             false,
             &gt,
@@ -1086,31 +1081,7 @@ mod tests {
             SignerKey::from_seed([11; 32]),
             SignerKey::from_seed([12; 32]),
         );
-        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
-        let farm = Book::create(genesis(&ct, &cc, "Bukid Farm", "PHP", true)).unwrap();
-        let mut b = Books {
-            savings,
-            farm,
-            time: 0,
-        };
-        b.add(
-            false,
-            &gt,
-            Body::MemberJoin(MemberJoin {
-                member: "m-ana".parse().unwrap(),
-                alias: "Ana".into(),
-                key: None,
-            }),
-        );
-        b.add(
-            false,
-            &gt,
-            Body::Contribution(Contribution {
-                member: "m-ana".parse().unwrap(),
-                amount: money(50_000, "HKD"),
-                meeting: None,
-            }),
-        );
+        let mut b = ana_saved(50_000, (&ct, &cc));
         let group = b.savings.id();
         for officers in [
             vec![ct.public(), cc.public()],

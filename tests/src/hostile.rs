@@ -67,13 +67,7 @@ impl Peer {
     pub async fn open(&mut self, node: PeerId, addr: &Multiaddr) -> anyhow::Result<Stream> {
         self.dialer.send(addr.clone()).await?;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let stream = tokio::time::timeout(
-            Duration::from_secs(10),
-            self.control
-                .open_stream(node, StreamProtocol::new(PROTOCOL)),
-        )
-        .await??;
-        Ok(stream)
+        self.stream(node).await
     }
 }
 
