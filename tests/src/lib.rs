@@ -273,6 +273,9 @@ impl Http {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(10)))
+            // The node closes a kept-alive connection idle for its header timeout (10 s, and 2 s
+            // in some tests); never reuse one near that age, so no request races that close.
+            .max_idle_age(Duration::from_secs(1))
             .build();
         Http {
             agent: ureq::Agent::new_with_config(config),
@@ -300,14 +303,13 @@ impl Http {
     }
 
     pub fn get(&self, path: &str, token: &str) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .get(format!("{}{path}", self.url))
-            .header("Authorization", format!("Bearer {token}"))
-            .call()
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+        answer(
+            self.agent
+                .get(format!("{}{path}", self.url))
+                .header("Authorization", format!("Bearer {token}"))
+                .call()
+                .unwrap(),
+        )
     }
 
     /// POSTs bytes with one extra header, like `Kaban-Setup-Code`.
@@ -329,27 +331,25 @@ impl Http {
 
     /// PUTs a JSON body with a bearer token.
     pub fn put_with(&self, path: &str, token: &str, body: String) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .put(format!("{}{path}", self.url))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("Content-Type", "application/json")
-            .send(body)
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+        answer(
+            self.agent
+                .put(format!("{}{path}", self.url))
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .send(body)
+                .unwrap(),
+        )
     }
 
     /// DELETEs with a bearer token.
     pub fn delete_with(&self, path: &str, token: &str) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .delete(format!("{}{path}", self.url))
-            .header("Authorization", format!("Bearer {token}"))
-            .call()
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+        answer(
+            self.agent
+                .delete(format!("{}{path}", self.url))
+                .header("Authorization", format!("Bearer {token}"))
+                .call()
+                .unwrap(),
+        )
     }
 
     /// GETs an answer as text (CSV, HTML or JSON) with a bearer token.
@@ -366,14 +366,13 @@ impl Http {
 
     /// POSTs bytes with a bearer token (an admin token or a session).
     pub fn post_with(&self, path: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
-        let mut r = self
-            .agent
-            .post(format!("{}{path}", self.url))
-            .header("Authorization", format!("Bearer {token}"))
-            .send(body)
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.body_mut().read_json().unwrap_or(Value::Null))
+        answer(
+            self.agent
+                .post(format!("{}{path}", self.url))
+                .header("Authorization", format!("Bearer {token}"))
+                .send(body)
+                .unwrap(),
+        )
     }
 
     /// Where `key`'s next record in `book` stands, as the node says; `None` when the node did
@@ -464,6 +463,12 @@ impl Http {
         }
         Ok(v["token"].as_str().unwrap().to_owned())
     }
+}
+
+/// A response's status and JSON body (null when it has none).
+fn answer(mut r: ureq::http::Response<ureq::Body>) -> (u16, Value) {
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_json().unwrap_or(Value::Null))
 }
 
 /// SplitMix64, for seeded choices in fault tests.

@@ -81,23 +81,18 @@ fn only_a_setup_code_or_the_admin_token_founds_a_book() {
     assert_eq!(books["books"], json!([]), "{books}");
 
     // The real group founds its book with the code; the code is then spent.
-    let real = genesis(200, "Bayanihan Savers");
-    let (status, v) = http
-        .post_header(
+    let found = |code: &str, genesis: &Record| {
+        http.post_header(
             "/api/v1/books",
-            ("Kaban-Setup-Code", &code),
-            real.bytes().to_vec(),
+            ("Kaban-Setup-Code", code),
+            genesis.bytes().to_vec(),
         )
-        .unwrap();
+        .unwrap()
+    };
+    let (status, v) = found(&code, &genesis(200, "Bayanihan Savers"));
     assert_eq!(status, 201, "{v}");
     let again = genesis(201, "Second Savers");
-    let (status, v) = http
-        .post_header(
-            "/api/v1/books",
-            ("Kaban-Setup-Code", &code),
-            again.bytes().to_vec(),
-        )
-        .unwrap();
+    let (status, v) = found(&code, &again);
     assert_eq!(status, 401, "{v}");
     assert_eq!(v["code"], "unknown_setup_code", "{v}");
 
@@ -105,14 +100,7 @@ fn only_a_setup_code_or_the_admin_token_founds_a_book() {
     let mut statuses = Vec::new();
     for i in 0..11 {
         let guess = format!("{:016}", i);
-        let (status, _) = http
-            .post_header(
-                "/api/v1/books",
-                ("Kaban-Setup-Code", &guess),
-                again.bytes().to_vec(),
-            )
-            .unwrap();
-        statuses.push(status);
+        statuses.push(found(&guess, &again).0);
     }
     assert_eq!(statuses[..9], [401; 9], "{statuses:?}");
     assert_eq!(statuses[10], 429, "{statuses:?}");

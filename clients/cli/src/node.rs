@@ -23,6 +23,9 @@ impl Node {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
+            // The node closes a kept-alive connection idle for 10 s (its header timeout); never
+            // reuse one that old, so no request races that close.
+            .max_idle_age(Duration::from_secs(5))
             .build();
         Node {
             agent: ureq::Agent::new_with_config(config),

@@ -116,6 +116,19 @@ async fn close_and_ban(p2p: &P2p, peer: PeerId, writer: &mut WriteHalf<Stream>, 
     p2p.ban(peer).await;
 }
 
+/// Ends a stream with a close frame that says why.
+async fn close_with(writer: &mut WriteHalf<Stream>, reason: &str) -> anyhow::Result<()> {
+    write_frame(
+        writer,
+        &Frame::Close {
+            reason: reason.into(),
+        },
+    )
+    .await?;
+    let _ = writer.close().await;
+    Ok(())
+}
+
 /// Serves a stream a peer opened: it must name a book shared with that peer.
 pub async fn accept(p2p: &P2p, peer: PeerId, stream: Stream) -> anyhow::Result<()> {
     let (mut reader, mut writer) = stream.split();
@@ -127,27 +140,11 @@ pub async fn accept(p2p: &P2p, peer: PeerId, stream: Stream) -> anyhow::Result<(
     };
     if !p2p.library.contains(book) || !p2p.library.is_shared_with(book, &peer.to_string()).await {
         tracing::info!(%book, "refused a session for a book not shared with this peer");
-        write_frame(
-            &mut writer,
-            &Frame::Close {
-                reason: NOT_SHARED.into(),
-            },
-        )
-        .await?;
-        let _ = writer.close().await;
-        return Ok(());
+        return close_with(&mut writer, NOT_SHARED).await;
     }
     let Some(_permit) = p2p.session_permit() else {
         tracing::warn!(%book, "too many sync sessions; asking the peer to come back later");
-        write_frame(
-            &mut writer,
-            &Frame::Close {
-                reason: BUSY.into(),
-            },
-        )
-        .await?;
-        let _ = writer.close().await;
-        return Ok(());
+        return close_with(&mut writer, BUSY).await;
     };
     drive(p2p, book, peer, reader, writer, Side::Listener).await
 }
