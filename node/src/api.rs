@@ -48,13 +48,6 @@ pub struct AppState {
     pub ca_pem: Option<String>,
 }
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
@@ -547,7 +540,9 @@ async fn place(
         })?;
     let place = s
         .library
-        .with_book(id, |b| b.genesis().is_some().then(|| b.place_for(&signer)))
+        .with_book(id, move |b| {
+            b.genesis().is_some().then(|| b.place_for(&signer))
+        })
         .await?
         .ok_or_else(|| {
             Problem::new(
@@ -639,7 +634,7 @@ async fn get_record(
         })?;
     let bytes = s
         .library
-        .with_book(id, |b| b.record(&rid).map(|r| r.bytes().to_vec()))
+        .with_book(id, move |b| b.record(&rid).map(|r| r.bytes().to_vec()))
         .await?
         .ok_or_else(|| Problem::not_found(format!("book {id} has no record {rid}")))?;
     Ok((

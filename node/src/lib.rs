@@ -8,9 +8,12 @@
 //! - [`node`]: starting and stopping the whole node.
 //! - [`server`]: the HTTP and HTTPS accept loop, with its connection limits and timeouts.
 //! - [`setup`]: one-time setup codes, the authority to found a book.
+//! - [`clock`]: the wall-clock time; [`files`]: private files in the data directory.
 
 pub mod api;
+pub mod clock;
 pub mod config;
+pub mod files;
 pub mod library;
 pub mod node;
 pub mod p2p;

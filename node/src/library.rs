@@ -1,24 +1,26 @@
-//! The library: the node's books in memory, each behind its own lock, with their storage.
+//! The library: the node's books, each owned by its own task (see [`task`]), with their
+//! storage.
 //!
-//! A record submitted to the node is checked against the book's ledger (the node refuses an
-//! overdraw or a wrong currency that the CRDT could only flag), validated and added to the book
-//! in memory, queued for storage while the book is still locked (so changes reach the disk in
-//! the order they were accepted), and acknowledged only once its transaction has committed.
-//! Many submissions wait on one group commit together.
+//! A record submitted to the node goes to its book's task, which checks it against the
+//! node's local rules (an overdraw, a wrong currency, cash the group does not hold: what the
+//! CRDT could only flag), validates and adds it in memory, and commits it with the other
+//! submissions waiting in its queue in one transaction. Each is acknowledged only once that
+//! transaction has committed, and no other command sees the book before then.
 
 use crate::storage::{Storage, StorageError};
 use kaban_protocol::book::{Applied, Book, LoadError, Refusal};
 use kaban_protocol::enterprise::Reconciliation;
 use kaban_protocol::record::{BookId, Record, RecordId};
-use kaban_protocol::sync::{PeerSync, SyncError};
+use kaban_protocol::sync::SyncError;
 use kaban_protocol::view::{Ledger, Objection};
-use slot::{MemberIndex, Slot};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use task::{BookHandle, Command};
 use tokio::sync::watch;
 
+mod caches;
 mod cash;
-mod slot;
+mod task;
 
 /// Compact a book's storage once this many changes have accumulated since its snapshot, or a
 /// quarter of the snapshot's changes if that is more. Each compaction writes the whole book, so
@@ -26,8 +28,6 @@ mod slot;
 /// took 67 s, mostly rewriting itself); growing the interval with the book keeps the cost per
 /// change constant, and the change log at most a quarter of the snapshot.
 pub const COMPACT_AFTER_CHANGES: usize = 1000;
-/// Refused changes of one sync message that are logged one by one; the rest are counted.
-const LOGGED_REFUSALS: usize = 3;
 /// Most books one node keeps. A node serves one savings group and the enterprises it invests
 /// in; the bound stops a stranger on the network from filling the disk with books.
 pub const MAX_BOOKS: usize = 256;
@@ -99,6 +99,12 @@ pub enum LibraryError {
     Load(#[from] LoadError),
     #[error("sync message refused: {0}")]
     Sync(#[from] SyncError),
+    /// A commit failed, so nothing of this batch was kept; the book was read back from disk.
+    #[error("storage failed, so the record was not kept: {0}")]
+    Unavailable(String),
+    /// A newer sync session with the same peer took over this one's state.
+    #[error("a newer sync session for book {0} with this peer replaced this one")]
+    SessionReplaced(BookId),
 }
 
 /// What became of a submitted record.
@@ -114,7 +120,9 @@ pub enum Submitted {
 pub struct Library {
     storage: Storage,
     caps: Caps,
-    books: RwLock<HashMap<BookId, Arc<Slot>>>,
+    books: RwLock<HashMap<BookId, BookHandle>>,
+    /// Every book's task: each ends when its handle goes, and shutdown waits for them.
+    tasks: Mutex<tokio::task::JoinSet<()>>,
     /// Stored books that failed to load; their storage is left as it was, for an operator.
     quarantined: Vec<Quarantined>,
 }
@@ -150,13 +158,15 @@ impl Library {
     pub async fn open_with(storage: Storage, caps: Caps) -> Result<Library, LibraryError> {
         let stored = storage.load_books().await?;
         let mut books = HashMap::new();
+        let mut tasks = tokio::task::JoinSet::new();
         let mut quarantined = Vec::new();
         for s in stored {
             match Book::load(s.id, &s.bytes) {
                 Ok(book) => {
                     tracing::info!(book = %s.id, records = book.record_count(), "loaded book");
-                    let slot = Slot::new(book, s.changes_since_snapshot, s.bytes.len() as u64);
-                    books.insert(s.id, Arc::new(slot));
+                    let stored = (s.bytes.len() as u64, s.changes_since_snapshot);
+                    let handle = task::spawn(book, stored, storage.clone(), caps, &mut tasks);
+                    books.insert(s.id, handle);
                 }
                 Err(e) => {
                     tracing::error!(book = %s.id, error = %e, "quarantined a stored book that does not load; the node serves its other books");
@@ -171,8 +181,17 @@ impl Library {
             storage,
             caps,
             books: RwLock::new(books),
+            tasks: Mutex::new(tasks),
             quarantined,
         })
+    }
+
+    /// Lets every book's task finish what it was asked and end: for shutdown, before the
+    /// storage thread is joined.
+    pub async fn close(&self) {
+        self.books.write().expect("not poisoned").clear();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
+        while tasks.join_next().await.is_some() {}
     }
 
     /// Stored books that did not load at start.
@@ -193,7 +212,7 @@ impl Library {
         &self.storage
     }
 
-    fn slot(&self, id: BookId) -> Result<Arc<Slot>, LibraryError> {
+    fn handle(&self, id: BookId) -> Result<BookHandle, LibraryError> {
         self.books
             .read()
             .expect("the books lock is never poisoned")
@@ -203,7 +222,7 @@ impl Library {
     }
 
     pub fn contains(&self, id: BookId) -> bool {
-        self.slot(id).is_ok()
+        self.handle(id).is_ok()
     }
 
     /// Founds a book from its signed genesis record. Returns whether it is new; founding the
@@ -215,25 +234,12 @@ impl Library {
     ) -> Result<(BookId, bool), LibraryError> {
         let id = genesis.book();
         self.refuse_quarantined(id)?;
-        if let Ok(slot) = self.slot(id) {
+        if let Ok(handle) = self.handle(id) {
             // A placeholder waiting for a partner's copy takes the genesis directly.
-            let mut book = slot.open(&self.storage).await?;
-            if book.genesis().is_some() {
-                return Ok((id, false));
-            }
-            let change = kaban_protocol::book::genesis_change(&genesis)?;
-            let bytes = change.raw_bytes().to_vec();
-            if let Some((_, refusal)) = book.apply(vec![change]).refused.into_iter().next() {
-                return Err(refusal.into());
-            }
-            let durable = self.storage.append(id, bytes).await?;
-            if let Err(e) = durable.await.unwrap_or(Err(StorageError::Stopped)) {
-                drop(book);
-                self.reload(id).await?;
-                return Err(e.into());
-            }
-            slot.changed.send_modify(|n| *n += 1);
-            return Ok((id, true));
+            let created = handle
+                .ask(|reply| Command::Found { genesis, reply })
+                .await?;
+            return Ok((id, created));
         }
         self.store_new(Book::create(genesis)?, now_ms).await?;
         tracing::info!(book = %id, "founded book");
@@ -257,15 +263,14 @@ impl Library {
     /// stranger's partner brought in; a group's own books and its cooperatives' books stay.
     /// `name` must be the book's name, as the operator's confirmation.
     pub async fn remove_book(&self, id: BookId, name: &str) -> Result<(), LibraryError> {
-        let slot = self.slot(id)?;
+        let handle = self.handle(id)?;
         if self.storage.is_authorised(id).await? {
             return Err(LibraryError::NotRemovable {
                 book: id,
                 why: "it was founded with the node's authority (admin token or setup code), or joined from a partner by its operator".into(),
             });
         }
-        let book = slot.open(&self.storage).await?;
-        let ledger = slot.ledger_for(&book);
+        let ledger = self.ledger(id).await?;
         let refuse = |why: String| Err(LibraryError::NotRemovable { book: id, why });
         if ledger.name != name {
             return refuse(format!(
@@ -285,110 +290,44 @@ impl Library {
         {
             return refuse(format!("the operator joined it from partner node {peer}"));
         }
-        let keys: Vec<kaban_protocol::key::PublicKey> =
-            book.roster().officers().map(|(k, _)| *k).collect();
-        drop(book);
-        for (other_id, other) in self.slots_by_id().into_iter().filter(|(o, _)| *o != id) {
-            let local = other.quiet_ledger(&self.storage).await?;
-            if let Some(key) = keys
+        for (other_id, other) in self.handles().into_iter().filter(|(o, _)| *o != id) {
+            let (local, _) = other.ask(Command::Quiet).await?;
+            if let Some(o) = ledger
+                .officers
                 .iter()
-                .find(|k| local.officers.iter().any(|o| o.key == **k))
+                .find(|o| local.officers.iter().any(|l| l.key == o.key))
             {
                 return refuse(format!(
-                    "signer {key} holds a role in it and in book {other_id} on this node"
+                    "signer {} holds a role in it and in book {other_id} on this node",
+                    o.key
                 ));
             }
         }
-        // Under the book's lock, so nothing is added while it goes.
-        let mut guard = slot.lock().await;
-        self.storage.remove_book(id).await?;
-        slot.remove(&mut guard);
+        // The book's task removes it between commands and then ends: a write waiting behind it
+        // finds the book gone.
+        handle.ask(Command::Remove).await?;
         self.books.write().expect("not poisoned").remove(&id);
         tracing::warn!(book = %id, "removed a book at the operator's request");
         Ok(())
     }
 
-    /// A sync session with `peer` for a book, resumed from its stored checkpoint if there is
-    /// one, so that a restart does not resend the whole book.
-    pub async fn sync_session(&self, id: BookId, peer: &str) -> Result<PeerSync, LibraryError> {
-        self.slot(id)?;
-        match self.storage.get_sync_state(id, peer.to_owned()).await? {
-            Some(state) => Ok(PeerSync::resume(&state)?),
-            None => Ok(PeerSync::new()),
-        }
-    }
-
-    /// The messages to send to a peer now (none when there is nothing new to say).
-    pub async fn sync_generate(
-        &self,
-        id: BookId,
-        sync: &mut PeerSync,
-    ) -> Result<Vec<Vec<u8>>, LibraryError> {
-        let slot = self.slot(id)?;
-        let book = slot.open(&self.storage).await?;
-        Ok(std::iter::from_fn(|| sync.generate(&book)).collect())
-    }
-
-    /// Takes a sync message from `peer`: validates and applies the changes it carries, makes
-    /// them durable, and only then stores the session's checkpoint. Returns the verdicts.
-    pub async fn sync_receive(
-        &self,
-        id: BookId,
-        peer: &str,
-        sync: &mut PeerSync,
-        message: &[u8],
-        now_ms: u64,
-    ) -> Result<Applied, LibraryError> {
-        let slot = self.slot(id)?;
-        let mut book = slot.open(&self.storage).await?;
-        // A book at its caps takes nothing more from peers either; one message may carry it
-        // past them by at most that message's size.
-        self.check_room(&slot, &book, message.len() as u64)?;
-        let applied = sync.receive(&mut book, message)?;
-        let added: usize = applied.accepted_bytes.iter().map(Vec::len).sum();
-        slot.stored_bytes
-            .fetch_add(added as u64, std::sync::atomic::Ordering::Relaxed);
-        let mut durable = Vec::with_capacity(applied.accepted.len());
-        for change in &applied.accepted_bytes {
-            durable.push(self.storage.append(id, change.clone()).await?);
-        }
-        if !applied.records.is_empty() {
-            let mut members = slot.members.lock().expect("not poisoned");
-            for record in applied.records.iter().filter_map(|rid| book.record(rid)) {
-                members.note(record);
-            }
-        }
-        let checkpoint = sync.checkpoint();
-        // Wait for the commit while still holding the book, so no one is told a synced record
-        // exists before it is durable. Sync is not latency-critical; submissions wait briefly.
-        for rx in durable {
-            if let Err(e) = rx.await.unwrap_or(Err(StorageError::Stopped)) {
-                tracing::error!(book = %id, %peer, error = %e, "storing synced changes failed; reloading the book");
-                drop(book);
-                self.reload(id).await?;
-                return Err(e.into());
-            }
-        }
-        drop(book);
-        if !applied.accepted.is_empty() {
-            self.maybe_compact_by(id, &slot, applied.accepted.len())
-                .await;
-        }
-        // A hostile message may carry thousands of refused changes: the first few are logged
-        // each, the rest counted, so a peer cannot flood the log.
-        for (hash, refusal) in applied.refused.iter().take(LOGGED_REFUSALS) {
-            tracing::warn!(book = %id, %peer, change = %hash, code = refusal.code(), reason = %refusal, "refused a change from a peer");
-        }
-        if applied.refused.len() > LOGGED_REFUSALS {
-            tracing::warn!(book = %id, %peer, more = applied.refused.len() - LOGGED_REFUSALS, "refused more changes from the peer in the same message");
-        }
-        self.storage
-            .put_sync_state(id, peer.to_owned(), checkpoint, now_ms)
+    /// Starts a sync session with `peer` for a book, resumed from its stored checkpoint if
+    /// there is one, so that a restart does not resend the whole book. The book's task keeps
+    /// the session's state; a second session with the same peer replaces the first.
+    pub async fn sync_session(&self, id: BookId, peer: &str) -> Result<SyncSession, LibraryError> {
+        let handle = self.handle(id)?;
+        let peer = peer.to_owned();
+        let generation = handle
+            .ask(|reply| Command::SyncOpen {
+                peer: peer.clone(),
+                reply,
+            })
             .await?;
-        if !applied.accepted.is_empty() {
-            slot.changed.send_modify(|n| *n += 1);
-        }
-        Ok(applied)
+        Ok(SyncSession {
+            handle,
+            peer,
+            generation,
+        })
     }
 
     /// Stores a book this node did not have and adds it to the library, within [`MAX_BOOKS`]
@@ -397,74 +336,51 @@ impl Library {
         if self.books.read().expect("not poisoned").len() >= MAX_BOOKS {
             return Err(LibraryError::TooManyBooks);
         }
-        self.check_disk()?;
+        check_disk(&self.storage, &self.caps)?;
         let id = book.id();
         let saved = book.save();
         let size = saved.len() as u64;
         // Founding needs the admin token or a setup code, and joining the admin token.
         self.storage.create_book(id, saved, now_ms, true).await?;
-        self.books
-            .write()
-            .expect("not poisoned")
-            .entry(id)
-            .or_insert_with(|| Arc::new(Slot::new(book, 0, size)));
-        Ok(())
-    }
-
-    /// Refuses to store more once the database and its WAL fill the disk budget.
-    fn check_disk(&self) -> Result<(), LibraryError> {
-        let used = self.storage.disk_usage();
-        if used >= self.caps.disk_budget_bytes {
-            return Err(LibraryError::DiskFull {
-                used_mb: used / (1024 * 1024),
-                budget_mb: self.caps.disk_budget_bytes / (1024 * 1024),
-            });
-        }
-        Ok(())
-    }
-
-    /// Refuses to grow `book` past its caps by `adding` more bytes.
-    fn check_room(&self, slot: &Slot, book: &Book, adding: u64) -> Result<(), LibraryError> {
-        self.check_disk()?;
-        let caps = &self.caps;
-        if book.record_count() >= caps.max_records_per_book {
-            return Err(LibraryError::BookFull {
-                book: book.id(),
-                what: format!("{} records", caps.max_records_per_book),
-                setting: "max_records_per_book",
-            });
-        }
-        let stored = slot.stored_bytes.load(std::sync::atomic::Ordering::Relaxed);
-        if stored.saturating_add(adding) > caps.max_book_bytes {
-            return Err(LibraryError::BookFull {
-                book: book.id(),
-                what: format!("{} MB of changes", caps.max_book_bytes / (1024 * 1024)),
-                setting: "max_book_mb",
-            });
+        let mut books = self.books.write().expect("not poisoned");
+        if let std::collections::hash_map::Entry::Vacant(entry) = books.entry(id) {
+            let mut tasks = self.tasks.lock().expect("not poisoned");
+            entry.insert(task::spawn(
+                book,
+                (size, 0),
+                self.storage.clone(),
+                self.caps,
+                &mut tasks,
+            ));
         }
         Ok(())
     }
 
     /// A receiver that changes whenever the book gains durable changes.
     pub fn subscribe(&self, id: BookId) -> Result<watch::Receiver<u64>, LibraryError> {
-        Ok(self.slot(id)?.changed.subscribe())
+        Ok(self.handle(id)?.subscribe())
     }
 
     /// Whether the book's effective share records name `peer`. A book not shared with a peer is
-    /// answered exactly like a book that does not exist.
+    /// answered exactly like a book that does not exist. It costs no fold unless a record that
+    /// can change the shares arrived since the last one.
     pub async fn is_shared_with(&self, id: BookId, peer: &str) -> bool {
-        match self.ledger(id).await {
-            Ok(ledger) => ledger.shared_with.iter().any(|p| p == peer),
-            Err(_) => false,
-        }
+        let Ok(handle) = self.handle(id) else {
+            return false;
+        };
+        let peer = peer.to_owned();
+        handle
+            .ask(|reply| Command::SharedWith { peer, reply })
+            .await
+            .unwrap_or(false)
     }
 
     /// Every book's line, without reading idle books back into memory.
     pub async fn list(&self) -> Vec<BookSummary> {
         let mut out = Vec::new();
-        for (id, slot) in self.slots_by_id() {
-            match slot.summary(&self.storage).await {
-                Ok(summary) => out.push(summary),
+        for (id, handle) in self.handles() {
+            match handle.ask(Command::Quiet).await {
+                Ok((_, summary)) => out.push(summary),
                 Err(e) => tracing::error!(book = %id, error = %e, "a book could not be read"),
             }
         }
@@ -473,27 +389,28 @@ impl Library {
     }
 
     /// Every enterprise book this node holds, reconciled at `now_ms`, with the ledger (for its
-    /// roster) of each. One book is locked at a time.
+    /// roster) of each.
     pub async fn enterprises(
         &self,
         now_ms: u64,
         overdue_days: u32,
     ) -> Vec<(BookId, Arc<Reconciliation>, Arc<Ledger>)> {
         let mut out = Vec::new();
-        for (id, slot) in self.slots_by_id() {
+        for (id, handle) in self.handles() {
             // Savings books stay out of memory if they are idle; enterprise books are read.
-            if !slot
-                .summary(&self.storage)
+            if !handle
+                .ask(Command::Quiet)
                 .await
-                .is_ok_and(|s| s.enterprise)
+                .is_ok_and(|(_, s)| s.enterprise)
             {
                 continue;
             }
-            match slot.open(&self.storage).await {
-                Ok(book) => {
-                    let rec = slot.reconciliation_for(&book, now_ms, overdue_days);
-                    out.push((id, rec, slot.ledger_for(&book)));
-                }
+            let read = handle.read(move |book, caches| {
+                let rec = caches.reconciliation_for(book, now_ms, overdue_days);
+                (rec, caches.ledger_for(book))
+            });
+            match read.await {
+                Ok((rec, ledger)) => out.push((id, rec, ledger)),
                 Err(e) => tracing::error!(book = %id, error = %e, "a book could not be read"),
             }
         }
@@ -508,56 +425,39 @@ impl Library {
         now_ms: u64,
         overdue_days: u32,
     ) -> Result<Arc<Reconciliation>, LibraryError> {
-        let slot = self.slot(id)?;
-        let book = slot.open(&self.storage).await?;
-        Ok(slot.reconciliation_for(&book, now_ms, overdue_days))
+        self.handle(id)?
+            .read(move |book, caches| caches.reconciliation_for(book, now_ms, overdue_days))
+            .await
     }
 
     /// The ledger of a book, folded from its records (and cached until the book changes).
     pub async fn ledger(&self, id: BookId) -> Result<Arc<Ledger>, LibraryError> {
-        let slot = self.slot(id)?;
-        let book = slot.open(&self.storage).await?;
-        Ok(slot.ledger_for(&book))
+        self.handle(id)?
+            .read(|book, caches| caches.ledger_for(book))
+            .await
     }
 
     /// The ledger of a book, for lists across books: it does not count as asking for the book,
     /// and an idle book is not read back while its cached ledger stands.
     pub async fn quiet_ledger(&self, id: BookId) -> Result<Arc<Ledger>, LibraryError> {
-        self.slot(id)?.quiet_ledger(&self.storage).await
+        Ok(self.handle(id)?.ask(Command::Quiet).await?.0)
     }
 
-    /// Runs `f` on a book while holding its lock.
-    pub async fn with_book<T>(
+    /// Runs `f` on a book in its task, between writes.
+    pub async fn with_book<T: Send + 'static>(
         &self,
         id: BookId,
-        f: impl FnOnce(&Book) -> T,
+        f: impl FnOnce(&Book) -> T + Send + 'static,
     ) -> Result<T, LibraryError> {
-        let slot = self.slot(id)?;
-        let book = slot.open(&self.storage).await?;
-        Ok(f(&book))
-    }
-
-    /// Where `signer`'s next record in a book stands, without waiting: for tests, where nothing
-    /// else holds the book at that moment.
-    #[cfg(test)]
-    pub(crate) fn place_now(
-        &self,
-        id: BookId,
-        signer: &kaban_protocol::key::PublicKey,
-    ) -> kaban_protocol::record::Place {
-        let slot = self.slot(id).expect("the book exists");
-        let book = slot.try_book().expect("nothing else holds the book");
-        book.as_ref()
-            .expect("the book is in memory")
-            .place_for(signer)
+        self.handle(id)?.read(move |book, _| f(book)).await
     }
 
     /// Whether `key` holds a role or is a member's key in some book on this node: the people
     /// this node opens sessions for.
     /// Idle books are not read back for this: their cached ledgers answer.
     pub async fn knows_key(&self, key: &kaban_protocol::key::PublicKey) -> bool {
-        for (_, slot) in self.slots_by_id() {
-            let Ok(ledger) = slot.quiet_ledger(&self.storage).await else {
+        for (_, handle) in self.handles() {
+            let Ok((ledger, _)) = handle.ask(Command::Quiet).await else {
                 continue;
             };
             if ledger.officers.iter().any(|o| o.key == *key)
@@ -569,23 +469,28 @@ impl Library {
         false
     }
 
-    fn slots_by_id(&self) -> Vec<(BookId, Arc<Slot>)> {
+    fn handles(&self) -> Vec<(BookId, BookHandle)> {
         self.books
             .read()
             .expect("not poisoned")
             .iter()
-            .map(|(id, slot)| (*id, Arc::clone(slot)))
+            .map(|(id, handle)| (*id, handle.clone()))
             .collect()
     }
 
     /// Lets go of every book nobody asked for within `idle`; they are read back from storage
     /// when next asked for. Returns how many went.
-    pub fn evict_idle(&self, idle: std::time::Duration) -> usize {
-        let evicted = self
-            .slots_by_id()
-            .iter()
-            .filter(|(_, slot)| slot.evict_if_idle(idle))
-            .count();
+    pub async fn evict_idle(&self, idle: std::time::Duration) -> usize {
+        let mut evicted = 0;
+        for (_, handle) in self.handles() {
+            if handle
+                .ask(|reply| Command::Evict { idle, reply })
+                .await
+                .unwrap_or(false)
+            {
+                evicted += 1;
+            }
+        }
         if evicted > 0 {
             tracing::debug!(evicted, "let idle books go from memory");
         }
@@ -594,139 +499,91 @@ impl Library {
 
     /// How many books are in memory now, and how many the node holds.
     pub fn in_memory(&self) -> (usize, usize) {
-        let slots = self.slots_by_id();
-        let loaded = slots.iter().filter(|(_, s)| s.is_loaded()).count();
-        (loaded, slots.len())
+        let handles = self.handles();
+        let loaded = handles.iter().filter(|(_, h)| h.is_loaded()).count();
+        (loaded, handles.len())
     }
 
-    /// Refuses a record for a book this node does not hold, or by a signer who never held a
-    /// role in it nor signed in it, with one answer for both.
-    async fn check_signer(&self, id: BookId, record: &Record) -> Result<(), LibraryError> {
-        let signer = record.signer();
-        let known = match self.slot(id) {
-            Ok(slot) => {
-                let book = slot.open(&self.storage).await?;
-                slot.knows(&book, &signer, true)
-            }
-            Err(_) => false,
-        };
-        if known {
-            return Ok(());
-        }
-        Err(LibraryError::NotHere { book: id, signer })
-    }
-
-    /// Checks, validates, adds and durably stores one record. Returns once it is durable.
+    /// Checks, validates, adds and durably stores one record. Returns once it is durable. The
+    /// book's task runs the local rules and the add as one step, and commits the record with
+    /// the others waiting in its queue. A record for a book this node does not hold and one by
+    /// a signer who never held a role in it nor signed in it get one answer.
     pub async fn submit(&self, id: BookId, record: Record) -> Result<Submitted, LibraryError> {
-        self.check_signer(id, &record).await?;
-        self.check_cash(id, &record).await?;
-        let slot = self.slot(id)?;
-        let rid = record.id();
-        let mut book = slot.open(&self.storage).await?;
-        if book.record(&rid).is_some() {
-            let waiter = slot
-                .inflight
-                .lock()
-                .expect("not poisoned")
-                .get(&rid)
-                .cloned();
-            drop(book);
-            if let Some(mut w) = waiter {
-                let ok = w
-                    .wait_for(Option::is_some)
-                    .await
-                    .is_ok_and(|v| *v == Some(true));
-                if !ok {
-                    return Err(StorageError::Stopped.into());
-                }
-            }
-            return Ok(Submitted::Existing(rid));
-        }
-        slot.admit(&book, &record)?;
-        self.check_room(&slot, &book, record.bytes().len() as u64)?;
-        let indexed = record.clone();
-        let hash = book.add(record)?;
-        slot.members.lock().expect("not poisoned").note(&indexed);
-        let change = book.change_bytes(&hash).expect("the change was just added");
-        slot.stored_bytes
-            .fetch_add(change.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let durable = self.storage.append(id, change).await?;
-        let (done, waiter) = watch::channel(None);
-        slot.inflight
-            .lock()
-            .expect("not poisoned")
-            .insert(rid, waiter);
-        drop(book);
-
-        let result = durable.await.unwrap_or(Err(StorageError::Stopped));
-        if let Err(e) = result {
-            // The book in memory holds a change the disk does not; later changes would build on
-            // it. Reload the book from what is durable before anyone is told anything, so a
-            // retry cannot find the record in memory and be told it exists.
-            tracing::error!(book = %id, error = %e, "storing a change failed; reloading the book");
-            let reloaded = self.reload(id).await;
-            slot.inflight.lock().expect("not poisoned").remove(&rid);
-            let _ = done.send(Some(false));
-            reloaded?;
-            return Err(e.into());
-        }
-        slot.inflight.lock().expect("not poisoned").remove(&rid);
-        let _ = done.send(Some(true));
-        slot.changed.send_modify(|n| *n += 1);
-        self.maybe_compact(id, &slot).await;
-        Ok(Submitted::Created(rid))
-    }
-
-    async fn reload(&self, id: BookId) -> Result<(), LibraryError> {
-        let slot = self.slot(id)?;
-        let mut guard = slot.lock().await;
-        // Under the book's lock no new append for it can be queued; everything queued before
-        // is settled by the time the heal job runs.
-        self.storage.heal(id).await?;
-        let s = self.storage.load_book(id).await?;
-        let book = guard.insert(Book::load(s.id, &s.bytes)?);
-        *slot.changes_since_snapshot.lock().expect("not poisoned") = (
-            s.changes_since_snapshot,
-            book.change_count().saturating_sub(s.changes_since_snapshot),
-        );
-        *slot.members.lock().expect("not poisoned") = MemberIndex::of(book);
-        slot.stored_bytes
-            .store(s.bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        *slot.ledger.lock().expect("not poisoned") = None;
-        Ok(())
-    }
-
-    async fn maybe_compact(&self, id: BookId, slot: &Slot) {
-        self.maybe_compact_by(id, slot, 1).await;
-    }
-
-    async fn maybe_compact_by(&self, id: BookId, slot: &Slot, added: usize) {
-        {
-            let mut n = slot.changes_since_snapshot.lock().expect("not poisoned");
-            n.0 += added;
-            if n.0 < COMPACT_AFTER_CHANGES.max(n.1 / 4) {
-                return;
-            }
-            n.0 = 0;
-        }
-        let book = match slot.open(&self.storage).await {
-            Ok(book) => book,
-            Err(e) => {
-                tracing::warn!(book = %id, error = %e, "compaction skipped: the book could not be read");
-                return;
-            }
+        let handle = self.handle(id).map_err(|_| LibraryError::NotHere {
+            book: id,
+            signer: record.signer(),
+        })?;
+        let enterprises = if cash::may_pay(&record) {
+            self.enterprises(0, kaban_protocol::enterprise::DEFAULT_OVERDUE_DAYS)
+                .await
+                .into_iter()
+                .filter(|(e, _, _)| *e != id)
+                .map(|(e, rec, _)| (e, rec))
+                .collect()
+        } else {
+            Vec::new()
         };
-        slot.changes_since_snapshot.lock().expect("not poisoned").1 = book.change_count();
-        let snapshot = book.save();
-        slot.stored_bytes
-            .store(snapshot.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        // Queued while the book is locked: every change stored before is in the snapshot.
-        let result = self.storage.compact(id, snapshot).await;
-        drop(book);
-        match result {
-            Ok(()) => tracing::info!(book = %id, "compacted book storage"),
-            Err(e) => tracing::warn!(book = %id, error = %e, "compaction failed; changes kept"),
-        }
+        handle
+            .ask(|reply| Command::Submit {
+                record,
+                enterprises,
+                reply,
+            })
+            .await
+    }
+}
+
+/// Refuses to store more once the database and its WAL fill the disk budget.
+fn check_disk(storage: &Storage, caps: &Caps) -> Result<(), LibraryError> {
+    let used = storage.disk_usage();
+    if used >= caps.disk_budget_bytes {
+        return Err(LibraryError::DiskFull {
+            used_mb: used / (1024 * 1024),
+            budget_mb: caps.disk_budget_bytes / (1024 * 1024),
+        });
+    }
+    Ok(())
+}
+
+/// One sync session with one peer for one book. Its state lives in the book's task; this is
+/// how the session's driver reaches it. A newer session with the same peer replaces it, and
+/// then every call answers [`LibraryError::SessionReplaced`].
+#[derive(Debug)]
+pub struct SyncSession {
+    handle: BookHandle,
+    peer: String,
+    generation: u64,
+}
+
+impl SyncSession {
+    /// The messages to send to the peer now (none when there is nothing new to say).
+    pub async fn generate(&self) -> Result<Vec<Vec<u8>>, LibraryError> {
+        self.handle
+            .ask(|reply| Command::SyncGenerate {
+                peer: self.peer.clone(),
+                generation: self.generation,
+                reply,
+            })
+            .await
+    }
+
+    /// Takes a sync message from the peer: validates and applies the changes it carries, and
+    /// makes them durable together with the session's checkpoint, in one transaction. Returns
+    /// the verdicts, and how many changes this peer has had refused so far (for the ban rule).
+    pub async fn receive(
+        &self,
+        message: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<(Applied, u64), LibraryError> {
+        self.handle
+            .ask(|reply| Command::SyncReceive {
+                peer: self.peer.clone(),
+                generation: self.generation,
+                message,
+                now_ms,
+                reply,
+            })
+            .await
     }
 }
 

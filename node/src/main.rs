@@ -139,7 +139,8 @@ fn run() -> anyhow::Result<()> {
         Command::SetupCode { data_dir } => {
             let dir = data_dir.unwrap_or_else(default_data_dir);
             kaban_node::node::make_private(&dir)?;
-            let code = kaban_node::setup::SetupCodes::new(&dir).issue(kaban_node::api::now_ms())?;
+            let code =
+                kaban_node::setup::SetupCodes::new(&dir).issue(kaban_node::clock::now_ms())?;
             print_setup_code(&code);
             Ok(())
         }
@@ -161,7 +162,7 @@ fn run() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let (storage, thread) = kaban_node::storage::open(&dir)?;
-                let personal = storage.backup(out.clone(), kaban_node::api::now_ms()).await?;
+                let personal = storage.backup(out.clone(), kaban_node::clock::now_ms()).await?;
                 drop(storage);
                 thread
                     .join()
@@ -194,7 +195,7 @@ fn restore(dir: &std::path::Path, from: &std::path::Path) -> anyhow::Result<()> 
     if db.exists() {
         let aside = dir.join(format!(
             "kaban.sqlite.before-restore-{}",
-            kaban_node::api::now_ms()
+            kaban_node::clock::now_ms()
         ));
         std::fs::rename(&db, &aside)?;
         for ext in ["-wal", "-shm"] {

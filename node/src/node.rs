@@ -6,26 +6,13 @@ use crate::config::Config;
 use crate::library::Library;
 use crate::storage;
 use anyhow::Context as _;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 pub const NODE_KEY_FILE: &str = "node.key";
-
-/// Writes `contents` to a new file readable only by its owner.
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    Ok(())
-}
 
 /// The file descriptors the node asks for: room for the default 512 HTTP connections, p2p
 /// connections and SQLite, whatever the login limit (often 1,024).
@@ -103,7 +90,7 @@ fn tighten(dir: &Path) {
 pub fn admin_token(data_dir: &Path) -> anyhow::Result<(String, PathBuf)> {
     let path = data_dir.join(ADMIN_TOKEN_FILE);
     if !path.exists() {
-        write_private(&path, format!("{}\n", api::random_token()).as_bytes())?;
+        crate::files::write_private(&path, format!("{}\n", api::random_token()).as_bytes())?;
     }
     let mode = std::fs::metadata(&path)?.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -125,7 +112,7 @@ pub fn node_key(data_dir: &Path) -> anyhow::Result<libp2p_identity::Keypair> {
         getrandom::fill(&mut seed).expect("the operating system provides randomness");
         let key = libp2p_identity::Keypair::ed25519_from_bytes(seed)
             .expect("32 random bytes are an ed25519 secret key");
-        write_private(
+        crate::files::write_private(
             &path,
             &key.to_protobuf_encoding()
                 .context("encoding the node key")?,
@@ -176,7 +163,7 @@ pub async fn run(
         library,
         auth: Auth::new(token, node_id.clone(), origins, setup.clone()),
         node_id: node_id.clone(),
-        clock: api::now_ms,
+        clock: crate::clock::now_ms,
         request_timeout: config.limits.request_timeout,
         p2p: Some(p2p.clone()),
         ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
@@ -200,7 +187,7 @@ pub async fn run(
         _ => None,
     };
     let setup_code = if state.library.list().await.is_empty() {
-        Some(setup.issue(api::now_ms())?)
+        Some(setup.issue(crate::clock::now_ms())?)
     } else {
         None
     };
@@ -231,6 +218,7 @@ pub async fn run(
     p2p.shutdown().await;
     drop(p2p);
     tracing::info!("flushing storage");
+    state.library.close().await;
     drop(state);
     storage_thread
         .join()
@@ -275,7 +263,7 @@ fn spawn_eviction(library: &Arc<Library>, idle: std::time::Duration) {
             let Some(library) = library.upgrade() else {
                 break;
             };
-            library.evict_idle(idle);
+            library.evict_idle(idle).await;
         }
     });
 }

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 /// Most sync sessions at once, inbound and outbound together.
 pub const MAX_SESSIONS: usize = 64;
@@ -138,6 +138,8 @@ pub struct P2p {
     /// [`MAX_STREAMS_PER_PEER`], whatever it does with them.
     inbound: Arc<Mutex<HashMap<PeerId, usize>>>,
     tasks: Arc<Mutex<JoinSet<()>>>,
+    /// The sync loop of each (book, partner) this node follows.
+    following: Arc<Mutex<HashMap<(BookId, PeerId), AbortHandle>>>,
     banned: Arc<Mutex<HashMap<PeerId, Instant>>>,
     /// Peers the relay serves (relay mode): `relay_peers` and every partner.
     relayed_for: Arc<RwLock<HashSet<PeerId>>>,
@@ -234,23 +236,24 @@ pub async fn start(
         sessions: Arc::new(Semaphore::new(MAX_SESSIONS)),
         inbound: Arc::new(Mutex::new(HashMap::new())),
         tasks: Arc::new(Mutex::new(JoinSet::new())),
+        following: Arc::new(Mutex::new(HashMap::new())),
         banned: Arc::new(Mutex::new(HashMap::new())),
         relayed_for,
     };
     let event_loop = EventLoop {
         swarm,
         status,
-        commands: p2p.commands.clone(),
         banned: Arc::clone(&p2p.banned),
         pending: BTreeMap::new(),
         connections: HashMap::new(),
         circuits,
         circuit_backoff: HashMap::new(),
+        retries: JoinSet::new(),
     };
-    p2p.spawn(event_loop.run(rx));
+    let _ = p2p.spawn(event_loop.run(rx));
     let accepting = p2p.clone();
-    p2p.spawn(async move { accepting.accept(incoming).await });
-    p2p.spawn(refuse_version_1(p2p.control.clone()));
+    let _ = p2p.spawn(async move { accepting.accept(incoming).await });
+    let _ = p2p.spawn(refuse_version_1(p2p.control.clone()));
     for (book, peer, addrs) in p2p.library.storage().partners().await? {
         p2p.follow(book, &peer, &addrs)?;
     }
@@ -324,8 +327,12 @@ fn is_relayed(addr: &Multiaddr) -> bool {
 }
 
 impl P2p {
-    fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.tasks.lock().expect("not poisoned").spawn(f);
+    /// Starts a task the p2p layer owns, reaping the ones that finished, so the set holds
+    /// only running tasks.
+    fn spawn(&self, f: impl std::future::Future<Output = ()> + Send + 'static) -> AbortHandle {
+        let mut tasks = self.tasks.lock().expect("not poisoned");
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(f)
     }
 
     /// Stops every task: the event loop, the acceptor and all sessions.
@@ -352,7 +359,16 @@ impl P2p {
             .insert(peer_id);
         let me = self.clone();
         self.set_state(book, peer, |s| s.connected = false);
-        self.spawn(async move { me.keep_syncing(book, peer_id, addrs).await });
+        // One sync loop per (book, peer): following again (new addresses, say) replaces it.
+        let task = self.spawn(async move { me.keep_syncing(book, peer_id, addrs).await });
+        if let Some(old) = self
+            .following
+            .lock()
+            .expect("not poisoned")
+            .insert((book, peer_id), task)
+        {
+            old.abort();
+        }
         Ok(())
     }
 
@@ -487,7 +503,7 @@ impl P2p {
                 continue;
             };
             let me = self.clone();
-            self.spawn(async move {
+            let _ = self.spawn(async move {
                 let span = tracing::info_span!("inbound", %peer);
                 let result = tracing::Instrument::instrument(
                     session::accept(&me, peer, stream),
@@ -527,8 +543,6 @@ impl Drop for InboundSlot {
 struct EventLoop {
     swarm: libp2p::Swarm<Behaviour>,
     status: Arc<Status>,
-    /// Where a relay listener that closed sends itself a new `Listen` after its backoff.
-    commands: mpsc::Sender<Command>,
     banned: Arc<Mutex<HashMap<PeerId, Instant>>>,
     pending: BTreeMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>>,
     /// Open connections per peer, and whether each runs through a relay.
@@ -536,6 +550,9 @@ struct EventLoop {
     /// Relay circuit listeners, re-made with backoff when they close.
     circuits: HashMap<libp2p::core::transport::ListenerId, Multiaddr>,
     circuit_backoff: HashMap<Multiaddr, Duration>,
+    /// Relay listeners waiting out their backoff; the loop owns these timers and listens again
+    /// when one ends.
+    retries: JoinSet<Multiaddr>,
 }
 
 impl EventLoop {
@@ -547,6 +564,9 @@ impl EventLoop {
                     None => break,
                     Some(command) => self.on_command(command),
                 },
+                Some(Ok(addr)) = self.retries.join_next(), if !self.retries.is_empty() => {
+                    self.on_command(Command::Listen(addr));
+                }
             }
         }
     }
@@ -591,10 +611,9 @@ impl EventLoop {
         self.circuit_backoff
             .insert(addr.clone(), (backoff * 2).min(BACKOFF_MAX));
         tracing::info!(%addr, retry_in_ms = backoff.as_millis() as u64, "relay listener closed");
-        let commands = self.commands.clone();
-        tokio::spawn(async move {
+        self.retries.spawn(async move {
             tokio::time::sleep(backoff).await;
-            let _ = commands.send(Command::Listen(addr)).await;
+            addr
         });
     }
 

@@ -168,7 +168,7 @@ fn write_code(path: &std::path::Path, expires: u64) -> anyhow::Result<()> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).expect("the operating system provides randomness");
     let tmp = path.with_file_name(format!(".tmp-{}", u64::from_le_bytes(random)));
-    crate::node::write_private(&tmp, expires.to_string().as_bytes())?;
+    crate::files::write_private(&tmp, expires.to_string().as_bytes())?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 

@@ -1,11 +1,12 @@
 //! Storage: the only module that knows SQL.
 //!
 //! One dedicated thread owns the SQLite connection, so SQLite never blocks the async runtime.
-//! Callers send jobs over a bounded channel and await a reply. Appended changes are
-//! group-committed: the thread takes every append waiting in the queue (up to
-//! [`MAX_GROUP_COMMIT`]) and writes them in one transaction, so one fsync makes many writes
-//! durable. A reply to an append is sent only after its transaction has committed with
-//! `synchronous=FULL`: nothing is acknowledged before it is durable.
+//! Callers send jobs over a bounded channel and await a reply. Writes (a book's changes, with
+//! a sync checkpoint if they came from a peer) are group-committed: the thread takes every
+//! write waiting in the queue (up to [`MAX_GROUP_COMMIT`]) and commits them in one
+//! transaction, so one fsync makes many writes durable. A reply to a write is sent only after
+//! its transaction has committed with `synchronous=FULL`: nothing is acknowledged before it is
+//! durable.
 //!
 //! Books are stored as an automerge snapshot plus the changes accepted since; compaction
 //! replaces both in one transaction.
@@ -19,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most jobs waiting for the storage thread; senders wait when it is full.
 pub const JOB_QUEUE: usize = 4096;
-/// Most appends written in one transaction.
+/// Most writes committed in one transaction.
 pub const MAX_GROUP_COMMIT: usize = 512;
 /// Migrations, numbered from 1, tracked by `PRAGMA user_version`.
 const MIGRATIONS: &[&str] = &[
@@ -89,12 +90,25 @@ pub struct Erased {
 type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
 type Call = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// A sync session's checkpoint, stored in the same transaction as the changes it covers.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub peer: String,
+    pub state: Vec<u8>,
+    pub now_ms: u64,
+}
+
+/// One book's changes (and perhaps a sync checkpoint) to commit together. The reply carries the
+/// `seq` of the book's last stored change once the transaction has committed, for compaction.
+struct Write {
+    book: BookId,
+    changes: Vec<Vec<u8>>,
+    checkpoint: Option<Checkpoint>,
+    reply: Reply<i64>,
+}
+
 enum Job {
-    Append {
-        book: BookId,
-        change: Vec<u8>,
-        reply: Reply<()>,
-    },
+    Write(Write),
     /// Any other work, run alone in its own transaction by the closure.
     Call(Call),
     /// Accept appends for a book again after a failed commit, once its caller has reloaded
@@ -113,7 +127,7 @@ pub struct Storage {
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Job::Append { book, .. } => write!(f, "Append({book})"),
+            Job::Write(w) => write!(f, "Write({}, {} changes)", w.book, w.changes.len()),
             Job::Call(_) => f.write_str("Call"),
             Job::Heal(book, _) => write!(f, "Heal({book})"),
         }
@@ -181,12 +195,8 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Append {
-                    book,
-                    change,
-                    reply,
-                } => {
-                    appends.push((book, change, reply));
+                Job::Write(write) => {
+                    appends.push(write);
                     if appends.len() < MAX_GROUP_COMMIT {
                         next = rx.try_recv().ok();
                     }
@@ -210,47 +220,61 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
     tracing::debug!("storage thread stopped");
 }
 
-fn commit_appends(
-    conn: &mut Connection,
-    appends: Vec<(BookId, Vec<u8>, Reply<()>)>,
-    poisoned: &mut HashSet<BookId>,
-) {
-    let (refused, appends): (Vec<_>, Vec<_>) = appends
-        .into_iter()
-        .partition(|(book, _, _)| poisoned.contains(book));
-    for (book, _, reply) in refused {
-        let _ = reply.send(Err(StorageError::Poisoned(book)));
+fn commit_appends(conn: &mut Connection, writes: Vec<Write>, poisoned: &mut HashSet<BookId>) {
+    let (refused, writes): (Vec<_>, Vec<_>) =
+        writes.into_iter().partition(|w| poisoned.contains(&w.book));
+    for w in refused {
+        let _ = w.reply.send(Err(StorageError::Poisoned(w.book)));
     }
-    if appends.is_empty() {
+    if writes.is_empty() {
         return;
     }
     let started = std::time::Instant::now();
-    let result = (|| -> rusqlite::Result<()> {
+    let result = (|| -> rusqlite::Result<Vec<i64>> {
         let tx = conn.transaction()?;
+        let mut last = Vec::with_capacity(writes.len());
         {
-            let mut stmt =
+            let mut insert =
                 tx.prepare_cached("INSERT INTO changes (book, bytes) VALUES (?1, ?2)")?;
-            for (book, change, _) in &appends {
-                stmt.execute(params![book.to_string(), change])?;
+            let mut checkpoint = tx.prepare_cached(
+                "INSERT INTO sync_state (book, peer, state, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (book, peer) DO UPDATE SET state = ?3, updated_ms = ?4",
+            )?;
+            let mut latest =
+                tx.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE book = ?1")?;
+            for w in &writes {
+                let book = w.book.to_string();
+                for change in &w.changes {
+                    insert.execute(params![book, change])?;
+                }
+                if let Some(c) = &w.checkpoint {
+                    checkpoint.execute(params![book, c.peer, c.state, c.now_ms as i64])?;
+                }
+                last.push(latest.query_row(params![book], |r| r.get(0))?);
             }
         }
-        tx.commit()
+        tx.commit()?;
+        Ok(last)
     })();
-    let n = appends.len();
+    let n = writes.len();
     tracing::debug!(
-        appends = n,
+        writes = n,
         elapsed_us = started.elapsed().as_micros() as u64,
         "group commit"
     );
-    if let Err(e) = &result {
-        tracing::error!(error = %e, appends = n, "group commit failed");
-        poisoned.extend(appends.iter().map(|(book, _, _)| *book));
-    }
-    for (_, _, reply) in appends {
-        let _ = reply.send(match &result {
-            Ok(()) => Ok(()),
-            Err(e) => Err(StorageError::Sqlite(clone_error(e))),
-        });
+    match result {
+        Ok(last) => {
+            for (w, seq) in writes.into_iter().zip(last) {
+                let _ = w.reply.send(Ok(seq));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = n, "group commit failed");
+            poisoned.extend(writes.iter().map(|w| w.book));
+            for w in writes {
+                let _ = w.reply.send(Err(StorageError::Sqlite(clone_error(&e))));
+            }
+        }
     }
 }
 
@@ -310,24 +334,27 @@ impl Storage {
         rx.await.map_err(|_| StorageError::Stopped)?
     }
 
-    /// Queues a change for durable storage and returns a receiver that resolves once it is
-    /// committed. Queueing is ordered: call it while holding the book's lock, so the changes of
-    /// one book reach the disk in the order they were accepted.
-    pub async fn append(
+    /// Commits one book's changes, and a sync checkpoint if given, in one transaction, with
+    /// the other writes waiting in the queue; returns once it has committed, with the `seq` of
+    /// the book's last stored change. The book's owner writes one batch at a time, so a book's
+    /// changes reach the disk in the order they were accepted.
+    pub async fn write(
         &self,
         book: BookId,
-        change: Vec<u8>,
-    ) -> Result<oneshot::Receiver<Result<(), StorageError>>, StorageError> {
+        changes: Vec<Vec<u8>>,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<i64, StorageError> {
         let (reply, rx) = oneshot::channel();
         self.jobs
-            .send(Job::Append {
+            .send(Job::Write(Write {
                 book,
-                change,
+                changes,
+                checkpoint,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| StorageError::Stopped)?;
-        Ok(rx)
+        rx.await.unwrap_or(Err(StorageError::Stopped))
     }
 
     /// Accepts appends for `book` again after a failed commit. Call it when the book has been
@@ -402,10 +429,16 @@ impl Storage {
         .await
     }
 
-    /// Replaces a book's snapshot and drops the changes it includes, in one transaction. Every
-    /// change queued before this call is in the snapshot (the caller holds the book's lock), and
-    /// the storage thread runs jobs in order, so exactly those are dropped.
-    pub async fn compact(&self, id: BookId, snapshot: Vec<u8>) -> Result<(), StorageError> {
+    /// Replaces a book's snapshot and drops the changes it includes: those stored up to `upto`
+    /// (a `seq` from [`Storage::write`]), in one transaction. The book's owner made the
+    /// snapshot from a copy taken when exactly those changes were durable; changes stored since
+    /// stay, so compaction runs beside new writes.
+    pub async fn compact(
+        &self,
+        id: BookId,
+        snapshot: Vec<u8>,
+        upto: i64,
+    ) -> Result<(), StorageError> {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             tx.execute(
@@ -413,8 +446,8 @@ impl Storage {
                 params![id.to_string(), snapshot],
             )?;
             tx.execute(
-                "DELETE FROM changes WHERE book = ?1",
-                params![id.to_string()],
+                "DELETE FROM changes WHERE book = ?1 AND seq <= ?2",
+                params![id.to_string(), upto],
             )?;
             tx.commit()?;
             Ok(())
@@ -534,24 +567,6 @@ impl Storage {
 
     /// Stores the sync checkpoint of a (book, peer) session. Call it only after the changes
     /// received so far are durable.
-    pub async fn put_sync_state(
-        &self,
-        book: BookId,
-        peer: String,
-        state: Vec<u8>,
-        now_ms: u64,
-    ) -> Result<(), StorageError> {
-        self.call(move |conn| {
-            conn.execute(
-                "INSERT INTO sync_state (book, peer, state, updated_ms) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (book, peer) DO UPDATE SET state = ?3, updated_ms = ?4",
-                params![book.to_string(), peer, state, now_ms as i64],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
     pub async fn get_sync_state(
         &self,
         book: BookId,

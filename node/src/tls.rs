@@ -83,7 +83,7 @@ pub fn setup(data_dir: &Path, node_id: &str, names: &[String]) -> anyhow::Result
         let cert = ca_params(node_id, names)
             .self_signed(&key)
             .context("making the CA certificate")?;
-        crate::node::write_private(&key_path, key.serialize_pem().as_bytes())?;
+        crate::files::write_private(&key_path, key.serialize_pem().as_bytes())?;
         std::fs::write(&names_path, names.join("\n"))
             .with_context(|| format!("writing {}", names_path.display()))?;
         std::fs::write(&cert_path, cert.pem())

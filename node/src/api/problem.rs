@@ -98,7 +98,10 @@ impl From<LibraryError> for Problem {
             LibraryError::DiskFull { .. } => {
                 Problem::new(StatusCode::INSUFFICIENT_STORAGE, "disk_budget", detail)
             }
-            LibraryError::Storage(_) | LibraryError::Load(_) => {
+            LibraryError::SessionReplaced(_) => {
+                Problem::new(StatusCode::CONFLICT, "session_replaced", detail)
+            }
+            LibraryError::Storage(_) | LibraryError::Load(_) | LibraryError::Unavailable(_) => {
                 tracing::error!(error = %detail, "storage failure");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE, "storage", detail)
             }

@@ -147,20 +147,28 @@ impl Api {
             ana,
             book: genesis.book(),
         };
-        let join = api.sign(
-            &api.treasurer.clone(),
-            Body::MemberJoin(MemberJoin {
-                member: "m-ana".parse().unwrap(),
-                alias: "Ate Ana".into(),
-                key: Some(api.ana.public()),
-            }),
-        );
+        let join = api
+            .sign(
+                &api.treasurer.clone(),
+                Body::MemberJoin(MemberJoin {
+                    member: "m-ana".parse().unwrap(),
+                    alias: "Ate Ana".into(),
+                    key: Some(api.ana.public()),
+                }),
+            )
+            .await;
         assert_eq!(api.submit(&join).await.0, StatusCode::CREATED);
         api
     }
 
-    fn sign(&self, key: &SignerKey, body: Body) -> Record {
-        let place = self.state.library.place_now(self.book, &key.public());
+    async fn sign(&self, key: &SignerKey, body: Body) -> Record {
+        let signer = key.public();
+        let place = self
+            .state
+            .library
+            .with_book(self.book, move |b| b.place_for(&signer))
+            .await
+            .unwrap();
         Record::sign(key, &place, 1_764_300_000_000, &body)
     }
 
@@ -252,7 +260,7 @@ async fn health_and_the_openapi_document_match_the_routes() {
 #[tokio::test]
 async fn a_record_is_created_once_and_resubmitting_it_is_idempotent() {
     let api = Api::new().await;
-    let r = api.sign(&api.treasurer, api.contribution(50_000));
+    let r = api.sign(&api.treasurer, api.contribution(50_000)).await;
     let (s, v) = api.submit(&r).await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(v["id"], r.id().to_string());
@@ -272,11 +280,11 @@ async fn a_record_is_created_once_and_resubmitting_it_is_idempotent() {
 #[tokio::test]
 async fn refusals_say_what_is_wrong() {
     let api = Api::new().await;
-    api.submit(&api.sign(&api.treasurer, api.contribution(40_000)))
+    api.submit(&api.sign(&api.treasurer, api.contribution(40_000)).await)
         .await;
 
     // Tampered: the amount changed after signing.
-    let good = api.sign(&api.treasurer, api.contribution(100));
+    let good = api.sign(&api.treasurer, api.contribution(100)).await;
     let tampered = String::from_utf8(good.bytes().to_vec())
         .unwrap()
         .replace("\"minor\":100", "\"minor\":900");
@@ -294,7 +302,7 @@ async fn refusals_say_what_is_wrong() {
     // so it tells nothing about which books are here.
     let stranger = key(9);
     let (s, v) = api
-        .submit(&api.sign(&stranger, api.contribution(100)))
+        .submit(&api.sign(&stranger, api.contribution(100)).await)
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["code"], "unknown_book");
@@ -325,7 +333,7 @@ async fn refusals_say_what_is_wrong() {
 
     // An officer without the role the kind needs.
     let (s, v) = api
-        .submit(&api.sign(&api.keeper, api.contribution(100)))
+        .submit(&api.sign(&api.keeper, api.contribution(100)).await)
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(v["detail"].as_str().unwrap().contains(&format!(
@@ -340,7 +348,7 @@ async fn refusals_say_what_is_wrong() {
         reason: "rent".into(),
     });
     assert_eq!(
-        api.submit(&api.sign(&api.treasurer, w)).await.0,
+        api.submit(&api.sign(&api.treasurer, w).await).await.0,
         StatusCode::CREATED
     );
     let w = Body::Withdrawal(Withdrawal {
@@ -348,7 +356,7 @@ async fn refusals_say_what_is_wrong() {
         amount: hkd(60_000),
         reason: "more".into(),
     });
-    let (s, v) = api.submit(&api.sign(&api.treasurer, w)).await;
+    let (s, v) = api.submit(&api.sign(&api.treasurer, w).await).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["code"], "overdraw");
     assert_eq!(
@@ -362,7 +370,7 @@ async fn refusals_say_what_is_wrong() {
         amount: Money::new(500, "PHP".parse().unwrap()),
         meeting: None,
     });
-    let (s, v) = api.submit(&api.sign(&api.treasurer, php)).await;
+    let (s, v) = api.submit(&api.sign(&api.treasurer, php).await).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         v["detail"],
@@ -431,22 +439,26 @@ async fn refusals_say_what_is_wrong() {
 #[tokio::test]
 async fn a_revoked_treasurer_is_refused() {
     let api = Api::new().await;
-    let revoke = api.sign(
-        &api.chair,
-        Body::RoleRevoke(RoleChange {
-            key: api.treasurer.public(),
-            role: Role::Treasurer,
-        }),
-    );
+    let revoke = api
+        .sign(
+            &api.chair,
+            Body::RoleRevoke(RoleChange {
+                key: api.treasurer.public(),
+                role: Role::Treasurer,
+            }),
+        )
+        .await;
     assert_eq!(api.submit(&revoke).await.0, StatusCode::CREATED);
-    let approve = api.sign(
-        &api.keeper,
-        Body::Approval(Approval {
-            record: revoke.id(),
-        }),
-    );
+    let approve = api
+        .sign(
+            &api.keeper,
+            Body::Approval(Approval {
+                record: revoke.id(),
+            }),
+        )
+        .await;
     assert_eq!(api.submit(&approve).await.0, StatusCode::CREATED);
-    let r = api.sign(&api.treasurer, api.contribution(100));
+    let r = api.sign(&api.treasurer, api.contribution(100)).await;
     let (s, v) = api.submit(&r).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(v["code"], "revoked_signer");

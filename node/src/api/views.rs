@@ -704,7 +704,7 @@ pub async fn receipt(
             })?;
     let (r, g, proof) = s
         .library
-        .with_book(id, |b| {
+        .with_book(id, move |b| {
             let record = b.record(&rid);
             (
                 record.map(|r| r.bytes().to_vec()),

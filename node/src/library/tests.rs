@@ -11,7 +11,7 @@ use kaban_protocol::record::Place;
 
 /// Signs `body` at the key's next place in the library's copy of the book.
 async fn signed(lib: &Library, id: BookId, time: u64, body: Body) -> Record {
-    lib.with_book(id, |b| b.sign_next(&key(), time, &body))
+    lib.with_book(id, move |b| b.sign_next(&key(), time, &body))
         .await
         .unwrap()
 }
@@ -84,22 +84,22 @@ async fn contribute(lib: &Library, id: BookId, n: u64) {
 
 /// Exchanges messages until both sides are quiet; returns the bytes sent from `a` to `b`.
 async fn sync(a: &Library, b: &Library, id: BookId) -> usize {
-    let mut sa = a.sync_session(id, "peer-b").await.unwrap();
-    let mut sb = b.sync_session(id, "peer-a").await.unwrap();
+    let sa = a.sync_session(id, "peer-b").await.unwrap();
+    let sb = b.sync_session(id, "peer-a").await.unwrap();
     let mut bytes = 0;
     for _ in 0..50 {
-        let to_b = a.sync_generate(id, &mut sa).await.unwrap();
-        let to_a = b.sync_generate(id, &mut sb).await.unwrap();
+        let to_b = sa.generate().await.unwrap();
+        let to_a = sb.generate().await.unwrap();
         if to_b.is_empty() && to_a.is_empty() {
             return bytes;
         }
         for m in to_b {
             bytes += m.len();
-            let applied = b.sync_receive(id, "peer-a", &mut sb, &m, 5).await.unwrap();
+            let (applied, _) = sb.receive(m, 5).await.unwrap();
             assert!(applied.refused.is_empty());
         }
         for m in to_a {
-            a.sync_receive(id, "peer-b", &mut sa, &m, 5).await.unwrap();
+            sa.receive(m, 5).await.unwrap();
         }
     }
     panic!("sync did not go quiet");
@@ -124,6 +124,7 @@ async fn a_synced_book_is_durable_and_a_restart_resumes_from_the_checkpoint() {
     );
 
     // B restarts: what it received is on its disk, and its checkpoint makes the next sync small.
+    b.close().await;
     drop(b);
     tb.join().unwrap();
     let (b, _tb) = open(db.path()).await;
@@ -166,7 +167,7 @@ async fn founding_a_book_that_waits_for_its_partner_fills_the_placeholder() {
     let id = founded(&a).await;
     b.expect_book(id, 1).await.unwrap();
     let genesis = a
-        .with_book(id, |book| book.record(&id.0).cloned())
+        .with_book(id, move |book| book.record(&id.0).cloned())
         .await
         .unwrap()
         .unwrap();
@@ -181,11 +182,8 @@ async fn a_malformed_message_is_refused_and_changes_nothing() {
     let (a, _t) = open(dir.path()).await;
     let id = founded(&a).await;
     let heads = a.with_book(id, Book::heads).await.unwrap();
-    let mut s = a.sync_session(id, "peer-x").await.unwrap();
-    let err = a
-        .sync_receive(id, "peer-x", &mut s, b"\x42junk", 1)
-        .await
-        .unwrap_err();
+    let s = a.sync_session(id, "peer-x").await.unwrap();
+    let err = s.receive(b"\x42junk".to_vec(), 1).await.unwrap_err();
     assert!(
         err.to_string()
             .starts_with("sync message refused: sync message is malformed"),
@@ -216,7 +214,11 @@ async fn a_book_that_does_not_load_is_quarantined_and_the_others_serve() {
     // change of another actor on top of the genesis, built with automerge directly.
     let twin = founded_named(&lib, "Twin Savers").await;
     let rewrapped = rewrapped_copy(&lib, twin).await;
-    lib.storage().compact(twin, rewrapped).await.unwrap();
+    lib.storage()
+        .compact(twin, rewrapped, i64::MAX)
+        .await
+        .unwrap();
+    lib.close().await;
     drop(lib);
     thread.join().unwrap();
 
@@ -284,8 +286,11 @@ async fn an_idle_book_leaves_memory_and_comes_back_when_asked_for() {
     let (lib, _thread) = open(dir.path()).await;
     let id = founded(&lib).await;
     let before = lib.ledger(id).await.unwrap();
-    assert_eq!(lib.evict_idle(std::time::Duration::from_secs(3600)), 0);
-    assert_eq!(lib.evict_idle(std::time::Duration::ZERO), 1);
+    assert_eq!(
+        lib.evict_idle(std::time::Duration::from_secs(3600)).await,
+        0
+    );
+    assert_eq!(lib.evict_idle(std::time::Duration::ZERO).await, 1);
     assert_eq!(lib.in_memory(), (0, 1));
 
     // Scanning every book does not read it back.
@@ -305,7 +310,8 @@ async fn an_idle_book_leaves_memory_and_comes_back_when_asked_for() {
 
 /// Signs `body` with `signer` at its next place in the library's copy of the book.
 async fn signed_by(lib: &Library, id: BookId, signer: &SignerKey, body: Body) -> Record {
-    lib.with_book(id, |b| b.sign_next(signer, 50, &body))
+    let signer = signer.clone();
+    lib.with_book(id, move |b| b.sign_next(&signer, 50, &body))
         .await
         .unwrap()
 }

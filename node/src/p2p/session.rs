@@ -180,7 +180,7 @@ async fn drive(
     let peer_text = peer.to_string();
     let (mut frames, _reader) = read_ahead(reader);
     let library = &p2p.library;
-    let mut sync = library.sync_session(book, &peer_text).await?;
+    let sync = library.sync_session(book, &peer_text).await?;
     let mut changed = library.subscribe(book)?;
     if side == Side::Dialer {
         p2p.set_state(book, &peer_text, |s| {
@@ -210,7 +210,7 @@ async fn drive(
             bail!("the book is no longer shared with this peer");
         }
         let out = if may_speak {
-            library.sync_generate(book, &mut sync).await?
+            sync.generate().await?
         } else {
             Vec::new()
         };
@@ -239,10 +239,10 @@ async fn drive(
                 }
                 Some(Ok(Frame::Sync { message })) => {
                     may_speak = true;
-                    let now = crate::api::now_ms();
+                    let now = crate::clock::now_ms();
                     let received = Frame::Sync { message: Vec::new() }.encoded_len() + message.len();
-                    match library.sync_receive(book, &peer_text, &mut sync, &message, now).await {
-                        Ok(applied) => {
+                    let refused_total = match sync.receive(message, now).await {
+                        Ok((applied, refused_total)) => {
                             if let Some((_, refusal)) = applied.refused.last() {
                                 last_refusal = format!("{}: {refusal}", refusal.code());
                             }
@@ -253,6 +253,7 @@ async fn drive(
                                     s.in_sync = applied.accepted.is_empty() && applied.waiting.is_empty();
                                 });
                             }
+                            refused_total
                         }
                         Err(crate::library::LibraryError::Sync(e)) => {
                             tracing::warn!(%book, %peer, error = %e, "refused a sync message");
@@ -260,9 +261,9 @@ async fn drive(
                             bail!("the peer sent a malformed message: {e}");
                         }
                         Err(e) => return Err(e.into()),
-                    }
-                    if sync.refused_total() >= MAX_REFUSED {
-                        let reason = format!("{} invalid changes refused, the last for {last_refusal}; disconnecting", sync.refused_total());
+                    };
+                    if refused_total >= MAX_REFUSED {
+                        let reason = format!("{refused_total} invalid changes refused, the last for {last_refusal}; disconnecting");
                         close_and_ban(p2p, peer, &mut writer, reason.clone()).await;
                         bail!(reason);
                     }

@@ -1,0 +1,681 @@
+//! The book task: one task owns each open book, and everything else reaches it through a
+//! [`BookHandle`] with a bounded command queue (the actor shape of iroh and of rust-libp2p's
+//! file-sharing example).
+//!
+//! The task owns the [`Book`], its caches (ledger, reconciliation, shares, members), its
+//! compaction counters and each partner's sync state. It handles one command at a time, so a
+//! local rule's check and the add it allows are one step: nothing can slip in between. Writes
+//! waiting in the queue are committed together (group commit), and no command sees a change
+//! before it is durable: the task waits for each commit before it takes the next command.
+
+use super::caches::{Caches, summary_of};
+use super::{BookSummary, Caps, LibraryError, Submitted, cash};
+use crate::storage::{Checkpoint, Storage};
+use kaban_protocol::book::{Applied, Book};
+use kaban_protocol::enterprise::Reconciliation;
+use kaban_protocol::record::{BookId, Record, RecordId};
+use kaban_protocol::sync::PeerSync;
+use kaban_protocol::view::Ledger;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Commands waiting for one book; senders wait when it is full.
+pub const QUEUE: usize = 256;
+/// Most submissions committed in one transaction.
+pub const MAX_BATCH: usize = 128;
+/// Refused changes of one sync message that are logged one by one; the rest are counted.
+const LOGGED_REFUSALS: usize = 3;
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, LibraryError>>;
+/// A read of the book and its caches, run by the task between writes.
+pub(super) type Read = Box<dyn FnOnce(Result<(&Book, &mut Caches), LibraryError>) + Send>;
+/// The enterprise books' reconciliations, for the cash rule (gathered before the submission is
+/// queued: another book's task is never awaited from inside a task).
+pub(super) type Enterprises = Vec<(BookId, Arc<Reconciliation>)>;
+
+pub(super) enum Command {
+    Submit {
+        record: Record,
+        enterprises: Enterprises,
+        reply: Reply<Submitted>,
+    },
+    /// A placeholder book takes its genesis.
+    Found {
+        genesis: Record,
+        reply: Reply<bool>,
+    },
+    Read(Read),
+    /// The ledger and the book's line, answered from the caches while the book is let go.
+    Quiet(Reply<(Arc<Ledger>, BookSummary)>),
+    /// Starts (or restarts) the sync session with a peer; the reply is its generation, which
+    /// its later commands carry, so an older session for the same peer is told it is over.
+    SyncOpen {
+        peer: String,
+        reply: Reply<u64>,
+    },
+    SyncGenerate {
+        peer: String,
+        generation: u64,
+        reply: Reply<Vec<Vec<u8>>>,
+    },
+    SyncReceive {
+        peer: String,
+        generation: u64,
+        message: Vec<u8>,
+        now_ms: u64,
+        reply: Reply<(Applied, u64)>,
+    },
+    SharedWith {
+        peer: String,
+        reply: Reply<bool>,
+    },
+    Evict {
+        idle: Duration,
+        reply: Reply<bool>,
+    },
+    Remove(Reply<()>),
+}
+
+/// How the library reaches a book's task.
+#[derive(Debug, Clone)]
+pub(super) struct BookHandle {
+    pub(super) id: BookId,
+    commands: mpsc::Sender<Command>,
+    /// Whether the book is in memory (not let go for being idle).
+    loaded: Arc<AtomicBool>,
+    /// Bumped whenever the book gains durable changes, so sync sessions push them promptly.
+    changed: watch::Receiver<u64>,
+}
+
+impl BookHandle {
+    /// Sends a command and waits for its answer. A task that has ended (its book removed)
+    /// answers as a missing book.
+    pub(super) async fn ask<T>(
+        &self,
+        command: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, LibraryError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .await
+            .map_err(|_| LibraryError::UnknownBook(self.id))?;
+        answer
+            .await
+            .unwrap_or(Err(LibraryError::UnknownBook(self.id)))
+    }
+
+    /// Runs `f` on the book and its caches, between writes.
+    pub(super) async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Book, &mut Caches) -> T + Send + 'static,
+    ) -> Result<T, LibraryError> {
+        self.ask(|reply: Reply<T>| {
+            Command::Read(Box::new(move |open| {
+                let _ = reply.send(open.map(|(book, caches)| f(book, caches)));
+            }))
+        })
+        .await
+    }
+
+    pub(super) fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.clone()
+    }
+}
+
+/// Starts the task that owns `book`; it ends when every handle is gone or the book is
+/// removed. `stored` is what its storage holds: bytes, and changes since the snapshot.
+pub(super) fn spawn(
+    book: Book,
+    stored: (u64, usize),
+    storage: Storage,
+    caps: Caps,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> BookHandle {
+    let id = book.id();
+    let (commands, queue) = mpsc::channel(QUEUE);
+    let (changed_tx, changed) = watch::channel(0);
+    let loaded = Arc::new(AtomicBool::new(true));
+    let in_snapshot = book.change_count().saturating_sub(stored.1);
+    let task = BookTask {
+        id,
+        storage,
+        caps,
+        caches: Caches::new(&book),
+        book: Some(book),
+        loaded: Arc::clone(&loaded),
+        changed: changed_tx,
+        last_used: Instant::now(),
+        stored_bytes: stored.0,
+        compaction: Compaction {
+            since_snapshot: stored.1,
+            in_snapshot,
+            running: None,
+        },
+        sessions: HashMap::new(),
+        generation: 0,
+    };
+    let span = tracing::info_span!("book", book = %id);
+    tasks.spawn(tracing::Instrument::instrument(task.run(queue), span));
+    BookHandle {
+        id,
+        commands,
+        loaded,
+        changed,
+    }
+}
+
+/// When to write a fresh snapshot: once [`super::COMPACT_AFTER_CHANGES`] changes, or a quarter
+/// of the snapshot's, have accumulated since the last one.
+struct Compaction {
+    since_snapshot: usize,
+    in_snapshot: usize,
+    /// A snapshot being written on a blocking thread from a copy of the book: its size and the
+    /// stored bytes when it was taken, and the stored changes it covers.
+    running: Option<tokio::task::JoinHandle<Result<(u64, u64), LibraryError>>>,
+}
+
+pub(super) struct BookTask {
+    pub(super) id: BookId,
+    pub(super) storage: Storage,
+    pub(super) caps: Caps,
+    /// The book, or `None` while it is let go for being idle.
+    pub(super) book: Option<Book>,
+    pub(super) caches: Caches,
+    loaded: Arc<AtomicBool>,
+    pub(super) changed: watch::Sender<u64>,
+    last_used: Instant,
+    /// Bytes of the book's stored changes, for the per-book cap.
+    pub(super) stored_bytes: u64,
+    compaction: Compaction,
+    /// Each partner's sync state, with the generation of the session that holds it.
+    sessions: HashMap<String, (u64, PeerSync)>,
+    generation: u64,
+}
+
+impl BookTask {
+    async fn run(mut self, mut queue: mpsc::Receiver<Command>) {
+        let mut next = None;
+        loop {
+            let command = match next.take() {
+                Some(command) => command,
+                None => tokio::select! {
+                    command = queue.recv() => match command {
+                        Some(command) => command,
+                        None => break,
+                    },
+                    done = poll_running(&mut self.compaction.running) => {
+                        self.compacted(done);
+                        continue;
+                    }
+                },
+            };
+            match command {
+                Command::Submit {
+                    record,
+                    enterprises,
+                    reply,
+                } => {
+                    let mut batch = vec![(record, enterprises, reply)];
+                    while batch.len() < MAX_BATCH {
+                        match queue.try_recv() {
+                            Ok(Command::Submit {
+                                record,
+                                enterprises,
+                                reply,
+                            }) => batch.push((record, enterprises, reply)),
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.submit(batch).await;
+                }
+                Command::Remove(reply) => {
+                    let removed = self.storage.remove_book(self.id).await;
+                    let ok = removed.is_ok();
+                    let _ = reply.send(removed.map_err(LibraryError::from));
+                    if ok {
+                        self.loaded.store(false, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                other => self.handle(other).await,
+            }
+        }
+        if let Some(running) = self.compaction.running.take() {
+            // A snapshot being written is finished, so the work is not thrown away.
+            let _ = running.await;
+        }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Submit { .. } | Command::Remove(_) => {
+                unreachable!("run handles these itself")
+            }
+            Command::Found { genesis, reply } => {
+                let _ = reply.send(self.found(genesis).await);
+            }
+            Command::Read(read) => match self.open().await {
+                Ok(()) => {
+                    let book = self.book.as_ref().expect("open read the book");
+                    read(Ok((book, &mut self.caches)));
+                }
+                Err(e) => read(Err(e)),
+            },
+            Command::Quiet(reply) => {
+                let _ = reply.send(self.quiet().await);
+            }
+            Command::SyncOpen { peer, reply } => {
+                let _ = reply.send(self.sync_open(peer).await);
+            }
+            Command::SyncGenerate {
+                peer,
+                generation,
+                reply,
+            } => {
+                let _ = reply.send(self.sync_generate(&peer, generation).await);
+            }
+            Command::SyncReceive {
+                peer,
+                generation,
+                message,
+                now_ms,
+                reply,
+            } => {
+                let received = self.sync_receive(&peer, generation, &message, now_ms);
+                let _ = reply.send(received.await);
+            }
+            Command::SharedWith { peer, reply } => {
+                let shared = self.open().await.map(|()| {
+                    let book = self.book.as_ref().expect("open read the book");
+                    self.caches.shared_with(book).contains(&peer)
+                });
+                let _ = reply.send(shared);
+            }
+            Command::Evict { idle, reply } => {
+                let _ = reply.send(Ok(self.evict_if_idle(idle)));
+            }
+        }
+    }
+
+    /// Reads the book back from storage if it was let go.
+    pub(super) async fn open(&mut self) -> Result<(), LibraryError> {
+        self.last_used = Instant::now();
+        if self.book.is_none() {
+            let stored = self.storage.load_book(self.id).await?;
+            let book = Book::load(stored.id, &stored.bytes)?;
+            self.caches.members = super::caches::MemberIndex::of(&book);
+            self.book = Some(book);
+            self.loaded.store(true, Ordering::Relaxed);
+            tracing::debug!("read an idle book back into memory");
+        }
+        Ok(())
+    }
+
+    /// The ledger and the book's line without reading an idle book back while its caches
+    /// stand: for scans across books (who is a person here, the book list).
+    async fn quiet(&mut self) -> Result<(Arc<Ledger>, BookSummary), LibraryError> {
+        if let (None, Some(ledger), Some(summary)) = (
+            &self.book,
+            self.caches.cached_ledger(),
+            self.caches.summary.clone(),
+        ) {
+            return Ok((ledger, summary));
+        }
+        let last_used = self.last_used;
+        self.open().await?;
+        // A scan does not count as asking for the book.
+        self.last_used = last_used;
+        let book = self.book.as_ref().expect("open read the book");
+        Ok((self.caches.ledger_for(book), summary_of(book)))
+    }
+
+    /// Lets the book go if nobody asked for it within `idle`. Its summary and ledger stay.
+    fn evict_if_idle(&mut self, idle: Duration) -> bool {
+        if self.last_used.elapsed() < idle {
+            return false;
+        }
+        let Some(book) = self.book.take() else {
+            return false;
+        };
+        self.caches.let_go(&book);
+        self.loaded.store(false, Ordering::Relaxed);
+        true
+    }
+
+    /// Checks, validates and adds each submission, then commits the added ones in one
+    /// transaction and answers each once it is durable.
+    async fn submit(&mut self, batch: Vec<(Record, Enterprises, Reply<Submitted>)>) {
+        if let Err(e) = self.open().await {
+            let text = e.to_string();
+            for (_, _, reply) in batch {
+                let _ = reply.send(Err(LibraryError::Unavailable(text.clone())));
+            }
+            return;
+        }
+        let mut changes = Vec::new();
+        let mut waiting: Vec<(Reply<Submitted>, Submitted)> = Vec::new();
+        for (record, enterprises, reply) in batch {
+            let rid = record.id();
+            match self.admit(record, &enterprises) {
+                Ok(Some(change)) => {
+                    changes.push(change);
+                    waiting.push((reply, Submitted::Created(rid)));
+                }
+                // A record added earlier in this batch is answered once the batch is durable.
+                Ok(None) if waiting.iter().any(|(_, s)| s.id() == rid) => {
+                    waiting.push((reply, Submitted::Existing(rid)));
+                }
+                Ok(None) => {
+                    let _ = reply.send(Ok(Submitted::Existing(rid)));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let added = changes.len();
+        match self.commit(changes, None).await {
+            Ok(()) => {
+                for (reply, submitted) in waiting {
+                    let _ = reply.send(Ok(submitted));
+                }
+                self.grown(added);
+            }
+            Err(e) => {
+                let text = e.to_string();
+                for (reply, _) in waiting {
+                    let _ = reply.send(Err(LibraryError::Unavailable(text.clone())));
+                }
+            }
+        }
+    }
+
+    /// One submission, checked against the book and the node's local rules and added in
+    /// memory. Returns the change to store, or `None` if the book already holds the record.
+    fn admit(
+        &mut self,
+        record: Record,
+        enterprises: &Enterprises,
+    ) -> Result<Option<Vec<u8>>, LibraryError> {
+        let book = self.book.as_mut().expect("submit opened the book");
+        let signer = record.signer();
+        if !self.caches.knows(book, &signer, true) {
+            return Err(LibraryError::NotHere {
+                book: self.id,
+                signer,
+            });
+        }
+        if book.record(&record.id()).is_some() {
+            return Ok(None);
+        }
+        self.caches.admit(book, &record)?;
+        cash::check(self.id, book, &mut self.caches, &record, enterprises)?;
+        check_room(
+            &self.storage,
+            &self.caps,
+            book,
+            self.stored_bytes,
+            record.bytes().len() as u64,
+        )?;
+        let noted = record.clone();
+        let hash = book.add(record)?;
+        let change = book.change_bytes(&hash).expect("the change was just added");
+        self.stored_bytes = self.stored_bytes.saturating_add(change.len() as u64);
+        self.caches.noted(&noted);
+        Ok(Some(change))
+    }
+
+    /// Makes `changes` (and a sync checkpoint) durable in one transaction. If that fails, the
+    /// book in memory holds changes the disk does not, and later changes would build on them:
+    /// it is read back from what is durable before anyone is told anything.
+    pub(super) async fn commit(
+        &mut self,
+        changes: Vec<Vec<u8>>,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<(), LibraryError> {
+        match self.storage.write(self.id, changes, checkpoint).await {
+            Ok(seq) => {
+                self.caches.last_seq = seq;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "storing changes failed; reading the book back");
+                if let Err(reload) = self.reload().await {
+                    tracing::error!(error = %reload, "reading the book back failed; it is let go");
+                    self.book = None;
+                    self.loaded.store(false, Ordering::Relaxed);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn reload(&mut self) -> Result<(), LibraryError> {
+        // Every write for the book was queued by this task and has settled.
+        self.storage.heal(self.id).await?;
+        let stored = self.storage.load_book(self.id).await?;
+        let book = Book::load(stored.id, &stored.bytes)?;
+        self.compaction.since_snapshot = stored.changes_since_snapshot;
+        self.compaction.in_snapshot = book
+            .change_count()
+            .saturating_sub(stored.changes_since_snapshot);
+        self.stored_bytes = stored.bytes.len() as u64;
+        self.caches = Caches::new(&book);
+        self.book = Some(book);
+        Ok(())
+    }
+
+    /// The book gained `added` durable changes: sessions hear of it, and a snapshot is due
+    /// once enough have accumulated.
+    pub(super) fn grown(&mut self, added: usize) {
+        self.changed.send_modify(|n| *n += 1);
+        let c = &mut self.compaction;
+        c.since_snapshot += added;
+        if c.running.is_some()
+            || c.since_snapshot < super::COMPACT_AFTER_CHANGES.max(c.in_snapshot / 4)
+        {
+            return;
+        }
+        let Some(book) = self.book.as_ref() else {
+            return;
+        };
+        // Saving a large book takes a second; the task goes on from a copy taken now, when
+        // exactly the changes up to `upto` are durable.
+        let doc = book.doc().clone();
+        let upto = self.caches.last_seq;
+        let at = self.stored_bytes;
+        c.in_snapshot = book.change_count();
+        c.since_snapshot = 0;
+        let (storage, id) = (self.storage.clone(), self.id);
+        c.running = Some(tokio::spawn(async move {
+            let snapshot = tokio::task::spawn_blocking(move || doc.save())
+                .await
+                .map_err(|e| LibraryError::Unavailable(format!("saving a snapshot: {e}")))?;
+            let size = snapshot.len() as u64;
+            storage.compact(id, snapshot, upto).await?;
+            Ok((size, at))
+        }));
+    }
+
+    /// A snapshot finished: the stored bytes are the snapshot's and those of the changes
+    /// stored since it was taken.
+    fn compacted(&mut self, done: Result<(u64, u64), LibraryError>) {
+        match done {
+            Ok((size, at)) => {
+                self.stored_bytes = size.saturating_add(self.stored_bytes.saturating_sub(at));
+                tracing::info!("compacted book storage");
+            }
+            Err(e) => tracing::warn!(error = %e, "compaction failed; changes kept"),
+        }
+    }
+
+    async fn found(&mut self, genesis: Record) -> Result<bool, LibraryError> {
+        self.open().await?;
+        let book = self.book.as_mut().expect("open read the book");
+        if book.genesis().is_some() {
+            return Ok(false);
+        }
+        let change = kaban_protocol::book::genesis_change(&genesis)?;
+        let bytes = change.raw_bytes().to_vec();
+        if let Some((_, refusal)) = book.apply(vec![change]).refused.into_iter().next() {
+            return Err(refusal.into());
+        }
+        self.caches = Caches::new(book);
+        self.commit(vec![bytes], None).await?;
+        self.grown(1);
+        Ok(true)
+    }
+
+    async fn sync_open(&mut self, peer: String) -> Result<u64, LibraryError> {
+        let sync = match self.storage.get_sync_state(self.id, peer.clone()).await? {
+            Some(state) => PeerSync::resume(&state)?,
+            None => PeerSync::new(),
+        };
+        self.generation += 1;
+        if self
+            .sessions
+            .insert(peer, (self.generation, sync))
+            .is_some()
+        {
+            tracing::info!("a new sync session with the peer replaces its older one");
+        }
+        Ok(self.generation)
+    }
+
+    /// The peer's sync state, if `generation` is still its session.
+    fn session(&mut self, peer: &str, generation: u64) -> Result<&mut PeerSync, LibraryError> {
+        match self.sessions.get_mut(peer) {
+            Some((g, sync)) if *g == generation => Ok(sync),
+            _ => Err(LibraryError::SessionReplaced(self.id)),
+        }
+    }
+
+    async fn sync_generate(
+        &mut self,
+        peer: &str,
+        generation: u64,
+    ) -> Result<Vec<Vec<u8>>, LibraryError> {
+        self.open().await?;
+        self.session(peer, generation)?;
+        let book = self.book.as_ref().expect("open read the book");
+        let (_, sync) = self.sessions.get_mut(peer).expect("checked above");
+        Ok(std::iter::from_fn(|| sync.generate(book)).collect())
+    }
+
+    /// Takes a sync message: validates and applies the changes it carries, and makes them
+    /// durable together with the session's checkpoint, in one transaction.
+    async fn sync_receive(
+        &mut self,
+        peer: &str,
+        generation: u64,
+        message: &[u8],
+        now_ms: u64,
+    ) -> Result<(Applied, u64), LibraryError> {
+        self.open().await?;
+        self.session(peer, generation)?;
+        let book = self.book.as_mut().expect("open read the book");
+        // A book at its caps takes nothing more from peers either; one message may carry it
+        // past them by at most that message's size.
+        check_room(
+            &self.storage,
+            &self.caps,
+            book,
+            self.stored_bytes,
+            message.len() as u64,
+        )?;
+        let (_, sync) = self.sessions.get_mut(peer).expect("checked above");
+        let applied = sync.receive(book, message)?;
+        let refused = sync.refused_total();
+        let checkpoint = Checkpoint {
+            peer: peer.to_owned(),
+            state: sync.checkpoint(),
+            now_ms,
+        };
+        for record in applied.records.iter().filter_map(|r| book.record(r)) {
+            self.caches.noted(record);
+        }
+        let bytes: usize = applied.accepted_bytes.iter().map(Vec::len).sum();
+        self.stored_bytes = self.stored_bytes.saturating_add(bytes as u64);
+        self.commit(applied.accepted_bytes.clone(), Some(checkpoint))
+            .await?;
+        if !applied.accepted.is_empty() {
+            self.grown(applied.accepted.len());
+        }
+        log_refusals(peer, &applied);
+        Ok((applied, refused))
+    }
+}
+
+/// A hostile message may carry thousands of refused changes: the first few are logged each,
+/// the rest counted, so a peer cannot flood the log.
+fn log_refusals(peer: &str, applied: &Applied) {
+    for (hash, refusal) in applied.refused.iter().take(LOGGED_REFUSALS) {
+        tracing::warn!(%peer, change = %hash, code = refusal.code(), reason = %refusal, "refused a change from a peer");
+    }
+    if applied.refused.len() > LOGGED_REFUSALS {
+        tracing::warn!(%peer, more = applied.refused.len() - LOGGED_REFUSALS, "refused more changes from the peer in the same message");
+    }
+}
+
+/// Waits for a running compaction, or forever when none runs.
+async fn poll_running(
+    running: &mut Option<tokio::task::JoinHandle<Result<(u64, u64), LibraryError>>>,
+) -> Result<(u64, u64), LibraryError> {
+    let Some(handle) = running.as_mut() else {
+        return std::future::pending().await;
+    };
+    let done = handle
+        .await
+        .unwrap_or_else(|e| Err(LibraryError::Unavailable(format!("compaction: {e}"))));
+    *running = None;
+    done
+}
+
+/// Refuses to grow `book` past its caps by `adding` more bytes, or the node past its disk
+/// budget.
+pub(super) fn check_room(
+    storage: &Storage,
+    caps: &Caps,
+    book: &Book,
+    stored: u64,
+    adding: u64,
+) -> Result<(), LibraryError> {
+    super::check_disk(storage, caps)?;
+    if book.record_count() >= caps.max_records_per_book {
+        return Err(LibraryError::BookFull {
+            book: book.id(),
+            what: format!("{} records", caps.max_records_per_book),
+            setting: "max_records_per_book",
+        });
+    }
+    if stored.saturating_add(adding) > caps.max_book_bytes {
+        return Err(LibraryError::BookFull {
+            book: book.id(),
+            what: format!("{} MB of changes", caps.max_book_bytes / (1024 * 1024)),
+            setting: "max_book_mb",
+        });
+    }
+    Ok(())
+}
+
+impl Submitted {
+    pub fn id(&self) -> RecordId {
+        match self {
+            Submitted::Created(id) | Submitted::Existing(id) => *id,
+        }
+    }
+}
