@@ -9,7 +9,7 @@
 
 use crate::book::Book;
 use crate::key::PublicKey;
-use crate::kind::{Body, Role, signer_roles};
+use crate::kind::{Body, Kind, Role};
 use crate::money::{Currency, Money};
 use crate::record::{Record, RecordId};
 use crate::roster::Roster;
@@ -695,7 +695,7 @@ fn concurrent_with_revocation(
             continue;
         }
         let signer = r.signer();
-        let needed = signer_roles(r.kind());
+        let needed = Kind::of(r.kind()).signers();
         if roster.holds_any(&signer, needed) {
             continue;
         }
