@@ -401,3 +401,33 @@ fn peer_id(s: &str) -> Result<(), BodyError> {
         Err(BodyError::Peer(s.chars().take(130).collect()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::Books;
+
+    /// The checking order is fixed by hand; the kinds in it are the table's: those a book may
+    /// hold whose quorum a genesis sets and whose default is above 1.
+    #[test]
+    fn genesis_checks_the_quorums_the_table_says() {
+        let from_table = |books: Books| -> Vec<Kind> {
+            Kind::KNOWN
+                .into_iter()
+                .filter(|k| k.books() == books && k.default_quorum() > 1)
+                .filter(|k| k.fixed_quorum().is_none())
+                .collect()
+        };
+        let sorted = |kinds: &[Kind]| {
+            let mut kinds = kinds.to_vec();
+            kinds.sort();
+            kinds
+        };
+        assert_eq!(sorted(&ANY_BOOK_QUORUMS), from_table(Books::Any));
+        assert_eq!(sorted(&SAVINGS_BOOK_QUORUMS), from_table(Books::Savings));
+        assert_eq!(
+            sorted(&ENTERPRISE_BOOK_QUORUMS),
+            from_table(Books::Enterprise)
+        );
+    }
+}
