@@ -20,7 +20,7 @@
 
 use crate::allocate::allocate;
 use crate::enterprise::{EnterpriseInfo, Reconciliation, ReturnStatus};
-use crate::kind::{Principle, Settlement};
+use crate::kind::{Kind, Principle, Settlement};
 use crate::money::{Currency, Money};
 use crate::record::{BookId, RecordId};
 use crate::view::{Anomaly, AnomalyKind, Ledger, Status};
@@ -575,7 +575,7 @@ pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<
     let returns_received = ledger.statements.get(member).map_or(0, |entries| {
         entries
             .iter()
-            .filter(|e| e.kind == "distribution" && e.amount.currency == currency)
+            .filter(|e| Kind::of(&e.kind) == Kind::Distribution && e.amount.currency == currency)
             .map(|e| e.amount.minor)
             .fold(0i64, i64::saturating_add)
     });
