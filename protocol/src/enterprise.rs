@@ -6,12 +6,14 @@
 //! transfer is the same on every node; a later one is flagged, never counted.
 
 use crate::book::Book;
-use crate::kind::{Body, Membership, Report, Return, Transfer};
+use crate::key::PublicKey;
+use crate::kind::{Body, Genesis, Membership, Report, Return, Transfer};
 use crate::money::Money;
 use crate::record::{BookId, Record, RecordId};
+use crate::roster::Roster;
 use crate::view::{Anomaly, AnomalyKind};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Days after which a transfer with no receipt is overdue, unless the caller says otherwise.
 pub const DEFAULT_OVERDUE_DAYS: u32 = 14;
@@ -168,16 +170,57 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             anomalies: Vec::new(),
         };
     };
-    let signers = crate::view::signatures(&records);
-    // The first receipt of each transfer counts; later ones are flagged.
-    let mut receipts: HashMap<RecordId, &Record> = HashMap::new();
     let mut anomalies = Vec::new();
-    let received_of = |r: &Record| match r.body() {
+    let receipts = first_receipts(&records, &mut anomalies);
+    let mut rec = Reconciling {
+        genesis,
+        roster: &roster,
+        signers: crate::view::signatures(&records),
+        receipts,
+        now_ms,
+        overdue_days,
+        investors: investor_lines(&roster, genesis),
+        transfers: Vec::new(),
+        returns: Vec::new(),
+        reports: Vec::new(),
+        memberships: Vec::new(),
+        anomalies,
+    };
+    // Transfers first, then the rest: overdue transfers are flagged before anything the
+    // second pass finds.
+    for r in &records {
+        if let Body::Transfer(t) = r.body() {
+            rec.transfer(r, t);
+        }
+    }
+    for r in &records {
+        match r.body() {
+            Body::Return(ret) => rec.payment(r, ret),
+            Body::Membership(m) => rec.membership(r, m),
+            Body::Report(rep) => rec.report(r, rep),
+            _ => {}
+        }
+    }
+    rec.finish()
+}
+
+/// What a receipt says arrived, for either kind of receipt.
+fn received_of(r: &Record) -> Option<Money> {
+    match r.body() {
         Body::Receipt(x) => Some(x.received),
         Body::ReturnReceipt(x) => Some(x.received),
         _ => None,
-    };
-    for r in &records {
+    }
+}
+
+/// The receipt that counts for each transfer and return: the first in fold order. Later ones
+/// are flagged.
+fn first_receipts<'a>(
+    records: &[&'a Record],
+    anomalies: &mut Vec<Anomaly>,
+) -> HashMap<RecordId, &'a Record> {
+    let mut receipts: HashMap<RecordId, &Record> = HashMap::new();
+    for &r in records {
         let (target, what) = match r.body() {
             Body::Receipt(rc) => (rc.transfer, "transfer"),
             Body::ReturnReceipt(rr) => (rr.return_record, "return"),
@@ -200,7 +243,12 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
             }),
         }
     }
-    let mut investors: BTreeMap<BookId, InvestorLine> = roster
+    receipts
+}
+
+/// A line per investor group the roster registers, with nothing sent or received yet.
+fn investor_lines(roster: &Roster, genesis: &Genesis) -> BTreeMap<BookId, InvestorLine> {
+    roster
         .groups()
         .map(|g| {
             (
@@ -221,16 +269,44 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                 },
             )
         })
-        .collect();
-    let mut transfers = Vec::new();
-    for r in &records {
-        let Body::Transfer(t) = r.body() else {
-            continue;
-        };
-        let signed_by: Vec<_> = signers[&r.id()].iter().copied().collect();
-        let need = crate::view::quorum(genesis, &roster, r);
+        .collect()
+}
+
+/// The reconciliation as it is built, with what each step reads.
+struct Reconciling<'a> {
+    genesis: &'a Genesis,
+    roster: &'a Roster,
+    signers: HashMap<RecordId, BTreeSet<PublicKey>>,
+    receipts: HashMap<RecordId, &'a Record>,
+    now_ms: u64,
+    overdue_days: u32,
+    investors: BTreeMap<BookId, InvestorLine>,
+    transfers: Vec<TransferLine>,
+    returns: Vec<ReturnLine>,
+    reports: Vec<ReportLine>,
+    memberships: Vec<MembershipLine>,
+    anomalies: Vec<Anomaly>,
+}
+
+impl Reconciling<'_> {
+    /// The record's signatures, and how many it has and needs.
+    fn signatures(&self, r: &Record) -> (Vec<PublicKey>, u32, u32) {
+        let signed_by: Vec<_> = self.signers[&r.id()].iter().copied().collect();
         let have = signed_by.len() as u32;
-        let receipt = receipts.get(&r.id()).copied();
+        let need = crate::view::quorum(self.genesis, self.roster, r);
+        (signed_by, have, need)
+    }
+
+    fn group_name(&self, group: BookId) -> String {
+        self.roster
+            .group(group)
+            .map(|g| g.name.clone())
+            .unwrap_or_default()
+    }
+
+    fn transfer(&mut self, r: &Record, t: &Transfer) {
+        let (signed_by, have, need) = self.signatures(r);
+        let receipt = self.receipts.get(&r.id()).copied();
         let status = if have < need {
             TransferStatus::AwaitingApproval { have, need }
         } else if let Some(Body::Receipt(rc)) = receipt.map(Record::body) {
@@ -248,133 +324,134 @@ pub fn reconcile(book: &Book, now_ms: u64, overdue_days: u32) -> Reconciliation 
                 }
             }
         } else {
-            let age = now_ms.saturating_sub(r.time_ms()) / DAY_MS;
-            if age > u64::from(overdue_days) {
-                anomalies.push(Anomaly {
-                    kind: AnomalyKind::TransferOverdue,
-                    records: vec![r.id()],
-                    detail: format!(
-                        "transfer {} of {} ({} {}) sent {age} days ago has no receipt",
-                        r.id(),
-                        t.amount,
-                        t.channel,
-                        t.reference
-                    ),
-                });
-                TransferStatus::Overdue { days: age }
-            } else {
-                TransferStatus::Sent
-            }
+            self.unreceived(r, t)
         };
         if have >= need
-            && let Some(line) = investors.get_mut(&t.group)
+            && let Some(line) = self.investors.get_mut(&t.group)
         {
             line.sent.minor = line.sent.minor.saturating_add(t.amount.minor);
             if let Some(Body::Receipt(rc)) = receipt.map(Record::body) {
                 line.received.minor = line.received.minor.saturating_add(rc.received.minor);
             }
         }
-        transfers.push(TransferLine {
+        self.transfers.push(TransferLine {
             record: r.id(),
             time_ms: r.time_ms(),
             group: t.group,
-            group_name: roster
-                .group(t.group)
-                .map(|g| g.name.clone())
-                .unwrap_or_default(),
+            group_name: self.group_name(t.group),
             transfer: t.clone(),
             signed_by,
             status,
             receipt: receipt.map(Record::id),
         });
     }
-    let mut returns = Vec::new();
-    let mut reports = Vec::new();
-    let mut memberships = Vec::new();
-    for r in &records {
-        let signed_by: Vec<_> = signers[&r.id()].iter().copied().collect();
-        let have = signed_by.len() as u32;
-        let need = crate::view::quorum(genesis, &roster, r);
-        match r.body() {
-            Body::Return(ret) => {
-                let receipt = receipts.get(&r.id()).copied();
-                let status = if have < need {
-                    ReturnStatus::AwaitingApproval { have, need }
-                } else if let Some(received) = receipt.and_then(received_of) {
-                    ReturnStatus::Received { received }
-                } else {
-                    ReturnStatus::Paid
-                };
-                if have >= need
-                    && let Some(line) = investors.get_mut(&ret.group)
-                {
-                    line.returns_paid.minor =
-                        line.returns_paid.minor.saturating_add(ret.amount.minor);
-                    if let ReturnStatus::Received { received } = &status {
-                        line.returns_received.minor =
-                            line.returns_received.minor.saturating_add(received.minor);
-                    }
-                }
-                returns.push(ReturnLine {
-                    record: r.id(),
-                    time_ms: r.time_ms(),
-                    group_name: roster
-                        .group(ret.group)
-                        .map(|g| g.name.clone())
-                        .unwrap_or_default(),
-                    payment: ret.clone(),
-                    signed_by,
-                    status,
-                    receipt: receipt.map(Record::id),
-                    receipt_signer: receipt.map(Record::signer),
-                });
-            }
-            Body::Membership(m) => memberships.push(MembershipLine {
-                record: r.id(),
-                time_ms: r.time_ms(),
-                group_name: roster
-                    .group(m.group)
-                    .map(|g| g.name.clone())
-                    .unwrap_or_default(),
-                membership: m.clone(),
-                signed_by,
-                effective: have >= need,
-            }),
-            Body::Report(rep) => reports.push(ReportLine {
-                record: r.id(),
-                time_ms: r.time_ms(),
-                surplus: Money::new(
-                    rep.revenue.minor.saturating_sub(rep.costs.minor),
-                    rep.revenue.currency,
-                ),
-                report: rep.clone(),
-                signed_by,
-                effective: have >= need,
-            }),
-            _ => {}
+
+    /// A sent transfer with no receipt: overdue, and flagged, once older than the limit.
+    fn unreceived(&mut self, r: &Record, t: &Transfer) -> TransferStatus {
+        let age = self.now_ms.saturating_sub(r.time_ms()) / DAY_MS;
+        if age <= u64::from(self.overdue_days) {
+            return TransferStatus::Sent;
         }
+        self.anomalies.push(Anomaly {
+            kind: AnomalyKind::TransferOverdue,
+            records: vec![r.id()],
+            detail: format!(
+                "transfer {} of {} ({} {}) sent {age} days ago has no receipt",
+                r.id(),
+                t.amount,
+                t.channel,
+                t.reference
+            ),
+        });
+        TransferStatus::Overdue { days: age }
     }
-    let sum = |f: fn(&InvestorLine) -> i64| {
-        Money::new(
-            investors.values().map(f).fold(0i64, i64::saturating_add),
-            genesis.currency,
-        )
-    };
-    Reconciliation {
-        enterprise: genesis.enterprise.as_ref().map(|e| EnterpriseInfo {
-            name: genesis.name.clone(),
-            currency: genesis.currency,
-            country: e.country.clone(),
-            sector: e.sector.clone(),
-        }),
-        capital_received: Some(sum(|l| l.received.minor)),
-        returns_paid: Some(sum(|l| l.returns_paid.minor)),
-        memberships,
-        investors: investors.into_values().collect(),
-        transfers,
-        returns,
-        reports,
-        anomalies,
+
+    /// A return the cooperative pays a group, and the group's receipt of it.
+    fn payment(&mut self, r: &Record, ret: &Return) {
+        let (signed_by, have, need) = self.signatures(r);
+        let receipt = self.receipts.get(&r.id()).copied();
+        let status = if have < need {
+            ReturnStatus::AwaitingApproval { have, need }
+        } else if let Some(received) = receipt.and_then(received_of) {
+            ReturnStatus::Received { received }
+        } else {
+            ReturnStatus::Paid
+        };
+        if have >= need
+            && let Some(line) = self.investors.get_mut(&ret.group)
+        {
+            line.returns_paid.minor = line.returns_paid.minor.saturating_add(ret.amount.minor);
+            if let ReturnStatus::Received { received } = &status {
+                line.returns_received.minor =
+                    line.returns_received.minor.saturating_add(received.minor);
+            }
+        }
+        self.returns.push(ReturnLine {
+            record: r.id(),
+            time_ms: r.time_ms(),
+            group_name: self.group_name(ret.group),
+            payment: ret.clone(),
+            signed_by,
+            status,
+            receipt: receipt.map(Record::id),
+            receipt_signer: receipt.map(Record::signer),
+        });
+    }
+
+    fn membership(&mut self, r: &Record, m: &Membership) {
+        let (signed_by, have, need) = self.signatures(r);
+        self.memberships.push(MembershipLine {
+            record: r.id(),
+            time_ms: r.time_ms(),
+            group_name: self.group_name(m.group),
+            membership: m.clone(),
+            signed_by,
+            effective: have >= need,
+        });
+    }
+
+    fn report(&mut self, r: &Record, rep: &Report) {
+        let (signed_by, have, need) = self.signatures(r);
+        self.reports.push(ReportLine {
+            record: r.id(),
+            time_ms: r.time_ms(),
+            surplus: Money::new(
+                rep.revenue.minor.saturating_sub(rep.costs.minor),
+                rep.revenue.currency,
+            ),
+            report: rep.clone(),
+            signed_by,
+            effective: have >= need,
+        });
+    }
+
+    fn finish(self) -> Reconciliation {
+        let genesis = self.genesis;
+        let sum = |f: fn(&InvestorLine) -> i64| {
+            Money::new(
+                self.investors
+                    .values()
+                    .map(f)
+                    .fold(0i64, i64::saturating_add),
+                genesis.currency,
+            )
+        };
+        Reconciliation {
+            enterprise: genesis.enterprise.as_ref().map(|e| EnterpriseInfo {
+                name: genesis.name.clone(),
+                currency: genesis.currency,
+                country: e.country.clone(),
+                sector: e.sector.clone(),
+            }),
+            capital_received: Some(sum(|l| l.received.minor)),
+            returns_paid: Some(sum(|l| l.returns_paid.minor)),
+            memberships: self.memberships,
+            investors: self.investors.into_values().collect(),
+            transfers: self.transfers,
+            returns: self.returns,
+            reports: self.reports,
+            anomalies: self.anomalies,
+        }
     }
 }
 

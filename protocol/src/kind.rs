@@ -1,29 +1,37 @@
 //! Record kinds: what each kind of record says, who may sign it, and how many signatures it
 //! needs before it takes effect.
 //!
-//! A body is parsed into its typed form when the record is decoded, and checked for the limits
-//! a person could break (empty names, non-positive amounts, over-long text). A kind this build
-//! does not know is kept as [`Body::Unknown`] so that a newer node can federate with this one.
+//! [`Kind`] is the one table of what this build knows of each kind: its wire name, the roles
+//! that may sign it, its default quorum, and which books hold it. A body is parsed into its typed
+//! form when the record is decoded, and checked for the limits a person could break (empty
+//! names, non-positive amounts, over-long text). A kind this build does not know is kept as
+//! [`Body::Unknown`] so that a newer node can federate with this one.
 
-use crate::key::PublicKey;
-use crate::money::{Currency, Money};
+mod enterprise;
+mod limits;
+mod people;
+mod savings;
+mod shape;
+
+pub use enterprise::{
+    CoopMembers, Indicator, Investor, Jobs, Membership, Narrative, Period, Principle, Receipt,
+    Report, Return, ReturnReceipt, Transfer,
+};
+pub use limits::{
+    MAX_LIST_ITEMS, MAX_NAME_CHARS, MAX_NARRATIVE_CHARS, MAX_QUORUM, MAX_RATE_DECIMALS,
+    MAX_TEXT_CHARS, is_date,
+};
+pub use people::{MemberId, MemberIdError, Role};
+pub use savings::{
+    Approval, Contribution, Departure, Distribution, Enterprise, Genesis, Investment, Meeting,
+    MemberJoin, Officer, Reversal, RoleChange, Rules, Settlement, Share, StakeRule, Withdrawal,
+};
+
 use crate::record::RecordId;
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::collections::BTreeMap;
-use std::fmt;
+use std::convert::Infallible;
 use std::str::FromStr;
-
-/// Longest group name, alias, place or reason, in characters.
-pub const MAX_NAME_CHARS: usize = 80;
-/// Longest free text (reasons), in characters.
-pub const MAX_TEXT_CHARS: usize = 500;
-/// Most founding officers in a genesis record, and most attendees in a meeting.
-pub const MAX_LIST_ITEMS: usize = 100;
-/// Longest report narrative, in characters.
-pub const MAX_NARRATIVE_CHARS: usize = 4000;
-/// Highest quorum a book may set.
-pub const MAX_QUORUM: u32 = 9;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
@@ -55,158 +63,200 @@ pub enum BodyError {
     Peer(String),
 }
 
-/// A pseudonymous member id: 3 to 32 characters of lowercase letters, digits and `-`. It never
-/// carries personal data; the node keeps names and phone numbers in a local table that is never
-/// synced.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MemberId(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("member id {0:?} must be 3 to 32 characters of a-z, 0-9 and -")]
-pub struct MemberIdError(String);
-
-impl MemberId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl FromStr for MemberId {
-    type Err = MemberIdError;
-    fn from_str(s: &str) -> Result<Self, MemberIdError> {
-        let ok = (3..=32).contains(&s.len())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
-            Ok(MemberId(s.to_owned()))
-        } else {
-            Err(MemberIdError(s.chars().take(40).collect()))
-        }
-    }
-}
-impl fmt::Display for MemberId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for MemberId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MemberId({})", self.0)
-    }
-}
-impl Serialize for MemberId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-impl<'de> Deserialize<'de> for MemberId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// An officer's role in a savings book. Key holders are the modern form of the three padlock
-/// keys: they approve what takes money out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Treasurer,
-    Chair,
-    Secretary,
-    KeyHolder,
-    /// An officer of an investor group in an enterprise book, granted by an `investor` record
-    /// and holding it for that group only.
+/// A kind of record, as this build knows it. Records carry their kind as a wire name; this is
+/// its typed reading, so that a misspelt kind in the code is a compile error rather than a kind
+/// any officer may sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Genesis,
+    MemberJoin,
+    RoleGrant,
+    RoleRevoke,
+    Meeting,
+    Contribution,
+    Withdrawal,
+    Approval,
+    Reversal,
+    Share,
+    Unshare,
     Investor,
+    Transfer,
+    Receipt,
+    Report,
+    Return,
+    ReturnReceipt,
+    Distribution,
+    Departure,
+    Membership,
+    Investment,
+    /// A kind this build does not know. Any role may sign it and its quorum is 1, so that a
+    /// newer node's records are kept and synced by this one (SPEC section 4, "any other").
+    Unknown,
 }
 
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Treasurer,
-        Role::Chair,
-        Role::Secretary,
-        Role::KeyHolder,
-        Role::Investor,
+/// Which books may hold a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Books {
+    /// Savings and enterprise books alike.
+    Any,
+    /// Only a savings book: what the group does with its members' money.
+    Savings,
+    /// Only an enterprise book: the cooperative's side, and its investor groups'.
+    Enterprise,
+}
+
+/// One row of the kind table.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    name: Option<&'static str>,
+    signers: &'static [Role],
+    quorum: u32,
+    fixed: Option<&'static str>,
+    books: Books,
+}
+
+impl Row {
+    const fn new(name: &'static str, signers: &'static [Role], quorum: u32, books: Books) -> Row {
+        Row {
+            name: Some(name),
+            signers,
+            quorum,
+            fixed: None,
+            books,
+        }
+    }
+
+    const fn fixed(self, why: &'static str) -> Row {
+        Row {
+            fixed: Some(why),
+            ..self
+        }
+    }
+}
+
+const OFFICERS: &[Role] = &[Role::Treasurer, Role::Chair, Role::Secretary];
+const TREASURER: &[Role] = &[Role::Treasurer];
+/// An investor group's officers, for the records they sign for their group; which group,
+/// validation checks.
+const INVESTOR: &[Role] = &[Role::Investor];
+const ANY_ROLE: &[Role] = &[
+    Role::Treasurer,
+    Role::Chair,
+    Role::Secretary,
+    Role::KeyHolder,
+    Role::Investor,
+];
+
+impl Kind {
+    /// Every kind this build knows, in the order of the table.
+    pub const KNOWN: [Kind; 21] = [
+        Kind::Genesis,
+        Kind::MemberJoin,
+        Kind::RoleGrant,
+        Kind::RoleRevoke,
+        Kind::Meeting,
+        Kind::Contribution,
+        Kind::Withdrawal,
+        Kind::Approval,
+        Kind::Reversal,
+        Kind::Share,
+        Kind::Unshare,
+        Kind::Investor,
+        Kind::Transfer,
+        Kind::Receipt,
+        Kind::Report,
+        Kind::Return,
+        Kind::ReturnReceipt,
+        Kind::Distribution,
+        Kind::Departure,
+        Kind::Membership,
+        Kind::Investment,
     ];
 
-    pub fn as_str(&self) -> &'static str {
+    /// The table: everything the protocol says of a kind apart from its body, in one place.
+    const fn row(self) -> Row {
+        use Books::{Any, Enterprise, Savings};
         match self {
-            Role::Treasurer => "treasurer",
-            Role::Chair => "chair",
-            Role::Secretary => "secretary",
-            Role::KeyHolder => "key_holder",
-            Role::Investor => "investor",
+            // A genesis is checked against the officers it names, not a roster, so its signer
+            // roles are never asked; it keeps the unknown kinds' answer.
+            Kind::Genesis => Row::new("genesis", ANY_ROLE, 1, Any)
+                .fixed("a genesis founds the book and takes effect alone"),
+            Kind::MemberJoin => Row::new("member_join", OFFICERS, 1, Any),
+            Kind::RoleGrant => Row::new("role_grant", OFFICERS, 2, Any),
+            Kind::RoleRevoke => Row::new("role_revoke", OFFICERS, 2, Any),
+            Kind::Meeting => Row::new("meeting", OFFICERS, 1, Any),
+            Kind::Contribution => Row::new("contribution", OFFICERS, 1, Any),
+            Kind::Withdrawal => Row::new("withdrawal", TREASURER, 2, Any),
+            Kind::Approval => {
+                Row::new("approval", ANY_ROLE, 1, Any).fixed("an approval is one signature")
+            }
+            Kind::Reversal => Row::new("reversal", OFFICERS, 2, Any),
+            Kind::Share => Row::new("share", OFFICERS, 2, Any),
+            Kind::Unshare => Row::new("unshare", OFFICERS, 1, Any),
+            Kind::Investor => Row::new("investor", OFFICERS, 2, Enterprise),
+            Kind::Transfer => Row::new("transfer", INVESTOR, 2, Enterprise)
+                .fixed("a transfer takes the quorum its investor group registered"),
+            Kind::Receipt => Row::new("receipt", TREASURER, 1, Enterprise),
+            Kind::Report => Row::new("report", OFFICERS, 2, Enterprise),
+            Kind::Return => Row::new("return", TREASURER, 2, Enterprise),
+            Kind::ReturnReceipt => Row::new("return_receipt", INVESTOR, 1, Enterprise),
+            Kind::Distribution => Row::new("distribution", TREASURER, 2, Savings),
+            Kind::Departure => Row::new("departure", TREASURER, 2, Savings),
+            Kind::Membership => Row::new("membership", OFFICERS, 2, Enterprise),
+            Kind::Investment => Row::new("investment", TREASURER, 2, Savings),
+            Kind::Unknown => Row {
+                name: None,
+                signers: ANY_ROLE,
+                quorum: 1,
+                fixed: None,
+                books: Any,
+            },
         }
     }
-}
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
+    /// The kind a wire name names; [`Kind::Unknown`] for a name this build does not know.
+    pub fn of(name: &str) -> Kind {
+        Kind::KNOWN
             .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "role {s:?} is not one of treasurer, chair, secretary, key_holder, investor"
-                )
-            })
+            .find(|k| k.as_str() == Some(name))
+            .unwrap_or(Kind::Unknown)
+    }
+
+    /// The wire name, or `None` for [`Kind::Unknown`], whose name is whatever its record says
+    /// (`Body::kind` and `Record::kind` keep it).
+    pub const fn as_str(self) -> Option<&'static str> {
+        self.row().name
+    }
+
+    /// Which roles may sign a record of this kind. Unknown kinds may be signed by any officer,
+    /// so that they are kept and synced between versions.
+    pub const fn signers(self) -> &'static [Role] {
+        self.row().signers
+    }
+
+    /// The default number of distinct officer signatures a record of this kind needs, the
+    /// record's own signature included; a book's rules may set another (see [`Rules::quorum`]).
+    pub const fn default_quorum(self) -> u32 {
+        self.row().quorum
+    }
+
+    /// Why a genesis may not set the quorum of this kind, if it may not: a genesis takes effect
+    /// alone, an approval is one signature, and a transfer's quorum is its investor group's.
+    pub const fn fixed_quorum(self) -> Option<&'static str> {
+        self.row().fixed
+    }
+
+    /// Which books may hold a record of this kind.
+    pub const fn books(self) -> Books {
+        self.row().books
     }
 }
 
-/// Which roles may sign a record of `kind`. Unknown kinds may be signed by any officer, so that
-/// they are kept and synced between versions.
-pub fn signer_roles(kind: &str) -> &'static [Role] {
-    const OFFICERS: &[Role] = &[Role::Treasurer, Role::Chair, Role::Secretary];
-    const ANY: &[Role] = &[
-        Role::Treasurer,
-        Role::Chair,
-        Role::Secretary,
-        Role::KeyHolder,
-        Role::Investor,
-    ];
-    match kind {
-        "withdrawal" | "receipt" | "return" | "distribution" | "departure" | "investment" => {
-            &[Role::Treasurer]
-        }
-        // An investor group's officers acknowledge its returns; which group, validation checks.
-        "return_receipt" => &[Role::Investor],
-        "report" => OFFICERS,
-        // An investor group's officers move its money; which group, validation checks.
-        "transfer" => &[Role::Investor],
-        "investor" | "membership" => OFFICERS,
-        "approval" => ANY,
-        "member_join" | "role_grant" | "role_revoke" | "meeting" | "contribution" | "reversal"
-        | "share" | "unshare" => OFFICERS,
-        _ => ANY,
-    }
-}
-
-/// The default number of distinct officer signatures a record of `kind` needs, the record's own
-/// signature included.
-/// Why a genesis may not set the quorum of `kind`, if it may not: a genesis takes effect alone,
-/// an approval is one signature, and a transfer's quorum is its investor group's.
-pub fn fixed_quorum(kind: &str) -> Option<&'static str> {
-    match kind {
-        "genesis" => Some("a genesis founds the book and takes effect alone"),
-        "approval" => Some("an approval is one signature"),
-        "transfer" => Some("a transfer takes the quorum its investor group registered"),
-        _ => None,
-    }
-}
-
-pub fn default_quorum(kind: &str) -> u32 {
-    match kind {
-        "withdrawal" | "role_grant" | "role_revoke" | "reversal" | "share" | "investor"
-        | "transfer" | "report" | "return" | "distribution" | "departure" | "membership"
-        | "investment" => 2,
-        _ => 1,
+impl FromStr for Kind {
+    type Err = Infallible;
+    /// Never fails: a name this build does not know is [`Kind::Unknown`].
+    fn from_str(name: &str) -> Result<Kind, Infallible> {
+        Ok(Kind::of(name))
     }
 }
 
@@ -241,342 +291,43 @@ pub enum Body {
     },
 }
 
-/// Founds a savings book.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Genesis {
-    pub name: String,
-    pub currency: Currency,
-    pub rules: Rules,
-    pub officers: Vec<Officer>,
-    /// Present when the book is an enterprise book: a home-country cooperative's enterprise,
-    /// whose officers are the cooperative's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<Enterprise>,
-}
-
-/// What an enterprise book's genesis says of the enterprise.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Enterprise {
-    /// ISO 3166-1 alpha-2, upper case: `PH`, `ID`, `BD`.
-    pub country: String,
-    /// What it does, in a few words: "organic rice farming".
-    pub sector: String,
-}
-
-/// An investor group registered in an enterprise book by the cooperative's officers: the
-/// savings book that invests, and the keys of its officers, who sign its transfers there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Investor {
-    pub group: crate::record::BookId,
-    pub name: String,
-    /// The group's currency; its transfers are in it.
-    pub currency: Currency,
-    pub officers: Vec<PublicKey>,
-    /// Signatures of the group's officers a transfer needs (the group's own rule).
-    pub quorum: u32,
-}
-
-/// Money an investor group sends to the enterprise, recorded by the group's officers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transfer {
-    pub group: crate::record::BookId,
-    /// What leaves the group, in the group's currency.
-    pub amount: Money,
-    /// Fees the group pays on top or out of it, in the group's currency.
-    pub fee: Money,
-    /// Units of the enterprise's currency per unit of the group's, as a decimal text with at
-    /// most 8 decimals ("7.185"); never a float.
-    pub rate: String,
-    /// Where the rate came from ("BSP reference rate 2026-11-27", "remittance quote").
-    pub rate_source: String,
-    /// What should arrive, in the enterprise's currency.
-    pub expected: Money,
-    /// How it is sent ("bank remittance", "GCash"), and the channel's reference.
-    pub channel: String,
-    pub reference: String,
-}
-
-/// A period's report from the cooperative, signed by its officers. The surplus is not stored:
-/// it is revenue minus costs, so it can never disagree with them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    pub period: Period,
-    /// In the enterprise's currency.
-    pub revenue: Money,
-    pub costs: Money,
-    pub jobs: Jobs,
-    pub members: CoopMembers,
-    /// Social and ecological indicators, each tied to a programme principle so that
-    /// enterprises and periods compare.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub indicators: Vec<Indicator>,
-    pub narrative: Narrative,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Period {
-    pub from: String,
-    pub to: String,
-}
-
-/// Jobs the enterprise provides, counted by gender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jobs {
-    pub women: u32,
-    pub men: u32,
-}
-
-/// The cooperative's members, and the returning migrants among them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CoopMembers {
-    pub total: u32,
-    pub returnees: u32,
-}
-
-/// The programme's principles, by which indicators are grouped and compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Principle {
-    Viability,
-    GenderEquality,
-    EcologicalSustainability,
-    SocialJustice,
-}
-
-/// One measured indicator: `value` × 10^−`decimals` `unit` ("organic_hectares", 1250, 2, "ha"
-/// is 12.50 ha). Names are snake_case, so the same indicator compares across enterprises.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Indicator {
-    pub principle: Principle,
-    pub name: String,
-    pub value: i64,
-    pub decimals: u32,
-    pub unit: String,
-}
-
-/// Free text in the cooperative's language (a BCP 47 tag such as `fil`, `id`, `bn`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Narrative {
-    pub language: String,
-    pub text: String,
-}
-
-/// A return the cooperative pays an investor group, signed by its treasurer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Return {
-    pub group: crate::record::BookId,
-    /// In the enterprise's currency.
-    pub amount: Money,
-    pub channel: String,
-    pub reference: String,
-}
-
-/// An investor group's officer acknowledges a return with what arrived, in the group's
-/// currency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReturnReceipt {
-    #[serde(rename = "return")]
-    pub return_record: RecordId,
-    pub received: Money,
-}
-
-/// The cooperative's treasurer acknowledges a transfer with what actually arrived.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    pub transfer: RecordId,
-    pub received: Money,
-}
-
-/// A book's rules. Every quorum not named takes [`default_quorum`].
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct Rules {
-    #[serde(default)]
-    pub quorum: BTreeMap<String, u32>,
-    /// What decides a member's stake when a return is distributed; absent means
-    /// [`StakeRule::Balance`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stake: Option<StakeRule>,
-}
-
-/// What decides a member's stake in a distribution of returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StakeRule {
-    /// Her balance just before the distribution.
-    #[default]
-    Balance,
-    /// The sum of her effective contributions before the distribution.
-    Contributions,
-}
-
-/// A return received from an enterprise, shared among the members in proportion to their
-/// stakes (the book's [`StakeRule`]); the shares are worked out by [`crate::allocate`], so the
-/// record carries only the total.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Distribution {
-    /// The enterprise book, and the return record in it, that this distributes.
-    pub enterprise: crate::record::BookId,
-    #[serde(rename = "return")]
-    pub return_record: RecordId,
-    /// In the savings book's currency.
-    pub amount: Money,
-}
-
-/// How a departing member's stake is settled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Settlement {
-    /// Her balance is paid out to her from the group's cash.
-    Payout,
-    /// Her balance becomes membership of the home cooperative, out of the group's investment
-    /// in its enterprise; no cash moves.
-    Conversion,
-}
-
-/// A member leaves the group (reintegration: she goes home). Her balance, `amount`, is settled
-/// by a payout or converted into membership of the cooperative of the enterprise book
-/// `enterprise` (present exactly for conversions), which records its side as a [`Membership`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Departure {
-    pub member: MemberId,
-    /// Her whole balance, in the savings book's currency.
-    pub amount: Money,
-    pub settlement: Settlement,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enterprise: Option<crate::record::BookId>,
-}
-
-/// The cooperative admits a returning member of an investor group whose stake the group
-/// converted: its side of a conversion [`Departure`], which it names by record id (that record
-/// lives in the group's savings book, not in this one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Membership {
-    pub group: crate::record::BookId,
-    pub departure: RecordId,
-    pub member: MemberId,
-    /// The stake converted, in the group's currency, as the departure says.
-    pub stake: Money,
-    /// Her membership capital, in the enterprise's currency, and the rate used.
-    pub capital: Money,
-    pub rate: String,
-}
-
-/// The group accepts an enterprise book as one it invests in. Until an effective investment
-/// record names an enterprise book and the investor registration in it, that book moves none of
-/// the group's money in any view: a registration is signed by the cooperative alone, so it
-/// cannot commit the group. A registration made again (new officers, say) needs a new
-/// acceptance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Investment {
-    /// The enterprise book.
-    pub enterprise: crate::record::BookId,
-    /// The investor record in it that registers this group, as the group's officers read it.
-    pub registration: RecordId,
-}
-
-impl Rules {
-    /// The quorum of `kind`. An approval is itself a signature and always has quorum 1.
-    pub fn quorum(&self, kind: &str) -> u32 {
-        if kind == "approval" {
-            return 1;
-        }
-        self.quorum
-            .get(kind)
-            .copied()
-            .unwrap_or_else(|| default_quorum(kind))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Officer {
-    pub key: PublicKey,
-    pub roles: Vec<Role>,
-}
-
-/// A member joins. `key` is her own signer key, if she has one, so she can read her statement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemberJoin {
-    pub member: MemberId,
-    pub alias: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<PublicKey>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RoleChange {
-    pub key: PublicKey,
-    pub role: Role,
-}
-
-/// A meeting; its record id is the meeting id that contributions name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Meeting {
-    pub date: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub place: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attendance: Vec<MemberId>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Contribution {
-    pub member: MemberId,
-    pub amount: Money,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub meeting: Option<RecordId>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Withdrawal {
-    pub member: MemberId,
-    pub amount: Money,
-    pub reason: String,
-}
-
-/// A further officer's signature on another record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Approval {
-    pub record: RecordId,
-}
-
-/// Cancels another record's effect. Records are never edited or deleted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reversal {
-    pub record: RecordId,
-    pub reason: String,
-}
-
-/// Names a partner node (by libp2p PeerId) that may replicate this book, or no longer may.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Share {
-    pub peer: String,
-}
-
 impl Body {
+    /// The kind's wire name; an unknown kind's is the one its record carried.
     pub fn kind(&self) -> &str {
         match self {
-            Body::Genesis(_) => "genesis",
-            Body::MemberJoin(_) => "member_join",
-            Body::RoleGrant(_) => "role_grant",
-            Body::RoleRevoke(_) => "role_revoke",
-            Body::Meeting(_) => "meeting",
-            Body::Contribution(_) => "contribution",
-            Body::Withdrawal(_) => "withdrawal",
-            Body::Approval(_) => "approval",
-            Body::Reversal(_) => "reversal",
-            Body::Share(_) => "share",
-            Body::Unshare(_) => "unshare",
-            Body::Investor(_) => "investor",
-            Body::Transfer(_) => "transfer",
-            Body::Receipt(_) => "receipt",
-            Body::Report(_) => "report",
-            Body::Return(_) => "return",
-            Body::ReturnReceipt(_) => "return_receipt",
-            Body::Distribution(_) => "distribution",
-            Body::Departure(_) => "departure",
-            Body::Membership(_) => "membership",
-            Body::Investment(_) => "investment",
             Body::Unknown { kind, .. } => kind,
+            known => known
+                .typed_kind()
+                .as_str()
+                .expect("every body but Unknown has a kind this build knows"),
+        }
+    }
+
+    /// The kind, typed.
+    pub fn typed_kind(&self) -> Kind {
+        match self {
+            Body::Genesis(_) => Kind::Genesis,
+            Body::MemberJoin(_) => Kind::MemberJoin,
+            Body::RoleGrant(_) => Kind::RoleGrant,
+            Body::RoleRevoke(_) => Kind::RoleRevoke,
+            Body::Meeting(_) => Kind::Meeting,
+            Body::Contribution(_) => Kind::Contribution,
+            Body::Withdrawal(_) => Kind::Withdrawal,
+            Body::Approval(_) => Kind::Approval,
+            Body::Reversal(_) => Kind::Reversal,
+            Body::Share(_) => Kind::Share,
+            Body::Unshare(_) => Kind::Unshare,
+            Body::Investor(_) => Kind::Investor,
+            Body::Transfer(_) => Kind::Transfer,
+            Body::Receipt(_) => Kind::Receipt,
+            Body::Report(_) => Kind::Report,
+            Body::Return(_) => Kind::Return,
+            Body::ReturnReceipt(_) => Kind::ReturnReceipt,
+            Body::Distribution(_) => Kind::Distribution,
+            Body::Departure(_) => Kind::Departure,
+            Body::Membership(_) => Kind::Membership,
+            Body::Investment(_) => Kind::Investment,
+            Body::Unknown { .. } => Kind::Unknown,
         }
     }
 
@@ -631,438 +382,45 @@ impl Body {
             }
             serde_json::from_value(v).map_err(|e| BodyError::Json(e.to_string()))
         }
-        let body = match kind {
-            "genesis" => Body::Genesis(parse(value)?),
-            "member_join" => Body::MemberJoin(parse(value)?),
-            "role_grant" => Body::RoleGrant(parse(value)?),
-            "role_revoke" => Body::RoleRevoke(parse(value)?),
-            "meeting" => Body::Meeting(parse(value)?),
-            "contribution" => Body::Contribution(parse(value)?),
-            "withdrawal" => Body::Withdrawal(parse(value)?),
-            "approval" => Body::Approval(parse(value)?),
-            "reversal" => Body::Reversal(parse(value)?),
-            "share" => Body::Share(parse(value)?),
-            "unshare" => Body::Unshare(parse(value)?),
-            "investor" => Body::Investor(parse(value)?),
-            "transfer" => Body::Transfer(parse(value)?),
-            "receipt" => Body::Receipt(parse(value)?),
-            "report" => Body::Report(parse(value)?),
-            "return" => Body::Return(parse(value)?),
-            "return_receipt" => Body::ReturnReceipt(parse(value)?),
-            "distribution" => Body::Distribution(parse(value)?),
-            "departure" => Body::Departure(parse(value)?),
-            "membership" => Body::Membership(parse(value)?),
-            "investment" => Body::Investment(parse(value)?),
-            other => Body::Unknown {
-                kind: other.to_owned(),
+        let body = match Kind::of(kind) {
+            Kind::Genesis => Body::Genesis(parse(value)?),
+            Kind::MemberJoin => Body::MemberJoin(parse(value)?),
+            Kind::RoleGrant => Body::RoleGrant(parse(value)?),
+            Kind::RoleRevoke => Body::RoleRevoke(parse(value)?),
+            Kind::Meeting => Body::Meeting(parse(value)?),
+            Kind::Contribution => Body::Contribution(parse(value)?),
+            Kind::Withdrawal => Body::Withdrawal(parse(value)?),
+            Kind::Approval => Body::Approval(parse(value)?),
+            Kind::Reversal => Body::Reversal(parse(value)?),
+            Kind::Share => Body::Share(parse(value)?),
+            Kind::Unshare => Body::Unshare(parse(value)?),
+            Kind::Investor => Body::Investor(parse(value)?),
+            Kind::Transfer => Body::Transfer(parse(value)?),
+            Kind::Receipt => Body::Receipt(parse(value)?),
+            Kind::Report => Body::Report(parse(value)?),
+            Kind::Return => Body::Return(parse(value)?),
+            Kind::ReturnReceipt => Body::ReturnReceipt(parse(value)?),
+            Kind::Distribution => Body::Distribution(parse(value)?),
+            Kind::Departure => Body::Departure(parse(value)?),
+            Kind::Membership => Body::Membership(parse(value)?),
+            Kind::Investment => Body::Investment(parse(value)?),
+            Kind::Unknown => Body::Unknown {
+                kind: kind.to_owned(),
                 body: value,
             },
         };
         if !matches!(body, Body::Unknown { .. }) {
-            same_shape(&original, &body.to_value(), "body")?;
+            shape::same_shape(&original, &body.to_value(), "body")?;
         }
         body.check()?;
         Ok(body)
-    }
-
-    /// Checks the limits a body's fields must keep.
-    fn check(&self) -> Result<(), BodyError> {
-        match self {
-            Body::Genesis(g) => check_genesis(g)?,
-            Body::MemberJoin(m) => text(&m.alias, "alias", MAX_NAME_CHARS)?,
-            Body::Meeting(m) => {
-                date(&m.date)?;
-                if let Some(place) = &m.place {
-                    text(place, "place", MAX_NAME_CHARS)?;
-                }
-                list(m.attendance.len(), "attendance")?;
-            }
-            Body::Contribution(c) => positive(c.amount.minor)?,
-            Body::Withdrawal(w) => {
-                positive(w.amount.minor)?;
-                text(&w.reason, "reason", MAX_TEXT_CHARS)?;
-            }
-            Body::Reversal(r) => text(&r.reason, "reason", MAX_TEXT_CHARS)?,
-            Body::Share(s) | Body::Unshare(s) => peer_id(&s.peer)?,
-            Body::RoleGrant(g) if g.role == Role::Investor => {
-                return Err(BodyError::Json(
-                    "the investor role is granted by an investor record, which names the group"
-                        .into(),
-                ));
-            }
-            Body::Investor(i) => {
-                text(&i.name, "name", MAX_NAME_CHARS)?;
-                if i.officers.is_empty() {
-                    return Err(BodyError::Empty { field: "officers" });
-                }
-                list(i.officers.len(), "officers")?;
-                if !(1..=MAX_QUORUM).contains(&i.quorum) {
-                    return Err(BodyError::Quorum {
-                        kind: "transfer".into(),
-                        quorum: i.quorum,
-                        max: MAX_QUORUM,
-                    });
-                }
-                let mut keys = i.officers.clone();
-                keys.sort();
-                keys.dedup();
-                if i.quorum as usize > keys.len() {
-                    return Err(BodyError::QuorumUnreachable {
-                        kind: "transfer".into(),
-                        quorum: i.quorum,
-                        officers: keys.len(),
-                    });
-                }
-            }
-            Body::Transfer(t) => {
-                positive(t.amount.minor)?;
-                if t.fee.minor < 0 {
-                    return Err(BodyError::Json(format!(
-                        "fee must not be negative, got {}",
-                        t.fee
-                    )));
-                }
-                if t.fee.currency != t.amount.currency {
-                    return Err(BodyError::Json(format!(
-                        "fee is in {} but the amount is in {}; both are in the group's currency",
-                        t.fee.currency, t.amount.currency
-                    )));
-                }
-                positive(t.expected.minor)?;
-                rate(&t.rate)?;
-                text(&t.rate_source, "rate_source", MAX_NAME_CHARS)?;
-                text(&t.channel, "channel", MAX_NAME_CHARS)?;
-                text(&t.reference, "reference", MAX_NAME_CHARS)?;
-            }
-            Body::Receipt(r) => positive(r.received.minor)?,
-            Body::ReturnReceipt(r) => positive(r.received.minor)?,
-            Body::Distribution(d) => positive(d.amount.minor)?,
-            Body::Departure(d) => {
-                if d.amount.minor < 0 {
-                    return Err(BodyError::Json(format!(
-                        "amount must not be negative, got {}",
-                        d.amount
-                    )));
-                }
-                match (d.settlement, d.enterprise) {
-                    (Settlement::Conversion, None) => {
-                        return Err(BodyError::Json(
-                            "a conversion names the enterprise book whose cooperative she joins"
-                                .into(),
-                        ));
-                    }
-                    (Settlement::Payout, Some(_)) => {
-                        return Err(BodyError::Json(
-                            "a payout names no enterprise; a conversion does".into(),
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            Body::Membership(m) => {
-                positive(m.stake.minor)?;
-                positive(m.capital.minor)?;
-                rate(&m.rate)?;
-            }
-            Body::Return(r) => {
-                positive(r.amount.minor)?;
-                text(&r.channel, "channel", MAX_NAME_CHARS)?;
-                text(&r.reference, "reference", MAX_NAME_CHARS)?;
-            }
-            Body::Report(r) => {
-                date(&r.period.from)?;
-                date(&r.period.to)?;
-                if r.period.from > r.period.to {
-                    return Err(BodyError::Json(format!(
-                        "period ends ({}) before it starts ({})",
-                        r.period.to, r.period.from
-                    )));
-                }
-                for (field, m) in [("revenue", r.revenue), ("costs", r.costs)] {
-                    if m.minor < 0 {
-                        return Err(BodyError::Json(format!("{field} must not be negative")));
-                    }
-                }
-                if r.costs.currency != r.revenue.currency {
-                    return Err(BodyError::Json(
-                        "revenue and costs must be in the same currency".into(),
-                    ));
-                }
-                if r.members.returnees > r.members.total {
-                    return Err(BodyError::Json(format!(
-                        "{} returnees among {} members",
-                        r.members.returnees, r.members.total
-                    )));
-                }
-                list(r.indicators.len(), "indicators")?;
-                for i in &r.indicators {
-                    let ok = !i.name.is_empty()
-                        && i.name.len() <= 40
-                        && i.name
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-                    if !ok {
-                        return Err(BodyError::Json(format!(
-                            "indicator name {:?} is not snake_case (a-z, 0-9, _; at most 40)",
-                            i.name
-                        )));
-                    }
-                    if i.decimals > 6 {
-                        return Err(BodyError::Json(format!(
-                            "indicator {} has {} decimals; at most 6",
-                            i.name, i.decimals
-                        )));
-                    }
-                    text(&i.unit, "unit", MAX_NAME_CHARS)?;
-                }
-                let tag = &r.narrative.language;
-                if tag.is_empty()
-                    || tag.len() > 16
-                    || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                {
-                    return Err(BodyError::Json(format!(
-                        "narrative language {tag:?} is not a language tag like fil"
-                    )));
-                }
-                text(&r.narrative.text, "narrative", MAX_NARRATIVE_CHARS)?;
-            }
-            Body::RoleGrant(_)
-            | Body::RoleRevoke(_)
-            | Body::Approval(_)
-            | Body::Investment(_)
-            | Body::Unknown { .. } => {}
-        }
-        Ok(())
-    }
-}
-
-/// A genesis names its book, its officers (at least a treasurer), and quorums that can be
-/// reached by the officers it names.
-fn check_genesis(g: &Genesis) -> Result<(), BodyError> {
-    text(&g.name, "name", MAX_NAME_CHARS)?;
-    if let Some(e) = &g.enterprise {
-        let b = e.country.as_bytes();
-        if b.len() != 2 || !b.iter().all(u8::is_ascii_uppercase) {
-            return Err(BodyError::Json(format!(
-                "country {:?} is not an ISO 3166 code like PH",
-                e.country
-            )));
-        }
-        text(&e.sector, "sector", MAX_NAME_CHARS)?;
-    }
-    if g.officers.is_empty() {
-        return Err(BodyError::Empty { field: "officers" });
-    }
-    list(g.officers.len(), "officers")?;
-    let mut keys: Vec<_> = g.officers.iter().map(|o| o.key).collect();
-    keys.sort();
-    keys.dedup();
-    if !g
-        .officers
-        .iter()
-        .any(|o| o.roles.contains(&Role::Treasurer))
-    {
-        return Err(BodyError::NoTreasurer);
-    }
-    for (kind, &quorum) in &g.rules.quorum {
-        if let Some(why) = fixed_quorum(kind) {
-            return Err(BodyError::Json(format!(
-                "rules.quorum cannot name {kind}: {why}"
-            )));
-        }
-        if !(1..=MAX_QUORUM).contains(&quorum) {
-            return Err(BodyError::Quorum {
-                kind: kind.clone(),
-                quorum,
-                max: MAX_QUORUM,
-            });
-        }
-    }
-    // A quorum larger than the founding officers could never be reached, because
-    // adding officers itself needs the role_grant quorum. Every kind this book may
-    // hold whose quorum is above 1 counts, named or by default.
-    let book_kinds: &[&str] = if g.enterprise.is_some() {
-        &["investor", "report", "return", "membership"]
-    } else {
-        &["distribution", "departure", "investment"]
-    };
-    for kind in [
-        "role_grant",
-        "withdrawal",
-        "role_revoke",
-        "reversal",
-        "share",
-    ]
-    .iter()
-    .chain(book_kinds)
-    .map(|k| (*k).to_owned())
-    .chain(g.rules.quorum.keys().cloned())
-    {
-        let quorum = g.rules.quorum(&kind);
-        if quorum as usize > keys.len() {
-            return Err(BodyError::QuorumUnreachable {
-                kind,
-                quorum,
-                officers: keys.len(),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn text(s: &str, field: &'static str, max: usize) -> Result<(), BodyError> {
-    if s.trim().is_empty() {
-        return Err(BodyError::Empty { field });
-    }
-    if s.chars().count() > max {
-        return Err(BodyError::TooLong { field, max });
-    }
-    Ok(())
-}
-
-fn list(len: usize, field: &'static str) -> Result<(), BodyError> {
-    if len > MAX_LIST_ITEMS {
-        return Err(BodyError::TooMany {
-            field,
-            max: MAX_LIST_ITEMS,
-        });
-    }
-    Ok(())
-}
-
-/// Most decimals an exchange rate may carry.
-pub const MAX_RATE_DECIMALS: usize = 8;
-
-/// A positive decimal written plainly: digits, then optionally `.` and 1 to 8 digits, without
-/// needless leading zeros ("7.185", "0.0191", "58").
-fn rate(s: &str) -> Result<(), BodyError> {
-    let bad = || {
-        BodyError::Json(format!(
-            "rate {s:?} is not a positive decimal like 7.185 (at most {MAX_RATE_DECIMALS} decimals)"
-        ))
-    };
-    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole)
-        || (whole.len() > 1 && whole.starts_with('0'))
-        || whole.len() > 12
-        || (s.contains('.') && (!digits(frac) || frac.len() > MAX_RATE_DECIMALS))
-        || s.bytes().all(|b| b == b'0' || b == b'.')
-    {
-        return Err(bad());
-    }
-    Ok(())
-}
-
-fn positive(minor: i64) -> Result<(), BodyError> {
-    if minor <= 0 {
-        return Err(BodyError::NotPositive(minor));
-    }
-    Ok(())
-}
-
-/// Whether `s` is a date as records write them: `YYYY-MM-DD`.
-pub fn is_date(s: &str) -> bool {
-    date(s).is_ok()
-}
-
-/// A real calendar date of the proleptic Gregorian calendar, written `YYYY-MM-DD` (years 0000
-/// to 9999): `2027-02-29` is refused, `2028-02-29` is not.
-fn date(s: &str) -> Result<(), BodyError> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let shaped = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && digits(0..4)
-        && digits(5..7)
-        && digits(8..10);
-    let number = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
-    let ok = shaped && {
-        let (year, month, day) = (number(0..4), number(5..7), number(8..10));
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => 0,
-        };
-        (1..=days).contains(&day)
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(BodyError::Date(s.chars().take(20).collect()))
-    }
-}
-
-/// A libp2p PeerId in its usual text form: base58btc, 46 to 60 characters for the key types
-/// libp2p uses. The protocol crate does not parse the multihash; the node does.
-fn peer_id(s: &str) -> Result<(), BodyError> {
-    const BASE58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    if (40..=128).contains(&s.len()) && s.bytes().all(|b| BASE58.contains(&b)) {
-        Ok(())
-    } else {
-        Err(BodyError::Peer(s.chars().take(130).collect()))
-    }
-}
-
-/// Whether `value` is `null` or holds one at any depth.
-fn holds_null(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Array(items) => items.iter().any(holds_null),
-        Value::Object(map) => map.values().any(holds_null),
-        _ => false,
-    }
-}
-
-/// Refuses a body whose JSON has another shape than its typed reading: serde would also read a
-/// struct written as an array of its fields, or a role written as `{"treasurer": null}`, which
-/// would give one body several spellings (and readers that differ on them). Members the typed
-/// form does not have are allowed (SPEC section 4 keeps them), but never as `null`.
-fn same_shape(given: &Value, typed: &Value, at: &str) -> Result<(), BodyError> {
-    let wrong = |what: &str| BodyError::Json(format!("{at} must be {what}"));
-    match typed {
-        Value::Object(fields) => {
-            let Value::Object(given) = given else {
-                return Err(wrong("an object"));
-            };
-            for (name, value) in given {
-                match fields.get(name) {
-                    Some(t) => same_shape(value, t, &format!("{at}.{name}"))?,
-                    None if holds_null(value) => {
-                        return Err(BodyError::Json(format!(
-                            "{at}.{name} is or holds null; a record never holds null, at any depth"
-                        )));
-                    }
-                    None => {}
-                }
-            }
-            Ok(())
-        }
-        Value::Array(items) => {
-            let Value::Array(given) = given else {
-                return Err(wrong("an array"));
-            };
-            if given.len() != items.len() {
-                return Err(wrong("an array of the same length"));
-            }
-            for (i, (g, t)) in given.iter().zip(items).enumerate() {
-                same_shape(g, t, &format!("{at}[{i}]"))?;
-            }
-            Ok(())
-        }
-        _ if given == typed => Ok(()),
-        _ => Err(wrong(&format!("{typed} as written"))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::SignerKey;
+    use crate::key::{PublicKey, SignerKey};
     use serde_json::json;
 
     fn key(n: u8) -> PublicKey {
@@ -1193,6 +551,72 @@ mod tests {
         let body = Body::from_value("loan_offer", v.clone()).unwrap();
         assert_eq!(body.kind(), "loan_offer");
         assert_eq!(body.to_value(), v);
-        assert_eq!(signer_roles("loan_offer").len(), 5);
+        assert_eq!(Kind::of("loan_offer").signers().len(), 5);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_wire_name() {
+        for kind in Kind::KNOWN {
+            let name = kind.as_str().expect("a known kind has a wire name");
+            assert_eq!(Kind::of(name), kind, "{name}");
+            assert_eq!(name.parse::<Kind>(), Ok(kind), "{name}");
+        }
+        let names: std::collections::BTreeSet<_> =
+            Kind::KNOWN.iter().filter_map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), Kind::KNOWN.len(), "wire names are distinct");
+        // Every variant but Unknown is listed: the match fails to compile when a variant is
+        // added, and the assertion fails when it is not listed.
+        for kind in Kind::KNOWN.into_iter().chain([Kind::Unknown]) {
+            let listed = match kind {
+                Kind::Unknown => false,
+                Kind::Genesis
+                | Kind::MemberJoin
+                | Kind::RoleGrant
+                | Kind::RoleRevoke
+                | Kind::Meeting
+                | Kind::Contribution
+                | Kind::Withdrawal
+                | Kind::Approval
+                | Kind::Reversal
+                | Kind::Share
+                | Kind::Unshare
+                | Kind::Investor
+                | Kind::Transfer
+                | Kind::Receipt
+                | Kind::Report
+                | Kind::Return
+                | Kind::ReturnReceipt
+                | Kind::Distribution
+                | Kind::Departure
+                | Kind::Membership
+                | Kind::Investment => true,
+            };
+            assert_eq!(Kind::KNOWN.contains(&kind), listed, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_name_is_the_unknown_kind_any_role_may_sign() {
+        for name in ["loan_offer", "withdrawl", "Withdrawal", "unknown", ""] {
+            let kind = Kind::of(name);
+            assert_eq!(kind, Kind::Unknown, "{name:?}");
+            assert_eq!(kind.as_str(), None);
+            assert_eq!(kind.signers(), Role::ALL.as_slice());
+            assert_eq!(kind.default_quorum(), 1);
+            assert_eq!(kind.fixed_quorum(), None);
+            assert_eq!(kind.books(), Books::Any);
+        }
+    }
+
+    #[test]
+    fn every_body_is_of_the_kind_its_name_says() {
+        let v = json!({"anything": true});
+        let unknown = Body::from_value("loan_offer", v).unwrap();
+        assert_eq!(unknown.typed_kind(), Kind::Unknown);
+        assert_eq!(Kind::of(unknown.kind()), Kind::Unknown);
+        let id = "ab".repeat(32);
+        let approval = Body::from_value("approval", json!({"record": id})).unwrap();
+        assert_eq!(approval.typed_kind(), Kind::Approval);
+        assert_eq!(approval.kind(), "approval");
     }
 }

@@ -19,8 +19,8 @@
 //! cooperative membership, and `undistributed` is returns received and not yet distributed.
 
 use crate::allocate::allocate;
-use crate::enterprise::{Reconciliation, ReturnStatus};
-use crate::kind::{Principle, Settlement};
+use crate::enterprise::{EnterpriseInfo, Reconciliation, ReturnStatus};
+use crate::kind::{Kind, Principle, Settlement};
 use crate::money::{Currency, Money};
 use crate::record::{BookId, RecordId};
 use crate::view::{Anomaly, AnomalyKind, Ledger, Status};
@@ -93,20 +93,9 @@ pub fn portfolio(
     let currency = ledger
         .currency
         .unwrap_or_else(|| "XXX".parse().expect("XXX is a currency code"));
-    let zero = Money::new(0, currency);
     let mut anomalies = Vec::new();
     let mut holdings = Vec::new();
-    // Effective conversions, by enterprise.
-    let mut conversions: BTreeMap<BookId, i64> = BTreeMap::new();
-    for d in &ledger.departures {
-        if d.status == Status::Effective
-            && d.departure.settlement == Settlement::Conversion
-            && let Some(e) = d.departure.enterprise
-        {
-            let c = conversions.entry(e).or_default();
-            *c = c.saturating_add(d.departure.amount.minor);
-        }
-    }
+    let mut conversions = conversions_by_enterprise(ledger);
     let distributed_by_return: BTreeMap<RecordId, (RecordId, Money)> = ledger
         .distributions
         .iter()
@@ -135,8 +124,70 @@ pub fn portfolio(
             unaccepted.push(line);
             continue;
         }
-        let mut h = Holding {
-            enterprise: *id,
+        let converted = Money::new(conversions.remove(id).unwrap_or(0), currency);
+        let mut h = Holding::new(*id, info, converted);
+        count_transfers(&mut h, rec, registration, &mut anomalies);
+        for (record, received) in count_returns(
+            &mut h,
+            rec,
+            registration,
+            &distributed_by_return,
+            &mut anomalies,
+        ) {
+            received_returns.insert(record, received);
+        }
+        h.outstanding = Money::new(h.invested.minor.saturating_sub(h.converted.minor), currency);
+        check_conversions(ledger, group, (*id, &info.name), rec, &mut anomalies);
+        holdings.push(h);
+    }
+    unheld_conversions(ledger, conversions, currency, &mut anomalies);
+    check_distributions(ledger, &received_returns, &mut anomalies);
+    let totals = Totals::of(ledger, &holdings, currency);
+    if totals.cash < 0 {
+        anomalies.push(Anomaly {
+            kind: AnomalyKind::CashShort,
+            records: Vec::new(),
+            detail: format!(
+                "the group's cash is {}: it has paid out more than it holds outside its investments",
+                Money::new(totals.cash, currency)
+            ),
+        });
+    }
+    anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
+    Portfolio {
+        group,
+        name: ledger.name.clone(),
+        currency,
+        members_balances: Money::new(totals.members_balances, currency),
+        cash: Money::new(totals.cash, currency),
+        invested: totals.invested,
+        fees: totals.fees,
+        received_back: totals.received_back,
+        converted: Money::new(totals.converted, currency),
+        outstanding: Money::new(
+            totals.invested.minor.saturating_sub(totals.converted),
+            currency,
+        ),
+        distributed: Money::new(totals.distributed, currency),
+        undistributed: Money::new(
+            totals
+                .received_back
+                .minor
+                .saturating_sub(totals.distributed),
+            currency,
+        ),
+        holdings,
+        unaccepted,
+        anomalies,
+    }
+}
+
+impl Holding {
+    /// A holding in enterprise `id` with nothing counted yet but the members' conversions.
+    fn new(id: BookId, info: &EnterpriseInfo, converted: Money) -> Holding {
+        let zero = Money::new(0, converted.currency);
+        Holding {
+            enterprise: id,
             name: info.name.clone(),
             country: info.country.clone(),
             sector: info.sector.clone(),
@@ -147,74 +198,120 @@ pub fn portfolio(
             capital_received: Money::new(0, info.currency),
             received_back: zero,
             returns_paid: Money::new(0, info.currency),
-            converted: Money::new(conversions.remove(id).unwrap_or(0), currency),
+            converted,
             outstanding: zero,
             distributed: zero,
-        };
-        count_transfers(&mut h, rec, registration, &mut anomalies);
-        for r in rec.returns.iter().filter(|r| r.payment.group == group) {
-            match &r.status {
-                ReturnStatus::AwaitingApproval { .. } => continue,
-                ReturnStatus::Paid => {}
-                // Only the accepted registration's officers speak for the group; a receipt
-                // by anyone else's key adds no cash.
-                ReturnStatus::Received { .. }
-                    if !r
-                        .receipt_signer
-                        .is_some_and(|k| registration.officers.contains(&k)) =>
-                {
-                    anomalies.push(Anomaly {
-                        kind: AnomalyKind::UnacceptedEnterprise,
-                        records: r.receipt.into_iter().collect(),
-                        detail: format!(
-                            "the receipt of return {} in enterprise book {id} is not signed by an officer the accepted registration names; it is not counted",
-                            r.record
-                        ),
-                    });
-                }
-                ReturnStatus::Received { received } => {
-                    h.received_back.minor = h.received_back.minor.saturating_add(received.minor);
-                    received_returns.insert(r.record, *received);
-                    if let Some((_, amount)) = distributed_by_return.get(&r.record) {
-                        h.distributed.minor = h.distributed.minor.saturating_add(amount.minor);
-                    }
-                }
-            }
-            h.returns_paid.minor = h.returns_paid.minor.saturating_add(r.payment.amount.minor);
         }
-        h.outstanding = Money::new(h.invested.minor.saturating_sub(h.converted.minor), currency);
-        // Each conversion the group signed should have its side in the cooperative's book.
-        for d in ledger
-            .departures
-            .iter()
-            .filter(|d| d.status == Status::Effective && d.departure.enterprise == Some(*id))
-        {
-            let matched = rec.memberships.iter().find(|m| {
-                m.effective && m.membership.group == group && m.membership.departure == d.record
-            });
-            match matched {
-                Some(m) if m.membership.stake == d.departure.amount => {}
-                Some(m) => anomalies.push(Anomaly {
-                    kind: AnomalyKind::ConversionUnmatched,
-                    records: vec![d.record, m.record],
-                    detail: format!(
-                        "departure {} converts {} but the cooperative admitted member {} with a stake of {}",
-                        d.record, d.departure.amount, m.membership.member, m.membership.stake
-                    ),
-                }),
-                None => anomalies.push(Anomaly {
-                    kind: AnomalyKind::ConversionUnmatched,
-                    records: vec![d.record],
-                    detail: format!(
-                        "departure {} converts {} for member {} into membership of {}; the cooperative has not recorded it yet",
-                        d.record, d.departure.amount, d.departure.member, info.name
-                    ),
-                }),
-            }
-        }
-        holdings.push(h);
     }
-    // Conversions into enterprises this node does not hold.
+}
+
+/// Effective conversions, by enterprise.
+fn conversions_by_enterprise(ledger: &Ledger) -> BTreeMap<BookId, i64> {
+    let mut conversions: BTreeMap<BookId, i64> = BTreeMap::new();
+    for d in &ledger.departures {
+        if d.status == Status::Effective
+            && d.departure.settlement == Settlement::Conversion
+            && let Some(e) = d.departure.enterprise
+        {
+            let c = conversions.entry(e).or_default();
+            *c = c.saturating_add(d.departure.amount.minor);
+        }
+    }
+    conversions
+}
+
+/// Adds the returns the cooperative paid the group in one enterprise book to its holding there,
+/// and gives back what the group acknowledged receiving, by return record. Only the accepted
+/// registration's officers speak for the group; a receipt by anyone else's key adds no cash.
+fn count_returns(
+    h: &mut Holding,
+    rec: &Reconciliation,
+    accepted: &crate::enterprise::InvestorLine,
+    distributed_by_return: &BTreeMap<RecordId, (RecordId, Money)>,
+    anomalies: &mut Vec<Anomaly>,
+) -> Vec<(RecordId, Money)> {
+    let mut received_returns = Vec::new();
+    for r in rec
+        .returns
+        .iter()
+        .filter(|r| r.payment.group == accepted.group)
+    {
+        match &r.status {
+            ReturnStatus::AwaitingApproval { .. } => continue,
+            ReturnStatus::Paid => {}
+            ReturnStatus::Received { .. }
+                if !r
+                    .receipt_signer
+                    .is_some_and(|k| accepted.officers.contains(&k)) =>
+            {
+                anomalies.push(Anomaly {
+                    kind: AnomalyKind::UnacceptedEnterprise,
+                    records: r.receipt.into_iter().collect(),
+                    detail: format!(
+                        "the receipt of return {} in enterprise book {} is not signed by an officer the accepted registration names; it is not counted",
+                        r.record, h.enterprise
+                    ),
+                });
+            }
+            ReturnStatus::Received { received } => {
+                h.received_back.minor = h.received_back.minor.saturating_add(received.minor);
+                received_returns.push((r.record, *received));
+                if let Some((_, amount)) = distributed_by_return.get(&r.record) {
+                    h.distributed.minor = h.distributed.minor.saturating_add(amount.minor);
+                }
+            }
+        }
+        h.returns_paid.minor = h.returns_paid.minor.saturating_add(r.payment.amount.minor);
+    }
+    received_returns
+}
+
+/// Each conversion the group signed into enterprise `id` (named `name`) should have its side in
+/// the cooperative's book.
+fn check_conversions(
+    ledger: &Ledger,
+    group: BookId,
+    (id, name): (BookId, &str),
+    rec: &Reconciliation,
+    anomalies: &mut Vec<Anomaly>,
+) {
+    for d in ledger
+        .departures
+        .iter()
+        .filter(|d| d.status == Status::Effective && d.departure.enterprise == Some(id))
+    {
+        let matched = rec.memberships.iter().find(|m| {
+            m.effective && m.membership.group == group && m.membership.departure == d.record
+        });
+        match matched {
+            Some(m) if m.membership.stake == d.departure.amount => {}
+            Some(m) => anomalies.push(Anomaly {
+                kind: AnomalyKind::ConversionUnmatched,
+                records: vec![d.record, m.record],
+                detail: format!(
+                    "departure {} converts {} but the cooperative admitted member {} with a stake of {}",
+                    d.record, d.departure.amount, m.membership.member, m.membership.stake
+                ),
+            }),
+            None => anomalies.push(Anomaly {
+                kind: AnomalyKind::ConversionUnmatched,
+                records: vec![d.record],
+                detail: format!(
+                    "departure {} converts {} for member {} into membership of {name}; the cooperative has not recorded it yet",
+                    d.record, d.departure.amount, d.departure.member
+                ),
+            }),
+        }
+    }
+}
+
+/// Conversions into enterprises this node does not hold (or that the group has not accepted).
+fn unheld_conversions(
+    ledger: &Ledger,
+    conversions: BTreeMap<BookId, i64>,
+    currency: Currency,
+    anomalies: &mut Vec<Anomaly>,
+) {
     for (enterprise, minor) in conversions {
         anomalies.push(Anomaly {
             kind: AnomalyKind::ConversionUnmatched,
@@ -230,6 +327,14 @@ pub fn portfolio(
             ),
         });
     }
+}
+
+/// Each distribution should share what the group acknowledged receiving for its return.
+fn check_distributions(
+    ledger: &Ledger,
+    received_returns: &BTreeMap<RecordId, Money>,
+    anomalies: &mut Vec<Anomaly>,
+) {
     for d in ledger.distributions.iter().filter(|d| d.paid) {
         match received_returns.get(&d.return_record) {
             Some(received) if *received == d.amount => {}
@@ -251,72 +356,68 @@ pub fn portfolio(
             }),
         }
     }
+}
 
-    let sum = |f: fn(&Holding) -> i64| {
-        Money::new(
-            holdings.iter().map(f).fold(0i64, i64::saturating_add),
-            currency,
-        )
-    };
-    let (invested, fees, received_back) = (
-        sum(|h| h.invested.minor),
-        sum(|h| h.fees.minor),
-        sum(|h| h.received_back.minor),
-    );
-    let converted_total: i64 = ledger
-        .departures
-        .iter()
-        .filter(|d| {
-            d.status == Status::Effective && d.departure.settlement == Settlement::Conversion
-        })
-        .map(|d| d.departure.amount.minor)
-        .fold(0i64, i64::saturating_add);
-    let distributed: i64 = ledger
-        .distributions
-        .iter()
-        .filter(|d| d.paid)
-        .map(|d| d.amount.minor)
-        .fold(0i64, i64::saturating_add);
-    let members_balances = ledger
-        .totals
-        .iter()
-        .find(|m| m.currency == currency)
-        .map_or(0, |m| m.minor);
-    // Members' balances hold every distribution and lost every departure; cash holds neither
-    // distributions (the money arrived as a return) nor conversions (no cash moved).
-    let cash = members_balances
-        .saturating_sub(distributed)
-        .saturating_add(converted_total)
-        .saturating_sub(invested.minor)
-        .saturating_sub(fees.minor)
-        .saturating_add(received_back.minor);
-    if cash < 0 {
-        anomalies.push(Anomaly {
-            kind: AnomalyKind::CashShort,
-            records: Vec::new(),
-            detail: format!(
-                "the group's cash is {}: it has paid out more than it holds outside its investments",
-                Money::new(cash, currency)
-            ),
-        });
-    }
-    anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
-    Portfolio {
-        group,
-        name: ledger.name.clone(),
-        currency,
-        members_balances: Money::new(members_balances, currency),
-        cash: Money::new(cash, currency),
-        invested,
-        fees,
-        received_back,
-        converted: Money::new(converted_total, currency),
-        outstanding: Money::new(invested.minor.saturating_sub(converted_total), currency),
-        distributed: Money::new(distributed, currency),
-        undistributed: Money::new(received_back.minor.saturating_sub(distributed), currency),
-        holdings,
-        unaccepted,
-        anomalies,
+/// The group's totals, in its currency's minor units where not `Money`.
+struct Totals {
+    invested: Money,
+    fees: Money,
+    received_back: Money,
+    converted: i64,
+    distributed: i64,
+    members_balances: i64,
+    cash: i64,
+}
+
+impl Totals {
+    fn of(ledger: &Ledger, holdings: &[Holding], currency: Currency) -> Totals {
+        let sum = |f: fn(&Holding) -> i64| {
+            Money::new(
+                holdings.iter().map(f).fold(0i64, i64::saturating_add),
+                currency,
+            )
+        };
+        let (invested, fees, received_back) = (
+            sum(|h| h.invested.minor),
+            sum(|h| h.fees.minor),
+            sum(|h| h.received_back.minor),
+        );
+        let converted: i64 = ledger
+            .departures
+            .iter()
+            .filter(|d| {
+                d.status == Status::Effective && d.departure.settlement == Settlement::Conversion
+            })
+            .map(|d| d.departure.amount.minor)
+            .fold(0i64, i64::saturating_add);
+        let distributed: i64 = ledger
+            .distributions
+            .iter()
+            .filter(|d| d.paid)
+            .map(|d| d.amount.minor)
+            .fold(0i64, i64::saturating_add);
+        let members_balances = ledger
+            .totals
+            .iter()
+            .find(|m| m.currency == currency)
+            .map_or(0, |m| m.minor);
+        // Members' balances hold every distribution and lost every departure; cash holds
+        // neither distributions (the money arrived as a return) nor conversions (no cash moved).
+        let cash = members_balances
+            .saturating_sub(distributed)
+            .saturating_add(converted)
+            .saturating_sub(invested.minor)
+            .saturating_sub(fees.minor)
+            .saturating_add(received_back.minor);
+        Totals {
+            invested,
+            fees,
+            received_back,
+            converted,
+            distributed,
+            members_balances,
+            cash,
+        }
     }
 }
 
@@ -474,7 +575,7 @@ pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<
     let returns_received = ledger.statements.get(member).map_or(0, |entries| {
         entries
             .iter()
-            .filter(|e| e.kind == "distribution" && e.amount.currency == currency)
+            .filter(|e| Kind::of(&e.kind) == Kind::Distribution && e.amount.currency == currency)
             .map(|e| e.amount.minor)
             .fold(0i64, i64::saturating_add)
     });

@@ -7,12 +7,15 @@
 //! that overdraw once concurrent records meet, a record signed concurrently with its signer's
 //! revocation) the ledger flags an [`Anomaly`]; it never silently picks a winner.
 
+mod fold;
+
 use crate::book::Book;
 use crate::key::PublicKey;
-use crate::kind::{Body, Role, signer_roles};
+use crate::kind::{Body, Kind, Role};
 use crate::money::{Currency, Money};
 use crate::record::{Record, RecordId};
 use crate::roster::Roster;
+use fold::{Fold, Standing};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -166,6 +169,8 @@ pub struct DepartureLine {
 }
 
 impl Ledger {
+    /// Folds a book's records, in (claimed time, record id) order, into its views; one function
+    /// per kind of record does the work (see the `fold` module).
     pub fn fold(book: &Book) -> Ledger {
         let mut records: Vec<&Record> = book.records().collect();
         records.sort_by_key(|r| (r.time_ms(), r.id()));
@@ -173,312 +178,12 @@ impl Ledger {
         let Some(genesis) = book.genesis() else {
             return Ledger::empty(records.len());
         };
-
-        let signers = signatures(&records);
-        let quorum = |r: &Record| quorum(genesis, &roster, r);
-        let has_quorum = |r: &Record| signers[&r.id()].len() as u32 >= quorum(r);
-
-        let mut reversed_by: HashMap<RecordId, RecordId> = HashMap::new();
-        for r in &records {
-            if let Body::Reversal(rev) = r.body()
-                && has_quorum(r)
-            {
-                reversed_by.entry(rev.record).or_insert(r.id());
-            }
+        let standing = Standing::new(genesis, &roster, &records);
+        let mut fold = Fold::new(genesis);
+        for &r in &records {
+            fold.record(r, &standing);
         }
-        let status = |r: &Record| -> Status {
-            if let Some(by) = reversed_by.get(&r.id()) {
-                Status::Reversed { by: *by }
-            } else if has_quorum(r) {
-                Status::Effective
-            } else {
-                Status::Pending {
-                    have: signers[&r.id()].len() as u32,
-                    need: quorum(r),
-                }
-            }
-        };
-
-        let mut anomalies = Vec::new();
-        let mut members: BTreeMap<String, Member> = BTreeMap::new();
-        let mut balances: BTreeMap<String, BTreeMap<Currency, i64>> = BTreeMap::new();
-        let mut statements: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
-        // The book's own currency always shows, at zero if nothing has moved.
-        let mut totals: BTreeMap<Currency, i64> = BTreeMap::from([(genesis.currency, 0)]);
-        let mut pending = Vec::new();
-        let mut duplicates: BTreeMap<(String, Money, String), Vec<&Record>> = BTreeMap::new();
-        let mut shares: BTreeMap<String, bool> = BTreeMap::new();
-        let mut investments: Vec<crate::kind::Investment> = Vec::new();
-        // Effective contributions per member so far, for the contributions stake rule; and the
-        // returns already distributed, by return record.
-        let mut contributed: BTreeMap<String, i64> = BTreeMap::new();
-        let mut distributed: BTreeMap<RecordId, RecordId> = BTreeMap::new();
-        let mut distributions = Vec::new();
-        let mut departures = Vec::new();
-        let mut departed: BTreeSet<String> = BTreeSet::new();
-
-        for r in &records {
-            let st = status(r);
-            if let Status::Pending { need, .. } = st
-                && !matches!(r.body(), Body::Approval(_))
-            {
-                pending.push(Pending {
-                    record: r.id(),
-                    kind: r.kind().to_owned(),
-                    signer: r.signer(),
-                    signed_by: signers[&r.id()].iter().copied().collect(),
-                    need,
-                    summary: summary(r),
-                });
-            }
-            if let Status::Reversed { by } = st {
-                anomalies.push(Anomaly {
-                    kind: AnomalyKind::Reversed,
-                    records: vec![r.id(), by],
-                    detail: format!("{} {} was reversed by {by}", r.kind(), r.id()),
-                });
-            }
-            let (member, amount, sign) = match r.body() {
-                Body::Distribution(d) => {
-                    if st == Status::Effective {
-                        let stakes = stakes_now(genesis, &balances, &contributed, &departed);
-                        let paid = distribute(
-                            r,
-                            d,
-                            genesis,
-                            &stakes,
-                            &mut Folding {
-                                balances: &mut balances,
-                                totals: &mut totals,
-                                statements: &mut statements,
-                                distributed: &mut distributed,
-                                anomalies: &mut anomalies,
-                            },
-                        );
-                        distributions.push(DistributionLine {
-                            record: r.id(),
-                            time_ms: r.time_ms(),
-                            enterprise: d.enterprise,
-                            return_record: d.return_record,
-                            amount: d.amount,
-                            paid,
-                        });
-                    }
-                    continue;
-                }
-                Body::Departure(d) => {
-                    departures.push(DepartureLine {
-                        record: r.id(),
-                        time_ms: r.time_ms(),
-                        departure: d.clone(),
-                        status: st.clone(),
-                    });
-                    if st == Status::Effective {
-                        let before = balances
-                            .get(d.member.as_str())
-                            .and_then(|b| b.get(&d.amount.currency))
-                            .copied()
-                            .unwrap_or(0);
-                        if before != d.amount.minor {
-                            anomalies.push(Anomaly {
-                                kind: AnomalyKind::DepartureBalanceMismatch,
-                                records: vec![r.id()],
-                                detail: format!(
-                                    "departure {} settles {} for member {}, whose balance was {}",
-                                    r.id(),
-                                    d.amount,
-                                    d.member,
-                                    Money::new(before, d.amount.currency)
-                                ),
-                            });
-                        }
-                        departed.insert(d.member.to_string());
-                    }
-                    (&d.member, d.amount, -1)
-                }
-                Body::MemberJoin(j) => {
-                    let id = j.member.to_string();
-                    if let Some(first) = members.get(&id) {
-                        anomalies.push(Anomaly {
-                            kind: AnomalyKind::DuplicateMember,
-                            records: vec![first.joined, r.id()],
-                            detail: format!("member id {id} joined twice"),
-                        });
-                    } else {
-                        members.insert(
-                            id.clone(),
-                            Member {
-                                member: id,
-                                alias: j.alias.clone(),
-                                key: j.key,
-                                joined: r.id(),
-                            },
-                        );
-                    }
-                    continue;
-                }
-                Body::Share(s) if st == Status::Effective => {
-                    shares.insert(s.peer.clone(), true);
-                    continue;
-                }
-                Body::Investment(i) if st == Status::Effective => {
-                    if !investments.contains(i) {
-                        investments.push(i.clone());
-                    }
-                    continue;
-                }
-                Body::Unshare(s) if st == Status::Effective => {
-                    shares.insert(s.peer.clone(), false);
-                    continue;
-                }
-                Body::Contribution(c) => {
-                    let meeting = c
-                        .meeting
-                        .map(|m| m.to_string())
-                        .unwrap_or_else(|| format!("day {}", r.time_ms() / 86_400_000));
-                    if st == Status::Effective {
-                        duplicates
-                            .entry((c.member.to_string(), c.amount, meeting))
-                            .or_default()
-                            .push(r);
-                    }
-                    (&c.member, c.amount, 1)
-                }
-                Body::Withdrawal(w) => (&w.member, w.amount, -1),
-                _ => continue,
-            };
-            let member = member.to_string();
-            if amount.currency != genesis.currency {
-                anomalies.push(Anomaly {
-                    kind: AnomalyKind::CurrencyMismatch,
-                    records: vec![r.id()],
-                    detail: format!(
-                        "{} {} is in {}, but the book keeps {}",
-                        r.kind(),
-                        r.id(),
-                        amount.currency,
-                        genesis.currency
-                    ),
-                });
-            }
-            if departed.contains(&member) && !matches!(r.body(), Body::Departure(_)) {
-                // A node refuses these (`already_left`); one may still arrive from a peer.
-                anomalies.push(Anomaly {
-                    kind: AnomalyKind::MoneyAfterDeparture,
-                    records: vec![r.id()],
-                    detail: format!(
-                        "{} {} is for member {member}, who has left the group",
-                        r.kind(),
-                        r.id()
-                    ),
-                });
-            }
-            if !members.contains_key(&member) {
-                anomalies.push(Anomaly {
-                    kind: AnomalyKind::UnknownMember,
-                    records: vec![r.id()],
-                    detail: format!(
-                        "{} {} is for member {member}, who never joined",
-                        r.kind(),
-                        r.id()
-                    ),
-                });
-            }
-            let balance = balances
-                .entry(member.clone())
-                .or_default()
-                .entry(amount.currency)
-                .or_default();
-            if st == Status::Effective && sign > 0 && amount.currency == genesis.currency {
-                let c = contributed.entry(member.clone()).or_default();
-                *c = c.saturating_add(amount.minor);
-            }
-            if st == Status::Effective {
-                // Saturating: each amount is within 2^53, but a hostile book could hold enough
-                // of them to overflow; a saturated balance is wrong in a way people can see,
-                // where a wrapped one would not be.
-                *balance = balance.saturating_add(sign * amount.minor);
-                let total = totals.entry(amount.currency).or_default();
-                *total = total.saturating_add(sign * amount.minor);
-                if *balance < 0 {
-                    anomalies.push(Anomaly {
-                        kind: AnomalyKind::Overdraw,
-                        records: vec![r.id()],
-                        detail: format!(
-                            "withdrawal {} leaves member {member} at {}",
-                            r.id(),
-                            Money::new(*balance, amount.currency)
-                        ),
-                    });
-                }
-            }
-            statements.entry(member).or_default().push(Entry {
-                record: r.id(),
-                kind: r.kind().to_owned(),
-                time_ms: r.time_ms(),
-                amount: Money::new(sign * amount.minor, amount.currency),
-                status: st,
-                balance_after: Money::new(*balance, amount.currency),
-                signer: r.signer(),
-            });
-        }
-
-        for ((member, amount, meeting), recs) in duplicates {
-            let officers: BTreeSet<PublicKey> = recs.iter().map(|r| r.signer()).collect();
-            if officers.len() > 1 {
-                anomalies.push(Anomaly {
-                    kind: AnomalyKind::LikelyDuplicateContribution,
-                    records: recs.iter().map(|r| r.id()).collect(),
-                    detail: format!(
-                        "{} officers each recorded {amount} from member {member} ({meeting})",
-                        officers.len()
-                    ),
-                });
-            }
-        }
-        let effective_revocations: Vec<&Record> = records
-            .iter()
-            .copied()
-            .filter(|r| matches!(r.body(), Body::RoleRevoke(_)) && has_quorum(r))
-            .collect();
-        anomalies.extend(concurrent_with_revocation(
-            book,
-            &roster,
-            &records,
-            &effective_revocations,
-        ));
-        anomalies.sort_by(|a, b| (a.kind, &a.records).cmp(&(b.kind, &b.records)));
-        let stakes = stakes_now(genesis, &balances, &contributed, &departed);
-
-        Ledger {
-            name: genesis.name.clone(),
-            currency: Some(genesis.currency),
-            record_count: records.len(),
-            officers: roster
-                .officers()
-                .map(|(key, roles)| Officer {
-                    key: *key,
-                    roles: roles.iter().copied().collect(),
-                })
-                .collect(),
-            members: members.into_values().collect(),
-            totals: money_list(&totals),
-            balances: balances
-                .into_iter()
-                .map(|(m, b)| (m, money_list(&b)))
-                .collect(),
-            statements,
-            pending,
-            anomalies,
-            shared_with: shares
-                .into_iter()
-                .filter_map(|(peer, on)| on.then_some(peer))
-                .collect(),
-            stakes,
-            distributions,
-            departures,
-            investments,
-        }
+        fold.finish(book, &roster, &records, &standing)
     }
 
     fn empty(record_count: usize) -> Ledger {
@@ -521,7 +226,6 @@ fn money_list(map: &BTreeMap<Currency, i64>) -> Vec<Money> {
     map.iter().map(|(c, m)| Money::new(*m, *c)).collect()
 }
 
-/// A few plain words on what a record does, for approvers.
 /// Signatures per record: its signer plus the distinct signers of approvals of it.
 pub(crate) fn signatures(records: &[&Record]) -> HashMap<RecordId, BTreeSet<PublicKey>> {
     let mut signers: HashMap<RecordId, BTreeSet<PublicKey>> = HashMap::new();
@@ -545,106 +249,7 @@ pub(crate) fn quorum(genesis: &crate::kind::Genesis, roster: &Roster, r: &Record
     }
 }
 
-/// Each member's stake at this point of the fold, by the book's stake rule: her balance in the
-/// book's currency, or her effective contributions so far; negatives count as 0, and a member
-/// who has left holds none.
-fn stakes_now(
-    genesis: &crate::kind::Genesis,
-    balances: &BTreeMap<String, BTreeMap<Currency, i64>>,
-    contributed: &BTreeMap<String, i64>,
-    departed: &BTreeSet<String>,
-) -> BTreeMap<String, i64> {
-    let currency = genesis.currency;
-    let all: Box<dyn Iterator<Item = (&String, i64)>> =
-        match genesis.rules.stake.unwrap_or_default() {
-            crate::kind::StakeRule::Balance => Box::new(
-                balances
-                    .iter()
-                    .map(|(m, b)| (m, b.get(&currency).copied().unwrap_or(0))),
-            ),
-            crate::kind::StakeRule::Contributions => {
-                Box::new(contributed.iter().map(|(m, c)| (m, *c)))
-            }
-        };
-    all.filter(|(m, _)| !departed.contains(*m))
-        .map(|(m, s)| (m.clone(), s.max(0)))
-        .collect()
-}
-
-/// What a distribution updates as the ledger folds.
-struct Folding<'a> {
-    balances: &'a mut BTreeMap<String, BTreeMap<Currency, i64>>,
-    totals: &'a mut BTreeMap<Currency, i64>,
-    statements: &'a mut BTreeMap<String, Vec<Entry>>,
-    distributed: &'a mut BTreeMap<RecordId, RecordId>,
-    anomalies: &'a mut Vec<Anomaly>,
-}
-
-/// Shares an effective distribution among the members in proportion to their stakes at this
-/// point of the fold (the book's stake rule), exactly, by the largest remainder method. A
-/// second distribution of the same return is flagged and pays nothing. Returns whether it paid.
-fn distribute(
-    r: &Record,
-    d: &crate::kind::Distribution,
-    genesis: &crate::kind::Genesis,
-    stakes: &BTreeMap<String, i64>,
-    f: &mut Folding<'_>,
-) -> bool {
-    if let Some(first) = f.distributed.get(&d.return_record) {
-        f.anomalies.push(Anomaly {
-            kind: AnomalyKind::DuplicateDistribution,
-            records: vec![*first, r.id()],
-            detail: format!(
-                "return {} was already distributed by {first}; distribution {} pays nothing",
-                d.return_record,
-                r.id()
-            ),
-        });
-        return false;
-    }
-    let currency = genesis.currency;
-    let shares = match crate::allocate::allocate(d.amount.minor, stakes) {
-        Ok(shares) => shares,
-        Err(e) => {
-            f.anomalies.push(Anomaly {
-                kind: AnomalyKind::NothingToShare,
-                records: vec![r.id()],
-                detail: format!(
-                    "distribution {} of {} shares nothing: {e}",
-                    r.id(),
-                    d.amount
-                ),
-            });
-            return false;
-        }
-    };
-    f.distributed.insert(d.return_record, r.id());
-    let total = f.totals.entry(currency).or_default();
-    *total = total.saturating_add(d.amount.minor);
-    for (member, share) in shares {
-        if share == 0 {
-            continue;
-        }
-        let balance = f
-            .balances
-            .entry(member.clone())
-            .or_default()
-            .entry(currency)
-            .or_default();
-        *balance = balance.saturating_add(share);
-        f.statements.entry(member).or_default().push(Entry {
-            record: r.id(),
-            kind: r.kind().to_owned(),
-            time_ms: r.time_ms(),
-            amount: Money::new(share, currency),
-            status: Status::Effective,
-            balance_after: Money::new(*balance, currency),
-            signer: r.signer(),
-        });
-    }
-    true
-}
-
+/// A few plain words on what a record does, for approvers.
 pub fn summary(r: &Record) -> String {
     match r.body() {
         Body::Withdrawal(w) => format!("pay {} to member {} ({})", w.amount, w.member, w.reason),
@@ -695,7 +300,7 @@ fn concurrent_with_revocation(
             continue;
         }
         let signer = r.signer();
-        let needed = signer_roles(r.kind());
+        let needed = Kind::of(r.kind()).signers();
         if roster.holds_any(&signer, needed) {
             continue;
         }

@@ -8,7 +8,7 @@
 
 use super::{Book, MAX_CHANGE_BYTES, MAX_RECORDS_PER_CHANGE};
 use crate::key::PublicKey;
-use crate::kind::{Body, Role, signer_roles};
+use crate::kind::{Body, Books, Kind, Role};
 use crate::money::Currency;
 use crate::record::{BookId, Record, RecordError, RecordId};
 use automerge::legacy::{Key, ObjectId, OpType};
@@ -407,7 +407,7 @@ pub fn validate(book: &Book, candidate: &Candidate) -> Result<(), Refusal> {
                 .record(&target)
                 .expect("a target in the causal past is in the book")
                 .kind();
-            if !matches!(target_kind, "contribution" | "withdrawal") {
+            if !matches!(Kind::of(target_kind), Kind::Contribution | Kind::Withdrawal) {
                 return Err(Refusal::NotReversible {
                     id,
                     target_kind: target_kind.to_owned(),
@@ -445,7 +445,7 @@ fn signer_role(
     roster: &crate::roster::Roster,
     record: &Record,
 ) -> Result<(), Refusal> {
-    let needed = signer_roles(record.kind());
+    let needed = Kind::of(record.kind()).signers();
     let signer = record.signer();
     if roster.holds_any(&signer, needed) {
         return Ok(());
@@ -489,138 +489,191 @@ fn enterprise_rules(
     record: &Record,
     deps: &[ChangeHash],
 ) -> Result<(), Refusal> {
-    let id = record.id();
-    let kind = || record.kind().to_owned();
-    let enterprise_kind = matches!(
-        record.body(),
-        Body::Investor(_)
-            | Body::Transfer(_)
-            | Body::Receipt(_)
-            | Body::Report(_)
-            | Body::Return(_)
-            | Body::ReturnReceipt(_)
-            | Body::Membership(_)
-    );
-    if enterprise_kind && genesis.enterprise.is_none() {
-        return Err(Refusal::NotAnEnterpriseBook { id, kind: kind() });
+    let rules = EnterpriseRules {
+        book,
+        genesis,
+        roster,
+        record,
+        deps,
+    };
+    rules.book_holds_kind()?;
+    match record.body() {
+        Body::Transfer(t) => rules.transfer(t),
+        Body::Receipt(r) => rules.receipt(r),
+        Body::Report(r) => rules.currency("revenue", r.revenue.currency, genesis.currency),
+        Body::Return(r) => rules.payment(r),
+        Body::Membership(m) => rules.membership(m),
+        Body::ReturnReceipt(rr) => rules.return_receipt(rr),
+        Body::Approval(a) => rules.approval(a),
+        _ => Ok(()),
     }
-    let currency = |field: &'static str, found: Currency, expected: Currency| {
+}
+
+/// What the enterprise rules read: the record, its book and genesis, and the roster and changes
+/// of its causal past.
+struct EnterpriseRules<'a> {
+    book: &'a Book,
+    genesis: &'a crate::kind::Genesis,
+    roster: &'a crate::roster::Roster,
+    record: &'a Record,
+    deps: &'a [ChangeHash],
+}
+
+impl EnterpriseRules<'_> {
+    fn kind(&self) -> String {
+        self.record.kind().to_owned()
+    }
+
+    /// An enterprise book holds only the kinds of enterprise books and of any book, a savings
+    /// book only those of savings books and of any book.
+    fn book_holds_kind(&self) -> Result<(), Refusal> {
+        let id = self.record.id();
+        match (
+            self.record.body().typed_kind().books(),
+            self.genesis.enterprise.is_some(),
+        ) {
+            (Books::Enterprise, false) => Err(Refusal::NotAnEnterpriseBook {
+                id,
+                kind: self.kind(),
+            }),
+            (Books::Savings, true) => Err(Refusal::NotASavingsBook {
+                id,
+                kind: self.kind(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn currency(
+        &self,
+        field: &'static str,
+        found: Currency,
+        expected: Currency,
+    ) -> Result<(), Refusal> {
         if found == expected {
             Ok(())
         } else {
             Err(Refusal::WrongCurrency {
-                id,
-                kind: kind(),
+                id: self.record.id(),
+                kind: self.kind(),
                 field,
                 found,
                 expected,
             })
         }
-    };
-    let not_investor = |group: BookId| Refusal::NotInvestor {
-        id,
-        kind: kind(),
-        signer: record.signer(),
-        group,
-    };
-    let target_of = |target: RecordId| {
-        book.graph
-            .record_in_past(&target, deps)
-            .then(|| book.record(&target))
-            .flatten()
-    };
-    match record.body() {
-        Body::Transfer(t) => {
-            let Some(group) = roster.group(t.group) else {
-                return Err(Refusal::UnknownGroup { id, group: t.group });
-            };
-            if !roster.invests_for(&record.signer(), t.group) {
-                return Err(not_investor(t.group));
-            }
-            currency("amount", t.amount.currency, group.currency)?;
-            currency("expected", t.expected.currency, genesis.currency)?;
-        }
-        Body::Receipt(r) => {
-            if let Some(target) = target_of(r.transfer)
-                && !matches!(target.body(), Body::Transfer(_))
-            {
-                return Err(Refusal::WrongTarget {
-                    id,
-                    kind: kind(),
-                    target_kind: target.kind().to_owned(),
-                    expected: "transfer",
-                });
-            }
-            currency("received", r.received.currency, genesis.currency)?;
-        }
-        Body::Report(r) => {
-            currency("revenue", r.revenue.currency, genesis.currency)?;
-        }
-        Body::Distribution(_) | Body::Departure(_) | Body::Investment(_)
-            if genesis.enterprise.is_some() =>
-        {
-            return Err(Refusal::NotASavingsBook { id, kind: kind() });
-        }
-        Body::Return(r) => {
-            if roster.group(r.group).is_none() {
-                return Err(Refusal::UnknownGroup { id, group: r.group });
-            }
-            currency("amount", r.amount.currency, genesis.currency)?;
-        }
-        Body::Membership(m) => {
-            let Some(group) = roster.group(m.group) else {
-                return Err(Refusal::UnknownGroup { id, group: m.group });
-            };
-            currency("stake", m.stake.currency, group.currency)?;
-            currency("capital", m.capital.currency, genesis.currency)?;
-        }
-        Body::ReturnReceipt(rr) => {
-            if let Some(target) = target_of(rr.return_record) {
-                let Body::Return(ret) = target.body() else {
-                    return Err(Refusal::WrongTarget {
-                        id,
-                        kind: kind(),
-                        target_kind: target.kind().to_owned(),
-                        expected: "return",
-                    });
-                };
-                if !roster.invests_for(&record.signer(), ret.group) {
-                    return Err(not_investor(ret.group));
-                }
-                if let Some(group) = roster.group(ret.group) {
-                    currency("received", rr.received.currency, group.currency)?;
-                }
-            }
-        }
-        Body::Approval(a) => match target_of(a.record).map(Record::body) {
-            Some(Body::Transfer(t)) => {
-                if !roster.invests_for(&record.signer(), t.group) {
-                    return Err(not_investor(t.group));
-                }
-            }
-            // An investor group's officers approve their group's transfers and nothing else:
-            // they must not help the cooperative's own records to their quorum.
-            _ => {
-                const OWN: [Role; 4] = [
-                    Role::Treasurer,
-                    Role::Chair,
-                    Role::Secretary,
-                    Role::KeyHolder,
-                ];
-                if !roster.holds_any(&record.signer(), &OWN) {
-                    return Err(Refusal::WrongRole {
-                        id,
-                        kind: kind(),
-                        signer: record.signer(),
-                        held: join(&roster.roles_of(&record.signer())),
-                        needed: join(&OWN),
-                    });
-                }
-            }
-        },
-        _ => {}
     }
-    Ok(())
+
+    /// The signer must be an officer of investor group `group`.
+    fn invests_for(&self, group: BookId) -> Result<(), Refusal> {
+        if self.roster.invests_for(&self.record.signer(), group) {
+            return Ok(());
+        }
+        Err(Refusal::NotInvestor {
+            id: self.record.id(),
+            kind: self.kind(),
+            signer: self.record.signer(),
+            group,
+        })
+    }
+
+    /// The record `target` names, if it is in the causal past.
+    fn target(&self, target: RecordId) -> Option<&Record> {
+        self.book
+            .graph
+            .record_in_past(&target, self.deps)
+            .then(|| self.book.record(&target))
+            .flatten()
+    }
+
+    fn wrong_target(&self, target: &Record, expected: &'static str) -> Refusal {
+        Refusal::WrongTarget {
+            id: self.record.id(),
+            kind: self.kind(),
+            target_kind: target.kind().to_owned(),
+            expected,
+        }
+    }
+
+    fn transfer(&self, t: &crate::kind::Transfer) -> Result<(), Refusal> {
+        let Some(group) = self.roster.group(t.group) else {
+            return Err(Refusal::UnknownGroup {
+                id: self.record.id(),
+                group: t.group,
+            });
+        };
+        self.invests_for(t.group)?;
+        self.currency("amount", t.amount.currency, group.currency)?;
+        self.currency("expected", t.expected.currency, self.genesis.currency)
+    }
+
+    fn receipt(&self, r: &crate::kind::Receipt) -> Result<(), Refusal> {
+        if let Some(target) = self.target(r.transfer)
+            && !matches!(target.body(), Body::Transfer(_))
+        {
+            return Err(self.wrong_target(target, "transfer"));
+        }
+        self.currency("received", r.received.currency, self.genesis.currency)
+    }
+
+    fn payment(&self, r: &crate::kind::Return) -> Result<(), Refusal> {
+        if self.roster.group(r.group).is_none() {
+            return Err(Refusal::UnknownGroup {
+                id: self.record.id(),
+                group: r.group,
+            });
+        }
+        self.currency("amount", r.amount.currency, self.genesis.currency)
+    }
+
+    fn membership(&self, m: &crate::kind::Membership) -> Result<(), Refusal> {
+        let Some(group) = self.roster.group(m.group) else {
+            return Err(Refusal::UnknownGroup {
+                id: self.record.id(),
+                group: m.group,
+            });
+        };
+        self.currency("stake", m.stake.currency, group.currency)?;
+        self.currency("capital", m.capital.currency, self.genesis.currency)
+    }
+
+    fn return_receipt(&self, rr: &crate::kind::ReturnReceipt) -> Result<(), Refusal> {
+        let Some(target) = self.target(rr.return_record) else {
+            return Ok(());
+        };
+        let Body::Return(ret) = target.body() else {
+            return Err(self.wrong_target(target, "return"));
+        };
+        self.invests_for(ret.group)?;
+        if let Some(group) = self.roster.group(ret.group) {
+            self.currency("received", rr.received.currency, group.currency)?;
+        }
+        Ok(())
+    }
+
+    fn approval(&self, a: &crate::kind::Approval) -> Result<(), Refusal> {
+        if let Some(Body::Transfer(t)) = self.target(a.record).map(Record::body) {
+            return self.invests_for(t.group);
+        }
+        // An investor group's officers approve their group's transfers and nothing else:
+        // they must not help the cooperative's own records to their quorum.
+        const OWN: [Role; 4] = [
+            Role::Treasurer,
+            Role::Chair,
+            Role::Secretary,
+            Role::KeyHolder,
+        ];
+        let signer = self.record.signer();
+        if self.roster.holds_any(&signer, &OWN) {
+            return Ok(());
+        }
+        Err(Refusal::WrongRole {
+            id: self.record.id(),
+            kind: self.kind(),
+            signer,
+            held: join(&self.roster.roles_of(&signer)),
+            needed: join(&OWN),
+        })
+    }
 }
 
 fn join(roles: &[Role]) -> String {
