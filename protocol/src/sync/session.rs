@@ -23,6 +23,11 @@
 //!   of our own, without a ban, as the node did before the rules moved here.
 //! - The dialer speaks first; the listener speaks only after the dialer's first sync message
 //!   (see [`Session::start`]).
+//!
+//! Left to the node, because they need a clock, a database or a view of other sessions: the
+//! timeout for the dialer's `Open`, refusing a stream when every session permit is taken,
+//! refusing a message when the book is at its storage caps (check before passing the frame
+//! in), how long a ban lasts, and reading the stored checkpoint to build the [`PeerSync`].
 
 use super::PeerSync;
 use crate::book::{Book, Refusal};
