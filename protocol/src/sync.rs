@@ -16,6 +16,11 @@
 //! The engine persists nothing. [`PeerSync::checkpoint`] gives the bytes to store so a later
 //! session resumes without resending the book; store them only after the changes accepted so
 //! far are durable.
+//!
+//! [`session`] holds the rules of a whole session on top of the engine: who speaks first,
+//! when to store, when to close and ban.
+
+pub mod session;
 
 use crate::book::{Applied, Book};
 use automerge::sync::{Message, State, SyncDoc as _};
@@ -151,6 +156,13 @@ impl PeerSync {
     /// Changes waiting for their dependencies.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// Whether the peer's last message announced exactly this book's heads and nothing from it
+    /// waits: as far as this side can tell, both hold the same changes. The peer may have
+    /// written since; this is for a status line, not for deciding anything.
+    pub fn in_sync(&self, book: &Book) -> bool {
+        self.waiting.is_empty() && self.state.their_heads.as_deref() == Some(&book.heads()[..])
     }
 
     /// Dependencies of waiting changes that are neither in the book nor waiting, sorted.
