@@ -8,14 +8,17 @@
 //! transaction has committed, and no other command sees the book before then.
 
 use crate::storage::{Storage, StorageError};
-use kaban_protocol::book::{Applied, Book, LoadError, Refusal};
+use kaban_protocol::book::{Book, LoadError, Refusal};
 use kaban_protocol::enterprise::Reconciliation;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::SyncError;
 use kaban_protocol::view::{Ledger, Objection};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use kaban_protocol::sync::session::{Event, Side};
 use task::{BookHandle, Command};
+
+pub use task::Turn;
 use tokio::sync::watch;
 
 mod caches;
@@ -313,21 +316,31 @@ impl Library {
 
     /// Starts a sync session with `peer` for a book, resumed from its stored checkpoint if
     /// there is one, so that a restart does not resend the whole book. The book's task keeps
-    /// the session's state; a second session with the same peer replaces the first.
-    pub async fn sync_session(&self, id: BookId, peer: &str) -> Result<SyncSession, LibraryError> {
+    /// the session (the protocol's state machine); a second session with the same peer
+    /// replaces the first. Returns the session and what it does first.
+    pub async fn sync_session(
+        &self,
+        id: BookId,
+        peer: &str,
+        side: Side,
+        now_ms: u64,
+    ) -> Result<(SyncSession, Turn), LibraryError> {
         let handle = self.handle(id)?;
         let peer = peer.to_owned();
-        let generation = handle
+        let (generation, turn) = handle
             .ask(|reply| Command::SyncOpen {
                 peer: peer.clone(),
+                side,
+                now_ms,
                 reply,
             })
             .await?;
-        Ok(SyncSession {
+        let session = SyncSession {
             handle,
             peer,
             generation,
-        })
+        };
+        Ok((session, turn))
     }
 
     /// Stores a book this node did not have and adds it to the library, within [`MAX_BOOKS`]
@@ -556,30 +569,15 @@ pub struct SyncSession {
 }
 
 impl SyncSession {
-    /// The messages to send to the peer now (none when there is nothing new to say).
-    pub async fn generate(&self) -> Result<Vec<Vec<u8>>, LibraryError> {
+    /// Hands the session an event from its stream (a frame, a broken frame) or the news that
+    /// the book changed; the book's task stores what it accepts, with the checkpoint, before
+    /// answering. The answer says what to send, or how the session ended.
+    pub async fn handle(&self, event: Event, now_ms: u64) -> Result<Turn, LibraryError> {
         self.handle
-            .ask(|reply| Command::SyncGenerate {
+            .ask(|reply| Command::SyncEvent {
                 peer: self.peer.clone(),
                 generation: self.generation,
-                reply,
-            })
-            .await
-    }
-
-    /// Takes a sync message from the peer: validates and applies the changes it carries, and
-    /// makes them durable together with the session's checkpoint, in one transaction. Returns
-    /// the verdicts, and how many changes this peer has had refused so far (for the ban rule).
-    pub async fn receive(
-        &self,
-        message: Vec<u8>,
-        now_ms: u64,
-    ) -> Result<(Applied, u64), LibraryError> {
-        self.handle
-            .ask(|reply| Command::SyncReceive {
-                peer: self.peer.clone(),
-                generation: self.generation,
-                message,
+                event,
                 now_ms,
                 reply,
             })

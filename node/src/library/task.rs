@@ -11,10 +11,11 @@
 use super::caches::{Caches, summary_of};
 use super::{BookSummary, Caps, LibraryError, Submitted, cash};
 use crate::storage::{Checkpoint, Storage};
-use kaban_protocol::book::{Applied, Book};
+use kaban_protocol::book::{Book, Refusal};
 use kaban_protocol::enterprise::Reconciliation;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::PeerSync;
+use kaban_protocol::sync::session::{Action, Event, Session, Side, Status};
 use kaban_protocol::view::Ledger;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,22 +52,21 @@ pub(super) enum Command {
     /// The ledger and the book's line, answered from the caches while the book is let go.
     Quiet(Reply<(Arc<Ledger>, BookSummary)>),
     /// Starts (or restarts) the sync session with a peer; the reply is its generation, which
-    /// its later commands carry, so an older session for the same peer is told it is over.
+    /// its later events carry, so an older session for the same peer is told it is over, and
+    /// what the session does first.
     SyncOpen {
         peer: String,
-        reply: Reply<u64>,
-    },
-    SyncGenerate {
-        peer: String,
-        generation: u64,
-        reply: Reply<Vec<Vec<u8>>>,
-    },
-    SyncReceive {
-        peer: String,
-        generation: u64,
-        message: Vec<u8>,
+        side: Side,
         now_ms: u64,
-        reply: Reply<(Applied, u64)>,
+        reply: Reply<(u64, Turn)>,
+    },
+    /// Something happened on a session's stream.
+    SyncEvent {
+        peer: String,
+        generation: u64,
+        event: Event,
+        now_ms: u64,
+        reply: Reply<Turn>,
     },
     SharedWith {
         peer: String,
@@ -194,8 +194,8 @@ pub(super) struct BookTask {
     /// Bytes of the book's stored changes, for the per-book cap.
     pub(super) stored_bytes: u64,
     compaction: Compaction,
-    /// Each partner's sync state, with the generation of the session that holds it.
-    sessions: HashMap<String, (u64, PeerSync)>,
+    /// Each partner's sync session, with its generation.
+    sessions: HashMap<String, (u64, Session)>,
     generation: u64,
 }
 
@@ -275,25 +275,23 @@ impl BookTask {
             Command::Quiet(reply) => {
                 let _ = reply.send(self.quiet().await);
             }
-            Command::SyncOpen { peer, reply } => {
-                let _ = reply.send(self.sync_open(peer).await);
-            }
-            Command::SyncGenerate {
+            Command::SyncOpen {
                 peer,
-                generation,
-                reply,
-            } => {
-                let _ = reply.send(self.sync_generate(&peer, generation).await);
-            }
-            Command::SyncReceive {
-                peer,
-                generation,
-                message,
+                side,
                 now_ms,
                 reply,
             } => {
-                let received = self.sync_receive(&peer, generation, &message, now_ms);
-                let _ = reply.send(received.await);
+                let _ = reply.send(self.sync_open(peer, side, now_ms).await);
+            }
+            Command::SyncEvent {
+                peer,
+                generation,
+                event,
+                now_ms,
+                reply,
+            } => {
+                let turn = self.sync_event(&peer, generation, event, now_ms);
+                let _ = reply.send(turn.await);
             }
             Command::SharedWith { peer, reply } => {
                 let shared = self.open().await.map(|()| {
@@ -540,94 +538,139 @@ impl BookTask {
         Ok(true)
     }
 
-    async fn sync_open(&mut self, peer: String) -> Result<u64, LibraryError> {
+    async fn sync_open(
+        &mut self,
+        peer: String,
+        side: Side,
+        now_ms: u64,
+    ) -> Result<(u64, Turn), LibraryError> {
+        self.open().await?;
         let sync = match self.storage.get_sync_state(self.id, peer.clone()).await? {
             Some(state) => PeerSync::resume(&state)?,
             None => PeerSync::new(),
         };
         self.generation += 1;
+        let book = self.book.as_ref().expect("open read the book");
+        let shared = self.caches.shared_with(book).contains(&peer);
+        let mut session = Session::new(side, sync);
+        let actions = session.start(book, shared);
         if self
             .sessions
-            .insert(peer, (self.generation, sync))
+            .insert(peer.clone(), (self.generation, session))
             .is_some()
         {
-            tracing::info!("a new sync session with the peer replaces its older one");
+            tracing::info!(%peer, "a new sync session with the peer replaces its older one");
         }
-        Ok(self.generation)
+        let turn = self.perform(&peer, actions, now_ms).await?;
+        Ok((self.generation, turn))
     }
 
-    /// The peer's sync state, if `generation` is still its session.
-    fn session(&mut self, peer: &str, generation: u64) -> Result<&mut PeerSync, LibraryError> {
-        match self.sessions.get_mut(peer) {
-            Some((g, sync)) if *g == generation => Ok(sync),
-            _ => Err(LibraryError::SessionReplaced(self.id)),
-        }
-    }
-
-    async fn sync_generate(
+    /// Hands a session its event, then does what it says: stores what it accepted together
+    /// with its checkpoint, in one transaction, before the driver is told to send anything.
+    async fn sync_event(
         &mut self,
         peer: &str,
         generation: u64,
-    ) -> Result<Vec<Vec<u8>>, LibraryError> {
-        self.open().await?;
-        self.session(peer, generation)?;
-        let book = self.book.as_ref().expect("open read the book");
-        let (_, sync) = self.sessions.get_mut(peer).expect("checked above");
-        Ok(std::iter::from_fn(|| sync.generate(book)).collect())
-    }
-
-    /// Takes a sync message: validates and applies the changes it carries, and makes them
-    /// durable together with the session's checkpoint, in one transaction.
-    async fn sync_receive(
-        &mut self,
-        peer: &str,
-        generation: u64,
-        message: &[u8],
+        event: Event,
         now_ms: u64,
-    ) -> Result<(Applied, u64), LibraryError> {
+    ) -> Result<Turn, LibraryError> {
         self.open().await?;
-        self.session(peer, generation)?;
         let book = self.book.as_mut().expect("open read the book");
+        let session = match self.sessions.get_mut(peer) {
+            Some((g, session)) if *g == generation => session,
+            _ => return Err(LibraryError::SessionReplaced(self.id)),
+        };
         // A book at its caps takes nothing more from peers either; one message may carry it
         // past them by at most that message's size.
-        check_room(
-            &self.storage,
-            &self.caps,
-            book,
-            self.stored_bytes,
-            message.len() as u64,
-        )?;
-        let (_, sync) = self.sessions.get_mut(peer).expect("checked above");
-        let applied = sync.receive(book, message)?;
-        let refused = sync.refused_total();
-        let checkpoint = Checkpoint {
-            peer: peer.to_owned(),
-            state: sync.checkpoint(),
-            now_ms,
-        };
-        for record in applied.records.iter().filter_map(|r| book.record(r)) {
-            self.caches.noted(record);
+        if let Event::Frame(kaban_protocol::frame::Frame::Sync { message }) = &event {
+            check_room(
+                &self.storage,
+                &self.caps,
+                book,
+                self.stored_bytes,
+                message.len() as u64,
+            )?;
         }
-        let bytes: usize = applied.accepted_bytes.iter().map(Vec::len).sum();
-        self.stored_bytes = self.stored_bytes.saturating_add(bytes as u64);
-        self.commit(applied.accepted_bytes.clone(), Some(checkpoint))
-            .await?;
-        if !applied.accepted.is_empty() {
-            self.grown(applied.accepted.len());
+        let shared = self.caches.shared_with(book).contains(peer);
+        let actions = session.handle(book, event, shared);
+        let turn = self.perform(peer, actions, now_ms).await;
+        if turn.as_ref().map_or(true, |t| t.ended) {
+            self.sessions.remove(peer);
         }
-        log_refusals(peer, &applied);
-        Ok((applied, refused))
+        turn
     }
+
+    /// Stores what a session accepted, notes its records, and returns what the driver must do.
+    async fn perform(
+        &mut self,
+        peer: &str,
+        actions: Vec<Action>,
+        now_ms: u64,
+    ) -> Result<Turn, LibraryError> {
+        let mut turn = Turn::default();
+        for action in actions {
+            match action {
+                Action::Store {
+                    changes,
+                    checkpoint,
+                } => {
+                    let added = changes.len();
+                    let bytes: usize = changes.iter().map(Vec::len).sum();
+                    self.stored_bytes = self.stored_bytes.saturating_add(bytes as u64);
+                    let checkpoint = Checkpoint {
+                        peer: peer.to_owned(),
+                        state: checkpoint,
+                        now_ms,
+                    };
+                    self.commit(changes, Some(checkpoint)).await?;
+                    if added > 0 {
+                        self.grown(added);
+                    }
+                    turn.stored += added;
+                }
+                Action::Received(received) => {
+                    let book = self.book.as_ref().expect("the session's book is open");
+                    for record in received.records.iter().filter_map(|r| book.record(r)) {
+                        self.caches.noted(record);
+                    }
+                    log_refusals(peer, &received.refused);
+                }
+                Action::Close { .. } | Action::PeerClosed { .. } => {
+                    turn.ended = true;
+                    turn.actions.push(action);
+                }
+                Action::Send(_) => turn.actions.push(action),
+            }
+        }
+        if let Some((_, session)) = self.sessions.get(peer) {
+            turn.status = session.status();
+        }
+        Ok(turn)
+    }
+}
+
+/// What a session's driver does after one event: send these frames, or close; and what the
+/// session says of itself, for the partner's status.
+#[derive(Debug, Default)]
+pub struct Turn {
+    /// Only [`Action::Send`], [`Action::Close`] and [`Action::PeerClosed`]: the task has done
+    /// the rest.
+    pub actions: Vec<Action>,
+    pub status: Status,
+    /// Changes stored from the peer in this turn.
+    pub stored: usize,
+    /// The session is over; its driver closes the stream.
+    pub ended: bool,
 }
 
 /// A hostile message may carry thousands of refused changes: the first few are logged each,
 /// the rest counted, so a peer cannot flood the log.
-fn log_refusals(peer: &str, applied: &Applied) {
-    for (hash, refusal) in applied.refused.iter().take(LOGGED_REFUSALS) {
+fn log_refusals(peer: &str, refused: &[(automerge::ChangeHash, Refusal)]) {
+    for (hash, refusal) in refused.iter().take(LOGGED_REFUSALS) {
         tracing::warn!(%peer, change = %hash, code = refusal.code(), reason = %refusal, "refused a change from a peer");
     }
-    if applied.refused.len() > LOGGED_REFUSALS {
-        tracing::warn!(%peer, more = applied.refused.len() - LOGGED_REFUSALS, "refused more changes from the peer in the same message");
+    if refused.len() > LOGGED_REFUSALS {
+        tracing::warn!(%peer, more = refused.len() - LOGGED_REFUSALS, "refused more changes from the peer in the same message");
     }
 }
 
