@@ -250,16 +250,13 @@ async fn health() -> Json<Value> {
 }
 
 async fn node(State(s): Shared, headers: HeaderMap) -> Json<Value> {
-    let (listen, nat) = s
-        .p2p
-        .as_ref()
-        .map(|p| {
-            (
-                p.status.listen.lock().expect("not poisoned").clone(),
-                p.status.nat.lock().expect("not poisoned").clone(),
-            )
-        })
-        .unwrap_or_default();
+    let (listen, nat) = match s.p2p.as_ref() {
+        Some(p) => {
+            let status = p.status().await;
+            (status.listen, status.nat)
+        }
+        None => Default::default(),
+    };
     // Which books are quarantined is for the operator; anyone else learns only how many.
     // How many books there are, and which are in memory, is the operator's too: a count that
     // moves when a stranger names a book would tell whether the book is here.
@@ -350,13 +347,10 @@ async fn list_peers(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>,
     let Some(p2p) = s.p2p.as_ref() else {
         return Ok(Json(json!({"connected": [], "partners": []})));
     };
-    let connected = p2p.status.connected.lock().expect("not poisoned").clone();
-    let hole_punch = p2p.status.hole_punch.lock().expect("not poisoned").clone();
-    let partners: Vec<Value> = p2p
-        .status
+    let status = p2p.status().await;
+    let (connected, hole_punch) = (&status.connected, &status.hole_punch);
+    let partners: Vec<Value> = status
         .partners
-        .lock()
-        .expect("not poisoned")
         .values()
         .map(|st| {
             let mut st = st.clone();
@@ -373,7 +367,7 @@ async fn list_peers(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>,
         .collect();
     Ok(Json(json!({
         "node_id": s.node_id,
-        "nat": p2p.status.nat.lock().expect("not poisoned").clone(),
+        "nat": status.nat,
         "connected": peers,
         "partners": partners,
     })))

@@ -12,10 +12,10 @@ use kaban_protocol::book::{Book, LoadError, Refusal};
 use kaban_protocol::enterprise::Reconciliation;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::SyncError;
+use kaban_protocol::sync::session::{Event, Side};
 use kaban_protocol::view::{Ledger, Objection};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use kaban_protocol::sync::session::{Event, Side};
 use task::{BookHandle, Command};
 
 pub use task::Turn;
@@ -43,6 +43,8 @@ pub struct Caps {
     pub max_book_bytes: u64,
     /// Bytes of the database and its WAL, all books together.
     pub disk_budget_bytes: u64,
+    /// A book nobody asked for this long leaves memory; its task reads it back when asked.
+    pub book_idle: std::time::Duration,
 }
 
 impl From<&crate::config::Limits> for Caps {
@@ -51,6 +53,7 @@ impl From<&crate::config::Limits> for Caps {
             max_records_per_book: l.max_records_per_book,
             max_book_bytes: l.max_book_bytes,
             disk_budget_bytes: l.disk_budget_bytes,
+            book_idle: l.book_idle,
         }
     }
 }

@@ -138,7 +138,7 @@ pub async fn run(
     let library =
         Arc::new(Library::open_with(storage, crate::library::Caps::from(&config.limits)).await?);
     let p2p = crate::p2p::start(key, &config.p2p, Arc::clone(&library)).await?;
-    wait_for_listeners(&p2p, config.p2p.listen.len()).await;
+    let listen = wait_for_listeners(&p2p, config.p2p.listen.len()).await;
     let tls = match config.https {
         Some(_) => Some(crate::tls::setup(
             &config.data_dir,
@@ -175,7 +175,6 @@ pub async fn run(
         let _ = stop_tx.send(true);
     });
     let limits = crate::server::Limits::new(&config.limits);
-    spawn_eviction(&state.library, config.limits.book_idle);
     let https_task = match (https_listener, tls.as_ref()) {
         (Some(l), Some(tls)) => Some(tokio::spawn(crate::server::serve(
             l,
@@ -193,7 +192,7 @@ pub async fn run(
     };
     let info = Started {
         node_id,
-        listen: p2p.status.listen.lock().expect("not poisoned").clone(),
+        listen,
         http: http_addr,
         https: https_addr,
         admin_token: token_path,
@@ -243,29 +242,13 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<tokio::n
 }
 
 /// Waits briefly for the p2p listeners to report their addresses, so they can be printed.
-async fn wait_for_listeners(p2p: &crate::p2p::P2p, wanted: usize) {
-    for _ in 0..50 {
-        if p2p.status.listen.lock().expect("not poisoned").len() >= wanted {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+async fn wait_for_listeners(p2p: &crate::p2p::P2p, wanted: usize) -> Vec<String> {
+    let wait = std::time::Duration::from_millis(500);
+    match tokio::time::timeout(wait, p2p.listening(wanted)).await {
+        Ok(listen) => listen,
+        // Some listeners (a relay circuit) may come later; start with what there is.
+        Err(_) => p2p.status().await.listen,
     }
-}
-
-/// Books nobody asked for within `idle` leave memory; they are read back when asked for. The
-/// task ends with the library.
-fn spawn_eviction(library: &Arc<Library>, idle: std::time::Duration) {
-    let library = Arc::downgrade(library);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval((idle / 4).max(std::time::Duration::from_secs(1)));
-        loop {
-            tick.tick().await;
-            let Some(library) = library.upgrade() else {
-                break;
-            };
-            library.evict_idle(idle).await;
-        }
-    });
 }
 
 /// What a started node reports.

@@ -94,7 +94,20 @@ enum Command {
         reply: oneshot::Sender<Result<(), String>>,
     },
     Listen(Multiaddr),
-    Disconnect(PeerId),
+    /// Refuses the peer for [`BAN_DURATION`] and closes its connections.
+    Ban(PeerId),
+    IsBanned(PeerId, oneshot::Sender<bool>),
+    Status(oneshot::Sender<Status>),
+    Partner {
+        book: BookId,
+        peer: String,
+        update: PartnerUpdate,
+    },
+    /// Answers once the node listens on at least `wanted` addresses.
+    WhenListening {
+        wanted: usize,
+        reply: oneshot::Sender<Vec<String>>,
+    },
 }
 
 /// What the API shows of a partner session.
@@ -111,25 +124,28 @@ pub struct PartnerState {
     pub bytes_received: u64,
 }
 
-/// Shared view of the p2p layer for the API.
-#[derive(Debug, Default)]
+/// What the p2p layer knows of itself. The event loop owns it; anyone else gets a copy by
+/// asking ([`P2p::status`]).
+#[derive(Debug, Clone, Default)]
 pub struct Status {
-    pub listen: Mutex<Vec<String>>,
+    pub listen: Vec<String>,
     /// Connected peers and how: `direct`, or `relayed` when every connection runs through a
     /// relay.
-    pub connected: Mutex<BTreeMap<String, &'static str>>,
-    pub partners: Mutex<BTreeMap<(String, String), PartnerState>>,
+    pub connected: BTreeMap<String, &'static str>,
+    pub partners: BTreeMap<(String, String), PartnerState>,
     /// What AutoNAT concluded of this node's reachability: `unknown`, `public` or `private`.
-    pub nat: Mutex<String>,
+    pub nat: String,
     /// The last DCUtR hole-punch outcome per peer: `upgraded`, or why it failed.
-    pub hole_punch: Mutex<BTreeMap<String, String>>,
+    pub hole_punch: BTreeMap<String, String>,
 }
+
+/// A change to a partner's line in the status, made by its session.
+type PartnerUpdate = Box<dyn FnOnce(&mut PartnerState) + Send>;
 
 /// A handle on the running p2p layer.
 #[derive(Clone)]
 pub struct P2p {
     pub peer_id: PeerId,
-    pub status: Arc<Status>,
     commands: mpsc::Sender<Command>,
     control: libp2p_stream::Control,
     library: Arc<Library>,
@@ -140,7 +156,6 @@ pub struct P2p {
     tasks: Arc<Mutex<JoinSet<()>>>,
     /// The sync loop of each (book, partner) this node follows.
     following: Arc<Mutex<HashMap<(BookId, PeerId), AbortHandle>>>,
-    banned: Arc<Mutex<HashMap<PeerId, Instant>>>,
     /// Peers the relay serves (relay mode): `relay_peers` and every partner.
     relayed_for: Arc<RwLock<HashSet<PeerId>>>,
 }
@@ -224,12 +239,13 @@ pub async fn start(
     let incoming = control
         .accept(protocol())
         .expect("the sync protocol is registered once");
-    let status = Arc::new(Status::default());
-    *status.nat.lock().expect("not poisoned") = "unknown".into();
+    let status = Status {
+        nat: "unknown".into(),
+        ..Status::default()
+    };
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let p2p = P2p {
         peer_id,
-        status: Arc::clone(&status),
         commands,
         control,
         library,
@@ -237,13 +253,13 @@ pub async fn start(
         inbound: Arc::new(Mutex::new(HashMap::new())),
         tasks: Arc::new(Mutex::new(JoinSet::new())),
         following: Arc::new(Mutex::new(HashMap::new())),
-        banned: Arc::new(Mutex::new(HashMap::new())),
         relayed_for,
     };
     let event_loop = EventLoop {
         swarm,
         status,
-        banned: Arc::clone(&p2p.banned),
+        banned: HashMap::new(),
+        listening: Vec::new(),
         pending: BTreeMap::new(),
         connections: HashMap::new(),
         circuits,
@@ -358,7 +374,6 @@ impl P2p {
             .expect("not poisoned")
             .insert(peer_id);
         let me = self.clone();
-        self.set_state(book, peer, |s| s.connected = false);
         // One sync loop per (book, peer): following again (new addresses, say) replaces it.
         let task = self.spawn(async move { me.keep_syncing(book, peer_id, addrs).await });
         if let Some(old) = self
@@ -372,21 +387,45 @@ impl P2p {
         Ok(())
     }
 
-    fn set_state(&self, book: BookId, peer: &str, f: impl FnOnce(&mut PartnerState)) {
-        let mut partners = self.status.partners.lock().expect("not poisoned");
-        let state = partners
-            .entry((book.to_string(), peer.to_owned()))
-            .or_insert_with(|| PartnerState {
-                book: book.to_string(),
-                peer: peer.to_owned(),
-                ..PartnerState::default()
-            });
-        f(state);
+    /// Changes a partner's line in the status; the event loop, which owns it, applies it.
+    pub(crate) async fn set_state(
+        &self,
+        book: BookId,
+        peer: &str,
+        update: impl FnOnce(&mut PartnerState) + Send + 'static,
+    ) {
+        let command = Command::Partner {
+            book,
+            peer: peer.to_owned(),
+            update: Box::new(update),
+        };
+        let _ = self.commands.send(command).await;
+    }
+
+    /// What the p2p layer knows of itself now, from its event loop.
+    pub async fn status(&self) -> Status {
+        let (reply, rx) = oneshot::channel();
+        if self.commands.send(Command::Status(reply)).await.is_err() {
+            return Status::default();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Waits until the node listens on `wanted` addresses; returns them.
+    pub async fn listening(&self, wanted: usize) -> Vec<String> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::WhenListening { wanted, reply };
+        if self.commands.send(command).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 
     async fn keep_syncing(self, book: BookId, peer: PeerId, addrs: Vec<Multiaddr>) {
         let mut backoff = BACKOFF_FIRST;
         let span = tracing::info_span!("partner", %book, %peer);
+        self.set_state(book, &peer.to_string(), |s| s.connected = false)
+            .await;
         loop {
             let result =
                 tracing::Instrument::instrument(self.sync_once(book, peer, &addrs), span.clone())
@@ -396,10 +435,12 @@ impl P2p {
                 Ok(()) => backoff = BACKOFF_FIRST,
                 Err(e) => {
                     span.in_scope(|| tracing::info!(error = %format!("{e:#}"), retry_in_ms = backoff.as_millis() as u64, "partner session ended"));
-                    self.set_state(book, &peer_text, |s| {
+                    let error = format!("{e:#}");
+                    self.set_state(book, &peer_text, move |s| {
                         s.connected = false;
-                        s.last_error = Some(format!("{e:#}"));
-                    });
+                        s.last_error = Some(error);
+                    })
+                    .await;
                 }
             }
             tokio::time::sleep(backoff).await;
@@ -413,7 +454,7 @@ impl P2p {
         peer: PeerId,
         addrs: &[Multiaddr],
     ) -> anyhow::Result<()> {
-        if self.is_banned(&peer) {
+        if self.is_banned(peer).await {
             anyhow::bail!("the partner is banned for a while: it sent invalid changes");
         }
         let (reply, rx) = oneshot::channel();
@@ -445,27 +486,23 @@ impl P2p {
     }
 
     /// Whether `peer` is refused for now, for having sent invalid changes.
-    fn is_banned(&self, peer: &PeerId) -> bool {
-        let mut banned = self.banned.lock().expect("not poisoned");
-        match banned.get(peer) {
-            Some(until) if *until > Instant::now() => true,
-            Some(_) => {
-                banned.remove(peer);
-                false
-            }
-            None => false,
+    async fn is_banned(&self, peer: PeerId) -> bool {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::IsBanned(peer, reply))
+            .await
+            .is_err()
+        {
+            return true;
         }
+        rx.await.unwrap_or(true)
     }
 
     /// Refuses `peer` for [`BAN_DURATION`] and closes its connections: it sent invalid changes
     /// or broke the framing. Sessions with every other peer go on.
     pub(crate) async fn ban(&self, peer: PeerId) {
-        tracing::warn!(%peer, minutes = BAN_DURATION.as_secs() / 60, "banning a peer that broke the sync protocol");
-        self.banned
-            .lock()
-            .expect("not poisoned")
-            .insert(peer, Instant::now() + BAN_DURATION);
-        let _ = self.commands.send(Command::Disconnect(peer)).await;
+        let _ = self.commands.send(Command::Ban(peer)).await;
     }
 
     /// A place for one more inbound stream from `peer`, within [`MAX_STREAMS_PER_PEER`] and
@@ -494,7 +531,7 @@ impl P2p {
 
     async fn accept(self, mut incoming: libp2p_stream::IncomingStreams) {
         while let Some((peer, stream)) = incoming.next().await {
-            if self.is_banned(&peer) {
+            if self.is_banned(peer).await {
                 tracing::info!(%peer, "refused a stream from a banned peer");
                 continue;
             }
@@ -542,8 +579,11 @@ impl Drop for InboundSlot {
 /// The event loop's state: the swarm and what it tracks of connections and listeners.
 struct EventLoop {
     swarm: libp2p::Swarm<Behaviour>,
-    status: Arc<Status>,
-    banned: Arc<Mutex<HashMap<PeerId, Instant>>>,
+    status: Status,
+    /// Peers refused until the given time, for having broken the sync protocol.
+    banned: HashMap<PeerId, Instant>,
+    /// Who waits for the node to listen on so many addresses.
+    listening: Vec<(usize, oneshot::Sender<Vec<String>>)>,
     pending: BTreeMap<PeerId, Vec<oneshot::Sender<Result<(), String>>>>,
     /// Open connections per peer, and whether each runs through a relay.
     connections: HashMap<PeerId, HashMap<ConnectionId, bool>>,
@@ -595,9 +635,47 @@ impl EventLoop {
                     self.retry_circuit(addr);
                 }
             },
-            Command::Disconnect(peer) => {
+            Command::Ban(peer) => {
+                tracing::warn!(%peer, minutes = BAN_DURATION.as_secs() / 60, "banning a peer that broke the sync protocol");
+                self.banned.insert(peer, Instant::now() + BAN_DURATION);
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
+            Command::IsBanned(peer, reply) => {
+                let now = Instant::now();
+                self.banned.retain(|_, until| *until > now);
+                let _ = reply.send(self.banned.contains_key(&peer));
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status.clone());
+            }
+            Command::Partner { book, peer, update } => {
+                let state = self
+                    .status
+                    .partners
+                    .entry((book.to_string(), peer.clone()))
+                    .or_insert_with(|| PartnerState {
+                        book: book.to_string(),
+                        peer,
+                        ..PartnerState::default()
+                    });
+                update(state);
+            }
+            Command::WhenListening { wanted, reply } => {
+                self.listening.push((wanted, reply));
+                self.answer_listening();
+            }
+        }
+    }
+
+    /// Answers whoever waits for as many listen addresses as the node has now.
+    fn answer_listening(&mut self) {
+        let have = self.status.listen.len();
+        let (ready, waiting) = std::mem::take(&mut self.listening)
+            .into_iter()
+            .partition(|(wanted, _)| *wanted <= have);
+        self.listening = waiting;
+        for (_, reply) in ready {
+            let _ = reply.send(self.status.listen.clone());
         }
     }
 
@@ -617,8 +695,8 @@ impl EventLoop {
         });
     }
 
-    fn publish_connected(&self, peer: PeerId) {
-        let mut connected = self.status.connected.lock().expect("not poisoned");
+    fn publish_connected(&mut self, peer: PeerId) {
+        let connected = &mut self.status.connected;
         match self.connections.get(&peer) {
             Some(conns) if !conns.is_empty() => {
                 let how = if conns.values().all(|relayed| *relayed) {
@@ -649,31 +727,22 @@ impl EventLoop {
                 if self.swarm.behaviour().relay.is_enabled() && !is_relayed(&address) {
                     self.swarm.add_external_address(address.clone());
                 }
-                self.status
-                    .listen
-                    .lock()
-                    .expect("not poisoned")
-                    .push(address.to_string());
+                self.status.listen.push(address.to_string());
+                self.answer_listening();
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 let text = address.to_string();
-                self.status
-                    .listen
-                    .lock()
-                    .expect("not poisoned")
-                    .retain(|a| *a != text);
+                self.status.listen.retain(|a| *a != text);
             }
             SwarmEvent::ListenerClosed {
                 listener_id,
                 addresses,
                 reason,
             } => {
-                let mut listen = self.status.listen.lock().expect("not poisoned");
                 for address in &addresses {
                     let text = address.to_string();
-                    listen.retain(|a| *a != text);
+                    self.status.listen.retain(|a| *a != text);
                 }
-                drop(listen);
                 if let Err(e) = &reason {
                     tracing::info!(error = %e, "a listener closed");
                 }
@@ -690,8 +759,6 @@ impl EventLoop {
                 let remote = endpoint.get_remote_address();
                 let banned = self
                     .banned
-                    .lock()
-                    .expect("not poisoned")
                     .get(&peer_id)
                     .is_some_and(|until| *until > Instant::now());
                 if banned {
@@ -783,8 +850,6 @@ impl EventLoop {
                 };
                 self.status
                     .hole_punch
-                    .lock()
-                    .expect("not poisoned")
                     .insert(remote_peer_id.to_string(), outcome);
             }
             BehaviourEvent::Autonat(autonat::Event::StatusChanged { new, .. }) => {
@@ -794,7 +859,7 @@ impl EventLoop {
                     autonat::NatStatus::Unknown => "unknown",
                 };
                 tracing::info!(nat = text, "reachability changed");
-                *self.status.nat.lock().expect("not poisoned") = text.into();
+                self.status.nat = text.into();
             }
             BehaviourEvent::Relay(event) => tracing::debug!(?event, "relay"),
             _ => {}

@@ -214,6 +214,12 @@ impl BookTask {
                         self.compacted(done);
                         continue;
                     }
+                    () = tokio::time::sleep_until((self.last_used + self.caps.book_idle).into()),
+                        if self.book.is_some() =>
+                    {
+                        self.evict_if_idle(self.caps.book_idle);
+                        continue;
+                    }
                 },
             };
             match command {

@@ -2,12 +2,12 @@
 //! the peer-to-peer layer will carry, checked for convergence, durability and resumption.
 
 use super::*;
+use kaban_protocol::frame::Frame;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{
     Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules,
 };
 use kaban_protocol::money::Money;
-use kaban_protocol::frame::Frame;
 use kaban_protocol::record::Place;
 use kaban_protocol::sync::session::Action;
 

@@ -11,8 +11,8 @@ use super::P2p;
 use anyhow::{Context as _, anyhow, bail};
 use futures::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf, WriteHalf};
 use kaban_protocol::frame::Frame;
-use kaban_protocol::sync::session::{Action, Event};
 use kaban_protocol::record::BookId;
+use kaban_protocol::sync::session::{Action, Event};
 use libp2p::{PeerId, Stream};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -171,7 +171,8 @@ async fn drive(
         p2p.set_state(book, &peer_text, |s| {
             s.connected = true;
             s.last_error = None;
-        });
+        })
+        .await;
     }
     tracing::info!(%book, %peer, ?side, "sync session started");
     // Frame bytes of the event that led to this turn, for the partner's status.
@@ -183,7 +184,13 @@ async fn drive(
                 Action::Send(frame) => sent += send(&mut writer, &mut frames, &frame).await?,
                 Action::Close { reason, ban } => {
                     tracing::warn!(%book, %peer, %reason, ban, "closing a sync session");
-                    let _ = write_frame(&mut writer, &Frame::Close { reason: reason.clone() }).await;
+                    let _ = write_frame(
+                        &mut writer,
+                        &Frame::Close {
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await;
                     let _ = writer.close().await;
                     if ban {
                         p2p.ban(peer).await;
@@ -198,14 +205,16 @@ async fn drive(
         }
         if side == Side::Dialer {
             let status = turn.status;
-            p2p.set_state(book, &peer_text, |s| {
+            let now = crate::clock::now_ms();
+            p2p.set_state(book, &peer_text, move |s| {
                 s.bytes_sent += sent;
                 s.in_sync = status.in_sync;
                 if received > 0 {
                     s.bytes_received += received;
-                    s.last_synced_ms = Some(crate::clock::now_ms());
+                    s.last_synced_ms = Some(now);
                 }
-            });
+            })
+            .await;
         }
         if sent > 0 {
             tracing::debug!(%book, %peer, ?side, bytes = sent, "sent sync messages");
