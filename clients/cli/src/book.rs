@@ -159,6 +159,8 @@ fn list(ctx: &Ctx) -> anyhow::Result<()> {
         .books
         .iter()
         .map(|listed| {
+            // A book that has not arrived from its partner has no currency yet, so it shows
+            // none; that is the node's answer, not a field it failed to send.
             let b = &listed.book;
             format!(
                 "{}  {} ({}, {} records)",

@@ -34,6 +34,17 @@ pub struct Answer<T> {
     pub raw: Value,
 }
 
+/// The node's answer `text` to `what`, for `kaban {command}`. A field the command reads and the
+/// answer lacks is an error that names all three, never a blank in the output.
+fn decode<T: DeserializeOwned>(command: &str, what: &str, text: &str) -> anyhow::Result<Answer<T>> {
+    let raw: Value = serde_json::from_str(text)
+        .with_context(|| format!("the node's answer to {what} is not JSON: {text}"))?;
+    let body = serde_json::from_value(raw.clone()).map_err(|e| {
+        anyhow!("the node's answer to {what} is not what `kaban {command}` reads: {e}")
+    })?;
+    Ok(Answer { body, raw })
+}
+
 impl Node {
     pub fn new(base: &str, command: &str) -> Node {
         let config = ureq::Agent::config_builder()
@@ -108,15 +119,7 @@ impl Node {
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> anyhow::Result<Answer<T>> {
         let text = self.finish_text(what, result)?;
-        let raw: Value = serde_json::from_str(&text)
-            .with_context(|| format!("the node's answer to {what} is not JSON: {text}"))?;
-        let body = serde_json::from_value(raw.clone()).map_err(|e| {
-            anyhow!(
-                "the node's answer to {what} is not what `kaban {}` reads: {e}",
-                self.command
-            )
-        })?;
-        Ok(Answer { body, raw })
+        decode(&self.command, what, &text)
     }
 
     fn authorised(
@@ -242,5 +245,32 @@ impl Node {
             .post_bytes(&format!("/books/{book}/records"), record.bytes().to_vec())?
             .body;
         Ok(submitted.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_without_a_field_the_command_reads_names_the_command_and_the_field() {
+        let text = r#"{"book": "x", "name": "Bayanihan Savers"}"#;
+        let e = decode::<api::book::Summary>("book show", "GET /books/x", text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the node's answer to GET /books/x is not what `kaban book show` reads: missing field `record_count`"
+        );
+    }
+
+    #[test]
+    fn an_answer_keeps_what_the_command_does_not_read_for_json() {
+        let text = r#"{"id": "00000000000000000000000000000000000000000000000000000000000000aa", "later": 1}"#;
+        let answer = decode::<api::book::Submitted>("meeting", "POST /books/x/records", text);
+        let answer = answer.unwrap();
+        assert_eq!(answer.raw.get("later"), Some(&serde_json::json!(1)));
+        assert_eq!(
+            answer.raw.get("id").and_then(Value::as_str),
+            Some(answer.body.id.to_string().as_str())
+        );
     }
 }

@@ -88,6 +88,17 @@ pub struct Listed<B = BookEntry> {
     pub member: Option<String>,
 }
 
+impl<B> Listed<B> {
+    /// A book as the operator sees it: no roles, no membership.
+    pub fn plain(book: B) -> Listed<B> {
+        Listed {
+            book,
+            roles: None,
+            member: None,
+        }
+    }
+}
+
 /// What the node's library says of each book it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BookEntry {

@@ -11,6 +11,16 @@ pub struct Health {
     pub version: String,
 }
 
+impl Health {
+    /// A node that answers, at `version`.
+    pub fn ok(version: &str) -> Health {
+        Health {
+            status: "ok".to_owned(),
+            version: version.to_owned(),
+        }
+    }
+}
+
 /// `GET /node`: who the node is and where partners reach it. Which books are quarantined, and
 /// how many books there are, is the operator's: anyone else sees only a count of quarantined
 /// books and no book counts (a count that moves when a stranger names a book would tell
@@ -72,6 +82,18 @@ pub struct Peers<S = PartnerState> {
     pub nat: Option<String>,
     pub connected: Vec<ConnectedPeer>,
     pub partners: Vec<Partner<S>>,
+}
+
+impl<S> Peers<S> {
+    /// The answer of a node that runs no peer-to-peer layer.
+    pub fn without_p2p() -> Peers<S> {
+        Peers {
+            node_id: None,
+            nat: None,
+            connected: Vec::new(),
+            partners: Vec::new(),
+        }
+    }
 }
 
 /// A peer connected now.

@@ -22,6 +22,9 @@ pub struct Challenge {
     pub sign: String,
 }
 
+/// What [`Challenge::sign`] says: the text to sign, as [`crate::session::sign_challenge`] makes it.
+pub const HOW_TO_SIGN: &str = "ed25519 over 'kaban-session-v2\\n' + node + '\\n' + the origin you connected to + '\\n' + challenge (SPEC.md section 10)";
+
 /// `POST /sessions`: the challenge, signed by `key` for `origin`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRequest {
