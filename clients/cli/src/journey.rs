@@ -359,7 +359,7 @@ pub fn leave(ctx: &Ctx, a: LeaveArgs) -> anyhow::Result<()> {
         "Member {} leaves with {amount}. This takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
         a.member, a.book
     );
-    ctx.print(&id, &Leaving { record: id, amount });
+    ctx.print(id, &Leaving { record: id, amount });
     Ok(())
 }
 
