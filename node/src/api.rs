@@ -23,11 +23,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use kaban_protocol::api;
 use kaban_protocol::key::PublicKey;
 use kaban_protocol::record::{BookId, Record, RecordId};
-use kaban_protocol::view::Ledger;
+use kaban_protocol::view::{Anomaly, Ledger, Member, Officer, Pending};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// Largest request body. A record is at most 8 KiB; everything else is smaller.
@@ -245,11 +245,14 @@ fn parse_record(bytes: &[u8]) -> Result<Record, Problem> {
     Record::decode(bytes).map_err(|e| Problem::bad_request(e.code(), e.to_string()))
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+async fn health() -> Json<api::node::Health> {
+    Json(api::node::Health::ok(env!("CARGO_PKG_VERSION")))
 }
 
-async fn node(State(s): Shared, headers: HeaderMap) -> Json<Value> {
+async fn node(
+    State(s): Shared,
+    headers: HeaderMap,
+) -> Json<api::node::NodeInfo<crate::library::Quarantined>> {
     let (listen, nat) = match s.p2p.as_ref() {
         Some(p) => {
             let status = p.status().await;
@@ -261,37 +264,29 @@ async fn node(State(s): Shared, headers: HeaderMap) -> Json<Value> {
     // How many books there are, and which are in memory, is the operator's too: a count that
     // moves when a stranger names a book would tell whether the book is here.
     let quarantined = s.library.quarantined();
-    let admin = s.auth.require_admin(&headers).is_ok();
-    let quarantined = if admin {
-        json!(quarantined)
-    } else {
-        json!(quarantined.len())
-    };
-    let mut answer = json!({
-        "node_id": s.node_id,
-        "listen": listen,
-        "nat": nat,
-        "version": env!("CARGO_PKG_VERSION"),
-        "protocol": kaban_protocol::record::RECORD_VERSION,
-        "quarantined": quarantined,
-    });
-    if admin {
+    let (quarantined, books_in_memory, books) = if s.auth.require_admin(&headers).is_ok() {
         let (in_memory, books) = s.library.in_memory();
-        answer["books"] = json!(books);
-        answer["books_in_memory"] = json!(in_memory);
-    }
-    Json(answer)
-}
-
-#[derive(Deserialize)]
-struct JoinRequest {
-    code: String,
+        let list = api::node::Quarantine::Books(quarantined.to_vec());
+        (list, Some(in_memory), Some(books))
+    } else {
+        (api::node::Quarantine::Count(quarantined.len()), None, None)
+    };
+    Json(api::node::NodeInfo {
+        node_id: s.node_id.clone(),
+        listen,
+        nat,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        protocol: kaban_protocol::record::RECORD_VERSION,
+        quarantined,
+        books,
+        books_in_memory,
+    })
 }
 
 /// The operator accepts an invite: make room for the book and keep it in sync with the partner.
 async fn join_peer(State(s): Shared, headers: HeaderMap, body: Bytes) -> Result<Response, Problem> {
     s.auth.require_admin(&headers)?;
-    let req: JoinRequest = serde_json::from_slice(&body)
+    let req: api::node::JoinRequest = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("malformed_json", format!("join request: {e}")))?;
     let invite = kaban_protocol::invite::Invite::from_code(&req.code)
         .map_err(|e| Problem::bad_request("malformed_invite", e.to_string()))?;
@@ -337,45 +332,51 @@ async fn join_peer(State(s): Shared, headers: HeaderMap, body: Bytes) -> Result<
         .map_err(|e| Problem::bad_request("malformed_invite", format!("{e:#}")))?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"book": invite.book.to_string(), "peer": peer.to_string()})),
+        Json(api::node::Joined {
+            book: invite.book,
+            peer: peer.to_string(),
+        }),
     )
         .into_response())
 }
 
-async fn list_peers(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+async fn list_peers(
+    State(s): Shared,
+    headers: HeaderMap,
+) -> Result<Json<api::node::Peers<crate::p2p::PartnerState>>, Problem> {
     s.auth.require_admin(&headers)?;
     let Some(p2p) = s.p2p.as_ref() else {
-        return Ok(Json(json!({"connected": [], "partners": []})));
+        return Ok(Json(api::node::Peers::without_p2p()));
     };
     let status = p2p.status().await;
     let (connected, hole_punch) = (&status.connected, &status.hole_punch);
-    let partners: Vec<Value> = status
+    let partners = status
         .partners
         .values()
         .map(|st| {
-            let mut st = st.clone();
-            let how = connected.get(&st.peer).copied();
-            st.connected = how.is_some();
-            let mut v = json!(st);
-            v["connection"] = json!(how);
-            v
+            let mut state = st.clone();
+            let how = connected.get(&state.peer).copied();
+            state.connected = how.is_some();
+            api::node::Partner {
+                state,
+                connection: how.map(str::to_owned),
+            }
         })
         .collect();
-    let peers: Vec<Value> = connected
+    let peers = connected
         .iter()
-        .map(|(peer, how)| json!({"peer": peer, "connection": how, "hole_punch": hole_punch.get(peer)}))
+        .map(|(peer, how)| api::node::ConnectedPeer {
+            peer: peer.clone(),
+            connection: (*how).to_owned(),
+            hole_punch: hole_punch.get(peer).cloned(),
+        })
         .collect();
-    Ok(Json(json!({
-        "node_id": s.node_id,
-        "nat": status.nat,
-        "connected": peers,
-        "partners": partners,
-    })))
-}
-
-#[derive(Deserialize)]
-struct ChallengeRequest {
-    key: String,
+    Ok(Json(api::node::Peers {
+        node_id: Some(s.node_id.clone()),
+        nat: Some(status.nat.clone()),
+        connected: peers,
+        partners,
+    }))
 }
 
 fn parse_key(text: &str, what: &str) -> Result<PublicKey, Problem> {
@@ -403,70 +404,64 @@ async fn challenge(
     State(s): Shared,
     addr: Option<axum::Extension<ClientAddr>>,
     body: Bytes,
-) -> Result<Json<Value>, Problem> {
-    let req: ChallengeRequest = serde_json::from_slice(&body)
+) -> Result<Json<api::session::Challenge>, Problem> {
+    let req: api::session::ChallengeRequest = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("malformed_json", format!("challenge request: {e}")))?;
     let key = parse_key(&req.key, "key")?;
     require_known(&s, &key).await?;
     let challenge = s.auth.challenge(key, client_ip(addr))?;
-    Ok(Json(json!({
-        "challenge": challenge,
-        "node": s.node_id,
-        "expires_in_s": auth::CHALLENGE_TTL.as_secs(),
-        "sign": "ed25519 over 'kaban-session-v2\\n' + node + '\\n' + the origin you connected to + '\\n' + challenge (SPEC.md section 10)",
-    })))
+    Ok(Json(api::session::Challenge {
+        challenge,
+        node: s.node_id.clone(),
+        expires_in_s: auth::CHALLENGE_TTL.as_secs(),
+        sign: api::session::HOW_TO_SIGN.to_owned(),
+    }))
 }
 
-#[derive(Deserialize)]
-struct SessionRequest {
-    key: String,
-    origin: String,
-    challenge: String,
-    signature: String,
-}
-
-async fn open_session(State(s): Shared, body: Bytes) -> Result<Json<Value>, Problem> {
-    let req: SessionRequest = serde_json::from_slice(&body)
+async fn open_session(
+    State(s): Shared,
+    body: Bytes,
+) -> Result<Json<api::session::Session>, Problem> {
+    let req: api::session::SessionRequest = serde_json::from_slice(&body)
         .map_err(|e| Problem::bad_request("malformed_json", format!("session request: {e}")))?;
     let key = parse_key(&req.key, "key")?;
     require_known(&s, &key).await?;
     let token = s
         .auth
         .open_session(key, &req.origin, &req.challenge, &req.signature)?;
-    Ok(Json(
-        json!({"token": token, "key": key, "expires_in_s": auth::SESSION_TTL.as_secs()}),
-    ))
+    Ok(Json(api::session::Session {
+        token,
+        key,
+        expires_in_s: auth::SESSION_TTL.as_secs(),
+    }))
 }
 
-async fn list_books(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+type BookList = api::book::BookList<crate::library::BookSummary>;
+
+async fn list_books(State(s): Shared, headers: HeaderMap) -> Result<Json<BookList>, Problem> {
     let caller = s.auth.caller(&headers)?;
     let mut books = s.library.list().await;
     let Caller::Person(key) = caller else {
-        return Ok(Json(json!({"books": books})));
+        let books = books.into_iter().map(api::book::Listed::plain).collect();
+        return Ok(Json(api::book::BookList { books }));
     };
     // A person's own books, with what she is in each: an officer (and her roles) or a member.
     let mut mine = Vec::new();
     for b in books.drain(..) {
         let id = parse_book(&b.book)?;
         let ledger = s.library.quiet_ledger(id).await?;
-        let mut line = json!(b);
+        let mut line = api::book::Listed::plain(b);
         match reader_of(&ledger, &key) {
             Some(Reader::Officer) => {
-                line["roles"] = json!(
-                    ledger
-                        .officers
-                        .iter()
-                        .find(|o| o.key == key)
-                        .map(|o| o.roles.clone())
-                        .unwrap_or_default()
-                );
+                let officer = ledger.officers.iter().find(|o| o.key == key);
+                line.roles = Some(officer.map(|o| o.roles.clone()).unwrap_or_default());
             }
-            Some(Reader::Member(m)) => line["member"] = json!(m),
+            Some(Reader::Member(m)) => line.member = Some(m),
             None => continue,
         }
         mine.push(line);
     }
-    Ok(Json(json!({"books": mine})))
+    Ok(Json(api::book::BookList { books: mine }))
 }
 
 /// Founds a book from its genesis record, with the admin token or a one-time setup code. The
@@ -491,7 +486,7 @@ async fn create_book(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({"book": id.to_string()}))).into_response())
+    Ok((status, Json(api::book::Created { book: id })).into_response())
 }
 
 async fn submit_record(
@@ -505,7 +500,7 @@ async fn submit_record(
         Submitted::Created(rid) => (StatusCode::CREATED, rid),
         Submitted::Existing(rid) => (StatusCode::OK, rid),
     };
-    Ok((status, Json(json!({"id": rid.to_string()}))).into_response())
+    Ok((status, Json(api::book::Submitted { id: rid })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -545,11 +540,11 @@ async fn place(
                 format!("book {id} has not arrived from its partner yet; try again once it has"),
             )
         })?;
-    Ok(Json(json!({
-        "book": id.to_string(),
-        "seq": place.seq,
-        "after": place.after.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    }))
+    Ok(Json(api::book::Place {
+        book: id,
+        seq: place.seq,
+        after: place.after.clone(),
+    })
     .into_response())
 }
 
@@ -598,20 +593,20 @@ async fn book_summary(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<api::book::Summary<Officer, Anomaly>>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
-    Ok(Json(json!({
-        "book": book,
-        "name": l.name,
-        "currency": l.currency,
-        "record_count": l.record_count,
-        "balances": l.totals,
-        "members": l.members.len(),
-        "officers": l.officers,
-        "pending": l.pending.iter().map(|p| p.record.to_string()).collect::<Vec<_>>(),
-        "anomalies": l.anomalies,
-        "shared_with": l.shared_with,
-    })))
+    Ok(Json(api::book::Summary {
+        book,
+        name: l.name.clone(),
+        currency: l.currency,
+        record_count: l.record_count,
+        balances: l.totals.clone(),
+        members: l.members.len(),
+        officers: l.officers.clone(),
+        pending: l.pending.iter().map(|p| p.record).collect(),
+        anomalies: l.anomalies.clone(),
+        shared_with: l.shared_with.clone(),
+    }))
 }
 
 async fn get_record(
@@ -642,34 +637,41 @@ async fn roster(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<api::book::Roster<Officer, Member>>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
-    Ok(Json(json!({"officers": l.officers, "members": l.members})))
+    Ok(Json(api::book::Roster {
+        officers: l.officers.clone(),
+        members: l.members.clone(),
+    }))
 }
 
 async fn pending(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<api::book::PendingList<Pending>>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
-    Ok(Json(json!({"pending": l.pending})))
+    Ok(Json(api::book::PendingList {
+        pending: l.pending.clone(),
+    }))
 }
 
 async fn anomalies(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<api::book::Anomalies<Anomaly>>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
-    Ok(Json(json!({"anomalies": l.anomalies})))
+    Ok(Json(api::book::Anomalies {
+        anomalies: l.anomalies.clone(),
+    }))
 }
 
 async fn get_personal(
     State(s): Shared,
     headers: HeaderMap,
     Path((book, member)): Path<(String, String)>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<api::book::Personal<Option<Personal>>>, Problem> {
     officer_ledger(&s, &headers, &book).await?;
     let personal = s
         .library
@@ -677,7 +679,7 @@ async fn get_personal(
         .get_personal(parse_book(&book)?, member.clone())
         .await
         .map_err(crate::library::LibraryError::from)?;
-    Ok(Json(json!({"member": member, "personal": personal})))
+    Ok(Json(api::book::Personal { member, personal }))
 }
 
 async fn put_personal(
@@ -718,7 +720,7 @@ async fn erase_personal(
     State(s): Shared,
     headers: HeaderMap,
     Path((book, member)): Path<(String, String)>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<api::book::Erased>, Problem> {
     officer_ledger(&s, &headers, &book).await?;
     let erased = s
         .library
@@ -733,9 +735,11 @@ async fn erase_personal(
             "erased a member's personal data from the database; these backups, made since, still hold it until they are deleted"
         );
     }
-    Ok(Json(
-        json!({"member": member, "erased": erased.erased, "backups_still_holding": erased.backups}),
-    ))
+    Ok(Json(api::book::Erased {
+        member,
+        erased: erased.erased,
+        backups_still_holding: erased.backups,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -750,14 +754,20 @@ async fn remove_book(
     headers: HeaderMap,
     Path(book): Path<String>,
     Query(q): Query<RemoveQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<api::book::Removed>, Problem> {
     s.auth.require_admin(&headers)?;
     let id = parse_book(&book)?;
     s.library.remove_book(id, &q.name).await?;
-    Ok(Json(json!({"book": id.to_string(), "removed": true})))
+    Ok(Json(api::book::Removed {
+        book: id,
+        removed: true,
+    }))
 }
 
-async fn integrity(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, Problem> {
+async fn integrity(
+    State(s): Shared,
+    headers: HeaderMap,
+) -> Result<Json<api::node::Integrity>, Problem> {
     s.auth.require_admin(&headers)?;
     let answer = s
         .library
@@ -765,7 +775,9 @@ async fn integrity(State(s): Shared, headers: HeaderMap) -> Result<Json<Value>, 
         .integrity_check()
         .await
         .map_err(crate::library::LibraryError::from)?;
-    Ok(Json(json!({"integrity_check": answer})))
+    Ok(Json(api::node::Integrity {
+        integrity_check: answer,
+    }))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! `SPEC.md` beside this crate defines the encoding byte for byte.
 
 pub mod allocate;
+pub mod api;
 pub mod book;
 pub mod canonical;
 pub mod enterprise;

@@ -1,19 +1,23 @@
 //! Commands for the money's journey from a group to a cooperative and back: reports, returns,
 //! their receipts, distributions to members, and members leaving (reintegration).
 
-use crate::{Ctx, now_ms, parse_book, parse_record_id};
+use crate::context::{Ctx, Signed, currency_of, now_ms, parse_book, parse_record_id};
+use crate::enterprise::group_currency;
 use anyhow::{anyhow, bail};
 use clap::Args;
+use kaban_protocol::api;
+use kaban_protocol::api::enterprise::Dashboard;
 use kaban_protocol::kind::{
     Body, CoopMembers, Departure, Distribution, Indicator, Investment, Jobs, Membership, Narrative,
     Period, Principle, Report, Return, ReturnReceipt, Settlement,
 };
-use kaban_protocol::money::{Currency, Money};
-use kaban_protocol::record::BookId;
-use serde_json::{Value, json};
+use kaban_protocol::money::Money;
+use kaban_protocol::record::RecordId;
+use serde::de::IntoDeserializer as _;
+use serde::{Deserialize as _, Serialize};
 
 /// Savings book: accept an enterprise book the group invests in (needs the investment quorum).
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct InvestArgs {
     /// The group's savings book.
     #[arg(long)]
@@ -28,48 +32,43 @@ pub struct InvestArgs {
 pub fn invest(ctx: &Ctx, a: InvestArgs) -> anyhow::Result<()> {
     let (key, node) = ctx.session()?;
     let enterprise = parse_book(&a.enterprise)?;
-    let portfolio = node.get(&format!("/books/{}/portfolio", a.book))?;
-    let listed = |list: &str| {
-        portfolio[list]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|e| e["enterprise"] == enterprise.to_string())
-            .cloned()
-    };
-    if listed("holdings").is_some() {
+    let portfolio: api::views::Portfolio = node.get(&format!("/books/{}/portfolio", a.book))?.body;
+    if portfolio
+        .holdings
+        .iter()
+        .any(|h| h.enterprise == enterprise)
+    {
         bail!("the group has accepted enterprise book {enterprise} already");
     }
-    let Some(line) = listed("unaccepted") else {
+    let Some(line) = portfolio
+        .unaccepted
+        .iter()
+        .find(|u| u.enterprise == enterprise)
+    else {
         bail!(
             "this node holds no enterprise book {enterprise} that registers book {}: its cooperative registers the group (kaban investor) and shares the book with this node first",
             a.book
         );
     };
-    let registration = parse_record_id(line["registration"].as_str().unwrap_or_default())?;
-    let officers: Vec<&str> = line["officers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
     let body = Body::Investment(Investment {
         enterprise,
-        registration,
+        registration: line.registration,
     });
-    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
-    let id = node.submit(&a.book, &record)?;
+    let book = parse_book(&a.book)?;
+    let record = node.sign(&key, book, now_ms(), &body)?;
+    let id = node.submit(book, &record)?;
+    let officers: Vec<String> = line.officers.iter().map(ToString::to_string).collect();
     let human = format!(
         "{id}\naccepts {} ({enterprise}), which names these keys as the group's officers: {}\nanother officer approves it (kaban approve --record {id}); until then it moves none of the group's money",
-        line["name"].as_str().unwrap_or_default(),
+        line.name,
         officers.join(", ")
     );
-    ctx.print(human, json!({"record": id}));
+    ctx.print(human, &Signed { record: id });
     Ok(())
 }
 
 /// Enterprise book: the cooperative's officers report a period (needs the report quorum).
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct ReportArgs {
     #[arg(long)]
     book: String,
@@ -107,7 +106,7 @@ pub struct ReportArgs {
 
 /// Enterprise book: the cooperative's treasurer declares a return paid to an investor group
 /// (needs the return quorum).
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct ReturnArgs {
     #[arg(long)]
     book: String,
@@ -125,7 +124,7 @@ pub struct ReturnArgs {
 
 /// Enterprise book: an officer of the investor group acknowledges a return with what arrived,
 /// in the group's currency.
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct ReturnReceiptArgs {
     #[arg(long)]
     book: String,
@@ -138,7 +137,7 @@ pub struct ReturnReceiptArgs {
 
 /// Savings book: share a received return among the members by their stakes (needs the
 /// distribution quorum).
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct DistributeArgs {
     /// The savings book.
     #[arg(long)]
@@ -155,7 +154,7 @@ pub struct DistributeArgs {
 
 /// Savings book: a member leaves the group, paid out or converting her stake into membership
 /// of a cooperative (needs the departure quorum).
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct LeaveArgs {
     #[arg(long)]
     book: String,
@@ -178,7 +177,7 @@ pub struct LeaveArgs {
 
 /// Enterprise book: the cooperative admits a returning member whose stake her group converted
 /// (needs the membership quorum).
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct AdmitArgs {
     #[arg(long)]
     book: String,
@@ -198,29 +197,6 @@ pub struct AdmitArgs {
     /// The rate used, enterprise currency per group currency.
     #[arg(long)]
     rate: String,
-}
-
-/// The currency of a book, as the node says.
-fn currency_of(ctx: &Ctx, book: &str) -> anyhow::Result<Currency> {
-    let (_, node) = ctx.session()?;
-    Ok(node.get(&format!("/books/{book}"))?["currency"]
-        .as_str()
-        .ok_or_else(|| anyhow!("the node did not say book {book}'s currency"))?
-        .parse()?)
-}
-
-/// The registered currency of investor group `group` in enterprise book `book`.
-pub fn group_currency(dashboard: &Value, group: BookId, book: &str) -> anyhow::Result<Currency> {
-    Ok(dashboard["investors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|i| i["group"] == group.to_string())
-        .and_then(|i| i["currency"].as_str())
-        .ok_or_else(|| {
-            anyhow!("book {book} has no investor group {group} registered with its quorum")
-        })?
-        .parse()?)
 }
 
 /// "12.5" → (125, 1).
@@ -248,7 +224,7 @@ fn indicator(text: &str) -> anyhow::Result<Indicator> {
     let (principle, rest) = text.split_once(':').ok_or_else(shape)?;
     let (name, rest) = rest.split_once('=').ok_or_else(shape)?;
     let (value, unit) = rest.split_once(':').ok_or_else(shape)?;
-    let principle: Principle = serde_json::from_value(json!(principle)).map_err(|_| {
+    let principle = Principle::deserialize(principle.into_deserializer()).map_err(|_: serde::de::value::Error| {
         anyhow!("principle {principle:?} is not one of viability, gender_equality, ecological_sustainability, social_justice")
     })?;
     let (value, decimals) = decimal(value)?;
@@ -267,7 +243,8 @@ pub fn report(ctx: &Ctx, a: ReportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|i| indicator(i))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let currency = currency_of(ctx, &a.book)?;
+    let (key, node) = ctx.session()?;
+    let currency = currency_of(&node, &a.book)?;
     let body = Body::Report(Report {
         period: Period {
             from: a.from,
@@ -289,8 +266,9 @@ pub fn report(ctx: &Ctx, a: ReportArgs) -> anyhow::Result<()> {
             text: a.narrative,
         },
     });
-    let id = ctx.sign_and_submit(&a.book, body)?;
-    ctx.print(&id, json!({"record": id}));
+    let book = parse_book(&a.book)?;
+    let record = node.sign(&key, book, now_ms(), &body)?;
+    ctx.print_signed(node.submit(book, &record)?);
     Ok(())
 }
 
@@ -304,31 +282,28 @@ pub fn declare_return(ctx: &Ctx, a: ReturnArgs) -> anyhow::Result<()> {
             reference: a.reference,
         }))
     })?;
-    ctx.print(&id, json!({"record": id}));
+    ctx.print_signed(id);
     Ok(())
 }
 
 pub fn return_receipt(ctx: &Ctx, a: ReturnReceiptArgs) -> anyhow::Result<()> {
     let (key, node) = ctx.session()?;
     let return_record = parse_record_id(&a.return_record)?;
-    let dashboard = node.get(&format!("/books/{}/dashboard", a.book))?;
-    let group: BookId = dashboard["returns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r["record"] == return_record.to_string())
-        .and_then(|r| r["group"].as_str())
-        .ok_or_else(|| anyhow!("book {} has no return {return_record}", a.book))?
-        .parse()
-        .map_err(|e| anyhow!("{e}"))?;
-    let currency = group_currency(&dashboard, group, &a.book)?;
+    let dashboard: Dashboard = node.get(&format!("/books/{}/dashboard", a.book))?.body;
+    let group = dashboard
+        .returns
+        .iter()
+        .find(|r| r.record == return_record)
+        .map(|r| r.payment.group)
+        .ok_or_else(|| anyhow!("book {} has no return {return_record}", a.book))?;
+    let currency = group_currency(&dashboard.investors, group, &a.book)?;
     let body = Body::ReturnReceipt(ReturnReceipt {
         return_record,
         received: Money::parse_major(&a.received, currency)?,
     });
-    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
-    let id = node.submit(&a.book, &record)?;
-    ctx.print(&id, json!({"record": id}));
+    let book = parse_book(&a.book)?;
+    let record = node.sign(&key, book, now_ms(), &body)?;
+    ctx.print_signed(node.submit(book, &record)?);
     Ok(())
 }
 
@@ -346,15 +321,23 @@ pub fn distribute(ctx: &Ctx, a: DistributeArgs) -> anyhow::Result<()> {
         "The distribution takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
         a.book
     );
-    ctx.print(&id, json!({"record": id}));
+    ctx.print_signed(id);
     Ok(())
+}
+
+/// What `kaban leave` prints with `--json`.
+#[derive(Debug, Serialize)]
+struct Leaving {
+    record: RecordId,
+    amount: Money,
 }
 
 pub fn leave(ctx: &Ctx, a: LeaveArgs) -> anyhow::Result<()> {
     let (key, node) = ctx.session()?;
-    let statement = node.get(&format!("/books/{}/members/{}/statement", a.book, a.member))?;
-    let balance: Money = serde_json::from_value(statement["position"]["balance"].clone())
-        .map_err(|e| anyhow!("the node sent no balance for member {}: {e}", a.member))?;
+    let statement: api::views::Statement = node
+        .get(&format!("/books/{}/members/{}/statement", a.book, a.member))?
+        .body;
+    let balance = statement.position.balance;
     let amount = match &a.amount {
         Some(text) => Money::parse_major(text, balance.currency)?,
         None => balance,
@@ -369,25 +352,26 @@ pub fn leave(ctx: &Ctx, a: LeaveArgs) -> anyhow::Result<()> {
         settlement,
         enterprise,
     });
-    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
-    let id = node.submit(&a.book, &record)?;
+    let book = parse_book(&a.book)?;
+    let record = node.sign(&key, book, now_ms(), &body)?;
+    let id = node.submit(book, &record)?;
     eprintln!(
         "Member {} leaves with {amount}. This takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
         a.member, a.book
     );
-    ctx.print(&id, json!({"record": id, "amount": amount}));
+    ctx.print(id, &Leaving { record: id, amount });
     Ok(())
 }
 
 pub fn admit(ctx: &Ctx, a: AdmitArgs) -> anyhow::Result<()> {
     let (key, node) = ctx.session()?;
     let group = parse_book(&a.group)?;
-    let dashboard = node.get(&format!("/books/{}/dashboard", a.book))?;
-    let stake_currency = group_currency(&dashboard, group, &a.book)?;
-    let capital_currency: Currency = dashboard["enterprise"]["currency"]
-        .as_str()
-        .ok_or_else(|| anyhow!("book {} is not an enterprise book", a.book))?
-        .parse()?;
+    let dashboard: Dashboard = node.get(&format!("/books/{}/dashboard", a.book))?.body;
+    let stake_currency = group_currency(&dashboard.investors, group, &a.book)?;
+    let capital_currency = dashboard
+        .enterprise
+        .map(|e| e.currency)
+        .ok_or_else(|| anyhow!("book {} is not an enterprise book", a.book))?;
     let body = Body::Membership(Membership {
         group,
         departure: parse_record_id(&a.departure)?,
@@ -396,9 +380,9 @@ pub fn admit(ctx: &Ctx, a: AdmitArgs) -> anyhow::Result<()> {
         capital: Money::parse_major(&a.capital, capital_currency)?,
         rate: a.rate,
     });
-    let record = node.sign(&key, parse_book(&a.book)?, now_ms(), &body)?;
-    let id = node.submit(&a.book, &record)?;
-    ctx.print(&id, json!({"record": id}));
+    let book = parse_book(&a.book)?;
+    let record = node.sign(&key, book, now_ms(), &body)?;
+    ctx.print_signed(node.submit(book, &record)?);
     Ok(())
 }
 

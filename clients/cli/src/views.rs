@@ -1,21 +1,28 @@
-//! Views: printed for a person, as JSON with `--json`, or written as CSV (and a statement as
-//! printable HTML) with `--csv FILE` / `--html FILE`, where FILE `-` means standard output.
+//! Views: printed for a person, as JSON with `--json` (the node's answer, whole), or written as
+//! CSV (and a statement as printable HTML) with `--csv FILE` / `--html FILE`, where FILE `-`
+//! means standard output.
 
-use crate::{Ctx, money_lines};
+mod enterprise;
+
+pub use enterprise::{DashboardView, TransfersView, dashboard, transfers};
+
+use crate::context::Ctx;
 use anyhow::Context as _;
 use clap::Args;
-use serde_json::{Value, json};
+use kaban_protocol::api;
+use kaban_protocol::kind::{Principle, Settlement};
+use kaban_protocol::money::Money;
 use std::path::PathBuf;
 
 /// Where a view goes besides the screen.
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct Export {
     /// Write the view as CSV to FILE ('-' for standard output).
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
 }
 
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct BookView {
     #[arg(long)]
     book: String,
@@ -23,29 +30,7 @@ pub struct BookView {
     export: Export,
 }
 
-#[derive(Args)]
-pub struct TransfersView {
-    #[arg(long)]
-    book: String,
-    /// Days after which a transfer with no receipt is overdue.
-    #[arg(long, default_value_t = 14)]
-    overdue_days: u32,
-    #[command(flatten)]
-    export: Export,
-}
-
-#[derive(Args)]
-pub struct DashboardView {
-    #[arg(long)]
-    book: String,
-    /// With --csv: which table (investors, transfers, reports, returns, memberships).
-    #[arg(long, default_value = "investors")]
-    table: String,
-    #[command(flatten)]
-    export: Export,
-}
-
-#[derive(Args)]
+#[derive(Debug, Args)]
 pub struct StatementView {
     #[arg(long)]
     book: String,
@@ -89,8 +74,24 @@ fn csv(ctx: &Ctx, export: &Export, path: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn m(v: &Value) -> String {
-    money_lines(&json!([v]))
+/// Amounts in several currencies, as "HKD 1,000.00, PHP 50.00".
+pub fn money_list(list: &[Money]) -> String {
+    list.iter()
+        .map(Money::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An amount the node may leave out, like an enterprise's capital before any arrived.
+fn maybe_money(money: Option<Money>) -> String {
+    money.map(|m| m.to_string()).unwrap_or_default()
+}
+
+/// Anomalies as `! detail` lines.
+fn anomaly_lines(human: &mut String, anomalies: &[api::AnomalyLine]) {
+    for a in anomalies {
+        human.push_str(&format!("! {}\n", a.detail));
+    }
 }
 
 pub fn balances(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
@@ -99,16 +100,21 @@ pub fn balances(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
         return Ok(());
     }
     let (_, node) = ctx.session()?;
-    let v = node.get(&path)?;
-    let mut human = format!("group: {}\n", money_lines(&v["totals"]));
-    for (member, balances) in v["members"].as_object().into_iter().flatten() {
+    let answer = node.get::<api::views::Balances>(&path)?;
+    let v = &answer.body;
+    let mut human = format!("group: {}\n", money_list(&v.totals));
+    for (member, balances) in &v.members {
+        // A member who left holds no stake; the node lists none for her.
+        let stake = v
+            .stakes
+            .get(member)
+            .map_or_else(|| "null".to_owned(), i64::to_string);
         human.push_str(&format!(
-            "  {member:<16} {:>16}  stake {}\n",
-            money_lines(balances),
-            v["stakes"][member]
+            "  {member:<16} {:>16}  stake {stake}\n",
+            money_list(balances),
         ));
     }
-    ctx.print(human.trim_end(), v);
+    ctx.print(human.trim_end(), &answer.raw);
     Ok(())
 }
 
@@ -118,170 +124,54 @@ pub fn portfolio(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
         return Ok(());
     }
     let (_, node) = ctx.session()?;
-    let v = node.get(&path)?;
+    let answer = node.get::<api::views::Portfolio>(&path)?;
+    let v = &answer.body;
     let mut human = format!(
         "{}\n  members' balances {}\n  cash              {}\n  invested          {}  (fees {})\n  received back     {}  (distributed {}, undistributed {})\n  converted         {}\n  outstanding       {}\n",
-        v["name"].as_str().unwrap_or(""),
-        m(&v["members_balances"]),
-        m(&v["cash"]),
-        m(&v["invested"]),
-        m(&v["fees"]),
-        m(&v["received_back"]),
-        m(&v["distributed"]),
-        m(&v["undistributed"]),
-        m(&v["converted"]),
-        m(&v["outstanding"]),
+        v.name,
+        v.members_balances,
+        v.cash,
+        v.invested,
+        v.fees,
+        v.received_back,
+        v.distributed,
+        v.undistributed,
+        v.converted,
+        v.outstanding,
     );
-    for h in v["holdings"].as_array().into_iter().flatten() {
+    for h in &v.holdings {
         human.push_str(&format!(
             "{} ({}, {})\n  invested {}  in transit {}  arrived {}\n  received back {}  converted {}  outstanding {}\n",
-            h["name"].as_str().unwrap_or(""),
-            h["country"].as_str().unwrap_or(""),
-            h["sector"].as_str().unwrap_or(""),
-            m(&h["invested"]),
-            m(&h["in_transit"]),
-            m(&h["capital_received"]),
-            m(&h["received_back"]),
-            m(&h["converted"]),
-            m(&h["outstanding"]),
+            h.name,
+            h.country,
+            h.sector,
+            h.invested,
+            h.in_transit,
+            h.capital_received,
+            h.received_back,
+            h.converted,
+            h.outstanding,
         ));
     }
-    for u in v["unaccepted"].as_array().into_iter().flatten() {
+    for u in &v.unaccepted {
         human.push_str(&format!(
             "not accepted: {} ({}); accept it with kaban invest --book {} --enterprise {}\n",
-            u["name"].as_str().unwrap_or(""),
-            u["enterprise"].as_str().unwrap_or(""),
-            a.book,
-            u["enterprise"].as_str().unwrap_or(""),
+            u.name, u.enterprise, a.book, u.enterprise,
         ));
     }
-    for a in v["anomalies"].as_array().into_iter().flatten() {
-        human.push_str(&format!("! {}\n", a["detail"].as_str().unwrap_or("")));
-    }
-    ctx.print(human.trim_end(), v);
+    anomaly_lines(&mut human, &v.anomalies);
+    ctx.print(human.trim_end(), &answer.raw);
     Ok(())
 }
 
-pub fn dashboard(ctx: &Ctx, a: DashboardView) -> anyhow::Result<()> {
-    let path = format!("/books/{}/dashboard", a.book);
-    if csv(ctx, &a.export, &format!("{path}?table={}", a.table))? {
-        return Ok(());
+/// A principle's name, as reports and the impact view spell it.
+fn principle_name(p: Principle) -> &'static str {
+    match p {
+        Principle::Viability => "viability",
+        Principle::GenderEquality => "gender_equality",
+        Principle::EcologicalSustainability => "ecological_sustainability",
+        Principle::SocialJustice => "social_justice",
     }
-    let (_, node) = ctx.session()?;
-    let v = node.get(&path)?;
-    let e = &v["enterprise"];
-    let mut human = format!(
-        "{} ({}, {})\n  capital received {}  returns paid {}\ninvestors:\n",
-        e["name"].as_str().unwrap_or(""),
-        e["country"].as_str().unwrap_or(""),
-        e["sector"].as_str().unwrap_or(""),
-        m(&v["capital_received"]),
-        m(&v["returns_paid"]),
-    );
-    for i in v["investors"].as_array().into_iter().flatten() {
-        human.push_str(&format!(
-            "  {}  sent {}  arrived {}  returns paid {}  acknowledged {}\n",
-            i["name"].as_str().unwrap_or(""),
-            m(&i["sent"]),
-            m(&i["received"]),
-            m(&i["returns_paid"]),
-            m(&i["returns_received"]),
-        ));
-    }
-    human.push_str("reports:\n");
-    for r in v["reports"].as_array().into_iter().flatten() {
-        human.push_str(&format!(
-            "  {} to {}  revenue {}  costs {}  surplus {}  jobs {} women, {} men  members {} ({} returnees){}\n",
-            r["period"]["from"].as_str().unwrap_or(""),
-            r["period"]["to"].as_str().unwrap_or(""),
-            m(&r["revenue"]),
-            m(&r["costs"]),
-            m(&r["surplus"]),
-            r["jobs"]["women"],
-            r["jobs"]["men"],
-            r["members"]["total"],
-            r["members"]["returnees"],
-            if r["effective"] == json!(true) { "" } else { "  (awaiting approval)" },
-        ));
-    }
-    human.push_str("returns:\n");
-    for r in v["returns"].as_array().into_iter().flatten() {
-        human.push_str(&format!(
-            "  {}  {}  {}  {}{}\n",
-            r["record"].as_str().unwrap_or(""),
-            r["group_name"].as_str().unwrap_or(""),
-            m(&r["amount"]),
-            r["status"]["state"].as_str().unwrap_or(""),
-            match r["status"]["received"].is_null() {
-                true => String::new(),
-                false => format!(" {}", m(&r["status"]["received"])),
-            },
-        ));
-    }
-    for ms in v["memberships"].as_array().into_iter().flatten() {
-        human.push_str(&format!(
-            "member {} of {} admitted with {} (stake {})\n",
-            ms["member"].as_str().unwrap_or(""),
-            ms["group_name"].as_str().unwrap_or(""),
-            m(&ms["capital"]),
-            m(&ms["stake"]),
-        ));
-    }
-    for a in v["anomalies"].as_array().into_iter().flatten() {
-        human.push_str(&format!("! {}\n", a["detail"].as_str().unwrap_or("")));
-    }
-    ctx.print(human.trim_end(), v);
-    Ok(())
-}
-
-pub fn transfers(ctx: &Ctx, a: TransfersView) -> anyhow::Result<()> {
-    let path = format!(
-        "/books/{}/transfers?overdue_days={}",
-        a.book, a.overdue_days
-    );
-    if csv(ctx, &a.export, &path)? {
-        return Ok(());
-    }
-    let (_, node) = ctx.session()?;
-    let v = node.get(&path)?;
-    let mut human = String::new();
-    for i in v["investors"].as_array().into_iter().flatten() {
-        human.push_str(&format!(
-            "{}  sent {}  received {}\n",
-            i["name"].as_str().unwrap_or(""),
-            m(&i["sent"]),
-            m(&i["received"]),
-        ));
-    }
-    for t in v["transfers"].as_array().into_iter().flatten() {
-        let status = &t["status"];
-        let state = status["state"].as_str().unwrap_or("");
-        let detail = match state {
-            "awaiting_approval" => {
-                format!("{} of {} signatures", status["have"], status["need"])
-            }
-            "overdue" => format!("{} days", status["days"]),
-            "received_in_full" => m(&status["received"]),
-            "received_with_difference" => format!(
-                "{}, difference {}",
-                m(&status["received"]),
-                m(&status["difference"])
-            ),
-            _ => String::new(),
-        };
-        human.push_str(&format!(
-            "{}  {}  {} -> {}  {state} {detail}\n",
-            t["record"].as_str().unwrap_or(""),
-            t["group_name"].as_str().unwrap_or(""),
-            m(&t["amount"]),
-            m(&t["expected"]),
-        ));
-    }
-    for a in v["anomalies"].as_array().into_iter().flatten() {
-        human.push_str(&format!("! {}\n", a["detail"].as_str().unwrap_or("")));
-    }
-    ctx.print(human.trim_end(), v);
-    Ok(())
 }
 
 pub fn impact(ctx: &Ctx, export: Export) -> anyhow::Result<()> {
@@ -289,96 +179,88 @@ pub fn impact(ctx: &Ctx, export: Export) -> anyhow::Result<()> {
         return Ok(());
     }
     let (_, node) = ctx.session()?;
-    let v = node.get("/impact")?;
+    let answer = node.get::<api::views::Impact>("/impact")?;
     let mut human = String::new();
-    let mut principle = "";
-    for r in v["indicators"].as_array().into_iter().flatten() {
-        let p = r["principle"].as_str().unwrap_or("");
-        if p != principle {
-            human.push_str(&format!("{p}:\n"));
-            principle = p;
+    let mut principle = None;
+    for r in &answer.body.indicators {
+        if principle != Some(r.principle) {
+            human.push_str(&format!("{}:\n", principle_name(r.principle)));
+            principle = Some(r.principle);
         }
-        let (value, decimals) = (
-            r["value"].as_i64().unwrap_or(0),
-            r["decimals"].as_u64().unwrap_or(0) as u32,
-        );
         human.push_str(&format!(
             "  {:<24} {:<28} {} to {}  {} {}\n",
-            r["indicator"].as_str().unwrap_or(""),
-            r["enterprise_name"].as_str().unwrap_or(""),
-            r["period_from"].as_str().unwrap_or(""),
-            r["period_to"].as_str().unwrap_or(""),
-            kaban_protocol::money::decimal_text(value, decimals),
-            r["unit"].as_str().unwrap_or(""),
+            r.indicator,
+            r.enterprise_name,
+            r.period_from,
+            r.period_to,
+            kaban_protocol::money::decimal_text(r.value, r.decimals),
+            r.unit,
         ));
     }
     if human.is_empty() {
         human = "no effective reports in the enterprise books you can read".into();
     }
-    ctx.print(human.trim_end(), v);
+    ctx.print(human.trim_end(), &answer.raw);
     Ok(())
 }
 
-pub fn statement(ctx: &Ctx, a: StatementView) -> anyhow::Result<()> {
-    let mut query = Vec::new();
-    for (name, value) in [("from", &a.from), ("to", &a.to)] {
-        if let Some(v) = value {
-            query.push(format!("{name}={v}"));
-        }
-    }
+/// The statement's path with the period and any `extra` query.
+fn statement_path(a: &StatementView, extra: &[String]) -> String {
     let base = format!("/books/{}/members/{}/statement", a.book, a.member);
-    let path = |extra: &[String]| {
-        let all: Vec<String> = query.iter().chain(extra).cloned().collect();
-        if all.is_empty() {
-            base.clone()
-        } else {
-            format!("{base}?{}", all.join("&"))
-        }
-    };
+    let period = [("from", &a.from), ("to", &a.to)]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={v}")));
+    let all: Vec<String> = period.chain(extra.iter().cloned()).collect();
+    if all.is_empty() {
+        base
+    } else {
+        format!("{base}?{}", all.join("&"))
+    }
+}
+
+pub fn statement(ctx: &Ctx, a: StatementView) -> anyhow::Result<()> {
     if let Some(file) = &a.html {
         let (_, node) = ctx.session()?;
-        let html = node.get_text(&path(&["format=html".into(), format!("lang={}", a.lang)]))?;
+        let extra = ["format=html".to_owned(), format!("lang={}", a.lang)];
+        let html = node.get_text(&statement_path(&a, &extra))?;
         return write_out(file, &html);
     }
-    if csv(ctx, &a.export, &path(&[]))? {
+    if csv(ctx, &a.export, &statement_path(&a, &[]))? {
         return Ok(());
     }
     let (_, node) = ctx.session()?;
-    let v = node.get(&path(&[]))?;
-    let p = &v["position"];
+    let answer = node.get::<api::views::Statement>(&statement_path(&a, &[]))?;
+    ctx.print(statement_text(&a.member, &answer.body), &answer.raw);
+    Ok(())
+}
+
+fn statement_text(member: &str, v: &api::views::Statement) -> String {
+    let p = &v.position;
     let mut human = format!(
-        "{} ({}), {}\n  balance: {}\n  stake: {} of {}\n  returns received: {}\n",
-        v["alias"].as_str().unwrap_or(""),
-        a.member,
-        v["group"].as_str().unwrap_or(""),
-        m(&p["balance"]),
-        m(&p["stake"]),
-        m(&p["group_stake"]),
-        m(&p["returns_received"]),
+        "{} ({member}), {}\n  balance: {}\n  stake: {} of {}\n  returns received: {}\n",
+        v.alias, v.group, p.balance, p.stake, p.group_stake, p.returns_received,
     );
-    for e in p["enterprises"].as_array().into_iter().flatten() {
+    for e in &p.enterprises {
+        human.push_str(&format!("  share of {}: {}\n", e.name, e.share));
+    }
+    if let Some(d) = &p.departure {
+        let settlement = match d.departure.settlement {
+            Settlement::Payout => "payout",
+            Settlement::Conversion => "conversion",
+        };
         human.push_str(&format!(
-            "  share of {}: {}\n",
-            e["name"].as_str().unwrap_or(""),
-            m(&e["share"])
+            "  left the group: {} by {settlement}\n",
+            d.departure.amount
         ));
     }
-    if !p["departure"].is_null() {
-        human.push_str(&format!(
-            "  left the group: {} by {}\n",
-            m(&p["departure"]["amount"]),
-            p["departure"]["settlement"].as_str().unwrap_or("")
-        ));
-    }
-    for e in v["entries"].as_array().into_iter().flatten() {
+    for e in &v.entries {
         human.push_str(&format!(
             "  {:<12} {:>14}  {:<10} {}\n",
-            e["kind"].as_str().unwrap_or(""),
-            m(&e["amount"]),
-            e["status"]["state"].as_str().unwrap_or(""),
-            e["record"].as_str().unwrap_or("")
+            e.kind,
+            e.amount.to_string(),
+            e.status.name(),
+            e.record
         ));
     }
-    ctx.print(human.trim_end(), v);
-    Ok(())
+    human.trim_end().to_owned()
 }

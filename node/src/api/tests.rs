@@ -11,6 +11,8 @@ use kaban_protocol::kind::{
 };
 use kaban_protocol::money::Money;
 use kaban_protocol::record::Place;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 struct Api {
@@ -659,4 +661,75 @@ async fn views_say_which_formats_tables_and_books_they_take() {
     );
     let csv = response.into_body().collect().await.unwrap().to_bytes();
     assert!(csv.starts_with(b"member,alias,currency,balance,stake\r\nm-ana,Ate Ana,HKD,"));
+}
+
+/// Decodes the answer to `GET path` as the shared API type a client reads it as.
+async fn answer_as<T: DeserializeOwned>(api: &Api, path: &str, token: Option<&str>) -> T {
+    let (status, _, v) = call(&api.state, get(path, token)).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {v}");
+    serde_json::from_value(v.clone())
+        .unwrap_or_else(|e| panic!("{path} does not decode as the shared API type: {e}\n{v}"))
+}
+
+#[tokio::test]
+async fn every_answer_decodes_as_the_shared_api_types() {
+    let api = Api::new().await;
+    let treasurer = api.treasurer.clone();
+    let contribution = api.sign(&treasurer, api.contribution(50_000)).await;
+    let (status, v) = api.submit(&contribution).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let submitted: api::book::Submitted = serde_json::from_value(v).unwrap();
+    assert_eq!(submitted.id, contribution.id());
+    let withdrawal = api
+        .sign(
+            &treasurer,
+            Body::Withdrawal(Withdrawal {
+                member: "m-ana".parse().unwrap(),
+                amount: hkd(10_000),
+                reason: "school fees".into(),
+            }),
+        )
+        .await;
+    assert_eq!(api.submit(&withdrawal).await.0, StatusCode::CREATED);
+    let token = api.session(&api.treasurer).await;
+    let officer = Some(token.as_str());
+    let book = api.book;
+
+    let _: api::node::Health = answer_as(&api, "/api/v1/health", None).await;
+    let _: api::node::NodeInfo = answer_as(&api, "/api/v1/node", None).await;
+    let _: api::node::NodeInfo = answer_as(&api, "/api/v1/node", Some(ADMIN)).await;
+    let _: api::node::Peers = answer_as(&api, "/api/v1/admin/peers", Some(ADMIN)).await;
+    let _: api::node::Integrity = answer_as(&api, "/api/v1/admin/integrity", Some(ADMIN)).await;
+    let all: api::book::BookList = answer_as(&api, "/api/v1/books", Some(ADMIN)).await;
+    assert_eq!(all.books[0].roles, None);
+    let mine: api::book::BookList = answer_as(&api, "/api/v1/books", officer).await;
+    assert_eq!(mine.books[0].roles, Some(vec![Role::Treasurer]));
+    let summary: api::book::Summary =
+        answer_as(&api, &format!("/api/v1/books/{book}"), officer).await;
+    assert_eq!(summary.pending, vec![withdrawal.id()]);
+    let signer = api.treasurer.public();
+    let path = format!("/api/v1/books/{book}/place?signer={signer}");
+    let place: api::book::Place = answer_as(&api, &path, officer).await;
+    assert_eq!(place.book, book);
+    let path = format!("/api/v1/books/{book}/roster");
+    let _: api::book::Roster = answer_as(&api, &path, officer).await;
+    let path = format!("/api/v1/books/{book}/pending");
+    let pending: api::book::PendingList = answer_as(&api, &path, officer).await;
+    assert_eq!(pending.pending[0].need, 2);
+    let path = format!("/api/v1/books/{book}/anomalies");
+    let _: api::book::Anomalies = answer_as(&api, &path, officer).await;
+    let path = format!("/api/v1/books/{book}/balances");
+    let balances: api::views::Balances = answer_as(&api, &path, officer).await;
+    assert_eq!(balances.members["m-ana"], vec![hkd(50_000)]);
+    let path = format!("/api/v1/books/{book}/portfolio");
+    let _: api::views::Portfolio = answer_as(&api, &path, officer).await;
+    let path = format!("/api/v1/books/{book}/members/m-ana/statement");
+    let statement: api::views::Statement = answer_as(&api, &path, officer).await;
+    assert!(!statement.entries.is_empty());
+    let _: api::views::Impact = answer_as(&api, "/api/v1/impact", officer).await;
+
+    let (status, _, v) = call(&api.state, get("/api/v1/books/nonsense", officer)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let problem: api::Problem = serde_json::from_value(v).unwrap();
+    assert_eq!(problem.code, "malformed_id");
 }

@@ -9,6 +9,7 @@ use super::{AppState, Caller, Problem, Reader, Shared, officer_ledger, parse_boo
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use kaban_protocol::api;
 use kaban_protocol::enterprise::{
     DEFAULT_OVERDUE_DAYS, Reconciliation, ReturnStatus, TransferStatus,
 };
@@ -17,7 +18,6 @@ use kaban_protocol::portfolio::{self, Portfolio};
 use kaban_protocol::record::BookId;
 use kaban_protocol::view::Ledger;
 use serde::Deserialize;
-use serde_json::json;
 use std::sync::Arc;
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,7 +178,7 @@ pub async fn portfolio(
             ]);
             csv_response("portfolio", &t)
         }
-        _ => axum::Json(json!(p)).into_response(),
+        _ => axum::Json(&p).into_response(),
     })
 }
 
@@ -191,7 +191,7 @@ pub async fn dashboard(
     let format = q.format(false)?;
     let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
     let Format::Csv = format else {
-        return Ok(axum::Json(json!(rec.as_ref())).into_response());
+        return Ok(axum::Json(rec.as_ref()).into_response());
     };
     let ccy = rec
         .enterprise
@@ -436,12 +436,12 @@ pub async fn transfers(
     let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
     Ok(match format {
         Format::Csv => csv_response("transfers", &transfers_csv(&rec)),
-        _ => axum::Json(json!({
-            "enterprise": rec.enterprise,
-            "investors": rec.investors,
-            "transfers": rec.transfers,
-            "anomalies": rec.anomalies,
-        }))
+        _ => axum::Json(api::enterprise::Transfers {
+            enterprise: rec.enterprise.as_ref(),
+            investors: rec.investors.iter().collect(),
+            transfers: rec.transfers.iter().collect(),
+            anomalies: rec.anomalies.iter().collect(),
+        })
         .into_response(),
     })
 }
@@ -492,10 +492,10 @@ pub async fn impact(
             }
             csv_response("impact", &t)
         }
-        _ => axum::Json(json!({
-            "enterprises": enterprises.len(),
-            "indicators": rows,
-        }))
+        _ => axum::Json(api::views::Impact {
+            enterprises: enterprises.len(),
+            indicators: rows,
+        })
         .into_response(),
     })
 }
@@ -533,11 +533,11 @@ pub async fn balances(
             }
             csv_response("balances", &t)
         }
-        _ => axum::Json(json!({
-            "totals": l.totals,
-            "members": l.balances,
-            "stakes": l.stakes,
-        }))
+        _ => axum::Json(api::views::Balances {
+            totals: l.totals.clone(),
+            members: l.balances.clone(),
+            stakes: l.stakes.clone(),
+        })
         .into_response(),
     })
 }
@@ -575,16 +575,16 @@ pub async fn statement(
         .cloned()
         .collect();
     Ok(match format {
-        Format::Json => axum::Json(json!({
-            "book": book,
-            "group": ledger.name,
-            "group_totals": ledger.totals,
-            "member": member,
-            "alias": position.alias,
-            "balances": [position.balance],
-            "position": position,
-            "entries": entries,
-        }))
+        Format::Json => axum::Json(api::views::Statement {
+            book,
+            group: ledger.name.clone(),
+            group_totals: ledger.totals.clone(),
+            member,
+            alias: position.alias.clone(),
+            balances: vec![position.balance],
+            position,
+            entries,
+        })
         .into_response(),
         Format::Csv => {
             let mut t = Csv::new(&[
@@ -724,10 +724,12 @@ pub async fn receipt(
         .into_iter()
         .filter_map(|b| String::from_utf8(b).ok())
         .collect();
-    Ok(
-        axum::Json(json!({"record": text(r)?, "genesis": text(g)?, "proof": proof}))
-            .into_response(),
-    )
+    Ok(axum::Json(api::views::Receipt {
+        record: text(r)?,
+        genesis: text(g)?,
+        proof,
+    })
+    .into_response())
 }
 
 /// The records that show, from the genesis alone, that `signer` was made an officer: the role

@@ -1,0 +1,167 @@
+//! Books: founding one, submitting records to it, where to sign next, and what an officer
+//! reads of it as a whole (summary, list, roster, pending approvals, anomalies), plus the
+//! operator's removal and a member's erasure of personal data.
+
+use super::AnomalyLine;
+use crate::key::PublicKey;
+use crate::kind::Role;
+use crate::money::{Currency, Money};
+use crate::record::{BookId, RecordId};
+use serde::{Deserialize, Serialize};
+
+/// `POST /books` (a genesis record as the body): the book it founded, or had already.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    pub book: BookId,
+}
+
+/// `POST /books/{book}/records` (a signed record as the body): the record's id, once durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submitted {
+    pub id: RecordId,
+}
+
+/// `GET /books/{book}/place?signer=KEY`: where the signer's next record stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub book: BookId,
+    /// The record's number in the signer's own chain, from 1.
+    pub seq: u64,
+    /// The book's heads, which the record names as what it follows.
+    pub after: Vec<RecordId>,
+}
+
+/// `GET /books/{book}`: an officer's summary of a book. The node fills `officers` and
+/// `anomalies` with the ledger's own lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary<O = OfficerLine, A = AnomalyLine> {
+    /// The book as the request named it.
+    pub book: String,
+    pub name: String,
+    /// Absent until the genesis has arrived from a partner.
+    pub currency: Option<Currency>,
+    pub record_count: usize,
+    /// Group totals per currency, of effective records only.
+    pub balances: Vec<Money>,
+    /// How many members joined.
+    pub members: usize,
+    pub officers: Vec<O>,
+    /// Records awaiting approvals.
+    pub pending: Vec<RecordId>,
+    pub anomalies: Vec<A>,
+    /// Partner nodes the book is shared with.
+    pub shared_with: Vec<String>,
+}
+
+/// An officer and her roles (the node sends [`crate::view::Officer`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerLine {
+    pub key: PublicKey,
+    pub roles: Vec<Role>,
+}
+
+/// A member as the book knows her (the node sends [`crate::view::Member`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberLine {
+    pub member: String,
+    pub alias: String,
+    pub key: Option<PublicKey>,
+    pub joined: RecordId,
+}
+
+/// `GET /books`: the books the caller may read; all of them for the admin token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookList<B = BookEntry> {
+    pub books: Vec<Listed<B>>,
+}
+
+/// One book of a [`BookList`], with what the caller is in it when she is a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listed<B = BookEntry> {
+    #[serde(flatten)]
+    pub book: B,
+    /// Her roles, when she is an officer of the book.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+    /// Her member id, when she is a member of the book.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
+
+impl<B> Listed<B> {
+    /// A book as the operator sees it: no roles, no membership.
+    pub fn plain(book: B) -> Listed<B> {
+        Listed {
+            book,
+            roles: None,
+            member: None,
+        }
+    }
+}
+
+/// What the node's library says of each book it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookEntry {
+    pub book: String,
+    pub name: String,
+    /// Absent until the genesis has arrived from a partner.
+    pub currency: Option<String>,
+    pub record_count: usize,
+    /// Whether it is an enterprise book (a cooperative's).
+    pub enterprise: bool,
+}
+
+/// `GET /books/{book}/roster`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster<O = OfficerLine, M = MemberLine> {
+    pub officers: Vec<O>,
+    pub members: Vec<M>,
+}
+
+/// `GET /books/{book}/pending`: records awaiting approvals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingList<P = PendingLine> {
+    pub pending: Vec<P>,
+}
+
+/// A record awaiting signatures (the node sends [`crate::view::Pending`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLine {
+    pub record: RecordId,
+    pub kind: String,
+    pub signer: PublicKey,
+    pub signed_by: Vec<PublicKey>,
+    /// How many signatures it needs in all.
+    pub need: u32,
+    pub summary: String,
+}
+
+/// `GET /books/{book}/anomalies`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomalies<A = AnomalyLine> {
+    pub anomalies: Vec<A>,
+}
+
+/// `GET /books/{book}/members/{member}/personal`: what the node keeps of her, never synced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Personal<P> {
+    pub member: String,
+    pub personal: P,
+}
+
+/// `DELETE /books/{book}/members/{member}/personal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erased {
+    pub member: String,
+    /// Whether the node held any personal data of hers.
+    pub erased: bool,
+    /// Backups made since she was added, which still hold it until the operator deletes them.
+    pub backups_still_holding: Vec<String>,
+}
+
+/// `DELETE /admin/books/{book}?name=NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub book: BookId,
+    pub removed: bool,
+}
