@@ -14,8 +14,8 @@ mod web;
 pub use auth::{Auth, Caller, SETUP_CODE_HEADER, random_token};
 pub use problem::Problem;
 
+use crate::library::Personal;
 use crate::library::{Library, Submitted};
-use crate::storage::Personal;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -303,38 +303,24 @@ async fn join_peer(State(s): Shared, headers: HeaderMap, body: Bytes) -> Result<
             "this invite was made by this node; give it to the partner's operator",
         ));
     }
-    let peer: libp2p::PeerId = invite.peer.parse().map_err(|_| {
-        Problem::bad_request(
-            "malformed_invite",
-            format!("invite names {:?}, which is not a PeerId", invite.peer),
-        )
-    })?;
-    for a in &invite.addrs {
-        a.parse::<libp2p::Multiaddr>().map_err(|_| {
-            Problem::bad_request(
-                "malformed_invite",
-                format!("invite address {a:?} is not a multiaddr"),
-            )
-        })?;
-    }
+    crate::p2p::check_invite(&invite.peer, &invite.addrs)
+        .map_err(|why| Problem::bad_request("malformed_invite", why))?;
     s.library.expect_book(invite.book, (s.clock)()).await?;
     s.library
-        .storage()
-        .put_partner(
+        .add_partner(
             invite.book,
-            peer.to_string(),
+            invite.peer.clone(),
             invite.addrs.clone(),
             (s.clock)(),
         )
-        .await
-        .map_err(crate::library::LibraryError::from)?;
-    p2p.follow(invite.book, &peer.to_string(), &invite.addrs)
+        .await?;
+    p2p.follow(invite.book, &invite.peer, &invite.addrs)
         .map_err(|e| Problem::bad_request("malformed_invite", format!("{e:#}")))?;
     Ok((
         StatusCode::ACCEPTED,
         Json(api::node::Joined {
             book: invite.book,
-            peer: peer.to_string(),
+            peer: invite.peer.clone(),
         }),
     )
         .into_response())
@@ -675,10 +661,8 @@ async fn get_personal(
     officer_ledger(&s, &headers, &book).await?;
     let personal = s
         .library
-        .storage()
-        .get_personal(parse_book(&book)?, member.clone())
-        .await
-        .map_err(crate::library::LibraryError::from)?;
+        .personal(parse_book(&book)?, member.clone())
+        .await?;
     Ok(Json(api::book::Personal { member, personal }))
 }
 
@@ -709,10 +693,8 @@ async fn put_personal(
         }
     }
     s.library
-        .storage()
-        .put_personal(parse_book(&book)?, member, personal, (s.clock)())
-        .await
-        .map_err(crate::library::LibraryError::from)?;
+        .set_personal(parse_book(&book)?, member, personal, (s.clock)())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -724,10 +706,8 @@ async fn erase_personal(
     officer_ledger(&s, &headers, &book).await?;
     let erased = s
         .library
-        .storage()
         .erase_personal(parse_book(&book)?, member.clone())
-        .await
-        .map_err(crate::library::LibraryError::from)?;
+        .await?;
     if !erased.backups.is_empty() {
         tracing::warn!(
             %book,
@@ -769,12 +749,7 @@ async fn integrity(
     headers: HeaderMap,
 ) -> Result<Json<api::node::Integrity>, Problem> {
     s.auth.require_admin(&headers)?;
-    let answer = s
-        .library
-        .storage()
-        .integrity_check()
-        .await
-        .map_err(crate::library::LibraryError::from)?;
+    let answer = s.library.integrity_check().await?;
     Ok(Json(api::node::Integrity {
         integrity_check: answer,
     }))

@@ -317,6 +317,24 @@ impl Config {
     }
 }
 
+/// What the library may hold, from the configuration's `[limits]`.
+impl From<&Limits> for crate::library::Caps {
+    fn from(l: &Limits) -> crate::library::Caps {
+        crate::library::Caps {
+            max_records_per_book: l.max_records_per_book,
+            max_book_bytes: l.max_book_bytes,
+            disk_budget_bytes: l.disk_budget_bytes,
+            book_idle: l.book_idle,
+        }
+    }
+}
+
+impl Default for crate::library::Caps {
+    fn default() -> crate::library::Caps {
+        crate::library::Caps::from(&Limits::default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

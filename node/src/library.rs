@@ -23,7 +23,10 @@ use tokio::sync::watch;
 
 mod caches;
 mod cash;
+mod local;
 mod task;
+
+pub use crate::storage::{Erased, Personal};
 
 /// Compact a book's storage once this many changes have accumulated since its snapshot, or a
 /// quarter of the snapshot's changes if that is more. Each compaction writes the whole book, so
@@ -45,23 +48,6 @@ pub struct Caps {
     pub disk_budget_bytes: u64,
     /// A book nobody asked for this long leaves memory; its task reads it back when asked.
     pub book_idle: std::time::Duration,
-}
-
-impl From<&crate::config::Limits> for Caps {
-    fn from(l: &crate::config::Limits) -> Caps {
-        Caps {
-            max_records_per_book: l.max_records_per_book,
-            max_book_bytes: l.max_book_bytes,
-            disk_budget_bytes: l.disk_budget_bytes,
-            book_idle: l.book_idle,
-        }
-    }
-}
-
-impl Default for Caps {
-    fn default() -> Caps {
-        Caps::from(&crate::config::Limits::default())
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,7 +200,8 @@ impl Library {
         Ok(())
     }
 
-    pub fn storage(&self) -> &Storage {
+    #[cfg(test)]
+    pub(crate) fn storage(&self) -> &Storage {
         &self.storage
     }
 

@@ -147,14 +147,14 @@ fn run() -> anyhow::Result<()> {
         Command::Id { data_dir } => {
             let dir = data_dir.unwrap_or_else(default_data_dir);
             kaban_node::node::make_private(&dir)?;
-            let key = kaban_node::node::node_key(&dir)?;
+            let key = kaban_node::p2p::node_key(&dir)?;
             println!("{}", key.public().to_peer_id());
             Ok(())
         }
         Command::Backup { data_dir, out } => {
             let dir = data_dir.unwrap_or_else(default_data_dir);
             anyhow::ensure!(
-                dir.join("kaban.sqlite").exists(),
+                kaban_node::storage::database_in(&dir).exists(),
                 "no database in {}; is the data directory right?",
                 dir.display()
             );
@@ -184,51 +184,12 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn restore(dir: &std::path::Path, from: &std::path::Path) -> anyhow::Result<()> {
-    let check = rusqlite_free_check(from)?;
-    anyhow::ensure!(
-        check == "ok",
-        "{} fails its integrity check: {check}",
-        from.display()
-    );
-    std::fs::create_dir_all(dir)?;
-    let db = dir.join("kaban.sqlite");
-    if db.exists() {
-        let aside = dir.join(format!(
-            "kaban.sqlite.before-restore-{}",
-            kaban_node::clock::now_ms()
-        ));
-        std::fs::rename(&db, &aside)?;
-        for ext in ["-wal", "-shm"] {
-            let _ = std::fs::remove_file(dir.join(format!("kaban.sqlite{ext}")));
-        }
+    let aside = kaban_node::storage::restore(dir, from, kaban_node::clock::now_ms())?;
+    if let Some(aside) = aside {
         println!("moved the current database aside to {}", aside.display());
     }
-    std::fs::copy(from, &db)?;
     println!("restored {} into {}", from.display(), dir.display());
     Ok(())
-}
-
-/// Opens the backup through the storage module and asks SQLite whether it is intact.
-fn rusqlite_free_check(path: &std::path::Path) -> anyhow::Result<String> {
-    let dir = tempfile_dir()?;
-    std::fs::copy(path, dir.join("kaban.sqlite"))
-        .with_context(|| format!("reading backup {}", path.display()))?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    let answer = runtime.block_on(async {
-        let (storage, thread) = kaban_node::storage::open(&dir)?;
-        let answer = storage.integrity_check().await?;
-        drop(storage);
-        let _ = thread.join();
-        anyhow::Ok(answer)
-    })?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(answer)
-}
-
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("kaban-restore-check-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// What the operator reads when the node has started.

@@ -46,18 +46,11 @@ pub fn raise_fd_limit() -> Option<u64> {
     Some(current)
 }
 
-/// Makes `path` (and its parents) if missing, and leaves it readable by its owner only.
-pub(crate) fn private_dir(path: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("making {} private (mode 700)", path.display()))
-}
-
 /// Makes the data directory private: the directory and its subdirectories 0700, every file
 /// 0600, whatever the umask was when they were made (a data directory from an earlier version,
 /// or restored by hand). New files are private by the process's umask (see `main`).
 pub fn make_private(data_dir: &Path) -> anyhow::Result<()> {
-    private_dir(data_dir)?;
+    crate::files::private_dir(data_dir)?;
     tighten(data_dir);
     Ok(())
 }
@@ -103,26 +96,6 @@ pub fn admin_token(data_dir: &Path) -> anyhow::Result<(String, PathBuf)> {
     Ok((token, path))
 }
 
-/// The node key (libp2p identity), created on first start. It is not a signer key and never
-/// signs records.
-pub fn node_key(data_dir: &Path) -> anyhow::Result<libp2p_identity::Keypair> {
-    let path = data_dir.join(NODE_KEY_FILE);
-    if !path.exists() {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).expect("the operating system provides randomness");
-        let key = libp2p_identity::Keypair::ed25519_from_bytes(seed)
-            .expect("32 random bytes are an ed25519 secret key");
-        crate::files::write_private(
-            &path,
-            &key.to_protobuf_encoding()
-                .context("encoding the node key")?,
-        )?;
-    }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    libp2p_identity::Keypair::from_protobuf_encoding(&bytes)
-        .with_context(|| format!("{} is not a node key", path.display()))
-}
-
 /// Runs the node until `shutdown` resolves. `started` receives the bound HTTP address once the
 /// node is listening.
 pub async fn run(
@@ -131,7 +104,7 @@ pub async fn run(
     started: impl FnOnce(&Started),
 ) -> anyhow::Result<()> {
     prepare_process(&config.data_dir)?;
-    let key = node_key(&config.data_dir)?;
+    let key = crate::p2p::node_key(&config.data_dir)?;
     let node_id = key.public().to_peer_id().to_string();
     let (token, token_path) = admin_token(&config.data_dir)?;
     let (storage, storage_thread) = storage::open(&config.data_dir)?;

@@ -72,7 +72,7 @@ impl SetupCodes {
     /// Makes a fresh code, good until `now_ms` + [`SETUP_CODE_TTL`]. Returns it grouped by four
     /// characters for reading.
     pub fn issue(&self, now_ms: u64) -> anyhow::Result<String> {
-        crate::node::private_dir(&self.dir)?;
+        crate::files::private_dir(&self.dir)?;
         let mut live = self.live(now_ms)?;
         live.sort_by_key(|(_, expires)| *expires);
         while live.len() >= MAX_SETUP_CODES {

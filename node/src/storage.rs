@@ -18,6 +18,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, oneshot};
 
+mod restore;
+pub use restore::{check_backup, database_in, restore};
+
 /// Most jobs waiting for the storage thread; senders wait when it is full.
 pub const JOB_QUEUE: usize = 4096;
 /// Most writes committed in one transaction.
@@ -58,6 +61,15 @@ pub enum StorageError {
     BadBookId(String),
     #[error("an earlier change to book {0} failed to commit; the book is being reloaded")]
     Poisoned(BookId),
+    #[error("{path} fails its integrity check: {check}")]
+    Damaged { path: PathBuf, check: String },
+    #[error("{what} {path}: {source}")]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A book as stored: its snapshot followed by the changes since, ready for `Book::load`.
@@ -142,7 +154,7 @@ pub fn open(data_dir: &Path) -> Result<(Storage, std::thread::JoinHandle<()>), S
         path: data_dir.to_owned(),
         source,
     })?;
-    let path = data_dir.join("kaban.sqlite");
+    let path = database_in(data_dir);
     let mut conn = Connection::open(&path)?;
     configure(&conn)?;
     migrate(&mut conn, &path)?;

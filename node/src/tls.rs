@@ -75,7 +75,7 @@ fn ca_params(node_id: &str, names: &[String]) -> CertificateParams {
 /// Loads (or on first use makes) the node's CA, and makes a server certificate for `names`.
 pub fn setup(data_dir: &Path, node_id: &str, names: &[String]) -> anyhow::Result<Tls> {
     let dir = data_dir.join("tls");
-    crate::node::private_dir(&dir)?;
+    crate::files::private_dir(&dir)?;
     let (key_path, cert_path) = (dir.join("ca.key"), dir.join("ca.crt"));
     let names_path = dir.join(CA_NAMES_FILE);
     if !key_path.exists() {
