@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 use kaban_protocol::invite::Invite;
-use kaban_protocol::record::BookId;
+use kaban_protocol::record::{BookId, Record};
 use kaban_tests::fixture::GroupBook;
 use kaban_tests::{Http, NodeProcess};
 use serde_json::{Value, json};
@@ -134,20 +134,26 @@ fn main() {
         after["bytes_sent"].as_u64().unwrap() - before["bytes_sent"].as_u64().unwrap(),
     );
 
+    // Durable writes on the group's node, one client, with the partner connected and then
+    // without it: the partner's session must not make a write fold the ledger.
+    let connected: Vec<Record> = (0..500).map(|i| fx.contribution(30_000_000 + i)).collect();
+    let with_partner = timed_writes(&ha, &connected);
+    wait_for("the partner has them", Duration::from_secs(120), || {
+        record_count(&hb, &token, id) == total + 501
+    });
+    print_writes("with the partner connected", &with_partner);
+
     // The partner goes offline while the group records 500 more; then it comes back.
     drop(b);
-    let mut resume_floor = 0;
-    for i in 0..500 {
-        let r = fx.contribution(20_000_000 + i);
-        resume_floor += r.bytes().len();
-        assert_eq!(ha.submit(&r).unwrap().0, 201);
-    }
+    let offline: Vec<Record> = (0..500).map(|i| fx.contribution(20_000_000 + i)).collect();
+    let resume_floor: usize = offline.iter().map(|r| r.bytes().len()).sum();
+    print_writes("with no partner", &timed_writes(&ha, &offline));
     let b = NodeProcess::start(&b_dir);
     let hb = Http::new(&b.url);
     let token = b.admin_token();
     let start = Instant::now();
     wait_for("the partner catches up", Duration::from_secs(120), || {
-        record_count(&hb, &token, id) == total + 501
+        record_count(&hb, &token, id) == total + 1001
     });
     let took = start.elapsed();
     let p = settled(&hb, &token);
@@ -159,4 +165,28 @@ fn main() {
         p["bytes_received"].as_u64().unwrap() as f64 / resume_floor as f64
     );
     drop(a);
+}
+
+/// Submits `records` one after another; each one's time until the node answered 201.
+fn timed_writes(http: &Http, records: &[Record]) -> Vec<Duration> {
+    let mut lat: Vec<Duration> = records
+        .iter()
+        .map(|r| {
+            let t = Instant::now();
+            assert_eq!(http.submit(r).unwrap().0, 201);
+            t.elapsed()
+        })
+        .collect();
+    lat.sort();
+    lat
+}
+
+fn print_writes(when: &str, sorted: &[Duration]) {
+    let at = |p: f64| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "{} durable writes {when}, one client: p50 {:.2} ms, p99 {:.2} ms",
+        sorted.len(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3
+    );
 }
