@@ -4,24 +4,42 @@
 use kaban_protocol::money::Money;
 use std::fmt::Write as _;
 
+mod tables;
+
+pub use tables::{
+    balances, impact, investors, memberships, portfolio, reports, returns, statement, transfers,
+};
+
 /// A table bound for CSV (RFC 4180: comma-separated, CRLF line ends, fields with a comma, quote
 /// or line break quoted, quotes doubled).
 pub struct Csv {
-    header: &'static [&'static str],
+    header: Vec<&'static str>,
     rows: Vec<Vec<String>>,
 }
 
-impl Csv {
-    pub fn new(header: &'static [&'static str]) -> Csv {
-        Csv {
-            header,
-            rows: Vec::new(),
-        }
-    }
+/// One column of a CSV table: its header and the cell it takes from a row of type `R`. A table
+/// is a list of these, so its headers and its cells cannot drift apart.
+pub struct Column<R> {
+    header: &'static str,
+    value: fn(&R) -> String,
+}
 
-    pub fn row(&mut self, cells: Vec<String>) {
-        debug_assert_eq!(cells.len(), self.header.len(), "one cell per column");
-        self.rows.push(cells);
+impl<R> Column<R> {
+    pub const fn new(header: &'static str, value: fn(&R) -> String) -> Column<R> {
+        Column { header, value }
+    }
+}
+
+impl Csv {
+    /// The table of `rows` under `columns`: a cell per column, in the columns' order.
+    pub fn table<R>(columns: &[Column<R>], rows: &[R]) -> Csv {
+        Csv {
+            header: columns.iter().map(|c| c.header).collect(),
+            rows: rows
+                .iter()
+                .map(|row| columns.iter().map(|c| (c.value)(row)).collect())
+                .collect(),
+        }
     }
 
     pub fn render(&self) -> String {
@@ -487,15 +505,17 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
-        let mut t = Csv::new(&["a", "b", "c"]);
-        t.row(vec![
-            "x,y".into(),
-            "say \"hi\"".into(),
-            "=HYPERLINK(1)".into(),
-        ]);
-        t.row(vec!["-12.50".into(), "-x".into(), "plain".into()]);
+        let columns = [
+            Column::new("a", |r: &[&str; 3]| r[0].to_owned()),
+            Column::new("b", |r| r[1].to_owned()),
+            Column::new("c", |r| r[2].to_owned()),
+        ];
+        let rows = [
+            ["x,y", "say \"hi\"", "=HYPERLINK(1)"],
+            ["-12.50", "-x", "plain"],
+        ];
         assert_eq!(
-            t.render(),
+            Csv::table(&columns, &rows).render(),
             "a,b,c\r\n\"x,y\",\"say \"\"hi\"\"\",'=HYPERLINK(1)\r\n-12.50,'-x,plain\r\n"
         );
     }
