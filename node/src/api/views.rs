@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use kaban_protocol::api;
 use kaban_protocol::enterprise::{DEFAULT_OVERDUE_DAYS, Reconciliation};
-use kaban_protocol::portfolio::{self, Portfolio};
+use kaban_protocol::portfolio::{self, Portfolio, Position};
 use kaban_protocol::record::BookId;
-use kaban_protocol::view::Ledger;
+use kaban_protocol::view::{Entry, Ledger};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -243,75 +243,110 @@ pub async fn statement(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, Problem> {
     let format = q.format(true)?;
-    let id = parse_book(&book)?;
+    let st = member_statement(&s, &headers, &book, &member, &q).await?;
+    Ok(match format {
+        Format::Json => axum::Json(api::views::Statement {
+            book,
+            group: st.ledger.name.clone(),
+            group_totals: st.ledger.totals.clone(),
+            member,
+            alias: st.position.alias.clone(),
+            balances: vec![st.position.balance],
+            position: st.position,
+            entries: st.entries,
+        })
+        .into_response(),
+        Format::Csv => csv_response(
+            &format!("statement-{member}"),
+            &export::statement(&st.entries),
+        ),
+        Format::Html => printed_statement(&s, &q, &book, &st)?,
+    })
+}
+
+/// What a member's statement shows, gathered once for whichever format it is read in.
+struct MemberStatement {
+    ledger: Arc<Ledger>,
+    position: Position,
+    /// The period asked for, as inclusive dates `YYYY-MM-DD`; `None` leaves that end open.
+    from: Option<String>,
+    to: Option<String>,
+    /// Her entries within the period.
+    entries: Vec<Entry>,
+}
+
+/// Gathers member `member`'s statement in `book`, once the caller may read it.
+async fn member_statement(
+    s: &AppState,
+    headers: &HeaderMap,
+    book: &str,
+    member: &str,
+    q: &ViewQuery,
+) -> Result<MemberStatement, Problem> {
+    let id = parse_book(book)?;
     // Who asks is checked before the book is looked up: no answer tells a stranger whether it
     // exists.
-    s.auth.caller(&headers)?;
+    s.auth.caller(headers)?;
     let ledger: Arc<Ledger> = s.library.ledger(id).await?;
-    member_reader(&s, &headers, &ledger, id, &member, "statement")?;
-    let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
-    let Some(position) = portfolio::position(&ledger, &p, &member) else {
+    member_reader(s, headers, &ledger, id, member, "statement")?;
+    let p = portfolio_of(s, id, &ledger, q.overdue_days()).await;
+    let Some(position) = portfolio::position(&ledger, &p, member) else {
         return Err(Problem::not_found(format!(
             "member {member} has not joined book {id}"
         )));
     };
     let (from, to) = (period_bound(&q.from, "from")?, period_bound(&q.to, "to")?);
-    let entries: Vec<_> = ledger
-        .statements
-        .get(&member)
-        .into_iter()
-        .flatten()
-        .filter(|e| {
-            let d = date(e.time_ms);
-            from.as_ref().is_none_or(|f| d >= *f) && to.as_ref().is_none_or(|t| d <= *t)
-        })
-        .cloned()
-        .collect();
-    Ok(match format {
-        Format::Json => axum::Json(api::views::Statement {
-            book,
-            group: ledger.name.clone(),
-            group_totals: ledger.totals.clone(),
-            member,
-            alias: position.alias.clone(),
-            balances: vec![position.balance],
-            position,
-            entries,
-        })
-        .into_response(),
-        Format::Csv => csv_response(&format!("statement-{member}"), &export::statement(&entries)),
-        Format::Html => {
-            let lang = q.lang.as_deref().unwrap_or("en");
-            let words = export::words(lang).ok_or_else(|| {
-                Problem::bad_request(
-                    "unknown_language",
-                    format!(
-                        "statements are printed in {}; {lang:?} is not one of them",
-                        export::LANGUAGES.join(", ")
-                    ),
-                )
-            })?;
-            let period = match (&from, &to) {
-                (None, None) => words.whole_book.to_owned(),
-                (f, t) => format!(
-                    "{} – {}",
-                    f.as_deref().unwrap_or("…"),
-                    t.as_deref().unwrap_or("…")
-                ),
-            };
-            let html = export::statement_html(&export::Printable {
-                words,
-                group: &ledger.name,
-                book: &book,
-                period,
-                position: &position,
-                entries: &entries,
-                officers: &ledger.officers,
-                printed_ms: (s.clock)(),
-            });
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-        }
+    let in_period = |e: &&Entry| {
+        let d = date(e.time_ms);
+        from.as_ref().is_none_or(|f| d >= *f) && to.as_ref().is_none_or(|t| d <= *t)
+    };
+    let entries = ledger.statements.get(member).into_iter().flatten();
+    let entries = entries.filter(in_period).cloned().collect();
+    Ok(MemberStatement {
+        ledger,
+        position,
+        from,
+        to,
+        entries,
     })
+}
+
+/// The statement as a page to print, in the language `?lang=` asks for (English by default).
+fn printed_statement(
+    s: &AppState,
+    q: &ViewQuery,
+    book: &str,
+    st: &MemberStatement,
+) -> Result<Response, Problem> {
+    let lang = q.lang.as_deref().unwrap_or("en");
+    let words = export::words(lang).ok_or_else(|| {
+        Problem::bad_request(
+            "unknown_language",
+            format!(
+                "statements are printed in {}; {lang:?} is not one of them",
+                export::LANGUAGES.join(", ")
+            ),
+        )
+    })?;
+    let period = match (&st.from, &st.to) {
+        (None, None) => words.whole_book.to_owned(),
+        (f, t) => format!(
+            "{} – {}",
+            f.as_deref().unwrap_or("…"),
+            t.as_deref().unwrap_or("…")
+        ),
+    };
+    let html = export::statement_html(&export::Printable {
+        words,
+        group: &st.ledger.name,
+        book,
+        period,
+        position: &st.position,
+        entries: &st.entries,
+        officers: &st.ledger.officers,
+        printed_ms: (s.clock)(),
+    });
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
 /// Lets through an officer of the book, or member `member` herself; `what` names what she reads.
