@@ -6,9 +6,7 @@ use std::fmt::Write as _;
 
 mod tables;
 
-pub use tables::{
-    balances, impact, investors, memberships, portfolio, reports, returns, statement, transfers,
-};
+pub use tables::{DASHBOARD, balances, impact, portfolio, statement, transfers};
 
 /// A table bound for CSV (RFC 4180: comma-separated, CRLF line ends, fields with a comma, quote
 /// or line break quoted, quotes doubled).

@@ -132,9 +132,9 @@ pub async fn dashboard(
     let Format::Csv = format else {
         return Ok(axum::Json(rec.as_ref()).into_response());
     };
-    let table = q.table.as_deref().unwrap_or(DASHBOARD_TABLES[0].0);
-    let Some((_, csv)) = DASHBOARD_TABLES.iter().find(|(name, _)| *name == table) else {
-        let names: Vec<&str> = DASHBOARD_TABLES.iter().map(|(name, _)| *name).collect();
+    let table = q.table.as_deref().unwrap_or(export::DASHBOARD[0].0);
+    let Some((_, csv)) = export::DASHBOARD.iter().find(|(name, _)| *name == table) else {
+        let names: Vec<&str> = export::DASHBOARD.iter().map(|(name, _)| *name).collect();
         return Err(Problem::bad_request(
             "unknown_table",
             format!(
@@ -145,18 +145,6 @@ pub async fn dashboard(
     };
     Ok(csv_response(&format!("dashboard-{table}"), &csv(&rec)))
 }
-
-/// The dashboard's CSV tables by name, the default first, in the order a refusal lists them.
-const DASHBOARD_TABLES: [(&str, DashboardTable); 5] = [
-    ("investors", export::investors),
-    ("transfers", export::transfers),
-    ("reports", export::reports),
-    ("returns", export::returns),
-    ("memberships", export::memberships),
-];
-
-/// How one of the dashboard's tables is drawn from the book's reconciliation.
-type DashboardTable = fn(&Reconciliation) -> Csv;
 
 async fn reconciliation(
     s: &AppState,

@@ -107,11 +107,22 @@ fn investor_columns<'a>() -> [Column<InvestorRow<'a>>; 9] {
     ]
 }
 
-/// An enterprise book's reports, one row per report.
-pub fn reports(rec: &Reconciliation) -> Csv {
-    Csv::table(REPORTS, &rec.reports)
-}
+/// The tables of an enterprise book's dashboard by name, the default first, in the order a
+/// refusal lists them.
+pub const DASHBOARD: [(&str, DashboardTable); 5] = [
+    ("investors", investors),
+    ("transfers", transfers),
+    ("reports", |rec| Csv::table(REPORTS, &rec.reports)),
+    ("returns", |rec| Csv::table(RETURNS, &rec.returns)),
+    ("memberships", |rec| {
+        Csv::table(MEMBERSHIPS, &rec.memberships)
+    }),
+];
 
+/// How one of the dashboard's tables is drawn from the book's reconciliation.
+type DashboardTable = fn(&Reconciliation) -> Csv;
+
+/// An enterprise book's reports, one row per report.
 #[rustfmt::skip] // One column a line: a table reads best as a table.
 const REPORTS: &[Column<ReportLine>] = &[
     Column::new("from", |r| r.report.period.from.clone()),
@@ -131,10 +142,6 @@ const REPORTS: &[Column<ReportLine>] = &[
 ];
 
 /// The returns an enterprise book paid its investor groups, with how far each got.
-pub fn returns(rec: &Reconciliation) -> Csv {
-    Csv::table(RETURNS, &rec.returns)
-}
-
 #[rustfmt::skip] // One column a line: a table reads best as a table.
 const RETURNS: &[Column<ReturnLine>] = &[
     Column::new("date", |r| date(r.time_ms)),
@@ -167,10 +174,6 @@ fn received_back(line: &ReturnLine) -> Option<Money> {
 }
 
 /// The returning members an enterprise book admitted, converting their stakes.
-pub fn memberships(rec: &Reconciliation) -> Csv {
-    Csv::table(MEMBERSHIPS, &rec.memberships)
-}
-
 #[rustfmt::skip] // One column a line: a table reads best as a table.
 const MEMBERSHIPS: &[Column<MembershipLine>] = &[
     Column::new("date", |m| date(m.time_ms)),
