@@ -4,24 +4,40 @@
 use kaban_protocol::money::Money;
 use std::fmt::Write as _;
 
+mod tables;
+
+pub use tables::{DASHBOARD, balances, impact, portfolio, statement, transfers};
+
 /// A table bound for CSV (RFC 4180: comma-separated, CRLF line ends, fields with a comma, quote
 /// or line break quoted, quotes doubled).
 pub struct Csv {
-    header: &'static [&'static str],
+    header: Vec<&'static str>,
     rows: Vec<Vec<String>>,
 }
 
-impl Csv {
-    pub fn new(header: &'static [&'static str]) -> Csv {
-        Csv {
-            header,
-            rows: Vec::new(),
-        }
-    }
+/// One column of a CSV table: its header and the cell it takes from a row of type `R`. A table
+/// is a list of these, so its headers and its cells cannot drift apart.
+pub struct Column<R> {
+    header: &'static str,
+    value: fn(&R) -> String,
+}
 
-    pub fn row(&mut self, cells: Vec<String>) {
-        debug_assert_eq!(cells.len(), self.header.len(), "one cell per column");
-        self.rows.push(cells);
+impl<R> Column<R> {
+    pub const fn new(header: &'static str, value: fn(&R) -> String) -> Column<R> {
+        Column { header, value }
+    }
+}
+
+impl Csv {
+    /// The table of `rows` under `columns`: a cell per column, in the columns' order.
+    pub fn table<R>(columns: &[Column<R>], rows: &[R]) -> Csv {
+        Csv {
+            header: columns.iter().map(|c| c.header).collect(),
+            rows: rows
+                .iter()
+                .map(|row| columns.iter().map(|c| (c.value)(row)).collect())
+                .collect(),
+        }
     }
 
     pub fn render(&self) -> String {
@@ -352,8 +368,44 @@ pub struct Printable<'a> {
 /// between rows and repeats its header.
 pub fn statement_html(p: &Printable<'_>) -> String {
     let w = p.words;
-    let pos = p.position;
     let mut h = String::new();
+    page_head(&mut h, p);
+    summary(&mut h, p);
+    shares(&mut h, w, &p.position.enterprises);
+    entries(&mut h, w, p.entries);
+    officers(&mut h, w, p.officers);
+    let _ = write!(
+        h,
+        "<footer><p>{}</p><p>{} {}</p></footer>\n</body></html>\n",
+        esc(w.footer),
+        w.printed,
+        date(p.printed_ms)
+    );
+    h
+}
+
+/// The page's style: A4 with 18 mm margins, amounts aligned in columns, and table rows that
+/// never split across pages.
+const STYLE: &str = r#"@page { size: A4; margin: 18mm; }
+* { box-sizing: border-box; }
+body { font-family: "Noto Sans", "Noto Sans Bengali", "DejaVu Sans", sans-serif; font-size: 10.5pt;
+  color: #000; background: #fff; margin: 0 auto; max-width: 174mm; line-height: 1.35; }
+h1 { font-size: 16pt; margin: 0 0 2mm; }
+h2 { font-size: 11.5pt; margin: 6mm 0 2mm; border-bottom: 0.4mm solid #000; }
+dl { display: grid; grid-template-columns: 42mm 1fr; gap: 1mm 4mm; margin: 0; }
+dt { font-weight: bold; } dd { margin: 0; }
+table { width: 100%; border-collapse: collapse; }
+thead { display: table-header-group; }
+tr { page-break-inside: avoid; break-inside: avoid; }
+th, td { text-align: left; padding: 1mm 1.5mm; border-bottom: 0.2mm solid #888; vertical-align: top; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.d { white-space: nowrap; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 7.5pt; word-break: break-all; }
+footer { margin-top: 6mm; font-size: 8.5pt; }
+"#;
+
+/// The document head, titled so that a saved or printed file says whose statement it is.
+fn page_head(h: &mut String, p: &Printable<'_>) {
     let _ = write!(
         h,
         r#"<!doctype html>
@@ -361,24 +413,21 @@ pub fn statement_html(p: &Printable<'_>) -> String {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · {alias} · {group}</title>
 <style>
-@page {{ size: A4; margin: 18mm; }}
-* {{ box-sizing: border-box; }}
-body {{ font-family: "Noto Sans", "Noto Sans Bengali", "DejaVu Sans", sans-serif; font-size: 10.5pt;
-  color: #000; background: #fff; margin: 0 auto; max-width: 174mm; line-height: 1.35; }}
-h1 {{ font-size: 16pt; margin: 0 0 2mm; }}
-h2 {{ font-size: 11.5pt; margin: 6mm 0 2mm; border-bottom: 0.4mm solid #000; }}
-dl {{ display: grid; grid-template-columns: 42mm 1fr; gap: 1mm 4mm; margin: 0; }}
-dt {{ font-weight: bold; }} dd {{ margin: 0; }}
-table {{ width: 100%; border-collapse: collapse; }}
-thead {{ display: table-header-group; }}
-tr {{ page-break-inside: avoid; break-inside: avoid; }}
-th, td {{ text-align: left; padding: 1mm 1.5mm; border-bottom: 0.2mm solid #888; vertical-align: top; }}
-td.n, th.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
-td.d {{ white-space: nowrap; }}
-code {{ font-family: "DejaVu Sans Mono", monospace; font-size: 7.5pt; word-break: break-all; }}
-footer {{ margin-top: 6mm; font-size: 8.5pt; }}
-</style></head><body>
-<h1>{title}</h1>
+{STYLE}</style></head><body>
+"#,
+        lang = p.words.lang,
+        title = esc(p.words.title),
+        alias = esc(&p.position.alias),
+        group = esc(p.group),
+    );
+}
+
+/// The title and who and what the statement is about: group, member, period, and her money.
+fn summary(h: &mut String, p: &Printable<'_>) {
+    let (w, pos) = (p.words, p.position);
+    let _ = write!(
+        h,
+        r#"<h1>{title}</h1>
 <dl>
 <dt>{l_group}</dt><dd>{group} <code>{book}</code></dd>
 <dt>{l_member}</dt><dd>{alias} ({member})</dd>
@@ -387,7 +436,6 @@ footer {{ margin-top: 6mm; font-size: 8.5pt; }}
 <dt>{l_stake}</dt><dd>{stake} ({l_of_group} {group_stake})</dd>
 <dt>{l_returns}</dt><dd>{returns}</dd>
 "#,
-        lang = w.lang,
         title = esc(w.title),
         alias = esc(&pos.alias),
         member = esc(&pos.member),
@@ -416,29 +464,38 @@ footer {{ margin-top: 6mm; font-size: 8.5pt; }}
         );
     }
     h.push_str("</dl>\n");
-    if !pos.enterprises.is_empty() {
+}
+
+/// Her share of each enterprise the group invests in; nothing when it invests in none.
+fn shares(h: &mut String, w: &Words, enterprises: &[kaban_protocol::portfolio::EnterpriseShare]) {
+    if enterprises.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<h2>{}</h2>\n<table><thead><tr><th>{}</th><th class=\"n\">{}</th></tr></thead><tbody>",
+        w.enterprises, w.enterprise, w.share
+    );
+    for e in enterprises {
         let _ = writeln!(
             h,
-            "<h2>{}</h2>\n<table><thead><tr><th>{}</th><th class=\"n\">{}</th></tr></thead><tbody>",
-            w.enterprises, w.enterprise, w.share
+            "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
+            esc(&e.name),
+            e.share
         );
-        for e in &pos.enterprises {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td class=\"n\">{}</td></tr>",
-                esc(&e.name),
-                e.share
-            );
-        }
-        h.push_str("</tbody></table>\n");
     }
+    h.push_str("</tbody></table>\n");
+}
+
+/// Her entries, each with the start of its record id so she can find the signed record.
+fn entries(h: &mut String, w: &Words, entries: &[kaban_protocol::view::Entry]) {
+    use kaban_protocol::view::Status;
     let _ = writeln!(
         h,
         "<h2>{}</h2>\n<table><thead><tr><th>{}</th><th>{}</th><th class=\"n\">{}</th><th class=\"n\">{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         w.entries, w.date, w.what, w.amount, w.after, w.status, w.record
     );
-    for e in p.entries {
-        use kaban_protocol::view::Status;
+    for e in entries {
         let status = match e.status {
             Status::Effective => w.counted,
             Status::Pending { .. } => w.pending,
@@ -457,12 +514,16 @@ footer {{ margin-top: 6mm; font-size: 8.5pt; }}
         );
     }
     h.push_str("</tbody></table>\n");
+}
+
+/// The group's officers and their keys, against which anyone can check the entries' signatures.
+fn officers(h: &mut String, w: &Words, officers: &[kaban_protocol::view::Officer]) {
     let _ = writeln!(
         h,
         "<h2>{}</h2>\n<table><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>",
         w.officers, w.role, w.key
     );
-    for o in p.officers {
+    for o in officers {
         let roles: Vec<&str> = o.roles.iter().map(|r| w.role(*r)).collect();
         let _ = writeln!(
             h,
@@ -471,14 +532,7 @@ footer {{ margin-top: 6mm; font-size: 8.5pt; }}
             o.key
         );
     }
-    let _ = write!(
-        h,
-        "</tbody></table>\n<footer><p>{}</p><p>{} {}</p></footer>\n</body></html>\n",
-        esc(w.footer),
-        w.printed,
-        date(p.printed_ms)
-    );
-    h
+    h.push_str("</tbody></table>\n");
 }
 
 #[cfg(test)]
@@ -487,15 +541,17 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
-        let mut t = Csv::new(&["a", "b", "c"]);
-        t.row(vec![
-            "x,y".into(),
-            "say \"hi\"".into(),
-            "=HYPERLINK(1)".into(),
-        ]);
-        t.row(vec!["-12.50".into(), "-x".into(), "plain".into()]);
+        let columns = [
+            Column::new("a", |r: &[&str; 3]| r[0].to_owned()),
+            Column::new("b", |r| r[1].to_owned()),
+            Column::new("c", |r| r[2].to_owned()),
+        ];
+        let rows = [
+            ["x,y", "say \"hi\"", "=HYPERLINK(1)"],
+            ["-12.50", "-x", "plain"],
+        ];
         assert_eq!(
-            t.render(),
+            Csv::table(&columns, &rows).render(),
             "a,b,c\r\n\"x,y\",\"say \"\"hi\"\"\",'=HYPERLINK(1)\r\n-12.50,'-x,plain\r\n"
         );
     }

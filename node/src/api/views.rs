@@ -4,19 +4,16 @@
 //! Portfolio and impact join several books: they read the savings book's ledger and the
 //! reconciliation of every enterprise book this node holds (see `kaban_protocol::portfolio`).
 
-use super::export::{self, Csv, amount, date};
+use super::export::{self, Csv, date};
 use super::{AppState, Caller, Problem, Reader, Shared, officer_ledger, parse_book, reader_of};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use kaban_protocol::api;
-use kaban_protocol::enterprise::{
-    DEFAULT_OVERDUE_DAYS, Reconciliation, ReturnStatus, TransferStatus,
-};
-use kaban_protocol::money::Money;
-use kaban_protocol::portfolio::{self, Portfolio};
+use kaban_protocol::enterprise::{DEFAULT_OVERDUE_DAYS, Reconciliation};
+use kaban_protocol::portfolio::{self, Portfolio, Position};
 use kaban_protocol::record::BookId;
-use kaban_protocol::view::Ledger;
+use kaban_protocol::view::{Entry, Ledger};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -119,65 +116,7 @@ pub async fn portfolio(
     let id = parse_book(&book)?;
     let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
     Ok(match format {
-        Format::Csv => {
-            let mut t = Csv::new(&[
-                "enterprise",
-                "name",
-                "country",
-                "currency",
-                "invested",
-                "fees",
-                "in_transit",
-                "received_back",
-                "converted",
-                "outstanding",
-                "distributed",
-                "enterprise_currency",
-                "capital_received",
-                "returns_paid",
-            ]);
-            for h in &p.holdings {
-                t.row(vec![
-                    h.enterprise.to_string(),
-                    h.name.clone(),
-                    h.country.clone(),
-                    p.currency.to_string(),
-                    amount(h.invested),
-                    amount(h.fees),
-                    amount(h.in_transit),
-                    amount(h.received_back),
-                    amount(h.converted),
-                    amount(h.outstanding),
-                    amount(h.distributed),
-                    h.currency.to_string(),
-                    amount(h.capital_received),
-                    amount(h.returns_paid),
-                ]);
-            }
-            t.row(vec![
-                "all".into(),
-                p.name.clone(),
-                String::new(),
-                p.currency.to_string(),
-                amount(p.invested),
-                amount(p.fees),
-                amount(Money::new(
-                    p.holdings
-                        .iter()
-                        .map(|h| h.in_transit.minor)
-                        .fold(0i64, i64::saturating_add),
-                    p.currency,
-                )),
-                amount(p.received_back),
-                amount(p.converted),
-                amount(p.outstanding),
-                amount(p.distributed),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
-            csv_response("portfolio", &t)
-        }
+        Format::Csv => csv_response("portfolio", &export::portfolio(&p)),
         _ => axum::Json(&p).into_response(),
     })
 }
@@ -193,155 +132,18 @@ pub async fn dashboard(
     let Format::Csv = format else {
         return Ok(axum::Json(rec.as_ref()).into_response());
     };
-    let ccy = rec
-        .enterprise
-        .as_ref()
-        .map(|e| e.currency.to_string())
-        .unwrap_or_default();
-    let table = q.table.as_deref().unwrap_or("investors");
-    let t = match table {
-        "investors" => {
-            let mut t = Csv::new(&[
-                "group",
-                "name",
-                "currency",
-                "quorum",
-                "sent",
-                "returns_received",
-                "enterprise_currency",
-                "received",
-                "returns_paid",
-            ]);
-            for i in &rec.investors {
-                t.row(vec![
-                    i.group.to_string(),
-                    i.name.clone(),
-                    i.currency.to_string(),
-                    i.quorum.to_string(),
-                    amount(i.sent),
-                    amount(i.returns_received),
-                    ccy.clone(),
-                    amount(i.received),
-                    amount(i.returns_paid),
-                ]);
-            }
-            t
-        }
-        "reports" => {
-            let mut t = Csv::new(&[
-                "from",
-                "to",
-                "currency",
-                "revenue",
-                "costs",
-                "surplus",
-                "jobs_women",
-                "jobs_men",
-                "members",
-                "returnees",
-                "indicators",
-                "language",
-                "effective",
-                "record",
-            ]);
-            for r in &rec.reports {
-                let rep = &r.report;
-                t.row(vec![
-                    rep.period.from.clone(),
-                    rep.period.to.clone(),
-                    rep.revenue.currency.to_string(),
-                    amount(rep.revenue),
-                    amount(rep.costs),
-                    amount(r.surplus),
-                    rep.jobs.women.to_string(),
-                    rep.jobs.men.to_string(),
-                    rep.members.total.to_string(),
-                    rep.members.returnees.to_string(),
-                    rep.indicators.len().to_string(),
-                    rep.narrative.language.clone(),
-                    r.effective.to_string(),
-                    r.record.to_string(),
-                ]);
-            }
-            t
-        }
-        "returns" => {
-            let mut t = Csv::new(&[
-                "date",
-                "group",
-                "currency",
-                "amount",
-                "channel",
-                "reference",
-                "status",
-                "received",
-                "received_currency",
-                "record",
-            ]);
-            for r in &rec.returns {
-                let (status, received) = match &r.status {
-                    ReturnStatus::AwaitingApproval { .. } => ("awaiting_approval", None),
-                    ReturnStatus::Paid => ("paid", None),
-                    ReturnStatus::Received { received } => ("received", Some(*received)),
-                };
-                t.row(vec![
-                    date(r.time_ms),
-                    r.group_name.clone(),
-                    r.payment.amount.currency.to_string(),
-                    amount(r.payment.amount),
-                    r.payment.channel.clone(),
-                    r.payment.reference.clone(),
-                    status.into(),
-                    received.map(amount).unwrap_or_default(),
-                    received.map(|m| m.currency.to_string()).unwrap_or_default(),
-                    r.record.to_string(),
-                ]);
-            }
-            t
-        }
-        "memberships" => {
-            let mut t = Csv::new(&[
-                "date",
-                "group",
-                "member",
-                "stake",
-                "stake_currency",
-                "capital",
-                "capital_currency",
-                "rate",
-                "effective",
-                "departure",
-                "record",
-            ]);
-            for m in &rec.memberships {
-                let ms = &m.membership;
-                t.row(vec![
-                    date(m.time_ms),
-                    m.group_name.clone(),
-                    ms.member.to_string(),
-                    amount(ms.stake),
-                    ms.stake.currency.to_string(),
-                    amount(ms.capital),
-                    ms.capital.currency.to_string(),
-                    ms.rate.clone(),
-                    m.effective.to_string(),
-                    ms.departure.to_string(),
-                    m.record.to_string(),
-                ]);
-            }
-            t
-        }
-        "transfers" => transfers_csv(&rec),
-        other => {
-            return Err(Problem::bad_request(
-                "unknown_table",
-                format!(
-                    "the dashboard has no table {other:?}; its tables are investors, transfers, reports, returns, memberships"
-                ),
-            ));
-        }
+    let table = q.table.as_deref().unwrap_or(export::DASHBOARD[0].0);
+    let Some((_, csv)) = export::DASHBOARD.iter().find(|(name, _)| *name == table) else {
+        let names: Vec<&str> = export::DASHBOARD.iter().map(|(name, _)| *name).collect();
+        return Err(Problem::bad_request(
+            "unknown_table",
+            format!(
+                "the dashboard has no table {table:?}; its tables are {}",
+                names.join(", ")
+            ),
+        ));
     };
-    Ok(csv_response(&format!("dashboard-{table}"), &t))
+    Ok(csv_response(&format!("dashboard-{table}"), &csv(&rec)))
 }
 
 async fn reconciliation(
@@ -365,66 +167,6 @@ async fn reconciliation(
     Ok(rec)
 }
 
-fn transfers_csv(rec: &Reconciliation) -> Csv {
-    let mut t = Csv::new(&[
-        "date",
-        "group",
-        "currency",
-        "amount",
-        "fee",
-        "rate",
-        "rate_source",
-        "expected_currency",
-        "expected",
-        "received",
-        "difference",
-        "status",
-        "days_overdue",
-        "channel",
-        "reference",
-        "record",
-    ]);
-    for l in &rec.transfers {
-        let tr = &l.transfer;
-        let (status, received, difference, days) = match &l.status {
-            TransferStatus::AwaitingApproval { .. } => ("awaiting_approval", None, None, None),
-            TransferStatus::Sent => ("sent", None, None, None),
-            TransferStatus::Overdue { days } => ("overdue", None, None, Some(*days)),
-            TransferStatus::ReceivedInFull { received } => {
-                ("received_in_full", Some(*received), None, None)
-            }
-            TransferStatus::ReceivedWithDifference {
-                received,
-                difference,
-            } => (
-                "received_with_difference",
-                Some(*received),
-                Some(*difference),
-                None,
-            ),
-        };
-        t.row(vec![
-            date(l.time_ms),
-            l.group_name.clone(),
-            tr.amount.currency.to_string(),
-            amount(tr.amount),
-            amount(tr.fee),
-            tr.rate.clone(),
-            tr.rate_source.clone(),
-            tr.expected.currency.to_string(),
-            amount(tr.expected),
-            received.map(amount).unwrap_or_default(),
-            difference.map(amount).unwrap_or_default(),
-            status.into(),
-            days.map(|d| d.to_string()).unwrap_or_default(),
-            tr.channel.clone(),
-            tr.reference.clone(),
-            l.record.to_string(),
-        ]);
-    }
-    t
-}
-
 /// An enterprise book's transfers reconciled with their receipts.
 pub async fn transfers(
     State(s): Shared,
@@ -435,7 +177,7 @@ pub async fn transfers(
     let format = q.format(false)?;
     let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
     Ok(match format {
-        Format::Csv => csv_response("transfers", &transfers_csv(&rec)),
+        Format::Csv => csv_response("transfers", &export::transfers(&rec)),
         _ => axum::Json(api::enterprise::Transfers {
             enterprise: rec.enterprise.as_ref(),
             investors: rec.investors.iter().collect(),
@@ -460,38 +202,7 @@ pub async fn impact(
         .collect();
     let rows = portfolio::impact(&refs);
     Ok(match format {
-        Format::Csv => {
-            let mut t = Csv::new(&[
-                "principle",
-                "indicator",
-                "enterprise_name",
-                "country",
-                "period_from",
-                "period_to",
-                "value",
-                "unit",
-                "enterprise",
-                "report",
-            ]);
-            for r in &rows {
-                t.row(vec![
-                    serde_json::to_value(r.principle)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    r.indicator.clone(),
-                    r.enterprise_name.clone(),
-                    r.country.clone(),
-                    r.period_from.clone(),
-                    r.period_to.clone(),
-                    kaban_protocol::money::decimal_text(r.value, r.decimals),
-                    r.unit.clone(),
-                    r.enterprise.to_string(),
-                    r.report.to_string(),
-                ]);
-            }
-            csv_response("impact", &t)
-        }
+        Format::Csv => csv_response("impact", &export::impact(&rows)),
         _ => axum::Json(api::views::Impact {
             enterprises: enterprises.len(),
             indicators: rows,
@@ -509,30 +220,7 @@ pub async fn balances(
     let format = q.format(false)?;
     let l = officer_ledger(&s, &headers, &book).await?;
     Ok(match format {
-        Format::Csv => {
-            let mut t = Csv::new(&["member", "alias", "currency", "balance", "stake"]);
-            let currency = l.currency;
-            for m in &l.members {
-                for b in l.balance(&m.member).into_iter().chain(
-                    currency
-                        .filter(|_| l.balance(&m.member).is_empty())
-                        .map(|c| Money::new(0, c)),
-                ) {
-                    let stake = (Some(b.currency) == currency)
-                        .then(|| l.stakes.get(&m.member).copied().unwrap_or(0))
-                        .map(|s| amount(Money::new(s, b.currency)))
-                        .unwrap_or_default();
-                    t.row(vec![
-                        m.member.clone(),
-                        m.alias.clone(),
-                        b.currency.to_string(),
-                        amount(b),
-                        stake,
-                    ]);
-                }
-            }
-            csv_response("balances", &t)
-        }
+        Format::Csv => csv_response("balances", &export::balances(&l)),
         _ => axum::Json(api::views::Balances {
             totals: l.totals.clone(),
             members: l.balances.clone(),
@@ -550,104 +238,110 @@ pub async fn statement(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, Problem> {
     let format = q.format(true)?;
-    let id = parse_book(&book)?;
+    let st = member_statement(&s, &headers, &book, &member, &q).await?;
+    Ok(match format {
+        Format::Json => axum::Json(api::views::Statement {
+            book,
+            group: st.ledger.name.clone(),
+            group_totals: st.ledger.totals.clone(),
+            member,
+            alias: st.position.alias.clone(),
+            balances: vec![st.position.balance],
+            position: st.position,
+            entries: st.entries,
+        })
+        .into_response(),
+        Format::Csv => csv_response(
+            &format!("statement-{member}"),
+            &export::statement(&st.entries),
+        ),
+        Format::Html => printed_statement(&s, &q, &book, &st)?,
+    })
+}
+
+/// What a member's statement shows, gathered once for whichever format it is read in.
+struct MemberStatement {
+    ledger: Arc<Ledger>,
+    position: Position,
+    /// The period asked for, as inclusive dates `YYYY-MM-DD`; `None` leaves that end open.
+    from: Option<String>,
+    to: Option<String>,
+    /// Her entries within the period.
+    entries: Vec<Entry>,
+}
+
+/// Gathers member `member`'s statement in `book`, once the caller may read it.
+async fn member_statement(
+    s: &AppState,
+    headers: &HeaderMap,
+    book: &str,
+    member: &str,
+    q: &ViewQuery,
+) -> Result<MemberStatement, Problem> {
+    let id = parse_book(book)?;
     // Who asks is checked before the book is looked up: no answer tells a stranger whether it
     // exists.
-    s.auth.caller(&headers)?;
+    s.auth.caller(headers)?;
     let ledger: Arc<Ledger> = s.library.ledger(id).await?;
-    member_reader(&s, &headers, &ledger, id, &member, "statement")?;
-    let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
-    let Some(position) = portfolio::position(&ledger, &p, &member) else {
+    member_reader(s, headers, &ledger, id, member, "statement")?;
+    let p = portfolio_of(s, id, &ledger, q.overdue_days()).await;
+    let Some(position) = portfolio::position(&ledger, &p, member) else {
         return Err(Problem::not_found(format!(
             "member {member} has not joined book {id}"
         )));
     };
     let (from, to) = (period_bound(&q.from, "from")?, period_bound(&q.to, "to")?);
-    let entries: Vec<_> = ledger
-        .statements
-        .get(&member)
-        .into_iter()
-        .flatten()
-        .filter(|e| {
-            let d = date(e.time_ms);
-            from.as_ref().is_none_or(|f| d >= *f) && to.as_ref().is_none_or(|t| d <= *t)
-        })
-        .cloned()
-        .collect();
-    Ok(match format {
-        Format::Json => axum::Json(api::views::Statement {
-            book,
-            group: ledger.name.clone(),
-            group_totals: ledger.totals.clone(),
-            member,
-            alias: position.alias.clone(),
-            balances: vec![position.balance],
-            position,
-            entries,
-        })
-        .into_response(),
-        Format::Csv => {
-            let mut t = Csv::new(&[
-                "date",
-                "kind",
-                "currency",
-                "amount",
-                "balance_after",
-                "status",
-                "signer",
-                "record",
-            ]);
-            for e in &entries {
-                let status = match e.status {
-                    kaban_protocol::view::Status::Effective => "effective",
-                    kaban_protocol::view::Status::Pending { .. } => "pending",
-                    kaban_protocol::view::Status::Reversed { .. } => "reversed",
-                };
-                t.row(vec![
-                    date(e.time_ms),
-                    e.kind.clone(),
-                    e.amount.currency.to_string(),
-                    amount(e.amount),
-                    amount(e.balance_after),
-                    status.into(),
-                    e.signer.to_string(),
-                    e.record.to_string(),
-                ]);
-            }
-            csv_response(&format!("statement-{member}"), &t)
-        }
-        Format::Html => {
-            let lang = q.lang.as_deref().unwrap_or("en");
-            let words = export::words(lang).ok_or_else(|| {
-                Problem::bad_request(
-                    "unknown_language",
-                    format!(
-                        "statements are printed in {}; {lang:?} is not one of them",
-                        export::LANGUAGES.join(", ")
-                    ),
-                )
-            })?;
-            let period = match (&from, &to) {
-                (None, None) => words.whole_book.to_owned(),
-                (f, t) => format!(
-                    "{} – {}",
-                    f.as_deref().unwrap_or("…"),
-                    t.as_deref().unwrap_or("…")
-                ),
-            };
-            let html = export::statement_html(&export::Printable {
-                words,
-                group: &ledger.name,
-                book: &book,
-                period,
-                position: &position,
-                entries: &entries,
-                officers: &ledger.officers,
-                printed_ms: (s.clock)(),
-            });
-            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
-        }
+    let in_period = |e: &&Entry| {
+        let d = date(e.time_ms);
+        from.as_ref().is_none_or(|f| d >= *f) && to.as_ref().is_none_or(|t| d <= *t)
+    };
+    let entries = ledger.statements.get(member).into_iter().flatten();
+    let entries = entries.filter(in_period).cloned().collect();
+    Ok(MemberStatement {
+        ledger,
+        position,
+        from,
+        to,
+        entries,
     })
+}
+
+/// The statement as a page to print, in the language `?lang=` asks for (English by default).
+fn printed_statement(
+    s: &AppState,
+    q: &ViewQuery,
+    book: &str,
+    st: &MemberStatement,
+) -> Result<Response, Problem> {
+    let lang = q.lang.as_deref().unwrap_or("en");
+    let words = export::words(lang).ok_or_else(|| {
+        Problem::bad_request(
+            "unknown_language",
+            format!(
+                "statements are printed in {}; {lang:?} is not one of them",
+                export::LANGUAGES.join(", ")
+            ),
+        )
+    })?;
+    let period = match (&st.from, &st.to) {
+        (None, None) => words.whole_book.to_owned(),
+        (f, t) => format!(
+            "{} – {}",
+            f.as_deref().unwrap_or("…"),
+            t.as_deref().unwrap_or("…")
+        ),
+    };
+    let html = export::statement_html(&export::Printable {
+        words,
+        group: &st.ledger.name,
+        book,
+        period,
+        position: &st.position,
+        entries: &st.entries,
+        officers: &st.ledger.officers,
+        printed_ms: (s.clock)(),
+    });
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
 /// Lets through an officer of the book, or member `member` herself; `what` names what she reads.
