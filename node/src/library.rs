@@ -284,7 +284,7 @@ impl Library {
             return refuse(format!("the operator joined it from partner node {peer}"));
         }
         for (other_id, other) in self.handles().into_iter().filter(|(o, _)| *o != id) {
-            let (local, _) = other.ask(Command::Quiet).await?;
+            let local = other.ask(Command::QuietLedger).await?;
             if let Some(o) = ledger
                 .officers
                 .iter()
@@ -382,8 +382,8 @@ impl Library {
     pub async fn list(&self) -> Vec<BookSummary> {
         let mut out = Vec::new();
         for (id, handle) in self.handles() {
-            match handle.ask(Command::Quiet).await {
-                Ok((_, summary)) => out.push(summary),
+            match handle.ask(Command::Summary).await {
+                Ok(summary) => out.push(summary),
                 Err(e) => tracing::error!(book = %id, error = %e, "a book could not be read"),
             }
         }
@@ -402,9 +402,9 @@ impl Library {
         for (id, handle) in self.handles() {
             // Savings books stay out of memory if they are idle; enterprise books are read.
             if !handle
-                .ask(Command::Quiet)
+                .ask(Command::Summary)
                 .await
-                .is_ok_and(|(_, s)| s.enterprise)
+                .is_ok_and(|s| s.enterprise)
             {
                 continue;
             }
@@ -443,7 +443,7 @@ impl Library {
     /// The ledger of a book, for lists across books: it does not count as asking for the book,
     /// and an idle book is not read back while its cached ledger stands.
     pub async fn quiet_ledger(&self, id: BookId) -> Result<Arc<Ledger>, LibraryError> {
-        Ok(self.handle(id)?.ask(Command::Quiet).await?.0)
+        self.handle(id)?.ask(Command::QuietLedger).await
     }
 
     /// Runs `f` on a book in its task, between writes.
@@ -460,7 +460,7 @@ impl Library {
     /// Idle books are not read back for this: their cached ledgers answer.
     pub async fn knows_key(&self, key: &kaban_protocol::key::PublicKey) -> bool {
         for (_, handle) in self.handles() {
-            let Ok((ledger, _)) = handle.ask(Command::Quiet).await else {
+            let Ok(ledger) = handle.ask(Command::QuietLedger).await else {
                 continue;
             };
             if ledger.officers.iter().any(|o| o.key == *key)

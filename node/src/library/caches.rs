@@ -39,6 +39,8 @@ pub(crate) struct Caches {
     pub(super) summary: Option<BookSummary>,
     /// The `seq` of the book's last durable stored change, for compaction.
     pub(super) last_seq: i64,
+    /// How many times the ledger was folded: what a write costs, for tests to check.
+    pub(super) folds: u64,
 }
 
 /// Who has joined a book, and who has a departure record (reversed or not: the ledger, folded
@@ -121,6 +123,8 @@ impl Caches {
             return Arc::clone(ledger);
         }
         let ledger = Arc::new(Ledger::fold(book));
+        self.folds += 1;
+        tracing::debug!(book = %book.id(), folds = self.folds, records = ledger.record_count, "folded the ledger");
         self.shares = Some(Arc::new(ledger.shared_with.iter().cloned().collect()));
         self.ledger = Some((heads, Arc::clone(&ledger)));
         ledger

@@ -49,8 +49,10 @@ pub(super) enum Command {
         reply: Reply<bool>,
     },
     Read(Read),
-    /// The ledger and the book's line, answered from the caches while the book is let go.
-    Quiet(Reply<(Arc<Ledger>, BookSummary)>),
+    /// The ledger, answered from the cache while the book is let go.
+    QuietLedger(Reply<Arc<Ledger>>),
+    /// The book's line in the book list: no fold, and from the cache while the book is let go.
+    Summary(Reply<BookSummary>),
     /// Starts (or restarts) the sync session with a peer; the reply is its generation, which
     /// its later events carry, so an older session for the same peer is told it is over, and
     /// what the session does first.
@@ -278,8 +280,11 @@ impl BookTask {
                 }
                 Err(e) => read(Err(e)),
             },
-            Command::Quiet(reply) => {
-                let _ = reply.send(self.quiet().await);
+            Command::QuietLedger(reply) => {
+                let _ = reply.send(self.quiet_ledger().await);
+            }
+            Command::Summary(reply) => {
+                let _ = reply.send(self.summary().await);
             }
             Command::SyncOpen {
                 peer,
@@ -326,22 +331,32 @@ impl BookTask {
         Ok(())
     }
 
-    /// The ledger and the book's line without reading an idle book back while its caches
-    /// stand: for scans across books (who is a person here, the book list).
-    async fn quiet(&mut self) -> Result<(Arc<Ledger>, BookSummary), LibraryError> {
-        if let (None, Some(ledger), Some(summary)) = (
-            &self.book,
-            self.caches.cached_ledger(),
-            self.caches.summary.clone(),
-        ) {
-            return Ok((ledger, summary));
+    /// The ledger without reading an idle book back while its cached ledger stands: for scans
+    /// across books (who is a person here, who holds roles).
+    async fn quiet_ledger(&mut self) -> Result<Arc<Ledger>, LibraryError> {
+        if let (None, Some(ledger)) = (&self.book, self.caches.cached_ledger()) {
+            return Ok(ledger);
         }
+        self.open_quietly().await?;
+        let book = self.book.as_ref().expect("open read the book");
+        Ok(self.caches.ledger_for(book))
+    }
+
+    /// The book's line in the book list, without a fold and without reading an idle book back.
+    async fn summary(&mut self) -> Result<BookSummary, LibraryError> {
+        if let (None, Some(summary)) = (&self.book, &self.caches.summary) {
+            return Ok(summary.clone());
+        }
+        self.open_quietly().await?;
+        Ok(summary_of(self.book.as_ref().expect("open read the book")))
+    }
+
+    /// Reads the book back if it was let go; a scan does not count as asking for the book.
+    async fn open_quietly(&mut self) -> Result<(), LibraryError> {
         let last_used = self.last_used;
         self.open().await?;
-        // A scan does not count as asking for the book.
         self.last_used = last_used;
-        let book = self.book.as_ref().expect("open read the book");
-        Ok((self.caches.ledger_for(book), summary_of(book)))
+        Ok(())
     }
 
     /// Lets the book go if nobody asked for it within `idle`. Its summary and ledger stay.
