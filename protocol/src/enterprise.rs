@@ -460,11 +460,9 @@ mod tests {
     use super::*;
     use crate::book::Refusal;
     use crate::key::SignerKey;
-    use crate::kind::{
-        Approval, Enterprise, Genesis, Investor, Officer, Receipt, Role, Rules, Transfer,
-    };
-    use crate::record::Place;
+    use crate::kind::{Approval, Investor, Receipt, Role, Transfer};
     use crate::record::RecordId;
+    use crate::testing::{Founding, hkd, key, php};
 
     struct Fixture {
         book: Book,
@@ -476,49 +474,21 @@ mod tests {
         time: u64,
     }
 
-    fn php(minor: i64) -> Money {
-        Money::new(minor, "PHP".parse().unwrap())
-    }
-    fn hkd(minor: i64) -> Money {
-        Money::new(minor, "HKD".parse().unwrap())
-    }
-
     impl Fixture {
         /// A cooperative's enterprise book in PHP, with one investor group (HKD, quorum 2)
         /// registered by two of the cooperative's officers.
         fn new() -> Fixture {
-            let coop_treasurer = SignerKey::from_seed([11; 32]);
-            let coop_chair = SignerKey::from_seed([12; 32]);
-            let genesis = Record::sign(
-                &coop_treasurer,
-                &Place::genesis(),
-                1,
-                &Body::Genesis(Genesis {
-                    name: "Bukid Organic Farm".into(),
-                    currency: "PHP".parse().unwrap(),
-                    rules: Rules::default(),
-                    officers: vec![
-                        Officer {
-                            key: coop_treasurer.public(),
-                            roles: vec![Role::Treasurer],
-                        },
-                        Officer {
-                            key: coop_chair.public(),
-                            roles: vec![Role::Chair],
-                        },
-                    ],
-                    enterprise: Some(Enterprise {
-                        country: "PH".into(),
-                        sector: "organic rice farming".into(),
-                    }),
-                }),
-            );
+            let (coop_treasurer, coop_chair) = (key(11), key(12));
+            let book = Founding::enterprise("Bukid Organic Farm", "organic rice farming")
+                .officer(&coop_treasurer, Role::Treasurer)
+                .officer(&coop_chair, Role::Chair)
+                .book(&coop_treasurer);
             let mut f = Fixture {
-                book: Book::create(genesis).unwrap(),
+                book,
                 coop_treasurer,
                 coop_chair,
-                group_treasurer: SignerKey::from_seed([21; 32]),
-                group_chair: SignerKey::from_seed([22; 32]),
+                group_treasurer: key(21),
+                group_chair: key(22),
                 group: BookId(RecordId([5; 32])),
                 time: 1,
             };
@@ -679,29 +649,11 @@ mod tests {
         assert_eq!(err.code(), "wrong_currency", "{err}");
 
         // A savings book holds no transfers.
-        let treasurer = SignerKey::from_seed([1; 32]);
-        let genesis = Record::sign(
-            &treasurer,
-            &Place::genesis(),
-            1,
-            &Body::Genesis(Genesis {
-                name: "Bayanihan Savers".into(),
-                currency: "HKD".parse().unwrap(),
-                rules: Rules::default(),
-                officers: vec![
-                    Officer {
-                        key: treasurer.public(),
-                        roles: vec![Role::Treasurer],
-                    },
-                    Officer {
-                        key: SignerKey::from_seed([2; 32]).public(),
-                        roles: vec![Role::Chair],
-                    },
-                ],
-                enterprise: None,
-            }),
-        );
-        let mut savings = Book::create(genesis).unwrap();
+        let treasurer = key(1);
+        let mut savings = Founding::savings("Bayanihan Savers")
+            .officer(&treasurer, Role::Treasurer)
+            .officer(&key(2), Role::Chair)
+            .book(&treasurer);
         let investor = savings.sign_next(
             &treasurer,
             2,

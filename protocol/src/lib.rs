@@ -12,7 +12,8 @@
 //! - [`view`]: balances, statements, pending approvals and anomalies, folded from records;
 //! - [`enterprise`]: an enterprise book's dashboard and transfer reconciliation;
 //! - [`portfolio`]: views across books: a group's portfolio, a member's position, impact;
-//! - [`sync`]: the per-peer sync engine that validates every change before applying it.
+//! - [`sync`]: the per-peer sync engine that validates every change before applying it;
+//! - `testing` (tests and the `testing` feature only): the shared test fixtures.
 //!
 //! `SPEC.md` beside this crate defines the encoding byte for byte.
 
@@ -32,4 +33,6 @@ pub mod record;
 pub mod roster;
 pub mod session;
 pub mod sync;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod view;

@@ -737,11 +737,11 @@ mod tests {
     use crate::enterprise::{DEFAULT_OVERDUE_DAYS, reconcile};
     use crate::key::SignerKey;
     use crate::kind::{
-        Approval, Body, Contribution, Departure, Distribution, Enterprise, Genesis, Investor,
-        MemberJoin, Membership, Officer, Receipt, Return, ReturnReceipt, Role, Rules, Transfer,
+        Approval, Body, Contribution, Departure, Distribution, Investor, MemberJoin, Membership,
+        Receipt, Return, ReturnReceipt, Role, Transfer,
     };
-    use crate::record::Place;
     use crate::record::Record;
+    use crate::testing::Founding;
 
     fn money(minor: i64, code: &str) -> Money {
         Money::new(minor, code.parse().unwrap())
@@ -782,30 +782,17 @@ mod tests {
     }
 
     fn genesis(key: &SignerKey, other: &SignerKey, name: &str, code: &str, farm: bool) -> Record {
-        Record::sign(
-            key,
-            &Place::genesis(),
-            0,
-            &Body::Genesis(Genesis {
-                name: name.into(),
-                currency: code.parse().unwrap(),
-                rules: Rules::default(),
-                officers: vec![
-                    Officer {
-                        key: key.public(),
-                        roles: vec![Role::Treasurer],
-                    },
-                    Officer {
-                        key: other.public(),
-                        roles: vec![Role::Chair],
-                    },
-                ],
-                enterprise: farm.then(|| Enterprise {
-                    country: "PH".into(),
-                    sector: "organic rice farming".into(),
-                }),
-            }),
-        )
+        let founding = if farm {
+            Founding::enterprise(name, "organic rice farming")
+        } else {
+            Founding::savings(name)
+        };
+        founding
+            .currency(code)
+            .at(0)
+            .officer(key, Role::Treasurer)
+            .officer(other, Role::Chair)
+            .sign(key)
     }
 
     /// The whole journey across two books: members save, the group invests, the cooperative

@@ -359,52 +359,10 @@ fn split(message: Message) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::key::SignerKey;
-    use crate::kind::{Body, Contribution, Genesis, Officer, Role, Rules};
-    use crate::money::Money;
-    use crate::record::Place;
-    use crate::record::Record;
+    use crate::testing::{contribute as add, contributed_book};
 
     fn founded(n: usize) -> (SignerKey, Book) {
-        let treasurer = SignerKey::from_seed([1; 32]);
-        let genesis = Record::sign(
-            &treasurer,
-            &Place::genesis(),
-            0,
-            &Body::Genesis(Genesis {
-                enterprise: None,
-                name: "Sync Savers".into(),
-                currency: "HKD".parse().unwrap(),
-                rules: Rules::default(),
-                officers: vec![
-                    Officer {
-                        key: treasurer.public(),
-                        roles: vec![Role::Treasurer],
-                    },
-                    Officer {
-                        key: SignerKey::from_seed([2; 32]).public(),
-                        roles: vec![Role::KeyHolder],
-                    },
-                ],
-            }),
-        );
-        let mut book = Book::create(genesis).unwrap();
-        for i in 0..n {
-            add(&treasurer, &mut book, i as u64);
-        }
-        (treasurer, book)
-    }
-
-    fn add(key: &SignerKey, book: &mut Book, i: u64) {
-        let r = book.sign_next(
-            key,
-            1_000 + i,
-            &Body::Contribution(Contribution {
-                member: "m-ana".parse().unwrap(),
-                amount: Money::new(100 + i as i64, "HKD".parse().unwrap()),
-                meeting: None,
-            }),
-        );
-        book.add(r).unwrap();
+        contributed_book("Sync Savers", n as u64)
     }
 
     /// Runs both sessions until neither has anything to say; returns (messages, bytes) each way.

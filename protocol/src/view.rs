@@ -334,10 +334,8 @@ fn concurrent_with_revocation(
 mod tests {
     use super::*;
     use crate::key::SignerKey;
-    use crate::kind::{
-        Approval, Contribution, Genesis, MemberJoin, Officer, Reversal, Rules, Withdrawal,
-    };
-    use crate::record::Place;
+    use crate::kind::{Approval, Contribution, MemberJoin, Reversal, Withdrawal};
+    use crate::testing::{Founding, hkd, join, key};
 
     struct Fixture {
         treasurer: SignerKey,
@@ -346,45 +344,16 @@ mod tests {
         book: Book,
     }
 
-    fn hkd(minor: i64) -> Money {
-        Money::new(minor, "HKD".parse().unwrap())
-    }
-
     fn fixture() -> Fixture {
-        let treasurer = SignerKey::from_seed([1; 32]);
-        let secretary = SignerKey::from_seed([2; 32]);
-        let keeper = SignerKey::from_seed([3; 32]);
-        let officer = |k: &SignerKey, r: Role| Officer {
-            key: k.public(),
-            roles: vec![r],
-        };
-        let genesis = Record::sign(
-            &treasurer,
-            &Place::genesis(),
-            0,
-            &Body::Genesis(Genesis {
-                enterprise: None,
-                name: "Sunday Savers".into(),
-                currency: "HKD".parse().unwrap(),
-                rules: Rules::default(),
-                officers: vec![
-                    officer(&treasurer, Role::Treasurer),
-                    officer(&secretary, Role::Secretary),
-                    officer(&keeper, Role::KeyHolder),
-                ],
-            }),
-        );
-        let mut book = Book::create(genesis).unwrap();
-        let join = book.sign_next(
-            &treasurer,
-            1,
-            &Body::MemberJoin(MemberJoin {
-                member: "m-ana".parse().unwrap(),
-                alias: "Ana".into(),
-                key: None,
-            }),
-        );
-        book.add(join).unwrap();
+        let (treasurer, secretary, keeper) = (key(1), key(2), key(3));
+        let mut book = Founding::savings("Sunday Savers")
+            .at(0)
+            .officer(&treasurer, Role::Treasurer)
+            .officer(&secretary, Role::Secretary)
+            .officer(&keeper, Role::KeyHolder)
+            .book(&treasurer);
+        let ana = book.sign_next(&treasurer, 1, &join("m-ana", "Ana"));
+        book.add(ana).unwrap();
         Fixture {
             treasurer,
             secretary,

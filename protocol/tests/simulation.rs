@@ -44,12 +44,12 @@ use kaban_protocol::book::{Book, MAX_CHANGE_BYTES, change_for, genesis_change};
 use kaban_protocol::frame::{FRAME_VERSION, Frame};
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{
-    Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, RoleChange, Rules, Withdrawal,
+    Approval, Body, Contribution, MemberJoin, Role, RoleChange, Withdrawal,
 };
-use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Place, Record, RecordId};
 use kaban_protocol::sync::PeerSync;
 use kaban_protocol::sync::session::{Action, Event, MAX_REFUSED, NOT_SHARED, Session, Side};
+use kaban_protocol::testing::{Founding, hkd, key, rewrap};
 use kaban_protocol::view::Ledger;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -182,14 +182,6 @@ fn message_of(change: &automerge::Change) -> Vec<u8> {
     Frame::Sync { message }.to_bytes()
 }
 
-fn key(n: u8) -> SignerKey {
-    SignerKey::from_seed([n; 32])
-}
-
-fn hkd(minor: i64) -> Money {
-    Money::new(minor, "HKD".parse().unwrap())
-}
-
 /// A pair's key: lower peer first. The lower peer listens, the higher dials.
 fn pair(a: usize, b: usize) -> (usize, usize) {
     (a.min(b), a.max(b))
@@ -204,21 +196,12 @@ fn founding_book() -> (Book, Vec<(SignerKey, Role)>, Vec<String>) {
         (key(5), Role::KeyHolder),
         (key(6), Role::Treasurer),
     ];
-    let genesis = Body::Genesis(Genesis {
-        enterprise: None,
-        name: "Sim Savers".into(),
-        currency: "HKD".parse().unwrap(),
-        rules: Rules::default(),
-        officers: officers
-            .iter()
-            .map(|(k, r)| Officer {
-                key: k.public(),
-                roles: vec![*r],
-            })
-            .collect(),
-    });
-    let genesis = Record::sign(&officers[0].0, &Place::genesis(), 0, &genesis);
-    let mut first = Book::create(genesis).unwrap();
+    let mut first = officers
+        .iter()
+        .fold(Founding::savings("Sim Savers").at(0), |f, (k, r)| {
+            f.officer(k, *r)
+        })
+        .book(&officers[0].0);
     let members: Vec<String> = (0..10).map(|i| format!("m-{i:02}")).collect();
     for (i, m) in members.iter().enumerate() {
         let rec = first.sign_next(
@@ -758,22 +741,7 @@ impl Sim {
         let genesis = genesis_change(book.record(&book.id().0).unwrap()).unwrap();
         let honest = book.change_for(&record).unwrap();
         let change = match self.rng.below(4) {
-            0 => {
-                let mut doc = book
-                    .doc()
-                    .fork_at(&[genesis.hash()])
-                    .unwrap()
-                    .with_actor(ActorId::from(self.rng.seed()));
-                let mut tx = doc.transaction();
-                tx.put(
-                    ROOT,
-                    record.id().to_string(),
-                    ScalarValue::Bytes(record.bytes().to_vec()),
-                )
-                .unwrap();
-                tx.commit_with(CommitOptions::default().with_time(0));
-                doc.get_last_local_change().unwrap()
-            }
+            0 => rewrap(book, &record, ActorId::from(self.rng.seed())),
             1 if honest.deps() != [genesis.hash()] => change_for(&record, vec![genesis.hash()], 2),
             n => {
                 let mut expanded = honest.decode();

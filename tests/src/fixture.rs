@@ -5,11 +5,9 @@
 use kaban_protocol::book::Book;
 use kaban_protocol::key::PublicKey;
 use kaban_protocol::key::SignerKey;
-use kaban_protocol::kind::{
-    Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules, Share,
-};
-use kaban_protocol::money::Money;
+use kaban_protocol::kind::{Approval, Body, Role, Share};
 use kaban_protocol::record::{BookId, Place, Record, RecordId};
+use kaban_protocol::testing::{self, Founding};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -17,28 +15,11 @@ use std::path::Path;
 /// each of `writers` as a treasurer too. One signer's records follow one another, so tests and
 /// benchmarks that write concurrently give each writer a key of its own.
 pub fn genesis_with_writers(name: &str, treasurer: &SignerKey, writers: &[SignerKey]) -> Record {
-    let key_holder = SignerKey::from_seed([2; 32]).public();
-    let officers = std::iter::once(Officer {
-        key: key_holder,
-        roles: vec![Role::KeyHolder],
-    })
-    .chain(std::iter::once(treasurer).chain(writers).map(|k| Officer {
-        key: k.public(),
-        roles: vec![Role::Treasurer],
-    }))
-    .collect();
-    Record::sign(
-        treasurer,
-        &Place::genesis(),
-        1,
-        &Body::Genesis(Genesis {
-            enterprise: None,
-            name: name.into(),
-            currency: "HKD".parse().expect("HKD is known"),
-            rules: Rules::default(),
-            officers,
-        }),
-    )
+    Founding::savings(name)
+        .officer(&testing::key(2), Role::KeyHolder)
+        .officer(treasurer, Role::Treasurer)
+        .officers(writers, Role::Treasurer)
+        .sign(treasurer)
 }
 
 /// The group's book: a treasurer and a chair, one member (`m-ana`, "Ana"), in HKD.
@@ -60,30 +41,11 @@ pub const MEMBER: &str = "m-ana";
 
 impl GroupBook {
     pub fn new(name: &str) -> GroupBook {
-        let treasurer = SignerKey::from_seed([1; 32]);
-        let chair = SignerKey::from_seed([2; 32]);
-        let genesis = Record::sign(
-            &treasurer,
-            &Place::genesis(),
-            1,
-            &Body::Genesis(Genesis {
-                enterprise: None,
-                name: name.into(),
-                currency: "HKD".parse().expect("HKD is known"),
-                rules: Rules::default(),
-                officers: vec![
-                    Officer {
-                        key: treasurer.public(),
-                        roles: vec![Role::Treasurer],
-                    },
-                    Officer {
-                        key: chair.public(),
-                        roles: vec![Role::Chair],
-                    },
-                ],
-            }),
-        );
-        let book = Book::create(genesis).expect("the genesis is valid");
+        let (treasurer, chair) = (testing::key(1), testing::key(2));
+        let book = Founding::savings(name)
+            .officer(&treasurer, Role::Treasurer)
+            .officer(&chair, Role::Chair)
+            .book(&treasurer);
         let mut group = GroupBook {
             treasurer,
             chair,
@@ -92,11 +54,7 @@ impl GroupBook {
             tip: None,
             seqs: HashMap::new(),
         };
-        let join = group.sign_as_treasurer(Body::MemberJoin(MemberJoin {
-            member: MEMBER.parse().expect("a valid member id"),
-            alias: "Ana".into(),
-            key: None,
-        }));
+        let join = group.sign_as_treasurer(testing::join(MEMBER, "Ana"));
         group.add(join);
         group
     }
@@ -151,24 +109,13 @@ impl GroupBook {
 
     /// A contribution from Ana of `minor` cents, signed by the treasurer (not yet added).
     pub fn contribution(&mut self, minor: i64) -> Record {
-        self.sign_as_treasurer(Body::Contribution(Contribution {
-            member: MEMBER.parse().expect("a valid member id"),
-            amount: Money::new(minor, "HKD".parse().expect("HKD is known")),
-            meeting: None,
-        }))
+        self.sign_as_treasurer(testing::contribution(MEMBER, testing::hkd(minor)))
     }
 
     /// The same contribution as [`GroupBook::contribution`], recorded by the chair.
     pub fn chair_contribution(&mut self, minor: i64) -> Record {
         let chair = self.chair.clone();
-        self.sign(
-            &chair,
-            &Body::Contribution(Contribution {
-                member: MEMBER.parse().expect("a valid member id"),
-                amount: Money::new(minor, "HKD".parse().expect("HKD is known")),
-                meeting: None,
-            }),
-        )
+        self.sign(&chair, &testing::contribution(MEMBER, testing::hkd(minor)))
     }
 
     /// Adds `n` contributions.

@@ -8,19 +8,14 @@
 use kaban_protocol::book::Book;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{
-    Approval, Body, Contribution, Departure, Enterprise, Genesis, Investment, Investor, MemberJoin,
-    Officer, Reversal, Role, Rules, Settlement, Transfer, Withdrawal,
+    Approval, Body, Departure, Investment, Investor, Reversal, Settlement, Transfer, Withdrawal,
 };
-use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Record, RecordId};
+use kaban_protocol::testing::{self, Founding, hkd, php};
 use kaban_tests::{Http, NodeProcess, fixture};
 use serde_json::Value;
 
 const WRITERS: usize = 16;
-
-fn hkd(minor: i64) -> Money {
-    Money::new(minor, "HKD".parse().unwrap())
-}
 
 /// A group whose 16 treasurers each record one payment at once, a key holder who approves, and
 /// (when `invested`) a cooperative's book holding HKD 3,000 of the group's HKD 3,100.
@@ -50,18 +45,9 @@ impl Group {
             time: 10,
         };
         for (member, amount) in members() {
-            let join = Body::MemberJoin(MemberJoin {
-                member: member.parse().unwrap(),
-                alias: member.clone(),
-                key: None,
-            });
-            group.add_group(&group.treasurer.clone(), join);
-            let pay = Body::Contribution(Contribution {
-                member: member.parse().unwrap(),
-                amount: hkd(amount),
-                meeting: None,
-            });
-            group.add_group(&group.treasurer.clone(), pay);
+            let treasurer = group.treasurer.clone();
+            group.add_group(&treasurer, testing::join(&member, &member));
+            group.add_group(&treasurer, testing::contribution(&member, hkd(amount)));
         }
         if invested {
             group.invest(300_000);
@@ -92,35 +78,8 @@ impl Group {
 
     /// The cooperative registers the group, the group accepts it, and HKD `minor` moves.
     fn invest(&mut self, minor: i64) {
-        let (ct, cc) = (
-            SignerKey::from_seed([11; 32]),
-            SignerKey::from_seed([12; 32]),
-        );
-        let genesis = Record::sign(
-            &ct,
-            &kaban_protocol::record::Place::genesis(),
-            1,
-            &Body::Genesis(Genesis {
-                enterprise: Some(Enterprise {
-                    country: "PH".into(),
-                    sector: "rice".into(),
-                }),
-                name: "Bukid Farm".into(),
-                currency: "PHP".parse().unwrap(),
-                rules: Rules::default(),
-                officers: vec![
-                    Officer {
-                        key: ct.public(),
-                        roles: vec![Role::Treasurer],
-                    },
-                    Officer {
-                        key: cc.public(),
-                        roles: vec![Role::Chair],
-                    },
-                ],
-            }),
-        );
-        self.farm = Some(Book::create(genesis).unwrap());
+        let (ct, cc) = (testing::key(11), testing::key(12));
+        self.farm = Some(Founding::bukid_farm().book(&ct));
         let investor = Body::Investor(Investor {
             group: self.id(),
             name: "Cash Savers".into(),
@@ -186,7 +145,7 @@ fn transfer(group: BookId, minor: i64, reference: &str) -> Body {
         fee: hkd(0),
         rate: "7".into(),
         rate_source: "quote".into(),
-        expected: Money::new(minor * 7, "PHP".parse().unwrap()),
+        expected: php(minor * 7),
         channel: "bank".into(),
         reference: reference.into(),
     })

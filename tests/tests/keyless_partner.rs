@@ -13,14 +13,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use automerge::transaction::{CommitOptions, Transactable as _};
-use automerge::{ActorId, Change, ROOT, ScalarValue};
+use automerge::{ActorId, Change};
 use kaban_protocol::book::{Book, change_for};
 use kaban_protocol::frame::Frame;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{Approval, Body, Contribution, Role, RoleChange};
-use kaban_protocol::money::Money;
 use kaban_protocol::record::{BookId, Record};
+use kaban_protocol::testing;
 use kaban_tests::fixture::GroupBook;
 use kaban_tests::hostile::{Peer, message_of, read, receive_book, write};
 use kaban_tests::{Http, NodeProcess};
@@ -53,21 +52,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 /// A change that carries `record` from a fresh actor on top of the genesis alone: the re-wrap.
 fn rewrap(copy: &Book, record: &Record, actor: u32) -> Change {
-    let genesis = copy.doc().get_changes(&[])[0].hash();
-    let mut doc = copy
-        .doc()
-        .fork_at(&[genesis])
-        .unwrap()
-        .with_actor(ActorId::from(actor.to_be_bytes().repeat(4)));
-    let mut tx = doc.transaction();
-    tx.put(
-        ROOT,
-        record.id().to_string(),
-        ScalarValue::Bytes(record.bytes().to_vec()),
-    )
-    .unwrap();
-    tx.commit_with(CommitOptions::default().with_time(0));
-    doc.get_last_local_change().unwrap()
+    testing::rewrap(copy, record, ActorId::from(actor.to_be_bytes().repeat(4)))
 }
 
 /// Sends `changes` in one message and returns the reason the node closed the session with.
@@ -222,7 +207,7 @@ async fn a_partner_without_keys_can_do_no_harm() {
         &secretary,
         &Body::Contribution(Contribution {
             member: "m-ana".parse().unwrap(),
-            amount: Money::new(777, "HKD".parse().unwrap()),
+            amount: testing::hkd(777),
             meeting: None,
         }),
     );

@@ -7,10 +7,10 @@ use axum::http::Request;
 use http_body_util::BodyExt as _;
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::kind::{
-    Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, RoleChange, Rules, Withdrawal,
+    Approval, Body, Contribution, MemberJoin, Role, RoleChange, Withdrawal,
 };
-use kaban_protocol::money::Money;
 use kaban_protocol::record::Place;
+use kaban_protocol::testing::{Founding, hkd, key, php};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -23,14 +23,6 @@ struct Api {
     keeper: SignerKey,
     ana: SignerKey,
     book: BookId,
-}
-
-fn key(n: u8) -> SignerKey {
-    SignerKey::from_seed([n; 32])
-}
-
-fn hkd(minor: i64) -> Money {
-    Money::new(minor, "HKD".parse().unwrap())
 }
 
 async fn call(state: &Arc<AppState>, req: Request<HttpBody>) -> (StatusCode, String, Value) {
@@ -109,31 +101,11 @@ impl Api {
             ca_pem: None,
         });
         let (treasurer, chair, keeper, ana) = (key(1), key(2), key(3), key(4));
-        let genesis = Record::sign(
-            &treasurer,
-            &Place::genesis(),
-            1,
-            &Body::Genesis(Genesis {
-                enterprise: None,
-                name: "Bayanihan Savers".into(),
-                currency: "HKD".parse().unwrap(),
-                rules: Rules::default(),
-                officers: vec![
-                    Officer {
-                        key: treasurer.public(),
-                        roles: vec![Role::Treasurer],
-                    },
-                    Officer {
-                        key: chair.public(),
-                        roles: vec![Role::Chair],
-                    },
-                    Officer {
-                        key: keeper.public(),
-                        roles: vec![Role::KeyHolder],
-                    },
-                ],
-            }),
-        );
+        let genesis = Founding::savings("Bayanihan Savers")
+            .officer(&treasurer, Role::Treasurer)
+            .officer(&chair, Role::Chair)
+            .officer(&keeper, Role::KeyHolder)
+            .sign(&treasurer);
         let (name, value) = admin();
         let found = || post_with("/api/v1/books", &[(name, &value)], genesis.bytes().to_vec());
         let (status, _, v) = call(&state, found()).await;
@@ -369,7 +341,7 @@ async fn refusals_say_what_is_wrong() {
     // Wrong currency.
     let php = Body::Contribution(Contribution {
         member: "m-ana".parse().unwrap(),
-        amount: Money::new(500, "PHP".parse().unwrap()),
+        amount: php(500),
         meeting: None,
     });
     let (s, v) = api.submit(&api.sign(&api.treasurer, php).await).await;

@@ -4,12 +4,9 @@
 use super::*;
 use kaban_protocol::frame::Frame;
 use kaban_protocol::key::SignerKey;
-use kaban_protocol::kind::{
-    Approval, Body, Contribution, Genesis, MemberJoin, Officer, Role, Rules,
-};
-use kaban_protocol::money::Money;
-use kaban_protocol::record::Place;
+use kaban_protocol::kind::{Approval, Body, Contribution, MemberJoin, Role};
 use kaban_protocol::sync::session::Action;
+use kaban_protocol::testing::{self, Founding, hkd, php};
 
 /// Signs `body` at the key's next place in the library's copy of the book.
 async fn signed(lib: &Library, id: BookId, time: u64, body: Body) -> Record {
@@ -32,55 +29,19 @@ async fn founded(lib: &Library) -> BookId {
 }
 
 async fn founded_named(lib: &Library, name: &str) -> BookId {
-    let genesis = Record::sign(
-        &key(),
-        &Place::genesis(),
-        1,
-        &Body::Genesis(Genesis {
-            enterprise: None,
-            name: name.into(),
-            currency: "HKD".parse().unwrap(),
-            rules: Rules::default(),
-            officers: vec![
-                Officer {
-                    key: key().public(),
-                    roles: vec![Role::Treasurer],
-                },
-                Officer {
-                    key: SignerKey::from_seed([2; 32]).public(),
-                    roles: vec![Role::KeyHolder],
-                },
-            ],
-        }),
-    );
+    let genesis = Founding::savings(name)
+        .officer(&key(), Role::Treasurer)
+        .officer(&testing::key(2), Role::KeyHolder)
+        .sign(&key());
     let (id, _) = lib.create_book(genesis, 1).await.unwrap();
-    let join = signed(
-        lib,
-        id,
-        2,
-        Body::MemberJoin(MemberJoin {
-            member: "m-ana".parse().unwrap(),
-            alias: "Ana".into(),
-            key: None,
-        }),
-    )
-    .await;
+    let join = signed(lib, id, 2, testing::join("m-ana", "Ana")).await;
     lib.submit(id, join).await.unwrap();
     id
 }
 
 async fn contribute(lib: &Library, id: BookId, n: u64) {
-    let r = signed(
-        lib,
-        id,
-        10 + n,
-        Body::Contribution(Contribution {
-            member: "m-ana".parse().unwrap(),
-            amount: Money::new(100 + n as i64, "HKD".parse().unwrap()),
-            meeting: None,
-        }),
-    )
-    .await;
+    let amount = hkd(100 + n as i64);
+    let r = signed(lib, id, 10 + n, testing::contribution("m-ana", amount)).await;
     lib.submit(id, r).await.unwrap();
 }
 
@@ -168,7 +129,7 @@ async fn a_synced_book_is_durable_and_a_restart_resumes_from_the_checkpoint() {
         99_999,
         Body::Contribution(Contribution {
             member: "m-ana".parse().unwrap(),
-            amount: Money::new(1, "HKD".parse().unwrap()),
+            amount: hkd(1),
             meeting: None,
         }),
     )
@@ -364,7 +325,6 @@ async fn payments_awaiting_approval_hold_the_cash_they_will_take() {
     let dir = tempfile::tempdir().unwrap();
     let (lib, _thread) = open(dir.path()).await;
     let group = founded(&lib).await;
-    let hkd = |minor| Money::new(minor, "HKD".parse().unwrap());
     let treasurer = key();
     let join = Body::MemberJoin(MemberJoin {
         member: "m-bea".parse().unwrap(),
@@ -386,34 +346,8 @@ async fn payments_awaiting_approval_hold_the_cash_they_will_take() {
     }
 
     // A cooperative's book in which the group, having accepted it, invests HKD 150.
-    let (ct, cc) = (
-        SignerKey::from_seed([11; 32]),
-        SignerKey::from_seed([12; 32]),
-    );
-    let genesis = Record::sign(
-        &ct,
-        &Place::genesis(),
-        1,
-        &Body::Genesis(Genesis {
-            enterprise: Some(kaban_protocol::kind::Enterprise {
-                country: "PH".into(),
-                sector: "rice".into(),
-            }),
-            name: "Bukid Farm".into(),
-            currency: "PHP".parse().unwrap(),
-            rules: Rules::default(),
-            officers: vec![
-                Officer {
-                    key: ct.public(),
-                    roles: vec![Role::Treasurer],
-                },
-                Officer {
-                    key: cc.public(),
-                    roles: vec![Role::Chair],
-                },
-            ],
-        }),
-    );
+    let ct = testing::key(11);
+    let genesis = Founding::bukid_farm().sign(&ct);
     let (farm, _) = lib.create_book(genesis, 1).await.unwrap();
     let investor = Body::Investor(kaban_protocol::kind::Investor {
         group,
@@ -436,7 +370,7 @@ async fn payments_awaiting_approval_hold_the_cash_they_will_take() {
             fee: hkd(0),
             rate: "7".into(),
             rate_source: "quote".into(),
-            expected: Money::new(amount * 7, "PHP".parse().unwrap()),
+            expected: php(amount * 7),
             channel: "bank".into(),
             reference: format!("T-{amount}"),
         })

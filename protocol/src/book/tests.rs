@@ -2,11 +2,8 @@
 
 use super::*;
 use crate::key::SignerKey;
-use crate::kind::{
-    Approval, Contribution, Genesis, MemberJoin, Officer, Reversal, Role, RoleChange, Rules,
-    Withdrawal,
-};
-use crate::money::Money;
+use crate::kind::{Approval, Reversal, Role, RoleChange, Withdrawal};
+use crate::testing::{self, Founding, hkd, key};
 
 struct Group {
     treasurer: SignerKey,
@@ -15,38 +12,13 @@ struct Group {
     book: Book,
 }
 
-fn key(n: u8) -> SignerKey {
-    SignerKey::from_seed([n; 32])
-}
-
-fn hkd(minor: i64) -> Money {
-    Money::new(minor, "HKD".parse().unwrap())
-}
-
 fn group() -> Group {
     let (treasurer, keeper, chair) = (key(1), key(2), key(3));
-    let genesis = Body::Genesis(Genesis {
-        enterprise: None,
-        name: "Bayanihan Savers".into(),
-        currency: "HKD".parse().unwrap(),
-        rules: Rules::default(),
-        officers: vec![
-            Officer {
-                key: treasurer.public(),
-                roles: vec![Role::Treasurer],
-            },
-            Officer {
-                key: keeper.public(),
-                roles: vec![Role::KeyHolder],
-            },
-            Officer {
-                key: chair.public(),
-                roles: vec![Role::Chair],
-            },
-        ],
-    });
-    let record = Record::sign(&treasurer, &Place::genesis(), 1, &genesis);
-    let book = Book::create(record).unwrap();
+    let book = Founding::savings("Bayanihan Savers")
+        .officer(&treasurer, Role::Treasurer)
+        .officer(&keeper, Role::KeyHolder)
+        .officer(&chair, Role::Chair)
+        .book(&treasurer);
     Group {
         treasurer,
         keeper,
@@ -62,19 +34,11 @@ impl Group {
 }
 
 fn join(member: &str) -> Body {
-    Body::MemberJoin(MemberJoin {
-        member: member.parse().unwrap(),
-        alias: "Ana".into(),
-        key: None,
-    })
+    testing::join(member, "Ana")
 }
 
 fn contribution(member: &str, minor: i64) -> Body {
-    Body::Contribution(Contribution {
-        member: member.parse().unwrap(),
-        amount: hkd(minor),
-        meeting: None,
-    })
+    testing::contribution(member, hkd(minor))
 }
 
 /// A second node holding a copy of the book, to exercise the peer path.
@@ -420,21 +384,7 @@ fn a_record_added_on_two_nodes_at_once_is_one_change() {
 /// A change of a fresh actor on top of the genesis alone that puts `record` again: the re-wrap
 /// a partner without keys could make in version 1.
 fn rewrap(book: &Book, record: &Record, actor: u8) -> Change {
-    let genesis = book.doc().get_changes(&[])[0].hash();
-    let mut doc = book
-        .doc()
-        .fork_at(&[genesis])
-        .unwrap()
-        .with_actor(ActorId::from([actor; 16]));
-    let mut tx = doc.transaction();
-    tx.put(
-        ROOT,
-        record.id().to_string(),
-        ScalarValue::Bytes(record.bytes().to_vec()),
-    )
-    .unwrap();
-    tx.commit_with(CommitOptions::default().with_time(0));
-    doc.get_last_local_change().unwrap()
+    testing::rewrap(book, record, ActorId::from([actor; 16]))
 }
 
 /// Offers `change` to a replica of `book` and returns the one refusal it must get.

@@ -1,54 +1,13 @@
 use super::*;
 use crate::key::SignerKey;
-use crate::kind::{Body, Contribution, Genesis, Officer, Role, Rules};
-use crate::money::Money;
-use crate::record::{Place, Record};
+use crate::testing::{contribute as add, contributed_book};
 use automerge::sync::{Message, MessageVersion};
 use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, ROOT};
 use std::collections::VecDeque;
 
 fn founded(n: u64) -> (SignerKey, Book) {
-    let treasurer = SignerKey::from_seed([1; 32]);
-    let genesis = Record::sign(
-        &treasurer,
-        &Place::genesis(),
-        0,
-        &Body::Genesis(Genesis {
-            enterprise: None,
-            name: "Session Savers".into(),
-            currency: "HKD".parse().unwrap(),
-            rules: Rules::default(),
-            officers: vec![
-                Officer {
-                    key: treasurer.public(),
-                    roles: vec![Role::Treasurer],
-                },
-                Officer {
-                    key: SignerKey::from_seed([2; 32]).public(),
-                    roles: vec![Role::KeyHolder],
-                },
-            ],
-        }),
-    );
-    let mut book = Book::create(genesis).unwrap();
-    for i in 0..n {
-        add(&treasurer, &mut book, i);
-    }
-    (treasurer, book)
-}
-
-fn add(key: &SignerKey, book: &mut Book, i: u64) {
-    let r = book.sign_next(
-        key,
-        1_000 + i,
-        &Body::Contribution(Contribution {
-            member: "m-ana".parse().unwrap(),
-            amount: Money::new(100 + i as i64, "HKD".parse().unwrap()),
-            meeting: None,
-        }),
-    );
-    book.add(r).unwrap();
+    contributed_book("Session Savers", n)
 }
 
 /// A sync message carrying one change that writes outside the records, with a fresh actor so
