@@ -420,3 +420,30 @@ async fn payments_awaiting_approval_hold_the_cash_they_will_take() {
         "the approval names the cash: {refused}"
     );
 }
+
+/// With a partner's session open, a contribution costs no fold of the ledger: the session's
+/// share check and the local rules read what the book task keeps record by record. Reading the
+/// ledger then folds it once.
+#[tokio::test]
+async fn a_write_with_a_partner_session_open_costs_no_fold() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, _thread) = open(dir.path()).await;
+    let id = founded(&lib).await;
+    let (session, _) = lib
+        .sync_session(id, "peer-b", Side::Dialer, 5)
+        .await
+        .unwrap();
+    let handle = lib.handle(id).unwrap();
+    let before = handle.read(|_, caches| caches.folds).await.unwrap();
+    for n in 0..200 {
+        contribute(&lib, id, n).await;
+        assert!(!lib.is_shared_with(id, "peer-b").await);
+        session.handle(Event::BookChanged, 5).await.unwrap();
+    }
+    assert_eq!(handle.read(|_, caches| caches.folds).await.unwrap(), before);
+    assert_eq!(lib.ledger(id).await.unwrap().record_count, 202);
+    assert_eq!(
+        handle.read(|_, caches| caches.folds).await.unwrap(),
+        before + 1
+    );
+}
