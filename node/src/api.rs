@@ -329,7 +329,7 @@ async fn join_peer(State(s): Shared, headers: HeaderMap, body: Bytes) -> Result<
 async fn list_peers(
     State(s): Shared,
     headers: HeaderMap,
-) -> Result<Json<api::node::Peers<crate::p2p::PartnerState>>, Problem> {
+) -> Result<Json<api::node::Peers>, Problem> {
     s.auth.require_admin(&headers)?;
     let Some(p2p) = s.p2p.as_ref() else {
         return Ok(Json(api::node::Peers::without_p2p()));

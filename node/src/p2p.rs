@@ -73,19 +73,7 @@ pub struct Options {
     pub relay_peers: Vec<PeerId>,
 }
 
-/// What the API shows of a partner session.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct PartnerState {
-    pub book: String,
-    pub peer: String,
-    pub connected: bool,
-    pub in_sync: bool,
-    pub last_synced_ms: Option<u64>,
-    pub last_error: Option<String>,
-    /// Frame bytes this node sent and received in this book's sessions with the partner.
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-}
+pub use kaban_protocol::api::node::PartnerState;
 
 /// A handle on the running p2p layer.
 #[derive(Clone)]

@@ -179,7 +179,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
+/// The database's schema version, refused if it is newer than this build knows.
+fn known_version(conn: &Connection, path: &Path) -> Result<i64, StorageError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version as usize > MIGRATIONS.len() {
         return Err(StorageError::TooNew {
@@ -188,6 +189,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
             known: MIGRATIONS.len(),
         });
     }
+    Ok(version)
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StorageError> {
+    let version = known_version(conn, path)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

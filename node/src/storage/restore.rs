@@ -1,7 +1,7 @@
 //! The database file itself: where it lives in a data directory, and putting a backup in its
 //! place.
 
-use super::{MIGRATIONS, StorageError};
+use super::{StorageError, known_version};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 
@@ -17,14 +17,7 @@ pub fn database_in(data_dir: &Path) -> PathBuf {
 /// knows. Returns SQLite's answer (`ok`, or what is wrong).
 pub fn check_backup(path: &Path) -> Result<String, StorageError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version as usize > MIGRATIONS.len() {
-        return Err(StorageError::TooNew {
-            path: path.to_owned(),
-            found: version,
-            known: MIGRATIONS.len(),
-        });
-    }
+    known_version(&conn, path)?;
     Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
 }
 

@@ -116,7 +116,7 @@ pub struct Partner<S = PartnerState> {
 }
 
 /// What the node shows of a partner session of one book.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartnerState {
     pub book: String,
     pub peer: String,
