@@ -163,7 +163,8 @@ pub(super) fn spawn(
         sessions: HashMap::new(),
         generation: 0,
     };
-    let span = tracing::info_span!("book", book = %id);
+    // A task of its own, not a part of the request that happened to start it.
+    let span = tracing::info_span!(parent: None, "book", book = %id);
     tasks.spawn(tracing::Instrument::instrument(task.run(queue), span));
     BookHandle {
         id,
