@@ -136,17 +136,6 @@ impl PeerSync {
         self.state.encode()
     }
 
-    /// Starts a new session over a new connection, keeping only what the checkpoint keeps.
-    /// Messages in flight on the old connection are forgotten.
-    pub fn reconnect(&mut self) {
-        self.state = State::decode(&self.state.encode())
-            .expect("a state this engine encoded always decodes");
-        self.outbox.clear();
-        self.asked_for.clear();
-        self.quiet_answers = 0;
-        self.news = true;
-    }
-
     /// How many changes this peer has sent that the book refused, over the session's life.
     /// Changes this peer sent that were refused, equivocations by a signer aside.
     pub fn refused_total(&self) -> u64 {

@@ -503,8 +503,14 @@ impl BookTask {
     /// once enough have accumulated.
     pub(super) fn grown(&mut self, added: usize) {
         self.changed.send_modify(|n| *n += 1);
+        self.compaction.since_snapshot += added;
+        self.maybe_compact();
+    }
+
+    /// Starts a snapshot if enough changes have accumulated since the last and none is being
+    /// written.
+    fn maybe_compact(&mut self) {
         let c = &mut self.compaction;
-        c.since_snapshot += added;
         if c.running.is_some()
             || c.since_snapshot < super::COMPACT_AFTER_CHANGES.max(c.in_snapshot / 4)
         {
@@ -541,6 +547,9 @@ impl BookTask {
             }
             Err(e) => tracing::warn!(error = %e, "compaction failed; changes kept"),
         }
+        // Changes that arrived while it was written (a partner's first sync, say) may already
+        // call for the next one; waiting for the next write would leave them loose.
+        self.maybe_compact();
     }
 
     async fn found(&mut self, genesis: Record) -> Result<bool, LibraryError> {
@@ -648,7 +657,6 @@ impl BookTask {
                     if added > 0 {
                         self.grown(added);
                     }
-                    turn.stored += added;
                 }
                 Action::Received(received) => {
                     let book = self.book.as_ref().expect("the session's book is open");
@@ -679,8 +687,6 @@ pub struct Turn {
     /// the rest.
     pub actions: Vec<Action>,
     pub status: Status,
-    /// Changes stored from the peer in this turn.
-    pub stored: usize,
     /// The session is over; its driver closes the stream.
     pub ended: bool,
 }
