@@ -322,13 +322,25 @@ impl BookTask {
     pub(super) async fn open(&mut self) -> Result<(), LibraryError> {
         self.last_used = Instant::now();
         if self.book.is_none() {
-            let stored = self.storage.load_book(self.id).await?;
-            let book = Book::load(stored.id, &stored.bytes)?;
-            self.caches.members = super::caches::MemberIndex::of(&book);
-            self.book = Some(book);
-            self.loaded.store(true, Ordering::Relaxed);
+            self.read_back().await?;
             tracing::debug!("read an idle book back into memory");
         }
+        Ok(())
+    }
+
+    /// Reads the book from what is durable, with its counters and member index. The other
+    /// caches stay: a book let go for being idle has not changed.
+    async fn read_back(&mut self) -> Result<(), LibraryError> {
+        let stored = self.storage.load_book(self.id).await?;
+        let book = Book::load(stored.id, &stored.bytes)?;
+        self.compaction.since_snapshot = stored.changes_since_snapshot;
+        self.compaction.in_snapshot = book
+            .change_count()
+            .saturating_sub(stored.changes_since_snapshot);
+        self.stored_bytes = stored.bytes.len() as u64;
+        self.caches.members = super::caches::MemberIndex::of(&book);
+        self.book = Some(book);
+        self.loaded.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -487,16 +499,9 @@ impl BookTask {
     async fn reload(&mut self) -> Result<(), LibraryError> {
         // Every write for the book was queued by this task and has settled.
         self.storage.heal(self.id).await?;
-        let stored = self.storage.load_book(self.id).await?;
-        let book = Book::load(stored.id, &stored.bytes)?;
-        self.compaction.since_snapshot = stored.changes_since_snapshot;
-        self.compaction.in_snapshot = book
-            .change_count()
-            .saturating_sub(stored.changes_since_snapshot);
-        self.stored_bytes = stored.bytes.len() as u64;
-        self.caches = Caches::new(&book);
-        self.book = Some(book);
-        Ok(())
+        // What was in memory is not what is durable: no cache of it stands.
+        self.caches = Caches::default();
+        self.read_back().await
     }
 
     /// The book gained `added` durable changes: sessions hear of it, and a snapshot is due
