@@ -32,8 +32,9 @@ pub use crate::storage::{Erased, Personal};
 /// quarter of the snapshot's changes if that is more. Each compaction writes the whole book, so
 /// a fixed interval would make a large book's initial sync quadratic (a 100,000-record book
 /// took 67 s, mostly rewriting itself); growing the interval with the book keeps the cost per
-/// change constant, and the change log at most a quarter of the snapshot.
-pub const COMPACT_AFTER_CHANGES: usize = 1000;
+/// change constant, and the change log at most a quarter of the snapshot. (Tests reach the
+/// rules with smaller books.)
+pub const COMPACT_AFTER_CHANGES: usize = if cfg!(test) { 50 } else { 1000 };
 /// Most books one node keeps. A node serves one savings group and the enterprises it invests
 /// in; the bound stops a stranger on the network from filling the disk with books.
 pub const MAX_BOOKS: usize = 256;

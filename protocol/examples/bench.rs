@@ -82,6 +82,45 @@ fn book_of(n: usize) -> Book {
     book
 }
 
+/// `n` records by the treasurer that all name the heads as they stand now, as concurrent
+/// clients sign them: from the second on, each follows heads that have moved.
+fn behind_heads(key: &SignerKey, book: &Book, n: u64) -> Vec<Record> {
+    let after = book.head_records();
+    let first = book.seq_of(&key.public()) + 1;
+    (0..n)
+        .map(|i| {
+            let place = Place::new(book.id(), first + i, after.clone());
+            let body = contribution(key, book, i).body().clone();
+            Record::sign(key, &place, 1_764_400_000_000 + i, &body)
+        })
+        .collect()
+}
+
+/// Adds records that do not follow the heads, one change at a time and then as one batch, to
+/// a copy of `book` each time. Returns (one by one, one batch) in microseconds per record.
+fn behind_heads_cost(book: &Book, n: u64) -> (f64, f64) {
+    let key = treasurer();
+    let saved = book.save();
+    let records = behind_heads(&key, book, n);
+    let mut one = Book::load(book.id(), &saved).unwrap();
+    let start = Instant::now();
+    for r in records.clone() {
+        one.add(r).unwrap();
+    }
+    let single = start.elapsed();
+    let mut batch = Book::load(book.id(), &saved).unwrap();
+    let start = Instant::now();
+    let mut adding = batch.adding();
+    for r in records {
+        adding.add(r).unwrap();
+    }
+    adding.finish().unwrap();
+    let together = start.elapsed();
+    assert_eq!(one.heads(), batch.heads());
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    (per(single), per(together))
+}
+
 fn rate(n: usize, d: Duration) -> String {
     format!("{:>9.0}/s", n as f64 / d.as_secs_f64())
 }
@@ -242,6 +281,12 @@ fn main() {
             f[1] as f64 / 1e3,
             f[2] as f64 / 1024.0,
             f[3] as f64 / 1024.0
+        );
+
+        let (single, together) = behind_heads_cost(&book, 64);
+        println!(
+            "           64 records that do not follow the heads (concurrent clients): one change at a time {single:.0} us each, as one batch {together:.0} us each ({:.1}x)",
+            single / together
         );
 
         if size == 10_000 {

@@ -16,9 +16,11 @@
 //! because automerge cannot roll a change back. The verdict depends only on the change and its
 //! causal past, so every honest node reaches the same one.
 
+mod adding;
 mod graph;
 mod validate;
 
+pub use adding::Adding;
 pub use validate::{Refusal, validate};
 
 use crate::key::PublicKey;
@@ -125,6 +127,9 @@ pub struct Book {
     doc: Automerge,
     genesis: Option<Genesis>,
     graph: Graph,
+    /// Changes validated and indexed but not yet in the document: those of an [`Adding`]
+    /// batch that did not follow the heads. Empty whenever no batch is open.
+    unapplied: Vec<Change>,
 }
 
 impl Book {
@@ -146,6 +151,7 @@ impl Book {
             doc: Automerge::new(),
             genesis: None,
             graph: Graph::default(),
+            unapplied: Vec::new(),
         }
     }
 
@@ -270,12 +276,12 @@ impl Book {
 
     /// The whole document, compacted.
     pub fn save(&self) -> Vec<u8> {
-        self.doc.save()
+        self.doc().save()
     }
 
     /// The changes after `heads`, in the form [`Book::load`] accepts appended to a save.
     pub fn save_after(&self, heads: &[ChangeHash]) -> Vec<u8> {
-        self.doc.save_after(heads)
+        self.doc().save_after(heads)
     }
 
     pub fn id(&self) -> BookId {
@@ -287,8 +293,10 @@ impl Book {
         self.genesis.as_ref()
     }
 
+    /// The changes no other change depends on, sorted: the document's heads, including the
+    /// changes of an open [`Adding`] batch.
     pub fn heads(&self) -> Vec<ChangeHash> {
-        self.doc.get_heads()
+        self.graph.heads()
     }
 
     /// The records at the book's heads: what a new record names in `after`.
@@ -357,12 +365,16 @@ impl Book {
     }
 
     pub fn doc(&self) -> &Automerge {
+        debug_assert!(self.unapplied.is_empty(), "the document is read mid-batch");
         &self.doc
     }
 
     /// The encoded bytes of a change in this book, as stored and as sent to peers.
     pub fn change_bytes(&self, hash: &ChangeHash) -> Option<Vec<u8>> {
         use automerge::ReadDoc as _;
+        if let Some(c) = self.unapplied.iter().find(|c| c.hash() == *hash) {
+            return Some(c.raw_bytes().to_vec());
+        }
         self.doc
             .get_change_by_hash(hash)
             .map(|c| c.raw_bytes().to_vec())
@@ -404,38 +416,12 @@ impl Book {
     }
 
     /// Validates and adds a record made for this book, in the change it determines. Returns
-    /// that change's hash.
+    /// that change's hash. To add several, [`Book::adding`] costs less.
     pub fn add(&mut self, record: Record) -> Result<ChangeHash, Refusal> {
-        if self.record(&record.id()).is_some() {
-            return Err(Refusal::AlreadyPresent { id: record.id() });
-        }
-        if record.book() != self.id {
-            return Err(Refusal::WrongBook {
-                id: record.id(),
-                found: record.book(),
-                expected: self.id,
-            });
-        }
-        let change = self.change_for(&record)?;
-        let hash = change.hash();
-        // A local transaction depends on the heads and on its actor's last change.
-        let mut local = self.heads();
-        local.extend(
-            self.graph
-                .chain_record(&record.signer(), self.graph.seq_of(&record.signer()))
-                .and_then(|p| self.graph.change_of(&p))
-                .map(|(hash, _)| hash),
-        );
-        local.sort_unstable();
-        local.dedup();
-        if change.deps() == local.as_slice() {
-            return self.add_at_heads(record, change);
-        }
-        let mut applied = self.apply(vec![change]);
-        match applied.refused.pop() {
-            Some((_, refusal)) => Err(refusal),
-            None => Ok(hash),
-        }
+        let mut adding = self.adding();
+        let hash = adding.add(record)?;
+        adding.finish()?;
+        Ok(hash)
     }
 
     /// Adds a record that follows exactly the book's heads, the usual case for a record signed

@@ -11,7 +11,7 @@
 use super::caches::{Caches, summary_of};
 use super::{BookSummary, Caps, LibraryError, Submitted, cash};
 use crate::storage::{Checkpoint, Storage};
-use kaban_protocol::book::{Book, Refusal};
+use kaban_protocol::book::{Adding, Book, Refusal};
 use kaban_protocol::enterprise::Reconciliation;
 use kaban_protocol::record::{BookId, Record, RecordId};
 use kaban_protocol::sync::PeerSync;
@@ -174,8 +174,15 @@ pub(super) fn spawn(
     }
 }
 
+/// How long a book goes without commands before the changes since its snapshot are compacted
+/// even when they are fewer than a quarter of it (but at least
+/// [`super::COMPACT_AFTER_CHANGES`]). A partner's first sync of a large book otherwise leaves up
+/// to a quarter of it as loose changes, which are slow to load at the next start.
+const QUIET_COMPACTION: Duration = Duration::from_millis(if cfg!(test) { 200 } else { 10_000 });
+
 /// When to write a fresh snapshot: once [`super::COMPACT_AFTER_CHANGES`] changes, or a quarter
-/// of the snapshot's, have accumulated since the last one.
+/// of the snapshot's, have accumulated since the last one; or once the book has been quiet for
+/// [`QUIET_COMPACTION`] with at least [`super::COMPACT_AFTER_CHANGES`] loose.
 struct Compaction {
     since_snapshot: usize,
     in_snapshot: usize,
@@ -221,6 +228,12 @@ impl BookTask {
                         if self.book.is_some() =>
                     {
                         self.evict_if_idle(self.caps.book_idle);
+                        continue;
+                    }
+                    () = tokio::time::sleep_until((self.last_used + QUIET_COMPACTION).into()),
+                        if self.quiet_compaction_due() =>
+                    {
+                        self.compact();
                         continue;
                     }
                 },
@@ -385,8 +398,8 @@ impl BookTask {
         true
     }
 
-    /// Checks, validates and adds each submission, then commits the added ones in one
-    /// transaction and answers each once it is durable.
+    /// Checks, validates and adds each submission as one batch (see [`Book::adding`]), then
+    /// commits the added ones in one transaction and answers each once it is durable.
     async fn submit(&mut self, batch: Vec<(Record, Enterprises, Reply<Submitted>)>) {
         if let Err(e) = self.open().await {
             let text = e.to_string();
@@ -395,11 +408,24 @@ impl BookTask {
             }
             return;
         }
+        let book = self.book.as_mut().expect("the book was just opened");
+        let mut adding = book.adding();
+        let mut room = Room {
+            storage: &self.storage,
+            caps: &self.caps,
+            stored: &mut self.stored_bytes,
+        };
         let mut changes = Vec::new();
         let mut waiting: Vec<(Reply<Submitted>, Submitted)> = Vec::new();
         for (record, enterprises, reply) in batch {
             let rid = record.id();
-            match self.admit(record, &enterprises) {
+            match admit(
+                &mut adding,
+                &mut self.caches,
+                &mut room,
+                record,
+                &enterprises,
+            ) {
                 Ok(Some(change)) => {
                     changes.push(change);
                     waiting.push((reply, Submitted::Created(rid)));
@@ -416,11 +442,22 @@ impl BookTask {
                 }
             }
         }
+        let finished = adding.finish();
         if changes.is_empty() {
             return;
         }
         let added = changes.len();
-        match self.commit(changes, None).await {
+        let stored = match finished {
+            Ok(()) => self.commit(changes, None).await,
+            Err(refusal) => {
+                // The document refused what validation accepted: the caches saw records the
+                // book no longer holds, so both are read back from what is durable.
+                tracing::error!(%refusal, "a batch of records could not be added; reading the book back");
+                let reload = self.reload().await;
+                Err(reload.err().unwrap_or(LibraryError::Refused(refusal)))
+            }
+        };
+        match stored {
             Ok(()) => {
                 for (reply, submitted) in waiting {
                     let _ = reply.send(Ok(submitted));
@@ -434,41 +471,6 @@ impl BookTask {
                 }
             }
         }
-    }
-
-    /// One submission, checked against the book and the node's local rules and added in
-    /// memory. Returns the change to store, or `None` if the book already holds the record.
-    fn admit(
-        &mut self,
-        record: Record,
-        enterprises: &Enterprises,
-    ) -> Result<Option<Vec<u8>>, LibraryError> {
-        let book = self.book.as_mut().expect("submit opened the book");
-        let signer = record.signer();
-        if !self.caches.knows(book, &signer, true) {
-            return Err(LibraryError::NotHere {
-                book: self.id,
-                signer,
-            });
-        }
-        if book.record(&record.id()).is_some() {
-            return Ok(None);
-        }
-        self.caches.admit(book, &record)?;
-        cash::check(self.id, book, &mut self.caches, &record, enterprises)?;
-        check_room(
-            &self.storage,
-            &self.caps,
-            book,
-            self.stored_bytes,
-            record.bytes().len() as u64,
-        )?;
-        let noted = record.clone();
-        let hash = book.add(record)?;
-        let change = book.change_bytes(&hash).expect("the change was just added");
-        self.stored_bytes = self.stored_bytes.saturating_add(change.len() as u64);
-        self.caches.noted(&noted);
-        Ok(Some(change))
     }
 
     /// Makes `changes` (and a sync checkpoint) durable in one transaction. If that fails, the
@@ -515,15 +517,28 @@ impl BookTask {
     /// Starts a snapshot if enough changes have accumulated since the last and none is being
     /// written.
     fn maybe_compact(&mut self) {
-        let c = &mut self.compaction;
-        if c.running.is_some()
-            || c.since_snapshot < super::COMPACT_AFTER_CHANGES.max(c.in_snapshot / 4)
-        {
-            return;
+        let c = &self.compaction;
+        if c.since_snapshot >= super::COMPACT_AFTER_CHANGES.max(c.in_snapshot / 4) {
+            self.compact();
         }
+    }
+
+    /// Whether the loose changes are worth a snapshot once the book goes quiet.
+    fn quiet_compaction_due(&self) -> bool {
+        self.book.is_some()
+            && self.compaction.running.is_none()
+            && self.compaction.since_snapshot >= super::COMPACT_AFTER_CHANGES
+    }
+
+    /// Starts writing a snapshot, unless one is being written.
+    fn compact(&mut self) {
+        let c = &mut self.compaction;
         let Some(book) = self.book.as_ref() else {
             return;
         };
+        if c.running.is_some() {
+            return;
+        }
         // Saving a large book takes a second; the task goes on from a copy taken now, when
         // exactly the changes up to `upto` are durable.
         let doc = book.doc().clone();
@@ -719,6 +734,48 @@ async fn poll_running(
         .unwrap_or_else(|e| Err(LibraryError::Unavailable(format!("compaction: {e}"))));
     *running = None;
     done
+}
+
+/// What a submission may grow the book by, and what it has grown so far.
+struct Room<'a> {
+    storage: &'a Storage,
+    caps: &'a Caps,
+    stored: &'a mut u64,
+}
+
+/// One submission, checked against the book and the node's local rules and added to the
+/// batch. Returns the change to store, or `None` if the book already holds the record.
+fn admit(
+    adding: &mut Adding<'_>,
+    caches: &mut Caches,
+    room: &mut Room<'_>,
+    record: Record,
+    enterprises: &Enterprises,
+) -> Result<Option<Vec<u8>>, LibraryError> {
+    let book = adding.book();
+    let signer = record.signer();
+    if !caches.knows(book, &signer, true) {
+        return Err(LibraryError::NotHere {
+            book: book.id(),
+            signer,
+        });
+    }
+    if book.record(&record.id()).is_some() {
+        return Ok(None);
+    }
+    caches.admit(book, &record)?;
+    cash::check(book.id(), book, caches, &record, enterprises)?;
+    let size = record.bytes().len() as u64;
+    check_room(room.storage, room.caps, book, *room.stored, size)?;
+    let noted = record.clone();
+    let hash = adding.add(record)?;
+    let change = adding
+        .book()
+        .change_bytes(&hash)
+        .expect("the change was just added");
+    *room.stored = room.stored.saturating_add(change.len() as u64);
+    caches.noted(&noted);
+    Ok(Some(change))
 }
 
 /// Refuses to grow `book` past its caps by `adding` more bytes, or the node past its disk

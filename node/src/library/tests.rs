@@ -447,3 +447,45 @@ async fn a_write_with_a_partner_session_open_costs_no_fold() {
         before + 1
     );
 }
+
+#[tokio::test]
+async fn loose_changes_below_a_quarter_of_the_book_are_compacted_once_it_goes_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lib, _thread) = open(dir.path()).await;
+    let id = founded(&lib).await;
+    let loose = async || {
+        lib.storage()
+            .load_book(id)
+            .await
+            .unwrap()
+            .changes_since_snapshot
+    };
+    // Write until the book is large enough that a quarter of its snapshot (at least 320 of its
+    // 400 changes) is more than 60, and the changes since the snapshot are between the fixed
+    // interval and 60: no write has called for a snapshot then, and none will.
+    let floor = super::COMPACT_AFTER_CHANGES;
+    let mut n = 0;
+    loop {
+        n += 1;
+        contribute(&lib, id, n).await;
+        let count = lib.ledger(id).await.unwrap().record_count;
+        let now = loose().await;
+        if count >= 8 * floor && (floor..floor + floor / 5).contains(&now) {
+            break;
+        }
+        assert!(
+            n < 20 * floor as u64,
+            "the changes never rested between the rules"
+        );
+    }
+    let start = std::time::Instant::now();
+    while loose().await > 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "a quiet book kept {} loose changes",
+            loose().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    lib.close().await;
+}

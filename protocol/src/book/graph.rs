@@ -13,7 +13,7 @@ use crate::kind::Genesis;
 use crate::record::{Record, RecordId};
 use crate::roster::{self, RoleEntry, RoleSet, Roster};
 use automerge::ChangeHash;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
@@ -26,6 +26,9 @@ pub(super) struct Graph {
     /// Each signer's records in this book, in chain order (`seq` 1 first).
     chains: HashMap<PublicKey, Vec<RecordId>>,
     roles: Vec<RoleEntry>,
+    /// The changes no other change depends on, in order: the document's heads, kept here so
+    /// that they move with each change indexed, before the document takes it.
+    heads: BTreeSet<ChangeHash>,
 }
 
 #[derive(Debug)]
@@ -52,6 +55,10 @@ impl Graph {
 
     pub(super) fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    pub(super) fn heads(&self) -> Vec<ChangeHash> {
+        self.heads.iter().copied().collect()
     }
 
     pub(super) fn record_count(&self) -> usize {
@@ -163,6 +170,10 @@ impl Graph {
         } = candidate;
         let id = record.id();
         debug_assert!(!self.records.contains_key(&id), "a record is indexed once");
+        for d in &deps {
+            self.heads.remove(d);
+        }
+        self.heads.insert(hash);
         let deps = self.dep_nodes(&deps);
         let before = {
             let sets: Vec<&RoleSet> = deps

@@ -4,6 +4,7 @@ use super::*;
 use crate::key::SignerKey;
 use crate::kind::{Approval, Reversal, Role, RoleChange, Withdrawal};
 use crate::testing::{self, Founding, hkd, key};
+use std::collections::HashMap;
 
 struct Group {
     treasurer: SignerKey,
@@ -567,4 +568,74 @@ fn a_poisoned_stored_book_does_not_load() {
         err.to_string().contains(&ben_change.hash().to_string()),
         "{err}"
     );
+}
+
+/// Records signed at heads that have since moved, as concurrent clients sign them: each names
+/// the heads as they stand now, in turn for `signers`.
+fn behind_heads(g: &Group, signers: &[&SignerKey], n: usize) -> Vec<Record> {
+    let after = g.book.head_records();
+    let mut next: HashMap<PublicKey, u64> = HashMap::new();
+    (0..n)
+        .map(|i| {
+            let key = signers[i % signers.len()];
+            let seq = next
+                .entry(key.public())
+                .or_insert_with(|| g.book.seq_of(&key.public()));
+            *seq += 1;
+            let place = Place::new(g.book.id(), *seq, after.clone());
+            Record::sign(key, &place, 10 + i as u64, &contribution("m-1", 100))
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_adds_records_that_do_not_follow_the_heads_as_one_by_one_would() {
+    let mut g = group();
+    let joined = g.sign(&g.treasurer, join("m-1"));
+    g.book.add(joined).unwrap();
+    let records = behind_heads(&g, &[&g.treasurer, &g.chair], 9);
+    let mut one = replica(&g.book);
+    for r in records.clone() {
+        one.add(r).unwrap();
+    }
+    let mut adding = g.book.adding();
+    let mut heads = adding.book().heads();
+    for r in records {
+        let hash = adding.add(r).unwrap();
+        // Reads mid-batch see each record as it is added: the heads move with it.
+        assert!(adding.book().heads().contains(&hash));
+        assert_ne!(adding.book().heads(), heads);
+        heads = adding.book().heads();
+        assert!(adding.book().change_bytes(&hash).is_some());
+    }
+    adding.finish().unwrap();
+    assert_eq!(g.book.heads(), g.book.doc().get_heads());
+    assert_eq!(g.book.heads(), one.heads());
+    assert_eq!(g.book.record_count(), one.record_count());
+    let saved = Book::load_verified(g.book.id(), &g.book.save()).unwrap();
+    assert_eq!(saved.heads(), one.heads());
+}
+
+#[test]
+fn a_record_refused_in_a_batch_leaves_the_others_in() {
+    let mut g = group();
+    let joined = g.sign(&g.treasurer, join("m-1"));
+    g.book.add(joined).unwrap();
+    let mut records = behind_heads(&g, &[&g.treasurer, &g.chair], 4);
+    let stranger = key(9);
+    let outsider = Record::sign(
+        &stranger,
+        &g.book.place_for(&stranger.public()),
+        10,
+        &contribution("m-1", 100),
+    );
+    records.insert(2, outsider);
+    let before = g.book.record_count();
+    let mut adding = g.book.adding();
+    let verdicts: Vec<_> = records.into_iter().map(|r| adding.add(r)).collect();
+    drop(adding);
+    assert!(matches!(verdicts[2], Err(Refusal::UnknownSigner { .. })));
+    assert_eq!(verdicts.iter().filter(|v| v.is_ok()).count(), 4);
+    assert_eq!(g.book.heads(), g.book.doc().get_heads());
+    assert_eq!(g.book.record_count(), before + 4);
 }
