@@ -24,11 +24,11 @@ use crate::kind::{Kind, Principle, Settlement};
 use crate::money::{Currency, Money};
 use crate::record::{BookId, RecordId};
 use crate::view::{Anomaly, AnomalyKind, Ledger, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One enterprise the group invests in, in the group's currency unless a field says otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holding {
     pub enterprise: BookId,
     pub name: String,
@@ -55,9 +55,10 @@ pub struct Holding {
     pub distributed: Money,
 }
 
-/// A savings group's money: in the box, out in enterprises, and back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Portfolio {
+/// A savings group's money: in the box, out in enterprises, and back. A client reads its
+/// anomalies as [`crate::api::AnomalyLine`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Portfolio<A = Anomaly> {
     pub group: BookId,
     pub name: String,
     pub currency: Currency,
@@ -79,7 +80,7 @@ pub struct Portfolio {
     /// for nothing until it does.
     pub unaccepted: Vec<Unaccepted>,
     /// Where the books disagree with each other; see [`AnomalyKind`].
-    pub anomalies: Vec<Anomaly>,
+    pub anomalies: Vec<A>,
 }
 
 /// The group `group`'s portfolio, from its savings book's ledger and the reconciliations of the
@@ -422,7 +423,7 @@ impl Totals {
 }
 
 /// An enterprise book that registers a group the group has not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unaccepted {
     pub enterprise: BookId,
     pub name: String,
@@ -542,7 +543,7 @@ fn unaccepted_because(
 }
 
 /// A member's share of one enterprise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnterpriseShare {
     pub enterprise: BookId,
     pub name: String,
@@ -551,7 +552,7 @@ pub struct EnterpriseShare {
 }
 
 /// A member's position: what her statement shows beyond its entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     pub member: String,
     pub alias: String,
@@ -617,7 +618,7 @@ pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<
 }
 
 /// One indicator of one effective report, in a form that compares across enterprises.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImpactRow {
     pub principle: Principle,
     pub indicator: String,

@@ -6,6 +6,7 @@ use crate::context::{Ctx, currency_of, now_ms, parse_book, parse_record_id};
 use anyhow::anyhow;
 use clap::Args;
 use kaban_protocol::api;
+use kaban_protocol::enterprise::InvestorLine;
 use kaban_protocol::key::PublicKey;
 use kaban_protocol::kind::{Body, Investor, Receipt, Transfer};
 use kaban_protocol::money::{Currency, Money};
@@ -124,7 +125,7 @@ pub fn receipt(ctx: &Ctx, a: ReceiptArgs) -> anyhow::Result<()> {
 
 /// The registered currency of investor group `group` in enterprise book `book`.
 pub fn group_currency(
-    investors: &[api::enterprise::InvestorLine],
+    investors: &[InvestorLine],
     group: BookId,
     book: &str,
 ) -> anyhow::Result<Currency> {

@@ -5,7 +5,8 @@ use super::{Export, anomaly_lines, csv, maybe_money};
 use crate::context::Ctx;
 use clap::Args;
 use kaban_protocol::api;
-use kaban_protocol::api::enterprise::{Dashboard, ReturnState, TransferState};
+use kaban_protocol::api::enterprise::Dashboard;
+use kaban_protocol::enterprise::{ReturnStatus, TransferStatus};
 
 #[derive(Debug, Args)]
 pub struct TransfersView {
@@ -43,7 +44,7 @@ pub fn dashboard(ctx: &Ctx, a: DashboardView) -> anyhow::Result<()> {
     human.push_str("returns:\n");
     for r in &v.returns {
         let received = match &r.status {
-            ReturnState::Received { received } => format!(" {received}"),
+            ReturnStatus::Received { received } => format!(" {received}"),
             _ => String::new(),
         };
         human.push_str(&format!(
@@ -104,18 +105,18 @@ fn dashboard_reports(human: &mut String, v: &Dashboard) {
 }
 
 /// What a transfer's state adds after its name.
-fn transfer_detail(status: &TransferState) -> String {
+fn transfer_detail(status: &TransferStatus) -> String {
     match status {
-        TransferState::AwaitingApproval { have, need } => {
+        TransferStatus::AwaitingApproval { have, need } => {
             format!("{have} of {need} signatures")
         }
-        TransferState::Overdue { days } => format!("{days} days"),
-        TransferState::ReceivedInFull { received } => received.to_string(),
-        TransferState::ReceivedWithDifference {
+        TransferStatus::Overdue { days } => format!("{days} days"),
+        TransferStatus::ReceivedInFull { received } => received.to_string(),
+        TransferStatus::ReceivedWithDifference {
             received,
             difference,
         } => format!("{received}, difference {difference}"),
-        TransferState::Sent => String::new(),
+        TransferStatus::Sent => String::new(),
     }
 }
 
@@ -142,8 +143,8 @@ pub fn transfers(ctx: &Ctx, a: TransfersView) -> anyhow::Result<()> {
             "{}  {}  {} -> {}  {} {}\n",
             t.record,
             t.group_name,
-            t.amount,
-            t.expected,
+            t.transfer.amount,
+            t.transfer.expected,
             t.status.name(),
             transfer_detail(&t.status),
         ));
