@@ -1,7 +1,7 @@
 //! An enterprise book's views: the dashboard (investors, reports, returns, memberships) and the
 //! reconciliation of transfers with their receipts.
 
-use super::{Export, anomaly_lines, csv, maybe_money};
+use super::{Export, anomaly_lines, csv, maybe_money, print_view, show};
 use crate::context::Ctx;
 use clap::Args;
 use kaban_protocol::api;
@@ -35,9 +35,10 @@ pub fn dashboard(ctx: &Ctx, a: DashboardView) -> anyhow::Result<()> {
     if csv(ctx, &a.export, &format!("{path}?table={}", a.table))? {
         return Ok(());
     }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<Dashboard>(&path)?;
-    let v = &answer.body;
+    print_view(ctx, &path, dashboard_text)
+}
+
+fn dashboard_text(v: &Dashboard) -> String {
     let mut human = dashboard_head(v);
     human.push_str("reports:\n");
     dashboard_reports(&mut human, v);
@@ -62,8 +63,7 @@ pub fn dashboard(ctx: &Ctx, a: DashboardView) -> anyhow::Result<()> {
         ));
     }
     anomaly_lines(&mut human, &v.anomalies);
-    ctx.print(human.trim_end(), &answer.raw);
-    Ok(())
+    human
 }
 
 /// The enterprise, its totals, and its investors.
@@ -125,12 +125,10 @@ pub fn transfers(ctx: &Ctx, a: TransfersView) -> anyhow::Result<()> {
         "/books/{}/transfers?overdue_days={}",
         a.book, a.overdue_days
     );
-    if csv(ctx, &a.export, &path)? {
-        return Ok(());
-    }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<api::enterprise::Transfers>(&path)?;
-    let v = &answer.body;
+    show(ctx, &a.export, &path, transfers_text)
+}
+
+fn transfers_text(v: &api::enterprise::Transfers) -> String {
     let mut human = String::new();
     for i in &v.investors {
         human.push_str(&format!(
@@ -150,6 +148,5 @@ pub fn transfers(ctx: &Ctx, a: TransfersView) -> anyhow::Result<()> {
         ));
     }
     anomaly_lines(&mut human, &v.anomalies);
-    ctx.print(human.trim_end(), &answer.raw);
-    Ok(())
+    human
 }
