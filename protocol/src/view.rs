@@ -349,7 +349,7 @@ mod tests {
     use super::*;
     use crate::key::SignerKey;
     use crate::kind::{Approval, Contribution, MemberJoin, Reversal, Withdrawal};
-    use crate::testing::{Founding, hkd, join, key};
+    use crate::testing::{Founding, SEVEN_STAKES, hkd, join, key};
 
     struct Fixture {
         treasurer: SignerKey,
@@ -399,15 +399,7 @@ mod tests {
         use crate::kind::Distribution;
         let mut f = fixture();
         let (t, k) = (f.treasurer.clone(), f.keeper.clone());
-        let stakes = [
-            ("m-ana", 50_000),
-            ("m-bea", 30_000),
-            ("m-cora", 30_000),
-            ("m-dina", 12_345),
-            ("m-ella", 10_000),
-            ("m-fe", 777),
-            ("m-gina", 1),
-        ];
+        let stakes = SEVEN_STAKES;
         for (i, (member, minor)) in stakes.iter().enumerate() {
             if *member != "m-ana" {
                 f.add(
