@@ -26,7 +26,7 @@ use axum::{Json, Router};
 use kaban_protocol::api;
 use kaban_protocol::key::PublicKey;
 use kaban_protocol::record::{BookId, Record, RecordId};
-use kaban_protocol::view::{Anomaly, Ledger, Member, Officer, Pending};
+use kaban_protocol::view::{Anomaly, Ledger};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -579,7 +579,7 @@ async fn book_summary(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
-) -> Result<Json<api::book::Summary<Officer, Anomaly>>, Problem> {
+) -> Result<Json<api::book::Summary<Anomaly>>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
     Ok(Json(api::book::Summary {
         book,
@@ -623,7 +623,7 @@ async fn roster(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
-) -> Result<Json<api::book::Roster<Officer, Member>>, Problem> {
+) -> Result<Json<api::book::Roster>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
     Ok(Json(api::book::Roster {
         officers: l.officers.clone(),
@@ -635,7 +635,7 @@ async fn pending(
     State(s): Shared,
     headers: HeaderMap,
     Path(book): Path<String>,
-) -> Result<Json<api::book::PendingList<Pending>>, Problem> {
+) -> Result<Json<api::book::PendingList>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
     Ok(Json(api::book::PendingList {
         pending: l.pending.clone(),

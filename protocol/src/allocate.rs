@@ -72,6 +72,7 @@ pub fn allocate<K: Ord + Clone + std::fmt::Display>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::SEVEN_STAKES;
     use proptest::prelude::*;
 
     fn stakes(list: &[(&str, i64)]) -> BTreeMap<String, i64> {
@@ -81,15 +82,7 @@ mod tests {
     #[test]
     fn seven_uneven_stakes_share_a_return_exactly() {
         // 1,000.00 PHP among seven members whose stakes do not divide it evenly.
-        let s = stakes(&[
-            ("m-ana", 50_000),
-            ("m-bea", 30_000),
-            ("m-cora", 30_000),
-            ("m-dina", 12_345),
-            ("m-ella", 10_000),
-            ("m-fe", 777),
-            ("m-gina", 1),
-        ]);
+        let s = stakes(&SEVEN_STAKES);
         let shares = allocate(100_000, &s).unwrap();
         assert_eq!(shares.values().sum::<i64>(), 100_000);
         // Worked by hand: floors 37559, 22535, 22535, 9273, 7511, 583, 0 leave 4 units, which

@@ -2,11 +2,11 @@
 //! that the node (which builds them) and the `kaban` CLI (which decodes them) cannot drift apart.
 //!
 //! Pure serde data, like the rest of this crate: no HTTP, no I/O. Paths are in the doc comment
-//! of each type. The node fills some answers with the protocol's own view types (a
-//! [`crate::view::Officer`], a [`crate::enterprise::Reconciliation`]), which serialize but are
-//! not read back; those answers are generic over their lines, and their default parameters are
-//! the line types here, which a client decodes into. The node's API tests decode every answer
-//! into these defaults, so a renamed field fails a test rather than a client.
+//! of each type. Where an answer is one of the protocol's own views (a
+//! [`crate::portfolio::Portfolio`], a [`crate::enterprise::Reconciliation`], a
+//! [`crate::view::Officer`]), the node sends that view and a client decodes the same type; only
+//! anomalies differ, read as [`AnomalyLine`]s. The node's API tests decode every answer as the
+//! types here, so a renamed field fails a test rather than a client.
 //!
 //! Answers are decoded leniently: a field the node adds later is ignored, and a field a client
 //! needs and does not find is an error that names it (serde's "missing field").
@@ -17,17 +17,11 @@ pub mod node;
 pub mod session;
 pub mod views;
 
-use crate::record::RecordId;
 use serde::{Deserialize, Serialize};
 
-/// An anomaly as an answer carries it (the node sends [`crate::view::Anomaly`]). The kind stays
-/// text, so a client older than a new kind still reads the rest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnomalyLine {
-    pub kind: String,
-    pub records: Vec<RecordId>,
-    pub detail: String,
-}
+/// An anomaly as an answer carries it (the node sends a [`crate::view::Anomaly`]). The kind
+/// stays text, so a client older than a new kind still reads the rest.
+pub type AnomalyLine = crate::view::Anomaly<String>;
 
 /// Every refusal, as `application/problem+json` (RFC 9457): a message a person can act on, and
 /// a stable `code` a program can match.

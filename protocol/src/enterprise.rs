@@ -12,7 +12,7 @@ use crate::money::Money;
 use crate::record::{BookId, Record, RecordId};
 use crate::roster::Roster;
 use crate::view::{Anomaly, AnomalyKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Days after which a transfer with no receipt is overdue, unless the caller says otherwise.
@@ -20,7 +20,7 @@ pub const DEFAULT_OVERDUE_DAYS: u32 = 14;
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Where a transfer stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TransferStatus {
     /// Signed, but not yet by as many of the group's officers as its quorum.
@@ -35,8 +35,23 @@ pub enum TransferStatus {
     ReceivedWithDifference { received: Money, difference: Money },
 }
 
-/// One transfer, reconciled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl TransferStatus {
+    /// The state's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TransferStatus::AwaitingApproval { .. } => "awaiting_approval",
+            TransferStatus::Sent => "sent",
+            TransferStatus::Overdue { .. } => "overdue",
+            TransferStatus::ReceivedInFull { .. } => "received_in_full",
+            TransferStatus::ReceivedWithDifference { .. } => "received_with_difference",
+        }
+    }
+}
+
+/// One transfer, reconciled. It names the group twice, in its own field and in the record's;
+/// read back, both come from the one `group` a JSON object keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ReadTransferLine")]
 pub struct TransferLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -50,8 +65,37 @@ pub struct TransferLine {
     pub receipt: Option<RecordId>,
 }
 
+/// A [`TransferLine`] as it is read: serde hands a key to one field only, so the group comes
+/// with the record's fields alone.
+#[derive(Deserialize)]
+struct ReadTransferLine {
+    record: RecordId,
+    time_ms: u64,
+    group_name: String,
+    #[serde(flatten)]
+    transfer: Transfer,
+    signed_by: Vec<PublicKey>,
+    status: TransferStatus,
+    receipt: Option<RecordId>,
+}
+
+impl From<ReadTransferLine> for TransferLine {
+    fn from(line: ReadTransferLine) -> TransferLine {
+        TransferLine {
+            record: line.record,
+            time_ms: line.time_ms,
+            group: line.transfer.group,
+            group_name: line.group_name,
+            transfer: line.transfer,
+            signed_by: line.signed_by,
+            status: line.status,
+            receipt: line.receipt,
+        }
+    }
+}
+
 /// Where a return stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ReturnStatus {
     AwaitingApproval {
@@ -66,7 +110,18 @@ pub enum ReturnStatus {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl ReturnStatus {
+    /// The state's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ReturnStatus::AwaitingApproval { .. } => "awaiting_approval",
+            ReturnStatus::Paid => "paid",
+            ReturnStatus::Received { .. } => "received",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -81,7 +136,7 @@ pub struct ReturnLine {
 }
 
 /// A report, with its surplus (revenue − costs) worked out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -94,7 +149,7 @@ pub struct ReportLine {
 }
 
 /// An investor group as the enterprise book registers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvestorLine {
     pub group: BookId,
     /// The investor record that registers the group, which the group names when it accepts
@@ -115,7 +170,7 @@ pub struct InvestorLine {
 }
 
 /// A returning member the cooperative admitted, converting her stake in an investor group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MembershipLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -127,7 +182,7 @@ pub struct MembershipLine {
 }
 
 /// The enterprise, as its book's genesis describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnterpriseInfo {
     pub name: String,
     pub currency: crate::money::Currency,
@@ -135,9 +190,10 @@ pub struct EnterpriseInfo {
     pub sector: String,
 }
 
-/// The enterprise dashboard and the reconciliation of its transfers, in one fold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Reconciliation {
+/// The enterprise dashboard and the reconciliation of its transfers, in one fold. A client
+/// reads its anomalies as [`crate::api::AnomalyLine`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation<A = Anomaly> {
     /// Absent when the book is not an enterprise book.
     pub enterprise: Option<EnterpriseInfo>,
     /// What arrived for transfers with their quorum, in the enterprise's currency.
@@ -149,7 +205,7 @@ pub struct Reconciliation {
     pub returns: Vec<ReturnLine>,
     pub reports: Vec<ReportLine>,
     pub memberships: Vec<MembershipLine>,
-    pub anomalies: Vec<Anomaly>,
+    pub anomalies: Vec<A>,
 }
 
 /// Reconciles the transfers in an enterprise book at `now_ms`.

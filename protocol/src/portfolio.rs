@@ -24,11 +24,11 @@ use crate::kind::{Kind, Principle, Settlement};
 use crate::money::{Currency, Money};
 use crate::record::{BookId, RecordId};
 use crate::view::{Anomaly, AnomalyKind, Ledger, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One enterprise the group invests in, in the group's currency unless a field says otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holding {
     pub enterprise: BookId,
     pub name: String,
@@ -55,9 +55,10 @@ pub struct Holding {
     pub distributed: Money,
 }
 
-/// A savings group's money: in the box, out in enterprises, and back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Portfolio {
+/// A savings group's money: in the box, out in enterprises, and back. A client reads its
+/// anomalies as [`crate::api::AnomalyLine`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Portfolio<A = Anomaly> {
     pub group: BookId,
     pub name: String,
     pub currency: Currency,
@@ -79,7 +80,7 @@ pub struct Portfolio {
     /// for nothing until it does.
     pub unaccepted: Vec<Unaccepted>,
     /// Where the books disagree with each other; see [`AnomalyKind`].
-    pub anomalies: Vec<Anomaly>,
+    pub anomalies: Vec<A>,
 }
 
 /// The group `group`'s portfolio, from its savings book's ledger and the reconciliations of the
@@ -422,7 +423,7 @@ impl Totals {
 }
 
 /// An enterprise book that registers a group the group has not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unaccepted {
     pub enterprise: BookId,
     pub name: String,
@@ -542,7 +543,7 @@ fn unaccepted_because(
 }
 
 /// A member's share of one enterprise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnterpriseShare {
     pub enterprise: BookId,
     pub name: String,
@@ -551,7 +552,7 @@ pub struct EnterpriseShare {
 }
 
 /// A member's position: what her statement shows beyond its entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     pub member: String,
     pub alias: String,
@@ -617,7 +618,7 @@ pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<
 }
 
 /// One indicator of one effective report, in a form that compares across enterprises.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImpactRow {
     pub principle: Principle,
     pub indicator: String,
@@ -735,13 +736,13 @@ mod tests {
     use super::*;
     use crate::book::Book;
     use crate::enterprise::{DEFAULT_OVERDUE_DAYS, reconcile};
-    use crate::key::SignerKey;
+    use crate::key::{PublicKey, SignerKey};
     use crate::kind::{
         Approval, Body, Contribution, Departure, Distribution, Investor, MemberJoin, Membership,
         Receipt, Return, ReturnReceipt, Role, Transfer,
     };
     use crate::record::Record;
-    use crate::testing::Founding;
+    use crate::testing::{Founding, key};
 
     fn money(minor: i64, code: &str) -> Money {
         Money::new(minor, code.parse().unwrap())
@@ -754,6 +755,17 @@ mod tests {
     }
 
     impl Books {
+        /// The group's savings book in HKD, founded by [`group_officers`], and an enterprise
+        /// book in PHP founded by `coop`, each with nothing recorded yet.
+        fn new(coop: (&SignerKey, &SignerKey)) -> Books {
+            let (gt, gc) = group_officers();
+            Books {
+                savings: Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap(),
+                farm: Book::create(genesis(coop.0, coop.1, "Bukid Farm", "PHP", true)).unwrap(),
+                time: 0,
+            }
+        }
+
         fn add(&mut self, enterprise: bool, key: &SignerKey, body: Body) -> RecordId {
             self.time += 1;
             let book = if enterprise {
@@ -773,12 +785,66 @@ mod tests {
             id
         }
 
+        /// The cooperative's officers `coop` register the group as an investor whose officers
+        /// are `officers`, two of whom sign a transfer.
+        fn register(&mut self, coop: (&SignerKey, &SignerKey), officers: Vec<PublicKey>) {
+            let investor = Body::Investor(Investor {
+                group: self.savings.id(),
+                name: "Bayanihan Savers".into(),
+                currency: "HKD".parse().unwrap(),
+                officers,
+                quorum: 2,
+            });
+            self.add2(true, coop.0, coop.1, investor);
+        }
+
+        /// The group's officers accept the enterprise book under `registration`, to the
+        /// investment quorum.
+        fn accept(&mut self, registration: RecordId) {
+            let (gt, gc) = group_officers();
+            let investment = Body::Investment(crate::kind::Investment {
+                enterprise: self.farm.id(),
+                registration,
+            });
+            self.add2(false, &gt, &gc, investment);
+        }
+
+        /// The cooperative's officers `coop` pay the group a return (`amount`, by `channel`,
+        /// reference RT-1), and `receiver` acknowledges receiving `received` of it.
+        fn return_received(
+            &mut self,
+            coop: (&SignerKey, &SignerKey),
+            amount: Money,
+            channel: &str,
+            receiver: &SignerKey,
+            received: Money,
+        ) -> RecordId {
+            let payment = Body::Return(Return {
+                group: self.savings.id(),
+                amount,
+                channel: channel.into(),
+                reference: "RT-1".into(),
+            });
+            let ret = self.add2(true, coop.0, coop.1, payment);
+            let receipt = Body::ReturnReceipt(ReturnReceipt {
+                return_record: ret,
+                received,
+            });
+            self.add(true, receiver, receipt);
+            ret
+        }
+
         fn portfolio(&self) -> (Ledger, Portfolio) {
             let ledger = Ledger::fold(&self.savings);
             let rec = reconcile(&self.farm, 0, DEFAULT_OVERDUE_DAYS);
             let p = portfolio(self.savings.id(), &ledger, &[(self.farm.id(), &rec)]);
             (ledger, p)
         }
+    }
+
+    /// The group's treasurer (seed 21) and chair (seed 22).
+    fn group_officers() -> (SignerKey, SignerKey) {
+        (key(21), key(22))
     }
 
     fn genesis(key: &SignerKey, other: &SignerKey, name: &str, code: &str, farm: bool) -> Record {
@@ -800,21 +866,9 @@ mod tests {
     /// one converts her stake. At every step the position identity holds to the cent.
     #[test]
     fn the_group_position_reconciles_at_every_step() {
-        let (gt, gc) = (
-            SignerKey::from_seed([21; 32]),
-            SignerKey::from_seed([22; 32]),
-        );
-        let (ct, cc) = (
-            SignerKey::from_seed([11; 32]),
-            SignerKey::from_seed([12; 32]),
-        );
-        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
-        let farm = Book::create(genesis(&ct, &cc, "Bukid Farm", "PHP", true)).unwrap();
-        let mut b = Books {
-            savings,
-            farm,
-            time: 0,
-        };
+        let (gt, gc) = group_officers();
+        let (ct, cc) = (key(11), key(12));
+        let mut b = Books::new((&ct, &cc));
         let check = |b: &Books| {
             let (_, p) = b.portfolio();
             assert_eq!(
@@ -848,18 +902,7 @@ mod tests {
             );
         }
         let group = b.savings.id();
-        b.add2(
-            true,
-            &ct,
-            &cc,
-            Body::Investor(Investor {
-                group,
-                name: "Bayanihan Savers".into(),
-                currency: "HKD".parse().unwrap(),
-                officers: vec![gt.public(), gc.public()],
-                quorum: 2,
-            }),
-        );
+        b.register((&ct, &cc), vec![gt.public(), gc.public()]);
         assert_eq!(check(&b).cash, money(100_001, "HKD"));
         let registration = reconcile(&b.farm, 0, DEFAULT_OVERDUE_DAYS).investors[0].registration;
 
@@ -912,24 +955,12 @@ mod tests {
         assert_eq!(p.holdings[0].in_transit, money(0, "HKD"));
         assert_eq!(p.holdings[0].capital_received, money(427_500, "PHP"));
 
-        let ret = b.add2(
-            true,
-            &ct,
-            &cc,
-            Body::Return(Return {
-                group,
-                amount: money(43_200, "PHP"),
-                channel: "bank remittance".into(),
-                reference: "RT-1".into(),
-            }),
-        );
-        b.add(
-            true,
+        let ret = b.return_received(
+            (&ct, &cc),
+            money(43_200, "PHP"),
+            "bank remittance",
             &gt,
-            Body::ReturnReceipt(ReturnReceipt {
-                return_record: ret,
-                received: money(5_900, "HKD"),
-            }),
+            money(5_900, "HKD"),
         );
         assert_eq!(check(&b).undistributed, money(5_900, "HKD"));
         let distribution = Body::Distribution(Distribution {
@@ -1018,20 +1049,11 @@ mod tests {
         );
     }
 
-    /// The group (its treasurer seed 21, its chair seed 22) with one member, Ana, who saved
-    /// `minor` cents, and an enterprise book founded by `coop`.
+    /// The group with one member, Ana, who saved `minor` cents, and an enterprise book founded
+    /// by `coop`.
     fn ana_saved(minor: i64, coop: (&SignerKey, &SignerKey)) -> Books {
-        let (gt, gc) = (
-            SignerKey::from_seed([21; 32]),
-            SignerKey::from_seed([22; 32]),
-        );
-        let savings = Book::create(genesis(&gt, &gc, "Bayanihan Savers", "HKD", false)).unwrap();
-        let farm = Book::create(genesis(coop.0, coop.1, "Bukid Farm", "PHP", true)).unwrap();
-        let mut b = Books {
-            savings,
-            farm,
-            time: 0,
-        };
+        let gt = group_officers().0;
+        let mut b = Books::new(coop);
         b.add(
             false,
             &gt,
@@ -1059,28 +1081,10 @@ mod tests {
     /// registration names keys outside the group's roster.
     #[test]
     fn a_strangers_enterprise_book_moves_none_of_the_groups_money() {
-        let (gt, gc) = (
-            SignerKey::from_seed([21; 32]),
-            SignerKey::from_seed([22; 32]),
-        );
-        let (st, sc) = (
-            SignerKey::from_seed([31; 32]),
-            SignerKey::from_seed([32; 32]),
-        );
+        let (st, sc) = (key(31), key(32));
         let mut b = ana_saved(i64::from(i32::MAX), (&st, &sc));
         let group = b.savings.id();
-        b.add2(
-            true,
-            &st,
-            &sc,
-            Body::Investor(Investor {
-                group,
-                name: "Bayanihan Savers".into(),
-                currency: "HKD".parse().unwrap(),
-                officers: vec![st.public(), sc.public()],
-                quorum: 2,
-            }),
-        );
+        b.register((&st, &sc), vec![st.public(), sc.public()]);
         b.add2(
             true,
             &st,
@@ -1102,15 +1106,7 @@ mod tests {
         assert_eq!(before.anomalies[0].kind, AnomalyKind::UnacceptedEnterprise);
         // Even accepted by the group's officers, keys outside its roster keep it out.
         let registration = before.unaccepted[0].registration;
-        b.add2(
-            false,
-            &gt,
-            &gc,
-            Body::Investment(crate::kind::Investment {
-                enterprise: b.farm.id(),
-                registration,
-            }),
-        );
+        b.accept(registration);
         let (ledger, after) = b.portfolio();
         assert!(after.holdings.is_empty(), "{after:#?}");
         assert_eq!(after.cash, before.cash);
@@ -1127,10 +1123,7 @@ mod tests {
     /// peer) is flagged, not silently added to a balance nobody can take out.
     #[test]
     fn money_after_a_departure_is_flagged() {
-        let (gt, gc) = (
-            SignerKey::from_seed([21; 32]),
-            SignerKey::from_seed([22; 32]),
-        );
+        let (gt, gc) = group_officers();
         let mut b = ana_saved(500, (&gt, &gc));
         let contribution = Body::Contribution(Contribution {
             member: "m-ana".parse().unwrap(),
@@ -1161,43 +1154,18 @@ mod tests {
     /// still hold the investor role in the enterprise book, but they do not speak for the group.
     #[test]
     fn only_the_accepted_registrations_keys_move_the_groups_money() {
-        let (gt, gc) = (
-            SignerKey::from_seed([21; 32]),
-            SignerKey::from_seed([22; 32]),
-        );
-        let (ct, cc) = (
-            SignerKey::from_seed([11; 32]),
-            SignerKey::from_seed([12; 32]),
-        );
+        let (gt, gc) = group_officers();
+        let (ct, cc) = (key(11), key(12));
         let mut b = ana_saved(50_000, (&ct, &cc));
         let group = b.savings.id();
         for officers in [
             vec![ct.public(), cc.public()],
             vec![gt.public(), gc.public()],
         ] {
-            b.add2(
-                true,
-                &ct,
-                &cc,
-                Body::Investor(Investor {
-                    group,
-                    name: "Bayanihan Savers".into(),
-                    currency: "HKD".parse().unwrap(),
-                    officers,
-                    quorum: 2,
-                }),
-            );
+            b.register((&ct, &cc), officers);
         }
         let registration = b.portfolio().1.unaccepted[0].registration;
-        b.add2(
-            false,
-            &gt,
-            &gc,
-            Body::Investment(crate::kind::Investment {
-                enterprise: b.farm.id(),
-                registration,
-            }),
-        );
+        b.accept(registration);
         let transfer = |reference: &str| {
             Body::Transfer(Transfer {
                 group,
@@ -1220,24 +1188,12 @@ mod tests {
         assert_eq!(p.holdings[0].invested, money(20_000, "HKD"));
 
         // A return "received" by the cooperative's own key adds no cash to the group.
-        let ret = b.add2(
-            true,
+        b.return_received(
+            (&ct, &cc),
+            money(72_000, "PHP"),
+            "bank",
             &ct,
-            &cc,
-            Body::Return(Return {
-                group,
-                amount: money(72_000, "PHP"),
-                channel: "bank".into(),
-                reference: "RT-1".into(),
-            }),
-        );
-        b.add(
-            true,
-            &ct,
-            Body::ReturnReceipt(ReturnReceipt {
-                return_record: ret,
-                received: money(50_000, "HKD"),
-            }),
+            money(50_000, "HKD"),
         );
         let p = b.portfolio().1;
         assert_eq!(p.cash, money(30_000, "HKD"), "{p:#?}");

@@ -15,6 +15,7 @@ use crate::key::SignerKey;
 use crate::kind::{Body, Contribution, Enterprise, Genesis, MemberJoin, Officer, Role, Rules};
 use crate::money::{Currency, Money};
 use crate::record::{Place, Record};
+use automerge::sync::{Message, MessageVersion};
 use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, Change, ROOT, ScalarValue};
 
@@ -55,6 +56,18 @@ pub fn contribution(member: &str, amount: Money) -> Body {
         meeting: None,
     })
 }
+
+/// Seven members' stakes, in minor units, that do not divide a return of 1,000.00 evenly: the
+/// largest remainder method has remainders to settle and a tie to break (m-bea and m-cora).
+pub const SEVEN_STAKES: [(&str, i64); 7] = [
+    ("m-ana", 50_000),
+    ("m-bea", 30_000),
+    ("m-cora", 30_000),
+    ("m-dina", 12_345),
+    ("m-ella", 10_000),
+    ("m-fe", 777),
+    ("m-gina", 1),
+];
 
 /// A book's genesis, built up officer by officer. The officers keep the order they are added
 /// in, since that order is part of the genesis's bytes and so of the book's id.
@@ -197,4 +210,17 @@ pub fn rewrap(book: &Book, record: &Record, actor: ActorId) -> Change {
     tx.commit_with(CommitOptions::default().with_time(0));
     doc.get_last_local_change()
         .expect("the transaction made a change")
+}
+
+/// A sync message that carries `change` alone and announces it as the sender's head.
+pub fn sync_message(change: &Change) -> Vec<u8> {
+    Message {
+        heads: vec![change.hash()],
+        need: vec![],
+        have: vec![],
+        changes: vec![change.raw_bytes().to_vec()].into(),
+        flags: None,
+        version: MessageVersion::V1,
+    }
+    .encode()
 }

@@ -16,11 +16,11 @@ use crate::money::{Currency, Money};
 use crate::record::{Record, RecordId};
 use crate::roster::Roster;
 use fold::{Fold, Standing};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Where a record stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
     /// It has its quorum and counts.
@@ -31,8 +31,19 @@ pub enum Status {
     Reversed { by: RecordId },
 }
 
+impl Status {
+    /// The state's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Status::Effective => "effective",
+            Status::Pending { .. } => "pending",
+            Status::Reversed { .. } => "reversed",
+        }
+    }
+}
+
 /// One line of a member's statement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     pub record: RecordId,
     pub kind: String,
@@ -46,7 +57,7 @@ pub struct Entry {
 }
 
 /// A member as the book knows her: a pseudonymous id and an alias, never personal data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub member: String,
     pub alias: String,
@@ -54,14 +65,15 @@ pub struct Member {
     pub joined: RecordId,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An officer and her roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Officer {
     pub key: PublicKey,
     pub roles: Vec<Role>,
 }
 
 /// A record awaiting signatures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     pub record: RecordId,
     pub kind: String,
@@ -114,9 +126,11 @@ pub enum AnomalyKind {
     UnacceptedEnterprise,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Anomaly {
-    pub kind: AnomalyKind,
+/// Something people must look at, with the records it concerns. A client reads the kind as
+/// text (`Anomaly<String>`), so one older than a new kind still reads the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anomaly<K = AnomalyKind> {
+    pub kind: K,
     pub records: Vec<RecordId>,
     pub detail: String,
 }
@@ -159,7 +173,7 @@ pub struct DistributionLine {
     pub paid: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepartureLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -335,7 +349,7 @@ mod tests {
     use super::*;
     use crate::key::SignerKey;
     use crate::kind::{Approval, Contribution, MemberJoin, Reversal, Withdrawal};
-    use crate::testing::{Founding, hkd, join, key};
+    use crate::testing::{Founding, SEVEN_STAKES, hkd, join, key};
 
     struct Fixture {
         treasurer: SignerKey,
@@ -385,15 +399,7 @@ mod tests {
         use crate::kind::Distribution;
         let mut f = fixture();
         let (t, k) = (f.treasurer.clone(), f.keeper.clone());
-        let stakes = [
-            ("m-ana", 50_000),
-            ("m-bea", 30_000),
-            ("m-cora", 30_000),
-            ("m-dina", 12_345),
-            ("m-ella", 10_000),
-            ("m-fe", 777),
-            ("m-gina", 1),
-        ];
+        let stakes = SEVEN_STAKES;
         for (i, (member, minor)) in stakes.iter().enumerate() {
             if *member != "m-ana" {
                 f.add(

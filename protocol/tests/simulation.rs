@@ -37,7 +37,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use automerge::sync::{Message, MessageVersion};
+use automerge::sync::Message;
 use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, ROOT, ScalarValue};
 use kaban_protocol::book::{Book, MAX_CHANGE_BYTES, change_for, genesis_change};
@@ -49,7 +49,7 @@ use kaban_protocol::kind::{
 use kaban_protocol::record::{BookId, Place, Record, RecordId};
 use kaban_protocol::sync::PeerSync;
 use kaban_protocol::sync::session::{Action, Event, MAX_REFUSED, NOT_SHARED, Session, Side};
-use kaban_protocol::testing::{Founding, hkd, key, rewrap};
+use kaban_protocol::testing::{Founding, hkd, key, rewrap, sync_message};
 use kaban_protocol::view::Ledger;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -170,16 +170,10 @@ struct Stats {
 
 /// A sync frame carrying one change, announcing it as the sender's head.
 fn message_of(change: &automerge::Change) -> Vec<u8> {
-    let message = Message {
-        heads: vec![change.hash()],
-        need: vec![],
-        have: vec![],
-        changes: vec![change.raw_bytes().to_vec()].into(),
-        flags: None,
-        version: MessageVersion::V1,
+    Frame::Sync {
+        message: sync_message(change),
     }
-    .encode();
-    Frame::Sync { message }.to_bytes()
+    .to_bytes()
 }
 
 /// A pair's key: lower peer first. The lower peer listens, the higher dials.

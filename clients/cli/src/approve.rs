@@ -31,26 +31,22 @@ pub struct PendingArgs {
 }
 
 pub fn approve(ctx: &Ctx, a: ApproveArgs) -> anyhow::Result<()> {
-    let record = ctx.sign_and_submit(
+    ctx.print_signed(ctx.sign_and_submit(
         &a.book,
         Body::Approval(Approval {
             record: parse_record_id(&a.record)?,
         }),
-    )?;
-    ctx.print_signed(record);
-    Ok(())
+    ))
 }
 
 pub fn reverse(ctx: &Ctx, a: ReverseArgs) -> anyhow::Result<()> {
-    let record = ctx.sign_and_submit(
+    ctx.print_signed(ctx.sign_and_submit(
         &a.book,
         Body::Reversal(Reversal {
             record: parse_record_id(&a.record)?,
             reason: a.reason,
         }),
-    )?;
-    ctx.print_signed(record);
-    Ok(())
+    ))
 }
 
 pub fn pending(ctx: &Ctx, a: PendingArgs) -> anyhow::Result<()> {

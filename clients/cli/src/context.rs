@@ -70,8 +70,7 @@ impl Ctx {
         let book = parse_book(book)?;
         // The node tells where to sign only to people with a session.
         let (key, node) = self.session()?;
-        let record = node.sign(&key, book, now_ms(), &body)?;
-        node.submit(book, &record)
+        node.sign_and_submit(&key, book, &body)
     }
 
     /// Signs and submits a record whose amount the officer typed in major units: the book's
@@ -82,12 +81,22 @@ impl Ctx {
         amount: &str,
         body: impl FnOnce(Money) -> anyhow::Result<Body>,
     ) -> anyhow::Result<RecordId> {
+        self.sign_and_submit_in_currency(book, |_, currency| {
+            body(Money::parse_major(amount, currency)?)
+        })
+    }
+
+    /// Signs and submits the record `body` makes from the session's node and the book's
+    /// currency, for records whose amounts the officer typed in major units.
+    pub fn sign_and_submit_in_currency(
+        &self,
+        book: &str,
+        body: impl FnOnce(&Node, Currency) -> anyhow::Result<Body>,
+    ) -> anyhow::Result<RecordId> {
         let (key, node) = self.session()?;
         let currency = currency_of(&node, book)?;
-        let body = body(Money::parse_major(amount, currency)?)?;
-        let book = parse_book(book)?;
-        let record = node.sign(&key, book, now_ms(), &body)?;
-        node.submit(book, &record)
+        let body = body(&node, currency)?;
+        node.sign_and_submit(&key, parse_book(book)?, &body)
     }
 
     pub fn admin(&self) -> anyhow::Result<Node> {
@@ -110,9 +119,12 @@ impl Ctx {
         };
     }
 
-    /// Prints the id of the record a command signed.
-    pub fn print_signed(&self, record: RecordId) {
+    /// Ends a command that signs one record: prints the record's id once it is submitted, or
+    /// passes on what stopped it.
+    pub fn print_signed(&self, submitted: anyhow::Result<RecordId>) -> anyhow::Result<()> {
+        let record = submitted?;
         self.print(record, &Signed { record });
+        Ok(())
     }
 }
 

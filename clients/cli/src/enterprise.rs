@@ -2,10 +2,11 @@
 //! `kaban investor` registers a group, `kaban transfer` records money it sends, and
 //! `kaban receipt` acknowledges what arrived.
 
-use crate::context::{Ctx, currency_of, now_ms, parse_book, parse_record_id};
+use crate::context::{Ctx, parse_book, parse_record_id};
 use anyhow::anyhow;
 use clap::Args;
 use kaban_protocol::api;
+use kaban_protocol::enterprise::InvestorLine;
 use kaban_protocol::key::PublicKey;
 use kaban_protocol::kind::{Body, Investor, Receipt, Transfer};
 use kaban_protocol::money::{Currency, Money};
@@ -77,7 +78,7 @@ pub fn investor(ctx: &Ctx, a: InvestorArgs) -> anyhow::Result<()> {
         .iter()
         .map(|k| k.parse::<PublicKey>())
         .collect::<Result<Vec<_>, _>>()?;
-    let record = ctx.sign_and_submit(
+    ctx.print_signed(ctx.sign_and_submit(
         &a.book,
         Body::Investor(Investor {
             group: parse_book(&a.group)?,
@@ -86,45 +87,42 @@ pub fn investor(ctx: &Ctx, a: InvestorArgs) -> anyhow::Result<()> {
             officers,
             quorum: a.quorum,
         }),
-    )?;
-    ctx.print_signed(record);
-    Ok(())
+    ))
 }
 
 pub fn transfer(ctx: &Ctx, a: TransferArgs) -> anyhow::Result<()> {
-    let (key, node) = ctx.session()?;
-    let group = parse_book(&a.group)?;
-    let book_currency = currency_of(&node, &a.book)?;
-    let view: api::enterprise::Transfers = node.get(&format!("/books/{}/transfers", a.book))?.body;
-    let group_currency = group_currency(&view.investors, group, &a.book)?;
-    let body = Body::Transfer(Transfer {
-        group,
-        amount: Money::parse_major(&a.amount, group_currency)?,
-        fee: Money::parse_major(&a.fee, group_currency)?,
-        rate: a.rate,
-        rate_source: a.rate_source,
-        expected: Money::parse_major(&a.expected, book_currency)?,
-        channel: a.channel,
-        reference: a.reference,
-    });
-    let book = parse_book(&a.book)?;
-    let record = node.sign(&key, book, now_ms(), &body)?;
-    ctx.print_signed(node.submit(book, &record)?);
-    Ok(())
+    ctx.print_signed(
+        ctx.sign_and_submit_in_currency(&a.book, |node, book_currency| {
+            let group = parse_book(&a.group)?;
+            let view: api::enterprise::Transfers =
+                node.get(&format!("/books/{}/transfers", a.book))?.body;
+            let group_currency = group_currency(&view.investors, group, &a.book)?;
+            Ok(Body::Transfer(Transfer {
+                group,
+                amount: Money::parse_major(&a.amount, group_currency)?,
+                fee: Money::parse_major(&a.fee, group_currency)?,
+                rate: a.rate,
+                rate_source: a.rate_source,
+                expected: Money::parse_major(&a.expected, book_currency)?,
+                channel: a.channel,
+                reference: a.reference,
+            }))
+        }),
+    )
 }
 
 pub fn receipt(ctx: &Ctx, a: ReceiptArgs) -> anyhow::Result<()> {
     let transfer = parse_record_id(&a.transfer)?;
-    let record = ctx.sign_and_submit_amount(&a.book, &a.received, |received| {
-        Ok(Body::Receipt(Receipt { transfer, received }))
-    })?;
-    ctx.print_signed(record);
-    Ok(())
+    ctx.print_signed(
+        ctx.sign_and_submit_amount(&a.book, &a.received, |received| {
+            Ok(Body::Receipt(Receipt { transfer, received }))
+        }),
+    )
 }
 
 /// The registered currency of investor group `group` in enterprise book `book`.
 pub fn group_currency(
-    investors: &[api::enterprise::InvestorLine],
+    investors: &[InvestorLine],
     group: BookId,
     book: &str,
 ) -> anyhow::Result<Currency> {

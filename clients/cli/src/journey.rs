@@ -1,7 +1,7 @@
 //! Commands for the money's journey from a group to a cooperative and back: reports, returns,
 //! their receipts, distributions to members, and members leaving (reintegration).
 
-use crate::context::{Ctx, Signed, currency_of, now_ms, parse_book, parse_record_id};
+use crate::context::{Ctx, Signed, parse_book, parse_record_id};
 use crate::enterprise::group_currency;
 use anyhow::{anyhow, bail};
 use clap::Args;
@@ -54,9 +54,7 @@ pub fn invest(ctx: &Ctx, a: InvestArgs) -> anyhow::Result<()> {
         enterprise,
         registration: line.registration,
     });
-    let book = parse_book(&a.book)?;
-    let record = node.sign(&key, book, now_ms(), &body)?;
-    let id = node.submit(book, &record)?;
+    let id = node.sign_and_submit(&key, parse_book(&a.book)?, &body)?;
     let officers: Vec<String> = line.officers.iter().map(ToString::to_string).collect();
     let human = format!(
         "{id}\naccepts {} ({enterprise}), which names these keys as the group's officers: {}\nanother officer approves it (kaban approve --record {id}); until then it moves none of the group's money",
@@ -243,47 +241,41 @@ pub fn report(ctx: &Ctx, a: ReportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|i| indicator(i))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (key, node) = ctx.session()?;
-    let currency = currency_of(&node, &a.book)?;
-    let body = Body::Report(Report {
-        period: Period {
-            from: a.from,
-            to: a.to,
-        },
-        revenue: Money::parse_major(&a.revenue, currency)?,
-        costs: Money::parse_major(&a.costs, currency)?,
-        jobs: Jobs {
-            women: a.jobs_women,
-            men: a.jobs_men,
-        },
-        members: CoopMembers {
-            total: a.members,
-            returnees: a.returnees,
-        },
-        indicators,
-        narrative: Narrative {
-            language: a.language,
-            text: a.narrative,
-        },
-    });
-    let book = parse_book(&a.book)?;
-    let record = node.sign(&key, book, now_ms(), &body)?;
-    ctx.print_signed(node.submit(book, &record)?);
-    Ok(())
+    ctx.print_signed(ctx.sign_and_submit_in_currency(&a.book, |_, currency| {
+        Ok(Body::Report(Report {
+            period: Period {
+                from: a.from,
+                to: a.to,
+            },
+            revenue: Money::parse_major(&a.revenue, currency)?,
+            costs: Money::parse_major(&a.costs, currency)?,
+            jobs: Jobs {
+                women: a.jobs_women,
+                men: a.jobs_men,
+            },
+            members: CoopMembers {
+                total: a.members,
+                returnees: a.returnees,
+            },
+            indicators,
+            narrative: Narrative {
+                language: a.language,
+                text: a.narrative,
+            },
+        }))
+    }))
 }
 
 pub fn declare_return(ctx: &Ctx, a: ReturnArgs) -> anyhow::Result<()> {
     let group = parse_book(&a.group)?;
-    let id = ctx.sign_and_submit_amount(&a.book, &a.amount, |amount| {
+    ctx.print_signed(ctx.sign_and_submit_amount(&a.book, &a.amount, |amount| {
         Ok(Body::Return(Return {
             group,
             amount,
             channel: a.channel,
             reference: a.reference,
         }))
-    })?;
-    ctx.print_signed(id);
-    Ok(())
+    }))
 }
 
 pub fn return_receipt(ctx: &Ctx, a: ReturnReceiptArgs) -> anyhow::Result<()> {
@@ -301,10 +293,7 @@ pub fn return_receipt(ctx: &Ctx, a: ReturnReceiptArgs) -> anyhow::Result<()> {
         return_record,
         received: Money::parse_major(&a.received, currency)?,
     });
-    let book = parse_book(&a.book)?;
-    let record = node.sign(&key, book, now_ms(), &body)?;
-    ctx.print_signed(node.submit(book, &record)?);
-    Ok(())
+    ctx.print_signed(node.sign_and_submit(&key, parse_book(&a.book)?, &body))
 }
 
 pub fn distribute(ctx: &Ctx, a: DistributeArgs) -> anyhow::Result<()> {
@@ -321,8 +310,7 @@ pub fn distribute(ctx: &Ctx, a: DistributeArgs) -> anyhow::Result<()> {
         "The distribution takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
         a.book
     );
-    ctx.print_signed(id);
-    Ok(())
+    ctx.print_signed(Ok(id))
 }
 
 /// What `kaban leave` prints with `--json`.
@@ -352,9 +340,7 @@ pub fn leave(ctx: &Ctx, a: LeaveArgs) -> anyhow::Result<()> {
         settlement,
         enterprise,
     });
-    let book = parse_book(&a.book)?;
-    let record = node.sign(&key, book, now_ms(), &body)?;
-    let id = node.submit(book, &record)?;
+    let id = node.sign_and_submit(&key, parse_book(&a.book)?, &body)?;
     eprintln!(
         "Member {} leaves with {amount}. This takes effect once it has its quorum: another officer runs\n  kaban approve --book {} --record {id}",
         a.member, a.book
@@ -380,10 +366,7 @@ pub fn admit(ctx: &Ctx, a: AdmitArgs) -> anyhow::Result<()> {
         capital: Money::parse_major(&a.capital, capital_currency)?,
         rate: a.rate,
     });
-    let book = parse_book(&a.book)?;
-    let record = node.sign(&key, book, now_ms(), &body)?;
-    ctx.print_signed(node.submit(book, &record)?);
-    Ok(())
+    ctx.print_signed(node.sign_and_submit(&key, parse_book(&a.book)?, &body))
 }
 
 #[cfg(test)]

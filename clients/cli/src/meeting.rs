@@ -3,7 +3,8 @@
 
 use crate::context::{Ctx, parse_record_id};
 use clap::Args;
-use kaban_protocol::kind::{Body, Contribution, Meeting, Withdrawal};
+use kaban_protocol::kind::{Body, Contribution, Meeting, MemberId, Withdrawal};
+use kaban_protocol::money::Money;
 
 #[derive(Debug, Args)]
 pub struct MeetingArgs {
@@ -16,8 +17,9 @@ pub struct MeetingArgs {
     place: Option<String>,
 }
 
+/// Money a member brings or takes: which book, which member, and how much.
 #[derive(Debug, Args)]
-pub struct ContributeArgs {
+pub struct MemberMoney {
     #[arg(long)]
     book: String,
     #[arg(long)]
@@ -25,6 +27,12 @@ pub struct ContributeArgs {
     /// In major units, like 500 or 500.25.
     #[arg(long)]
     amount: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContributeArgs {
+    #[command(flatten)]
+    money: MemberMoney,
     /// The meeting it was paid at.
     #[arg(long)]
     meeting: Option<String>,
@@ -32,49 +40,53 @@ pub struct ContributeArgs {
 
 #[derive(Debug, Args)]
 pub struct WithdrawArgs {
-    #[arg(long)]
-    book: String,
-    #[arg(long)]
-    member: String,
-    #[arg(long)]
-    amount: String,
+    #[command(flatten)]
+    money: MemberMoney,
     #[arg(long)]
     reason: String,
 }
 
 pub fn meeting(ctx: &Ctx, a: MeetingArgs) -> anyhow::Result<()> {
-    let record = ctx.sign_and_submit(
+    ctx.print_signed(ctx.sign_and_submit(
         &a.book,
         Body::Meeting(Meeting {
             date: a.date,
             place: a.place,
             attendance: Vec::new(),
         }),
-    )?;
-    ctx.print_signed(record);
-    Ok(())
+    ))
 }
 
 pub fn contribute(ctx: &Ctx, a: ContributeArgs) -> anyhow::Result<()> {
-    let record = ctx.sign_and_submit_amount(&a.book, &a.amount, |amount| {
+    sign_member_money(ctx, &a.money, |member, amount| {
         Ok(Body::Contribution(Contribution {
-            member: a.member.parse()?,
+            member,
             amount,
             meeting: a.meeting.as_deref().map(parse_record_id).transpose()?,
         }))
-    })?;
-    ctx.print_signed(record);
-    Ok(())
+    })
 }
 
 pub fn withdraw(ctx: &Ctx, a: WithdrawArgs) -> anyhow::Result<()> {
-    let record = ctx.sign_and_submit_amount(&a.book, &a.amount, |amount| {
+    sign_member_money(ctx, &a.money, |member, amount| {
         Ok(Body::Withdrawal(Withdrawal {
-            member: a.member.parse()?,
+            member,
             amount,
             reason: a.reason,
         }))
-    })?;
-    ctx.print_signed(record);
-    Ok(())
+    })
+}
+
+/// Signs and submits the record `body` makes of the member and the amount, in the book's
+/// currency, and prints its id.
+fn sign_member_money(
+    ctx: &Ctx,
+    money: &MemberMoney,
+    body: impl FnOnce(MemberId, Money) -> anyhow::Result<Body>,
+) -> anyhow::Result<()> {
+    ctx.print_signed(
+        ctx.sign_and_submit_amount(&money.book, &money.amount, |amount| {
+            body(money.member.parse()?, amount)
+        }),
+    )
 }

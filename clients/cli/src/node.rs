@@ -3,6 +3,7 @@
 //! a command reads is an error naming the command, the request and the field. Every request has
 //! a timeout.
 
+use crate::context::now_ms;
 use anyhow::{Context as _, anyhow, bail};
 use kaban_protocol::api;
 use kaban_protocol::key::SignerKey;
@@ -227,20 +228,22 @@ impl Node {
         Ok(Place::new(book, place.seq, place.after))
     }
 
-    /// Signs `body` with `key` at the key's next place in `book`.
-    pub fn sign(
+    /// Signs `body` with `key`, now, at the key's next place in `book`, and submits it; returns
+    /// the record's id once the node has it durably.
+    pub fn sign_and_submit(
         &self,
         key: &SignerKey,
         book: BookId,
-        time_ms: u64,
         body: &kaban_protocol::kind::Body,
-    ) -> anyhow::Result<Record> {
+    ) -> anyhow::Result<RecordId> {
+        let time_ms = now_ms();
         let place = self.place(book, &key.public())?;
-        Ok(Record::try_sign(key, &place, time_ms, body)?)
+        let record = Record::try_sign(key, &place, time_ms, body)?;
+        self.submit(book, &record)
     }
 
     /// Submits a signed record; returns its id once the node has it durably.
-    pub fn submit(&self, book: BookId, record: &Record) -> anyhow::Result<RecordId> {
+    fn submit(&self, book: BookId, record: &Record) -> anyhow::Result<RecordId> {
         let submitted: api::book::Submitted = self
             .post_bytes(&format!("/books/{book}/records"), record.bytes().to_vec())?
             .body;

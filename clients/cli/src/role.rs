@@ -37,7 +37,5 @@ pub fn run(ctx: &Ctx, command: RoleCommand) -> anyhow::Result<()> {
     } else {
         Body::RoleRevoke(change)
     };
-    let record = ctx.sign_and_submit(&args.book, body)?;
-    ctx.print_signed(record);
-    Ok(())
+    ctx.print_signed(ctx.sign_and_submit(&args.book, body))
 }

@@ -85,9 +85,7 @@ pub fn share(ctx: &Ctx, a: ShareArgs) -> anyhow::Result<()> {
 }
 
 pub fn unshare(ctx: &Ctx, a: UnshareArgs) -> anyhow::Result<()> {
-    let record = ctx.sign_and_submit(&a.book, Body::Unshare(Share { peer: a.peer }))?;
-    ctx.print_signed(record);
-    Ok(())
+    ctx.print_signed(ctx.sign_and_submit(&a.book, Body::Unshare(Share { peer: a.peer })))
 }
 
 pub fn peer(ctx: &Ctx, command: PeerCommand) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ use clap::Args;
 use kaban_protocol::api;
 use kaban_protocol::kind::{Principle, Settlement};
 use kaban_protocol::money::Money;
+use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 
 /// Where a view goes besides the screen.
@@ -74,6 +75,32 @@ fn csv(ctx: &Ctx, export: &Export, path: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Shows the view at `path`: written as CSV when `--csv` asks for it, otherwise printed as
+/// `text` words the answer (or, with `--json`, the answer whole).
+fn show<T: DeserializeOwned>(
+    ctx: &Ctx,
+    export: &Export,
+    path: &str,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    if csv(ctx, export, path)? {
+        return Ok(());
+    }
+    print_view(ctx, path, text)
+}
+
+/// Prints the view at `path` as `text` words the answer (or, with `--json`, the answer whole).
+fn print_view<T: DeserializeOwned>(
+    ctx: &Ctx,
+    path: &str,
+    text: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
+    let (_, node) = ctx.session()?;
+    let answer = node.get::<T>(path)?;
+    ctx.print(text(&answer.body).trim_end(), &answer.raw);
+    Ok(())
+}
+
 /// Amounts in several currencies, as "HKD 1,000.00, PHP 50.00".
 pub fn money_list(list: &[Money]) -> String {
     list.iter()
@@ -96,12 +123,10 @@ fn anomaly_lines(human: &mut String, anomalies: &[api::AnomalyLine]) {
 
 pub fn balances(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
     let path = format!("/books/{}/balances", a.book);
-    if csv(ctx, &a.export, &path)? {
-        return Ok(());
-    }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<api::views::Balances>(&path)?;
-    let v = &answer.body;
+    show(ctx, &a.export, &path, balances_text)
+}
+
+fn balances_text(v: &api::views::Balances) -> String {
     let mut human = format!("group: {}\n", money_list(&v.totals));
     for (member, balances) in &v.members {
         // A member who left holds no stake; the node lists none for her.
@@ -114,18 +139,16 @@ pub fn balances(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
             money_list(balances),
         ));
     }
-    ctx.print(human.trim_end(), &answer.raw);
-    Ok(())
+    human
 }
 
 pub fn portfolio(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
     let path = format!("/books/{}/portfolio", a.book);
-    if csv(ctx, &a.export, &path)? {
-        return Ok(());
-    }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<api::views::Portfolio>(&path)?;
-    let v = &answer.body;
+    show(ctx, &a.export, &path, |v| portfolio_text(v, &a.book))
+}
+
+/// The portfolio of `book`, as the officer typed it.
+fn portfolio_text(v: &api::views::Portfolio, book: &str) -> String {
     let mut human = format!(
         "{}\n  members' balances {}\n  cash              {}\n  invested          {}  (fees {})\n  received back     {}  (distributed {}, undistributed {})\n  converted         {}\n  outstanding       {}\n",
         v.name,
@@ -156,12 +179,11 @@ pub fn portfolio(ctx: &Ctx, a: BookView) -> anyhow::Result<()> {
     for u in &v.unaccepted {
         human.push_str(&format!(
             "not accepted: {} ({}); accept it with kaban invest --book {} --enterprise {}\n",
-            u.name, u.enterprise, a.book, u.enterprise,
+            u.name, u.enterprise, book, u.enterprise,
         ));
     }
     anomaly_lines(&mut human, &v.anomalies);
-    ctx.print(human.trim_end(), &answer.raw);
-    Ok(())
+    human
 }
 
 /// A principle's name, as reports and the impact view spell it.
@@ -175,14 +197,13 @@ fn principle_name(p: Principle) -> &'static str {
 }
 
 pub fn impact(ctx: &Ctx, export: Export) -> anyhow::Result<()> {
-    if csv(ctx, &export, "/impact")? {
-        return Ok(());
-    }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<api::views::Impact>("/impact")?;
+    show(ctx, &export, "/impact", impact_text)
+}
+
+fn impact_text(v: &api::views::Impact) -> String {
     let mut human = String::new();
     let mut principle = None;
-    for r in &answer.body.indicators {
+    for r in &v.indicators {
         if principle != Some(r.principle) {
             human.push_str(&format!("{}:\n", principle_name(r.principle)));
             principle = Some(r.principle);
@@ -200,8 +221,7 @@ pub fn impact(ctx: &Ctx, export: Export) -> anyhow::Result<()> {
     if human.is_empty() {
         human = "no effective reports in the enterprise books you can read".into();
     }
-    ctx.print(human.trim_end(), &answer.raw);
-    Ok(())
+    human
 }
 
 /// The statement's path with the period and any `extra` query.
@@ -225,13 +245,9 @@ pub fn statement(ctx: &Ctx, a: StatementView) -> anyhow::Result<()> {
         let html = node.get_text(&statement_path(&a, &extra))?;
         return write_out(file, &html);
     }
-    if csv(ctx, &a.export, &statement_path(&a, &[]))? {
-        return Ok(());
-    }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<api::views::Statement>(&statement_path(&a, &[]))?;
-    ctx.print(statement_text(&a.member, &answer.body), &answer.raw);
-    Ok(())
+    show(ctx, &a.export, &statement_path(&a, &[]), |v| {
+        statement_text(&a.member, v)
+    })
 }
 
 fn statement_text(member: &str, v: &api::views::Statement) -> String {
@@ -262,5 +278,5 @@ fn statement_text(member: &str, v: &api::views::Statement) -> String {
             e.record
         ));
     }
-    human.trim_end().to_owned()
+    human
 }

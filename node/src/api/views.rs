@@ -33,6 +33,10 @@ pub struct ViewQuery {
     to: Option<String>,
 }
 
+/// How a view of one book is asked for: the node's state, who asks, the book as the path
+/// names it, and the view's query.
+type BookView = (Shared, HeaderMap, Path<String>, Query<ViewQuery>);
+
 enum Format {
     Json,
     Csv,
@@ -106,10 +110,7 @@ async fn portfolio_of(s: &AppState, id: BookId, ledger: &Ledger, overdue_days: u
 }
 
 pub async fn portfolio(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(book): Path<String>,
-    Query(q): Query<ViewQuery>,
+    (State(s), headers, Path(book), Query(q)): BookView,
 ) -> Result<Response, Problem> {
     let format = q.format(false)?;
     let ledger = officer_ledger(&s, &headers, &book).await?;
@@ -122,10 +123,7 @@ pub async fn portfolio(
 }
 
 pub async fn dashboard(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(book): Path<String>,
-    Query(q): Query<ViewQuery>,
+    (State(s), headers, Path(book), Query(q)): BookView,
 ) -> Result<Response, Problem> {
     let format = q.format(false)?;
     let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
@@ -169,10 +167,7 @@ async fn reconciliation(
 
 /// An enterprise book's transfers reconciled with their receipts.
 pub async fn transfers(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(book): Path<String>,
-    Query(q): Query<ViewQuery>,
+    (State(s), headers, Path(book), Query(q)): BookView,
 ) -> Result<Response, Problem> {
     let format = q.format(false)?;
     let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
@@ -212,10 +207,7 @@ pub async fn impact(
 }
 
 pub async fn balances(
-    State(s): Shared,
-    headers: HeaderMap,
-    Path(book): Path<String>,
-    Query(q): Query<ViewQuery>,
+    (State(s), headers, Path(book), Query(q)): BookView,
 ) -> Result<Response, Problem> {
     let format = q.format(false)?;
     let l = officer_ledger(&s, &headers, &book).await?;

@@ -3,10 +3,10 @@
 //! operator's removal and a member's erasure of personal data.
 
 use super::AnomalyLine;
-use crate::key::PublicKey;
 use crate::kind::Role;
 use crate::money::{Currency, Money};
 use crate::record::{BookId, RecordId};
+use crate::view::{Member, Officer, Pending};
 use serde::{Deserialize, Serialize};
 
 /// `POST /books` (a genesis record as the body): the book it founded, or had already.
@@ -31,10 +31,10 @@ pub struct Place {
     pub after: Vec<RecordId>,
 }
 
-/// `GET /books/{book}`: an officer's summary of a book. The node fills `officers` and
-/// `anomalies` with the ledger's own lines.
+/// `GET /books/{book}`: an officer's summary of a book. The node fills `anomalies` with the
+/// ledger's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary<O = OfficerLine, A = AnomalyLine> {
+pub struct Summary<A = AnomalyLine> {
     /// The book as the request named it.
     pub book: String,
     pub name: String,
@@ -45,28 +45,12 @@ pub struct Summary<O = OfficerLine, A = AnomalyLine> {
     pub balances: Vec<Money>,
     /// How many members joined.
     pub members: usize,
-    pub officers: Vec<O>,
+    pub officers: Vec<Officer>,
     /// Records awaiting approvals.
     pub pending: Vec<RecordId>,
     pub anomalies: Vec<A>,
     /// Partner nodes the book is shared with.
     pub shared_with: Vec<String>,
-}
-
-/// An officer and her roles (the node sends [`crate::view::Officer`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OfficerLine {
-    pub key: PublicKey,
-    pub roles: Vec<Role>,
-}
-
-/// A member as the book knows her (the node sends [`crate::view::Member`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemberLine {
-    pub member: String,
-    pub alias: String,
-    pub key: Option<PublicKey>,
-    pub joined: RecordId,
 }
 
 /// `GET /books`: the books the caller may read; all of them for the admin token.
@@ -113,27 +97,15 @@ pub struct BookEntry {
 
 /// `GET /books/{book}/roster`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Roster<O = OfficerLine, M = MemberLine> {
-    pub officers: Vec<O>,
-    pub members: Vec<M>,
+pub struct Roster {
+    pub officers: Vec<Officer>,
+    pub members: Vec<Member>,
 }
 
 /// `GET /books/{book}/pending`: records awaiting approvals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingList<P = PendingLine> {
-    pub pending: Vec<P>,
-}
-
-/// A record awaiting signatures (the node sends [`crate::view::Pending`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingLine {
-    pub record: RecordId,
-    pub kind: String,
-    pub signer: PublicKey,
-    pub signed_by: Vec<PublicKey>,
-    /// How many signatures it needs in all.
-    pub need: u32,
-    pub summary: String,
+pub struct PendingList {
+    pub pending: Vec<Pending>,
 }
 
 /// `GET /books/{book}/anomalies`.

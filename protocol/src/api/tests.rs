@@ -2,11 +2,11 @@
 //! as JSON text, and round-tripped.
 
 use super::book::{BookEntry, BookList, Listed};
-use super::enterprise::TransferState;
 use super::node::{Quarantine, QuarantinedBook};
-use super::views::EntryState;
+use crate::enterprise::TransferStatus;
 use crate::kind::Role;
 use crate::money::Money;
+use crate::view::Status;
 use serde_json::json;
 
 #[test]
@@ -58,20 +58,20 @@ fn a_listed_book_carries_roles_or_membership_only_when_it_has_them() {
 fn states_are_tagged_by_their_wire_names() {
     let received = Money::new(500, "HKD".parse().unwrap());
     for state in [
-        TransferState::AwaitingApproval { have: 1, need: 2 },
-        TransferState::Sent,
-        TransferState::Overdue { days: 3 },
-        TransferState::ReceivedInFull { received },
-        TransferState::ReceivedWithDifference {
+        TransferStatus::AwaitingApproval { have: 1, need: 2 },
+        TransferStatus::Sent,
+        TransferStatus::Overdue { days: 3 },
+        TransferStatus::ReceivedInFull { received },
+        TransferStatus::ReceivedWithDifference {
             received,
             difference: received,
         },
     ] {
         let v = serde_json::to_value(&state).unwrap();
         assert_eq!(v["state"], state.name());
-        assert_eq!(serde_json::from_value::<TransferState>(v).unwrap(), state);
+        assert_eq!(serde_json::from_value::<TransferStatus>(v).unwrap(), state);
     }
-    let v = serde_json::to_value(EntryState::Pending { have: 1, need: 2 }).unwrap();
+    let v = serde_json::to_value(Status::Pending { have: 1, need: 2 }).unwrap();
     assert_eq!(v, json!({"state": "pending", "have": 1, "need": 2}));
 }
 
@@ -79,4 +79,36 @@ fn states_are_tagged_by_their_wire_names() {
 fn a_missing_field_is_named() {
     let e = serde_json::from_value::<super::book::Submitted>(json!({})).unwrap_err();
     assert!(e.to_string().contains("missing field `id`"), "{e}");
+}
+
+#[test]
+fn a_transfer_line_reads_back_from_the_json_that_names_its_group_twice() {
+    use crate::enterprise::TransferLine;
+    use crate::kind::Transfer;
+    use crate::record::{BookId, RecordId};
+    let php = Money::new(72_000, "PHP".parse().unwrap());
+    let group = BookId(RecordId([5; 32]));
+    let line = TransferLine {
+        record: RecordId([7; 32]),
+        time_ms: 3,
+        group,
+        group_name: "Bayanihan Savers".into(),
+        transfer: Transfer {
+            group,
+            amount: Money::new(10_000, "HKD".parse().unwrap()),
+            fee: Money::new(0, "HKD".parse().unwrap()),
+            rate: "7.2".into(),
+            rate_source: "quote".into(),
+            expected: php,
+            channel: "bank".into(),
+            reference: "BR-1".into(),
+        },
+        signed_by: Vec::new(),
+        status: TransferStatus::ReceivedInFull { received: php },
+        receipt: Some(RecordId([8; 32])),
+    };
+    let text = serde_json::to_string(&line).unwrap();
+    assert_eq!(text.matches("\"group\":").count(), 2, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(serde_json::from_value::<TransferLine>(v).unwrap(), line);
 }

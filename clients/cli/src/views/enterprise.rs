@@ -1,11 +1,12 @@
 //! An enterprise book's views: the dashboard (investors, reports, returns, memberships) and the
 //! reconciliation of transfers with their receipts.
 
-use super::{Export, anomaly_lines, csv, maybe_money};
+use super::{Export, anomaly_lines, csv, maybe_money, print_view, show};
 use crate::context::Ctx;
 use clap::Args;
 use kaban_protocol::api;
-use kaban_protocol::api::enterprise::{Dashboard, ReturnState, TransferState};
+use kaban_protocol::api::enterprise::Dashboard;
+use kaban_protocol::enterprise::{ReturnStatus, TransferStatus};
 
 #[derive(Debug, Args)]
 pub struct TransfersView {
@@ -34,16 +35,17 @@ pub fn dashboard(ctx: &Ctx, a: DashboardView) -> anyhow::Result<()> {
     if csv(ctx, &a.export, &format!("{path}?table={}", a.table))? {
         return Ok(());
     }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<Dashboard>(&path)?;
-    let v = &answer.body;
+    print_view(ctx, &path, dashboard_text)
+}
+
+fn dashboard_text(v: &Dashboard) -> String {
     let mut human = dashboard_head(v);
     human.push_str("reports:\n");
     dashboard_reports(&mut human, v);
     human.push_str("returns:\n");
     for r in &v.returns {
         let received = match &r.status {
-            ReturnState::Received { received } => format!(" {received}"),
+            ReturnStatus::Received { received } => format!(" {received}"),
             _ => String::new(),
         };
         human.push_str(&format!(
@@ -61,8 +63,7 @@ pub fn dashboard(ctx: &Ctx, a: DashboardView) -> anyhow::Result<()> {
         ));
     }
     anomaly_lines(&mut human, &v.anomalies);
-    ctx.print(human.trim_end(), &answer.raw);
-    Ok(())
+    human
 }
 
 /// The enterprise, its totals, and its investors.
@@ -104,18 +105,18 @@ fn dashboard_reports(human: &mut String, v: &Dashboard) {
 }
 
 /// What a transfer's state adds after its name.
-fn transfer_detail(status: &TransferState) -> String {
+fn transfer_detail(status: &TransferStatus) -> String {
     match status {
-        TransferState::AwaitingApproval { have, need } => {
+        TransferStatus::AwaitingApproval { have, need } => {
             format!("{have} of {need} signatures")
         }
-        TransferState::Overdue { days } => format!("{days} days"),
-        TransferState::ReceivedInFull { received } => received.to_string(),
-        TransferState::ReceivedWithDifference {
+        TransferStatus::Overdue { days } => format!("{days} days"),
+        TransferStatus::ReceivedInFull { received } => received.to_string(),
+        TransferStatus::ReceivedWithDifference {
             received,
             difference,
         } => format!("{received}, difference {difference}"),
-        TransferState::Sent => String::new(),
+        TransferStatus::Sent => String::new(),
     }
 }
 
@@ -124,12 +125,10 @@ pub fn transfers(ctx: &Ctx, a: TransfersView) -> anyhow::Result<()> {
         "/books/{}/transfers?overdue_days={}",
         a.book, a.overdue_days
     );
-    if csv(ctx, &a.export, &path)? {
-        return Ok(());
-    }
-    let (_, node) = ctx.session()?;
-    let answer = node.get::<api::enterprise::Transfers>(&path)?;
-    let v = &answer.body;
+    show(ctx, &a.export, &path, transfers_text)
+}
+
+fn transfers_text(v: &api::enterprise::Transfers) -> String {
     let mut human = String::new();
     for i in &v.investors {
         human.push_str(&format!(
@@ -142,13 +141,12 @@ pub fn transfers(ctx: &Ctx, a: TransfersView) -> anyhow::Result<()> {
             "{}  {}  {} -> {}  {} {}\n",
             t.record,
             t.group_name,
-            t.amount,
-            t.expected,
+            t.transfer.amount,
+            t.transfer.expected,
             t.status.name(),
             transfer_detail(&t.status),
         ));
     }
     anomaly_lines(&mut human, &v.anomalies);
-    ctx.print(human.trim_end(), &answer.raw);
-    Ok(())
+    human
 }

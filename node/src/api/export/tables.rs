@@ -14,7 +14,7 @@ use kaban_protocol::enterprise::{
 };
 use kaban_protocol::money::{self, Money};
 use kaban_protocol::portfolio::{Holding, ImpactRow, Portfolio};
-use kaban_protocol::view::{Entry, Ledger, Member, Status};
+use kaban_protocol::view::{Entry, Ledger, Member};
 
 /// A savings book's portfolio: a row per enterprise it holds, then its totals.
 pub fn portfolio(p: &Portfolio) -> Csv {
@@ -150,20 +150,11 @@ const RETURNS: &[Column<ReturnLine>] = &[
     Column::new("amount", |r| amount(r.payment.amount)),
     Column::new("channel", |r| r.payment.channel.clone()),
     Column::new("reference", |r| r.payment.reference.clone()),
-    Column::new("status", |r| return_state(r).into()),
+    Column::new("status", |r| r.status.name().into()),
     Column::new("received", |r| or_blank(received_back(r), amount)),
     Column::new("received_currency", |r| or_blank(received_back(r), |m| m.currency.to_string())),
     Column::new("record", |r| r.record.to_string()),
 ];
-
-/// A return's state as the CSV names it.
-fn return_state(line: &ReturnLine) -> &'static str {
-    match line.status {
-        ReturnStatus::AwaitingApproval { .. } => "awaiting_approval",
-        ReturnStatus::Paid => "paid",
-        ReturnStatus::Received { .. } => "received",
-    }
-}
 
 /// What the group acknowledged receiving of a return, once it has.
 fn received_back(line: &ReturnLine) -> Option<Money> {
@@ -207,44 +198,34 @@ const TRANSFERS: &[Column<TransferLine>] = &[
     Column::new("expected", |l| amount(l.transfer.expected)),
     Column::new("received", |l| or_blank(transfer_cells(l).received, amount)),
     Column::new("difference", |l| or_blank(transfer_cells(l).difference, amount)),
-    Column::new("status", |l| transfer_cells(l).state.into()),
+    Column::new("status", |l| l.status.name().into()),
     Column::new("days_overdue", |l| or_blank(transfer_cells(l).days_overdue, |d| d.to_string())),
     Column::new("channel", |l| l.transfer.channel.clone()),
     Column::new("reference", |l| l.transfer.reference.clone()),
     Column::new("record", |l| l.record.to_string()),
 ];
 
-/// A transfer's state as the CSV spells it out: its name and the figures that state carries.
+/// The figures a transfer's state carries, each in a column of its own.
 struct TransferCells {
-    state: &'static str,
     received: Option<Money>,
     difference: Option<Money>,
     days_overdue: Option<u64>,
 }
 
 fn transfer_cells(line: &TransferLine) -> TransferCells {
-    let cells = |state, received, difference, days_overdue| TransferCells {
-        state,
-        received,
-        difference,
-        days_overdue,
-    };
-    match &line.status {
-        TransferStatus::AwaitingApproval { .. } => cells("awaiting_approval", None, None, None),
-        TransferStatus::Sent => cells("sent", None, None, None),
-        TransferStatus::Overdue { days } => cells("overdue", None, None, Some(*days)),
-        TransferStatus::ReceivedInFull { received } => {
-            cells("received_in_full", Some(*received), None, None)
-        }
+    let (received, difference, days_overdue) = match &line.status {
+        TransferStatus::AwaitingApproval { .. } | TransferStatus::Sent => (None, None, None),
+        TransferStatus::Overdue { days } => (None, None, Some(*days)),
+        TransferStatus::ReceivedInFull { received } => (Some(*received), None, None),
         TransferStatus::ReceivedWithDifference {
             received,
             difference,
-        } => cells(
-            "received_with_difference",
-            Some(*received),
-            Some(*difference),
-            None,
-        ),
+        } => (Some(*received), Some(*difference), None),
+    };
+    TransferCells {
+        received,
+        difference,
+        days_overdue,
     }
 }
 
@@ -327,18 +308,10 @@ const STATEMENT: &[Column<Entry>] = &[
     Column::new("currency", |e| e.amount.currency.to_string()),
     Column::new("amount", |e| amount(e.amount)),
     Column::new("balance_after", |e| amount(e.balance_after)),
-    Column::new("status", |e| entry_status(&e.status).into()),
+    Column::new("status", |e| e.status.name().into()),
     Column::new("signer", |e| e.signer.to_string()),
     Column::new("record", |e| e.record.to_string()),
 ];
-
-fn entry_status(status: &Status) -> &'static str {
-    match status {
-        Status::Effective => "effective",
-        Status::Pending { .. } => "pending",
-        Status::Reversed { .. } => "reversed",
-    }
-}
 
 /// A cell for a value a row may lack: empty when it does.
 fn or_blank<T>(value: Option<T>, cell: impl FnOnce(T) -> String) -> String {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::key::SignerKey;
-use crate::testing::{contribute as add, contributed_book};
-use automerge::sync::{Message, MessageVersion};
+use crate::testing::{contribute as add, contributed_book, sync_message};
+use automerge::sync::Message;
 use automerge::transaction::{CommitOptions, Transactable as _};
 use automerge::{ActorId, ROOT};
 use std::collections::VecDeque;
@@ -17,16 +17,7 @@ fn invalid_message(book: &Book, n: u8) -> Vec<u8> {
     let mut tx = doc.transaction();
     tx.put(ROOT, "note", "hello").unwrap();
     tx.commit_with(CommitOptions::default().with_time(0));
-    let change = doc.get_last_local_change().unwrap();
-    Message {
-        heads: vec![change.hash()],
-        need: vec![],
-        have: vec![],
-        changes: vec![change.raw_bytes().to_vec()].into(),
-        flags: None,
-        version: MessageVersion::V1,
-    }
-    .encode()
+    sync_message(&doc.get_last_local_change().unwrap())
 }
 
 fn sync_frame(message: Vec<u8>) -> Event {
