@@ -20,16 +20,16 @@ fn treasurer() -> SignerKey {
     SignerKey::from_seed([1; 32])
 }
 
+fn contribution_body(i: u64) -> Body {
+    Body::Contribution(Contribution {
+        member: format!("m-{:04}", i % 50).parse().unwrap(),
+        amount: Money::new(50_000 + (i % 7) as i64, "HKD".parse().unwrap()),
+        meeting: None,
+    })
+}
+
 fn contribution(key: &SignerKey, book: &Book, i: u64) -> Record {
-    book.sign_next(
-        key,
-        1_764_300_000_000 + i,
-        &Body::Contribution(Contribution {
-            member: format!("m-{:04}", i % 50).parse().unwrap(),
-            amount: Money::new(50_000 + (i % 7) as i64, "HKD".parse().unwrap()),
-            meeting: None,
-        }),
-    )
+    book.sign_next(key, 1_764_300_000_000 + i, &contribution_body(i))
 }
 
 fn founded() -> Book {
@@ -90,8 +90,7 @@ fn behind_heads(key: &SignerKey, book: &Book, n: u64) -> Vec<Record> {
     (0..n)
         .map(|i| {
             let place = Place::new(book.id(), first + i, after.clone());
-            let body = contribution(key, book, i).body().clone();
-            Record::sign(key, &place, 1_764_400_000_000 + i, &body)
+            Record::sign(key, &place, 1_764_400_000_000 + i, &contribution_body(i))
         })
         .collect()
 }
