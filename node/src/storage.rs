@@ -82,13 +82,8 @@ pub struct StoredBook {
     pub changes_since_snapshot: usize,
 }
 
-/// Local-only personal data of a member.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Personal {
-    pub full_name: Option<String>,
-    pub phone: Option<String>,
-    pub notes: Option<String>,
-}
+/// Local-only personal data of a member, as the API carries it.
+pub use kaban_protocol::api::book::PersonalData as Personal;
 
 /// What erasing a member's personal data did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -26,6 +26,7 @@ pub type AnomalyLine = crate::view::Anomaly<String>;
 /// Every refusal, as `application/problem+json` (RFC 9457): a message a person can act on, and
 /// a stable `code` a program can match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URL naming the problem's code.
     #[serde(rename = "type")]

@@ -21,6 +21,7 @@ const DAY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Where a transfer stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TransferStatus {
     /// Signed, but not yet by as many of the group's officers as its quorum.
@@ -51,6 +52,7 @@ impl TransferStatus {
 /// One transfer, reconciled. It names the group twice, in its own field and in the record's;
 /// read back, both come from the one `group` a JSON object keeps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(from = "ReadTransferLine")]
 pub struct TransferLine {
     pub record: RecordId,
@@ -96,6 +98,7 @@ impl From<ReadTransferLine> for TransferLine {
 
 /// Where a return stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ReturnStatus {
     AwaitingApproval {
@@ -122,6 +125,7 @@ impl ReturnStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -137,6 +141,7 @@ pub struct ReturnLine {
 
 /// A report, with its surplus (revenue − costs) worked out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -150,6 +155,7 @@ pub struct ReportLine {
 
 /// An investor group as the enterprise book registers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvestorLine {
     pub group: BookId,
     /// The investor record that registers the group, which the group names when it accepts
@@ -171,6 +177,7 @@ pub struct InvestorLine {
 
 /// A returning member the cooperative admitted, converting her stake in an investor group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MembershipLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -183,6 +190,7 @@ pub struct MembershipLine {
 
 /// The enterprise, as its book's genesis describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnterpriseInfo {
     pub name: String,
     pub currency: crate::money::Currency,
@@ -193,6 +201,7 @@ pub struct EnterpriseInfo {
 /// The enterprise dashboard and the reconciliation of its transfers, in one fold. A client
 /// reads its anomalies as [`crate::api::AnomalyLine`]s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reconciliation<A = Anomaly> {
     /// Absent when the book is not an enterprise book.
     pub enterprise: Option<EnterpriseInfo>,

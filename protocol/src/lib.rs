@@ -31,6 +31,8 @@ pub mod money;
 pub mod portfolio;
 pub mod record;
 pub mod roster;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod session;
 pub mod sync;
 #[cfg(any(test, feature = "testing"))]

@@ -65,6 +65,13 @@ impl Currency {
     }
 }
 
+impl Currency {
+    /// The codes of every currency Kaban knows.
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        CURRENCIES.iter().map(|(code, _)| *code)
+    }
+}
+
 impl FromStr for Currency {
     type Err = MoneyError;
 
@@ -108,10 +115,13 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
-/// An amount of money in integer minor units.
+/// An amount of money in integer minor units: `{"currency": "HKD", "minor": 50025}` is
+/// HKD 500.25. Every amount in every answer has this form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
     pub currency: Currency,
+    /// Integer minor units of the currency (cents; whole yen and won, which have none).
     pub minor: i64,
 }
 

@@ -29,6 +29,7 @@ use std::collections::BTreeMap;
 
 /// One enterprise the group invests in, in the group's currency unless a field says otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Holding {
     pub enterprise: BookId,
     pub name: String,
@@ -58,6 +59,7 @@ pub struct Holding {
 /// A savings group's money: in the box, out in enterprises, and back. A client reads its
 /// anomalies as [`crate::api::AnomalyLine`]s.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Portfolio<A = Anomaly> {
     pub group: BookId,
     pub name: String,
@@ -424,6 +426,7 @@ impl Totals {
 
 /// An enterprise book that registers a group the group has not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Unaccepted {
     pub enterprise: BookId,
     pub name: String,
@@ -544,6 +547,7 @@ fn unaccepted_because(
 
 /// A member's share of one enterprise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnterpriseShare {
     pub enterprise: BookId,
     pub name: String,
@@ -553,6 +557,7 @@ pub struct EnterpriseShare {
 
 /// A member's position: what her statement shows beyond its entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Position {
     pub member: String,
     pub alias: String,
@@ -619,6 +624,7 @@ pub fn position(ledger: &Ledger, portfolio: &Portfolio, member: &str) -> Option<
 
 /// One indicator of one effective report, in a form that compares across enterprises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImpactRow {
     pub principle: Principle,
     pub indicator: String,

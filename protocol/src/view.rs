@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Where a record stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
     /// It has its quorum and counts.
@@ -44,6 +45,7 @@ impl Status {
 
 /// One line of a member's statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entry {
     pub record: RecordId,
     pub kind: String,
@@ -58,6 +60,7 @@ pub struct Entry {
 
 /// A member as the book knows her: a pseudonymous id and an alias, never personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     pub member: String,
     pub alias: String,
@@ -67,6 +70,7 @@ pub struct Member {
 
 /// An officer and her roles.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Officer {
     pub key: PublicKey,
     pub roles: Vec<Role>,
@@ -74,6 +78,7 @@ pub struct Officer {
 
 /// A record awaiting signatures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Pending {
     pub record: RecordId,
     pub kind: String,
@@ -84,6 +89,7 @@ pub struct Pending {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
     /// Same member, amount and meeting, recorded by different officers.
@@ -129,6 +135,7 @@ pub enum AnomalyKind {
 /// Something people must look at, with the records it concerns. A client reads the kind as
 /// text (`Anomaly<String>`), so one older than a new kind still reads the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomaly<K = AnomalyKind> {
     pub kind: K,
     pub records: Vec<RecordId>,
@@ -163,6 +170,7 @@ pub struct Ledger {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DistributionLine {
     pub record: RecordId,
     pub time_ms: u64,
@@ -174,6 +182,7 @@ pub struct DistributionLine {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DepartureLine {
     pub record: RecordId,
     pub time_ms: u64,

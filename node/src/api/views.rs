@@ -13,7 +13,7 @@ use kaban_protocol::api;
 use kaban_protocol::enterprise::{DEFAULT_OVERDUE_DAYS, Reconciliation};
 use kaban_protocol::portfolio::{self, Portfolio, Position};
 use kaban_protocol::record::BookId;
-use kaban_protocol::view::{Entry, Ledger};
+use kaban_protocol::view::{Anomaly, Entry, Ledger};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -32,6 +32,99 @@ pub struct ViewQuery {
     from: Option<String>,
     to: Option<String>,
 }
+
+/// What the OpenAPI document says each view's query takes; [`ViewQuery`] reads them all.
+mod query {
+    #![allow(dead_code)]
+    use utoipa::{IntoParams, ToSchema};
+
+    /// A view as JSON (the default) or CSV.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum Tabular {
+        Json,
+        Csv,
+    }
+
+    /// A statement as JSON (the default), CSV, or a printable HTML page.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum Printable {
+        Json,
+        Csv,
+        Html,
+    }
+
+    /// The languages a statement is printed in.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum Language {
+        En,
+        Fil,
+        Id,
+        Bn,
+    }
+
+    /// The dashboard's tables, for CSV.
+    #[derive(ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum Table {
+        Investors,
+        Transfers,
+        Reports,
+        Returns,
+        Memberships,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct TableQuery {
+        /// JSON (the default) or CSV.
+        pub format: Option<Tabular>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct ReconciledQuery {
+        /// JSON (the default) or CSV.
+        pub format: Option<Tabular>,
+        /// Days after which a transfer with no receipt is overdue (default 14).
+        #[param(value_type = Option<i64>, minimum = 0, maximum = 3650)]
+        pub overdue_days: Option<u32>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct DashboardQuery {
+        /// JSON (the default) or CSV.
+        pub format: Option<Tabular>,
+        /// Which table, as CSV (default investors).
+        pub table: Option<Table>,
+        /// Days after which a transfer with no receipt is overdue (default 14).
+        #[param(value_type = Option<i64>, minimum = 0, maximum = 3650)]
+        pub overdue_days: Option<u32>,
+    }
+
+    #[derive(IntoParams)]
+    #[into_params(parameter_in = Query)]
+    pub struct StatementQuery {
+        /// JSON (the default), CSV, or a printable HTML page.
+        pub format: Option<Printable>,
+        /// The printed page's language (default en).
+        pub lang: Option<Language>,
+        /// The period's first day, inclusive.
+        #[param(value_type = Option<String>, format = Date)]
+        pub from: Option<String>,
+        /// The period's last day, inclusive.
+        #[param(value_type = Option<String>, format = Date)]
+        pub to: Option<String>,
+    }
+}
+use query::{DashboardQuery, ReconciledQuery, StatementQuery, TableQuery};
+pub(super) use query::{Language, Printable, Table, Tabular};
+
+/// The longest a transfer may go without a receipt before it is overdue, in days.
+pub const MAX_OVERDUE_DAYS: u32 = 3650;
 
 /// How a view of one book is asked for: the node's state, who asks, the book as the path
 /// names it, and the view's query.
@@ -59,8 +152,28 @@ impl ViewQuery {
         }
     }
 
-    fn overdue_days(&self) -> u32 {
-        self.overdue_days.unwrap_or(DEFAULT_OVERDUE_DAYS)
+    /// The words of the language a printed statement is asked in (English by default).
+    fn words(&self) -> Result<&'static export::Words, Problem> {
+        let lang = self.lang.as_deref().unwrap_or("en");
+        export::words(lang).ok_or_else(|| {
+            Problem::bad_request(
+                "unknown_language",
+                format!(
+                    "statements are printed in {}; {lang:?} is not one of them",
+                    export::LANGUAGES.join(", ")
+                ),
+            )
+        })
+    }
+
+    fn overdue_days(&self) -> Result<u32, Problem> {
+        match self.overdue_days.unwrap_or(DEFAULT_OVERDUE_DAYS) {
+            days if days <= MAX_OVERDUE_DAYS => Ok(days),
+            days => Err(Problem::bad_request(
+                "out_of_range",
+                format!("overdue_days {days} is more than {MAX_OVERDUE_DAYS} (ten years)"),
+            )),
+        }
     }
 }
 
@@ -109,27 +222,24 @@ async fn portfolio_of(s: &AppState, id: BookId, ledger: &Ledger, overdue_days: u
     portfolio::portfolio(id, ledger, &refs)
 }
 
-pub async fn portfolio(
-    (State(s), headers, Path(book), Query(q)): BookView,
-) -> Result<Response, Problem> {
+#[utoipa::path(get, path = "/api/v1/books/{book}/portfolio", tag = "views", security(("session" = [])), params(("book" = kaban_protocol::record::BookId, Path, description = "The book's id"), ReconciledQuery), responses((status = 200, description = "A savings book's cash, and invested, received back and outstanding per enterprise (JSON; CSV with ?format=csv)", content((kaban_protocol::portfolio::Portfolio<Anomaly> = "application/json"), (String = "text/csv")))))]
+pub async fn portfolio(view: BookView) -> Result<Response, Problem> {
+    let (State(s), headers, Path(book), Query(q)) = view;
     let format = q.format(false)?;
     let ledger = officer_ledger(&s, &headers, &book).await?;
     let id = parse_book(&book)?;
-    let p = portfolio_of(&s, id, &ledger, q.overdue_days()).await;
+    let p = portfolio_of(&s, id, &ledger, q.overdue_days()?).await;
     Ok(match format {
         Format::Csv => csv_response("portfolio", &export::portfolio(&p)),
         _ => axum::Json(&p).into_response(),
     })
 }
 
-pub async fn dashboard(
-    (State(s), headers, Path(book), Query(q)): BookView,
-) -> Result<Response, Problem> {
+#[utoipa::path(get, path = "/api/v1/books/{book}/dashboard", tag = "views", security(("session" = [])), params(("book" = kaban_protocol::record::BookId, Path, description = "The book's id"), DashboardQuery), responses((status = 200, description = "An enterprise book's investors, capital, transfers, reports, returns and memberships (JSON; CSV with ?format=csv)", content((Reconciliation<Anomaly> = "application/json"), (String = "text/csv")))))]
+pub async fn dashboard(view: BookView) -> Result<Response, Problem> {
+    let (State(s), headers, Path(book), Query(q)) = view;
     let format = q.format(false)?;
-    let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
-    let Format::Csv = format else {
-        return Ok(axum::Json(rec.as_ref()).into_response());
-    };
+    // The table is checked whatever the format, so a wrong one never passes unnoticed.
     let table = q.table.as_deref().unwrap_or(export::DASHBOARD[0].0);
     let Some((_, csv)) = export::DASHBOARD.iter().find(|(name, _)| *name == table) else {
         let names: Vec<&str> = export::DASHBOARD.iter().map(|(name, _)| *name).collect();
@@ -140,6 +250,10 @@ pub async fn dashboard(
                 names.join(", ")
             ),
         ));
+    };
+    let rec = reconciliation(&s, &headers, &book, q.overdue_days()?).await?;
+    let Format::Csv = format else {
+        return Ok(axum::Json(rec.as_ref()).into_response());
     };
     Ok(csv_response(&format!("dashboard-{table}"), &csv(&rec)))
 }
@@ -166,11 +280,11 @@ async fn reconciliation(
 }
 
 /// An enterprise book's transfers reconciled with their receipts.
-pub async fn transfers(
-    (State(s), headers, Path(book), Query(q)): BookView,
-) -> Result<Response, Problem> {
+#[utoipa::path(get, path = "/api/v1/books/{book}/transfers", tag = "views", security(("session" = [])), params(("book" = kaban_protocol::record::BookId, Path, description = "The book's id"), ReconciledQuery), responses((status = 200, description = "An enterprise book's transfers reconciled with their receipts (JSON; CSV with ?format=csv)", content((api::enterprise::Transfers<kaban_protocol::enterprise::EnterpriseInfo, kaban_protocol::enterprise::InvestorLine, kaban_protocol::enterprise::TransferLine, Anomaly> = "application/json"), (String = "text/csv")))))]
+pub async fn transfers(view: BookView) -> Result<Response, Problem> {
+    let (State(s), headers, Path(book), Query(q)) = view;
     let format = q.format(false)?;
-    let rec = reconciliation(&s, &headers, &book, q.overdue_days()).await?;
+    let rec = reconciliation(&s, &headers, &book, q.overdue_days()?).await?;
     Ok(match format {
         Format::Csv => csv_response("transfers", &export::transfers(&rec)),
         _ => axum::Json(api::enterprise::Transfers {
@@ -184,13 +298,14 @@ pub async fn transfers(
 }
 
 /// Impact indicators across every enterprise book the caller may read on this node.
+#[utoipa::path(get, path = "/api/v1/impact", tag = "views", security(("session" = [])), params(ReconciledQuery), responses((status = 200, description = "Impact indicators by principle across the enterprise books the caller may read (JSON; CSV with ?format=csv)", content((api::views::Impact = "application/json"), (String = "text/csv")))))]
 pub async fn impact(
     State(s): Shared,
     headers: HeaderMap,
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, Problem> {
     let format = q.format(false)?;
-    let enterprises = readable_enterprises(&s, &headers, q.overdue_days()).await?;
+    let enterprises = readable_enterprises(&s, &headers, q.overdue_days()?).await?;
     let refs: Vec<(BookId, &Reconciliation)> = enterprises
         .iter()
         .map(|(id, rec)| (*id, rec.as_ref()))
@@ -206,9 +321,9 @@ pub async fn impact(
     })
 }
 
-pub async fn balances(
-    (State(s), headers, Path(book), Query(q)): BookView,
-) -> Result<Response, Problem> {
+#[utoipa::path(get, path = "/api/v1/books/{book}/balances", tag = "views", security(("session" = [])), params(("book" = kaban_protocol::record::BookId, Path, description = "The book's id"), TableQuery), responses((status = 200, description = "Totals, balances and stakes per member (JSON; CSV with ?format=csv)", content((api::views::Balances = "application/json"), (String = "text/csv")))))]
+pub async fn balances(view: BookView) -> Result<Response, Problem> {
+    let (State(s), headers, Path(book), Query(q)) = view;
     let format = q.format(false)?;
     let l = officer_ledger(&s, &headers, &book).await?;
     Ok(match format {
@@ -223,6 +338,7 @@ pub async fn balances(
 }
 
 /// A member's statement: her entries, balance, stake, returns and share of each enterprise.
+#[utoipa::path(get, path = "/api/v1/books/{book}/members/{member}/statement", tag = "views", security(("session" = [])), params(("book" = kaban_protocol::record::BookId, Path, description = "The book's id"), ("member" = kaban_protocol::kind::MemberId, Path, description = "The member's id in the book"), StatementQuery), responses((status = 200, description = "Her statement: entries in the period, stake, returns and share of each enterprise (JSON; CSV with ?format=csv, a printable page with ?format=html)", content((api::views::Statement = "application/json"), (String = "text/csv"), (String = "text/html")))))]
 pub async fn statement(
     State(s): Shared,
     headers: HeaderMap,
@@ -230,6 +346,8 @@ pub async fn statement(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, Problem> {
     let format = q.format(true)?;
+    // The language is checked whatever the format, so a wrong one never passes unnoticed.
+    let words = q.words()?;
     let st = member_statement(&s, &headers, &book, &member, &q).await?;
     Ok(match format {
         Format::Json => axum::Json(api::views::Statement {
@@ -247,7 +365,7 @@ pub async fn statement(
             &format!("statement-{member}"),
             &export::statement(&st.entries),
         ),
-        Format::Html => printed_statement(&s, &q, &book, &st)?,
+        Format::Html => printed_statement(&s, words, &book, &st)?,
     })
 }
 
@@ -276,7 +394,7 @@ async fn member_statement(
     s.auth.caller(headers)?;
     let ledger: Arc<Ledger> = s.library.ledger(id).await?;
     member_reader(s, headers, &ledger, id, member, "statement")?;
-    let p = portfolio_of(s, id, &ledger, q.overdue_days()).await;
+    let p = portfolio_of(s, id, &ledger, q.overdue_days()?).await;
     let Some(position) = portfolio::position(&ledger, &p, member) else {
         return Err(Problem::not_found(format!(
             "member {member} has not joined book {id}"
@@ -301,20 +419,10 @@ async fn member_statement(
 /// The statement as a page to print, in the language `?lang=` asks for (English by default).
 fn printed_statement(
     s: &AppState,
-    q: &ViewQuery,
+    words: &'static export::Words,
     book: &str,
     st: &MemberStatement,
 ) -> Result<Response, Problem> {
-    let lang = q.lang.as_deref().unwrap_or("en");
-    let words = export::words(lang).ok_or_else(|| {
-        Problem::bad_request(
-            "unknown_language",
-            format!(
-                "statements are printed in {}; {lang:?} is not one of them",
-                export::LANGUAGES.join(", ")
-            ),
-        )
-    })?;
     let period = match (&st.from, &st.to) {
         (None, None) => words.whole_book.to_owned(),
         (f, t) => format!(
@@ -364,6 +472,7 @@ fn member_reader(
 
 /// A receipt for one of a member's entries: the signed record and the book's genesis, as
 /// canonical text, which any phone can check offline (signature, book, founding officer).
+#[utoipa::path(get, path = "/api/v1/books/{book}/members/{member}/receipts/{record}", tag = "views", security(("session" = [])), params(("book" = kaban_protocol::record::BookId, Path, description = "The book's id"), ("member" = kaban_protocol::kind::MemberId, Path, description = "The member's id in the book"), ("record" = kaban_protocol::record::RecordId, Path, description = "The record's id")), responses((status = 200, description = "One of her entries as signed, with what a phone needs to check it offline", body = api::views::Receipt)))]
 pub async fn receipt(
     State(s): Shared,
     headers: HeaderMap,

@@ -11,18 +11,21 @@ use serde::{Deserialize, Serialize};
 
 /// `POST /books` (a genesis record as the body): the book it founded, or had already.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Created {
     pub book: BookId,
 }
 
 /// `POST /books/{book}/records` (a signed record as the body): the record's id, once durable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Submitted {
     pub id: RecordId,
 }
 
 /// `GET /books/{book}/place?signer=KEY`: where the signer's next record stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Place {
     pub book: BookId,
     /// The record's number in the signer's own chain, from 1.
@@ -34,6 +37,7 @@ pub struct Place {
 /// `GET /books/{book}`: an officer's summary of a book. The node fills `anomalies` with the
 /// ledger's own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary<A = AnomalyLine> {
     /// The book as the request named it.
     pub book: String,
@@ -55,12 +59,14 @@ pub struct Summary<A = AnomalyLine> {
 
 /// `GET /books`: the books the caller may read; all of them for the admin token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookList<B = BookEntry> {
     pub books: Vec<Listed<B>>,
 }
 
 /// One book of a [`BookList`], with what the caller is in it when she is a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Listed<B = BookEntry> {
     #[serde(flatten)]
     pub book: B,
@@ -85,6 +91,7 @@ impl<B> Listed<B> {
 
 /// What the node's library says of each book it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookEntry {
     pub book: String,
     pub name: String,
@@ -97,6 +104,7 @@ pub struct BookEntry {
 
 /// `GET /books/{book}/roster`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Roster {
     pub officers: Vec<Officer>,
     pub members: Vec<Member>,
@@ -104,25 +112,42 @@ pub struct Roster {
 
 /// `GET /books/{book}/pending`: records awaiting approvals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingList {
     pub pending: Vec<Pending>,
 }
 
 /// `GET /books/{book}/anomalies`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anomalies<A = AnomalyLine> {
     pub anomalies: Vec<A>,
 }
 
 /// `GET /books/{book}/members/{member}/personal`: what the node keeps of her, never synced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Personal<P> {
     pub member: String,
     pub personal: P,
 }
 
+/// A member's personal data, which the node keeps in a local table and never syncs: each
+/// field at most 500 characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PersonalData {
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    pub full_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    pub phone: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    pub notes: Option<String>,
+}
+
 /// `DELETE /books/{book}/members/{member}/personal`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Erased {
     pub member: String,
     /// Whether the node held any personal data of hers.
@@ -133,6 +158,7 @@ pub struct Erased {
 
 /// `DELETE /admin/books/{book}?name=NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Removed {
     pub book: BookId,
     pub removed: bool,

@@ -13,6 +13,7 @@ pub type Dashboard = Reconciliation<AnomalyLine>;
 /// `GET /books/{book}/transfers?overdue_days=N`: transfers reconciled with their receipts. The
 /// node fills it with references to the reconciliation's lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transfers<E = EnterpriseInfo, I = InvestorLine, T = TransferLine, A = AnomalyLine> {
     pub enterprise: Option<E>,
     pub investors: Vec<I>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -26,6 +27,7 @@ impl Health {
 /// books and no book counts (a count that moves when a stranger names a book would tell
 /// whether the book is here).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NodeInfo<Q = QuarantinedBook> {
     /// The node's libp2p PeerId, which invites name.
     pub node_id: String,
@@ -47,6 +49,7 @@ pub struct NodeInfo<Q = QuarantinedBook> {
 
 /// The quarantined books, for the operator; their number, for anyone else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Quarantine<Q = QuarantinedBook> {
     Books(Vec<Q>),
@@ -55,6 +58,7 @@ pub enum Quarantine<Q = QuarantinedBook> {
 
 /// A stored book that did not load, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuarantinedBook {
     pub book: String,
     pub reason: String,
@@ -62,12 +66,19 @@ pub struct QuarantinedBook {
 
 /// `POST /admin/peers`: the operator accepts a partner's invite code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JoinRequest {
+    /// The invite a partner's node made: `kaban-invite:` and base64url, at most 4096 bytes.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^kaban-invite:[A-Za-z0-9_-]+$", max_length = 4096)
+    )]
     pub code: String,
 }
 
 /// The answer to [`JoinRequest`]: the book this node will fetch, and from whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Joined {
     pub book: BookId,
     pub peer: String,
@@ -75,6 +86,7 @@ pub struct Joined {
 
 /// `GET /admin/peers`. `node_id` and `nat` are absent when the node runs no peer-to-peer layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Peers<S = PartnerState> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
@@ -98,6 +110,7 @@ impl<S> Peers<S> {
 
 /// A peer connected now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectedPeer {
     pub peer: String,
     /// `direct`, or `relayed` when every connection runs through a relay.
@@ -109,6 +122,7 @@ pub struct ConnectedPeer {
 /// A partner session of one shared book, with how the partner is connected (`None`: it is
 /// not).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Partner<S = PartnerState> {
     #[serde(flatten)]
     pub state: S,
@@ -117,6 +131,7 @@ pub struct Partner<S = PartnerState> {
 
 /// What the node shows of a partner session of one book.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartnerState {
     pub book: String,
     pub peer: String,
@@ -131,6 +146,7 @@ pub struct PartnerState {
 
 /// `GET /admin/integrity`: SQLite's own words, `ok` when all is well.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Integrity {
     pub integrity_check: String,
 }

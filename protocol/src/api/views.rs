@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 /// `GET /books/{book}/balances`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Balances {
     /// Group totals per currency, of effective records only.
     pub totals: Vec<Money>,
@@ -26,6 +27,7 @@ pub type Portfolio = crate::portfolio::Portfolio<AnomalyLine>;
 /// `GET /books/{book}/members/{member}/statement?from=&to=`: her entries in the period and her
 /// position now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Statement {
     /// The book as the request named it.
     pub book: String,
@@ -42,6 +44,7 @@ pub struct Statement {
 
 /// `GET /impact`: indicators across the enterprise books the caller may read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Impact {
     /// How many enterprise books it draws on.
     pub enterprises: usize,
@@ -51,6 +54,7 @@ pub struct Impact {
 /// `GET /books/{book}/members/{member}/receipts/{record}`: one of her entries as signed, with
 /// what a phone needs to check it offline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipt {
     /// The record, as its canonical text.
     pub record: String,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// An investor group registered in an enterprise book by the cooperative's officers: the
 /// savings book that invests, and the keys of its officers, who sign its transfers there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Investor {
     pub group: BookId,
     pub name: String,
@@ -22,6 +23,7 @@ pub struct Investor {
 
 /// Money an investor group sends to the enterprise, recorded by the group's officers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transfer {
     pub group: BookId,
     /// What leaves the group, in the group's currency.
@@ -43,6 +45,7 @@ pub struct Transfer {
 /// A period's report from the cooperative, signed by its officers. The surplus is not stored:
 /// it is revenue minus costs, so it can never disagree with them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub period: Period,
     /// In the enterprise's currency.
@@ -58,6 +61,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Period {
     pub from: String,
     pub to: String,
@@ -65,6 +69,7 @@ pub struct Period {
 
 /// Jobs the enterprise provides, counted by gender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jobs {
     pub women: u32,
     pub men: u32,
@@ -72,6 +77,7 @@ pub struct Jobs {
 
 /// The cooperative's members, and the returning migrants among them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoopMembers {
     pub total: u32,
     pub returnees: u32,
@@ -79,6 +85,7 @@ pub struct CoopMembers {
 
 /// The programme's principles, by which indicators are grouped and compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Principle {
     Viability,
@@ -90,6 +97,7 @@ pub enum Principle {
 /// One measured indicator: `value` × 10^−`decimals` `unit` ("organic_hectares", 1250, 2, "ha"
 /// is 12.50 ha). Names are snake_case, so the same indicator compares across enterprises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Indicator {
     pub principle: Principle,
     pub name: String,
@@ -100,6 +108,7 @@ pub struct Indicator {
 
 /// Free text in the cooperative's language (a BCP 47 tag such as `fil`, `id`, `bn`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Narrative {
     pub language: String,
     pub text: String,
@@ -107,6 +116,7 @@ pub struct Narrative {
 
 /// A return the cooperative pays an investor group, signed by its treasurer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Return {
     pub group: BookId,
     /// In the enterprise's currency.
@@ -118,6 +128,7 @@ pub struct Return {
 /// An investor group's officer acknowledges a return with what arrived, in the group's
 /// currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReturnReceipt {
     #[serde(rename = "return")]
     pub return_record: RecordId,
@@ -126,6 +137,7 @@ pub struct ReturnReceipt {
 
 /// The cooperative's treasurer acknowledges a transfer with what actually arrived.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Receipt {
     pub transfer: RecordId,
     pub received: Money,
@@ -135,6 +147,7 @@ pub struct Receipt {
 /// converted: its side of a conversion [`Departure`](super::Departure), which it names by record id (that record
 /// lives in the group's savings book, not in this one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     pub group: BookId,
     pub departure: RecordId,

@@ -58,6 +58,7 @@ impl<'de> Deserialize<'de> for MemberId {
 /// An officer's role in a savings book. Key holders are the modern form of the three padlock
 /// keys: they approve what takes money out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Treasurer,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// Founds a savings book.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Genesis {
     pub name: String,
     pub currency: Currency,
@@ -23,6 +24,7 @@ pub struct Genesis {
 
 /// What an enterprise book's genesis says of the enterprise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Enterprise {
     /// ISO 3166-1 alpha-2, upper case: `PH`, `ID`, `BD`.
     pub country: String,
@@ -32,6 +34,7 @@ pub struct Enterprise {
 
 /// A book's rules. Every quorum not named takes [`Kind::default_quorum`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rules {
     #[serde(default)]
     pub quorum: BTreeMap<String, u32>,
@@ -43,6 +46,7 @@ pub struct Rules {
 
 /// What decides a member's stake in a distribution of returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StakeRule {
     /// Her balance just before the distribution.
@@ -56,6 +60,7 @@ pub enum StakeRule {
 /// stakes (the book's [`StakeRule`]); the shares are worked out by [`crate::allocate`], so the
 /// record carries only the total.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Distribution {
     /// The enterprise book, and the return record in it, that this distributes.
     pub enterprise: BookId,
@@ -67,6 +72,7 @@ pub struct Distribution {
 
 /// How a departing member's stake is settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Settlement {
     /// Her balance is paid out to her from the group's cash.
@@ -80,6 +86,7 @@ pub enum Settlement {
 /// by a payout or converted into membership of the cooperative of the enterprise book
 /// `enterprise` (present exactly for conversions), which records its side as a [`Membership`](super::Membership).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Departure {
     pub member: MemberId,
     /// Her whole balance, in the savings book's currency.
@@ -95,6 +102,7 @@ pub struct Departure {
 /// cannot commit the group. A registration made again (new officers, say) needs a new
 /// acceptance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Investment {
     /// The enterprise book.
     pub enterprise: BookId,
@@ -119,6 +127,7 @@ impl Rules {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Officer {
     pub key: PublicKey,
     pub roles: Vec<Role>,
@@ -126,6 +135,7 @@ pub struct Officer {
 
 /// A member joins. `key` is her own signer key, if she has one, so she can read her statement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberJoin {
     pub member: MemberId,
     pub alias: String,
@@ -134,6 +144,7 @@ pub struct MemberJoin {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoleChange {
     pub key: PublicKey,
     pub role: Role,
@@ -141,6 +152,7 @@ pub struct RoleChange {
 
 /// A meeting; its record id is the meeting id that contributions name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Meeting {
     pub date: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -150,6 +162,7 @@ pub struct Meeting {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contribution {
     pub member: MemberId,
     pub amount: Money,
@@ -158,6 +171,7 @@ pub struct Contribution {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Withdrawal {
     pub member: MemberId,
     pub amount: Money,
@@ -166,12 +180,14 @@ pub struct Withdrawal {
 
 /// A further officer's signature on another record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approval {
     pub record: RecordId,
 }
 
 /// Cancels another record's effect. Records are never edited or deleted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reversal {
     pub record: RecordId,
     pub reason: String,
@@ -179,6 +195,7 @@ pub struct Reversal {
 
 /// Names a partner node (by libp2p PeerId) that may replicate this book, or no longer may.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Share {
     pub peer: String,
 }
