@@ -133,9 +133,13 @@ async fn ca_certificate(State(s): Shared) -> Response {
     }
 }
 
-async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+async fn fallback(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
     if method == axum::http::Method::GET && !uri.path().starts_with("/api/") {
-        return web::asset(uri).await;
+        return web::asset(uri, &headers).await;
     }
     Problem::not_found("no such endpoint; see /api/v1/openapi.json").into_response()
 }

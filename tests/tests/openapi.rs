@@ -160,13 +160,6 @@ parameters = {{ "path.book" = "{farm}" }}
 include-operation-id-regex = "^(submit_record|create_book|challenge|open_session|join_peer)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "409", "422", "429"]
 
-# Python 3.11.7's parser fails inside schemathesis's coverage phase on this operation's body
-# ("SystemError: AST constructor recursion depth mismatch", a CPython bug): the examples and
-# fuzzing phases still send it generated records.
-[[operations]]
-include-operation-id = "submit_record"
-phases.coverage.enabled = false
-
 # Personal data is kept for members who joined; a generated member id has not.
 [[operations]]
 include-path-regex = "/personal$"
@@ -185,7 +178,10 @@ fn schemathesis(dir: &Path, url: &str, token: &str, filter: &[&str]) {
         .args(["run", &format!("{url}/api/v1/openapi.json")])
         .args(["--checks", CHECKS])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "100", "--seed", "1", "--workers", "2"])
+        // One worker: with two, Python 3.11.7's parser fails inside hypothesis now and then
+        // ("AST constructor recursion depth mismatch", a CPython bug with threads), and one is
+        // as fast here.
+        .args(["--max-examples", "100", "--seed", "1", "--workers", "1"])
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .args(filter)
         .env("NO_COLOR", "1")

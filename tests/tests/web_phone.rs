@@ -4,7 +4,7 @@
 //! pair a phone, run a meeting of ten members with the browser offline halfway, see every record
 //! confirmed, reload, send a record twice, back up and restore a key, approve a withdrawal from a
 //! second phone, check a member's receipt offline on a third phone and a tampered one, and switch
-//! language.
+//! language. A second script checks what first-time users tripped over.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,8 +12,9 @@ use kaban_tests::{NodeProcess, bin_dir};
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
+/// Runs one browser script of `clients/web/e2e` against a fresh node; its output, once every
+/// step passed.
+fn run_phone_script(script: &str, done: &str) -> String {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/web");
     assert!(
         web.join("node_modules/playwright-core").exists(),
@@ -30,17 +31,17 @@ fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let out = Command::new("node")
-        .arg("e2e/phone.mjs")
+        .arg(format!("e2e/{script}"))
         .current_dir(&web)
         .env("KABAN_NODE", &node.url)
-        // The officers found both books with the operator's admin token.
+        // The officers found their books with the operator's admin token.
         .env("KABAN_ADMIN_TOKEN", node.data_dir.join("admin-token"))
         .env("KABAN_BIN", bin_dir().join("kaban"))
         .env("KABAN_WORK", &work)
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node runs (the web client needs Node.js 20 or later)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     println!("{stdout}");
     assert!(
         out.status.success(),
@@ -48,7 +49,7 @@ fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
         String::from_utf8_lossy(&out.stderr),
         work.display()
     );
-    assert!(stdout.contains("all phone steps passed"), "{stdout}");
+    assert!(stdout.contains(done), "{stdout}");
     if let Ok(keep) = std::env::var("KABAN_SCREENSHOTS") {
         for shot in std::fs::read_dir(&work).unwrap().flatten() {
             if shot.path().extension().is_some_and(|e| e == "png") {
@@ -56,4 +57,21 @@ fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
             }
         }
     }
+    stdout
+}
+
+#[test]
+fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
+    run_phone_script("phone.mjs", "all phone steps passed");
+}
+
+/// What first-time users tripped over (`clients/web/e2e/first_use.mjs`): a Thai phone opens in
+/// Thai; the client comes gzipped; the home screen leads with the books once the phone has a
+/// role; the meeting offers the phone's local date; members are listed by name with a search
+/// box for 30 or more; each bad amount says what is wrong, by the language's marks; a double
+/// tap records once with no error; the status bar counts what she recorded; every screen has a
+/// Back; every control is at least 44×44 px and has a name.
+#[test]
+fn what_first_time_users_tripped_over_is_fixed() {
+    run_phone_script("first_use.mjs", "all first-use steps passed");
 }

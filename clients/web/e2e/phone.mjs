@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
@@ -194,18 +195,35 @@ try {
   await x.page.goto(link);
   await x.page.waitForSelector('#verdict');
   assert.equal(await x.page.getAttribute('#verdict', 'data-valid'), 'true');
-  assert.match(await x.page.textContent('#verdict'), new RegExp(`secretary ${secretary.slice(0, 8)}`));
-  assert.match(await x.page.textContent('#verdict'), /Bayanihan Savers/);
+  const verdict = await x.page.textContent('#verdict');
+  assert.match(verdict, /genuine: the secretary of Bayanihan Savers signed it/);
+  assert.match(verdict, /The secretary keeps the minutes of Bayanihan Savers/, 'the role in words a family at home reads');
+  assert.match(verdict, new RegExp(`Signing key ${secretary.slice(0, 8)}`));
   await x.page.screenshot({ path: `${WORK}/receipt-valid.png`, fullPage: true });
-  const texts = JSON.parse(inflateRawSync(Buffer.from(link.split('#receipt=')[1], 'base64url')).toString());
+  const [sent, check] = link.split('#receipt=')[1].split('~');
+  assert.equal(check, createHash('sha256').update(sent).digest().subarray(0, 6).toString('base64url'), 'the link carries its check');
+  const texts = JSON.parse(inflateRawSync(Buffer.from(sent, 'base64url')).toString());
   assert.equal(texts.length, 4, 'the contribution, the genesis, the grant and its approval');
   console.log(`receipt: ${texts.join('').length} bytes of records in a ${link.length}-character link`);
   assert.ok(texts[0].includes('"minor":50000'));
-  const payload = (list) => deflateRawSync(Buffer.from(JSON.stringify(list))).toString('base64url');
+  // A forger rebuilds the link whole, check and all: the signature gives the change away.
+  const payload = (list) => {
+    const p = deflateRawSync(Buffer.from(JSON.stringify(list))).toString('base64url');
+    return `${p}~${createHash('sha256').update(p).digest().subarray(0, 6).toString('base64url')}`;
+  };
   await x.page.goto(`${NODE}/#receipt=${payload([texts[0].replace('"minor":50000', '"minor":90000'), ...texts.slice(1)])}`);
   await x.page.waitForSelector('#verdict[data-valid="false"]');
-  assert.match(await x.page.textContent('#verdict'), /signature/);
+  assert.equal(await x.page.getAttribute('#verdict', 'data-reason'), 'bad_signature');
+  assert.match(await x.page.textContent('#verdict'), /This receipt was changed/);
   await x.page.screenshot({ path: `${WORK}/receipt-tampered.png`, fullPage: true });
+  // A link cut short on its way, or with a character lost, is incomplete, not forged.
+  for (const damaged of [link.slice(0, -20), link.replace(/~(.)/, (_, c) => `~${c === 'A' ? 'B' : 'A'}`), `${link.split('~')[0].slice(0, -1)}~${check}`]) {
+    await x.page.goto(`${NODE}/#/`);
+    await x.page.goto(damaged);
+    await x.page.waitForSelector('#verdict[data-valid="false"]');
+    assert.equal(await x.page.getAttribute('#verdict', 'data-reason'), 'incomplete', damaged);
+    assert.match(await x.page.textContent('#verdict'), /incomplete.*Ask for the receipt again/);
+  }
   // Without the grant, nothing shows that the secretary is an officer.
   await x.page.goto(`${NODE}/#receipt=${payload(texts.slice(0, 2))}`);
   await x.page.waitForSelector('#verdict[data-valid="false"]');

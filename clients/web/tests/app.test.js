@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { buildInto } from '../build.mjs';
 
 const here = new URL('..', import.meta.url).pathname;
-const LANGS = ['en', 'fil', 'id', 'bn'];
+const LANGS = ['en', 'fil', 'id', 'bn', 'th'];
 const words = Object.fromEntries(LANGS.map((l) => [l, JSON.parse(readFileSync(join(here, `public/i18n/${l}.json`), 'utf8'))]));
 
 function files(dir, prefix = '') {
@@ -74,14 +74,67 @@ test('a key backup opens with its passphrase only', async () => {
   await assert.rejects(unseal(other, 'three padlocks'), { message: 'backup_passphrase' });
 });
 
-test('amounts typed on a phone become exact minor units', async () => {
-  const { parseAmount } = await import('../src/app/i18n.js');
-  assert.equal(parseAmount('500', 'HKD'), 50000);
-  assert.equal(parseAmount('250.5', 'HKD'), 25050);
-  assert.equal(parseAmount('1,250.50', 'HKD'), 125050);
-  assert.equal(parseAmount('99.99', 'HKD'), 9999);
-  assert.equal(parseAmount('0.1', 'HKD'), 10);
-  assert.equal(parseAmount('1000', 'KRW'), 1000);
-  for (const bad of ['', 'abc', '1.234', '-5', '0', '1e3']) assert.equal(parseAmount(bad, 'HKD'), null, bad);
-  assert.equal(parseAmount('1.5', 'KRW'), null);
+/** The app's i18n module with `lang` loaded from public/i18n, as a phone would have it. */
+async function inLanguage(lang) {
+  globalThis.document ??= { documentElement: {} };
+  globalThis.fetch = async (url) => ({ json: async () => JSON.parse(readFileSync(join(here, 'public', url), 'utf8')) });
+  const i18n = await import('../src/app/i18n.js');
+  await i18n.load(lang);
+  return i18n;
+}
+
+test('amounts typed on a phone become exact minor units, by the language\'s marks', async () => {
+  const i18n = await inLanguage('en');
+  const minor = (text, currency = 'HKD') => i18n.parseAmount(text, currency).minor;
+  assert.equal(minor('500'), 50000);
+  assert.equal(minor('250.5'), 25050);
+  assert.equal(minor('1,250.50'), 125050);
+  assert.equal(minor('99.99'), 9999);
+  assert.equal(minor('0.1'), 10);
+  assert.equal(minor('1000', 'KRW'), 1000);
+  assert.equal(minor('১২৫০'), 125000, 'Bengali digits');
+  // Each mistake is named, and said in words that tell what to do.
+  const cases = {
+    '': 'empty',
+    abc: 'not_a_number',
+    '1e3': 'not_a_number',
+    '-5': 'negative',
+    0: 'not_positive',
+    '1.234': 'too_many_decimals',
+    '1250,5': 'marks',
+    '12,34': 'marks',
+    '99999999999999': 'too_large',
+  };
+  for (const [text, error] of Object.entries(cases)) assert.equal(i18n.parseAmount(text, 'HKD').error, error, text);
+  assert.equal(i18n.parseAmount('1.5', 'KRW').error, 'too_many_decimals');
+  const said = Object.values(cases).map((e) => i18n.amountError(e, 'HKD'));
+  assert.equal(new Set(said).size, new Set(Object.values(cases)).size, 'a different message for each mistake');
+  assert.match(i18n.amountError('too_many_decimals', 'HKD'), /HKD has 2 digits/);
+  assert.match(i18n.amountError('too_many_decimals', 'KRW'), /KRW has no decimals/);
+  assert.match(i18n.amountError('marks', 'HKD'), /Write \. before the decimals and , between thousands/);
+  // In Bahasa Indonesia the marks are the other way round: 1.000 is one thousand.
+  const id = await inLanguage('id');
+  assert.equal(id.parseAmount('1.000', 'IDR').minor, 100000);
+  assert.equal(id.parseAmount('1.250,50', 'IDR').minor, 125050);
+  assert.equal(id.parseAmount('1,5', 'IDR').minor, 150);
+  assert.equal(id.parseAmount('1.5', 'IDR').error, 'marks', 'a decimal point in Indonesian is named, not read as 15');
+  assert.match(id.amountError('marks', 'IDR'), /Tulis , sebelum desimal dan \. di antara ribuan/);
+});
+
+test('the phone\'s language is taken on first open when Kaban speaks it', async () => {
+  const i18n = await inLanguage('en');
+  assert.equal(i18n.fromPhone(['th-TH', 'en-US']), 'th');
+  assert.equal(i18n.fromPhone(['tl-PH']), 'fil');
+  assert.equal(i18n.fromPhone(['in-ID']), 'id');
+  assert.equal(i18n.fromPhone(['de-DE', 'bn-BD']), 'bn');
+  assert.equal(i18n.fromPhone(['de-DE']), 'en');
+});
+
+test('the meeting date is the phone\'s own date, not UTC\'s', async () => {
+  const i18n = await inLanguage('en');
+  // Hong Kong, 07:30 on 3 December: UTC still says 2 December.
+  const hk = new Date(Date.UTC(2026, 11, 2, 23, 30));
+  const local = { getFullYear: () => 2026, getMonth: () => 11, getDate: () => 3 };
+  assert.equal(hk.toISOString().slice(0, 10), '2026-12-02');
+  assert.equal(i18n.today(local), '2026-12-03');
 });

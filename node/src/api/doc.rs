@@ -115,7 +115,8 @@ const ERRORS: &[(&str, Errors)] = &[
     (
         "submit_record",
         &[
-            (400, SUBMIT_400),
+            (400, RECORD_CODES),
+            (400, &["wrong_book"]),
             (403, &["unknown_signer", "revoked_signer", "wrong_role"]),
             (
                 409,
@@ -208,22 +209,6 @@ const RECORD_CODES: &[&str] = &[
     "invalid_body",
     "genesis_names_book",
     "missing_book",
-];
-
-const SUBMIT_400: &[&str] = &[
-    "malformed_json",
-    "record_too_large",
-    "non_canonical",
-    "malformed_record",
-    "unsupported_version",
-    "malformed_kind",
-    "malformed_key",
-    "malformed_signature",
-    "bad_signature",
-    "invalid_body",
-    "genesis_names_book",
-    "missing_book",
-    "wrong_book",
 ];
 
 /// What validation (SPEC.md section 6) and the node's local rules refuse as unprocessable.

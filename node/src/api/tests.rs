@@ -262,6 +262,54 @@ async fn every_documented_operation_is_served_and_described_exactly() {
     assert_eq!(v["code"], "not_found");
 }
 
+/// The web client goes gzipped to a browser that takes it, and whole to one that does not.
+#[tokio::test]
+async fn the_web_client_is_served_gzipped_to_browsers_that_accept_it() {
+    let api = Api::new().await;
+    let fetch = |encoding: Option<&'static str>| {
+        let state = Arc::clone(&api.state);
+        async move {
+            let mut req = Request::get("/app.js");
+            if let Some(e) = encoding {
+                req = req.header("accept-encoding", e);
+            }
+            let response = router(state)
+                .oneshot(req.body(HttpBody::empty()).unwrap())
+                .await
+                .unwrap();
+            let coding = response
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let vary = response.headers().get("vary").cloned();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (coding, vary, bytes)
+        }
+    };
+    let (coding, vary, plain) = fetch(None).await;
+    assert_eq!(
+        (coding, vary.unwrap().to_str().unwrap()),
+        (None, "Accept-Encoding")
+    );
+    let (coding, _, gzipped) = fetch(Some("gzip, deflate, br")).await;
+    assert_eq!(coding.as_deref(), Some("gzip"));
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain);
+    assert!(
+        gzipped.len() * 2 < plain.len(),
+        "{} bytes gzipped of {}",
+        gzipped.len(),
+        plain.len()
+    );
+    let (coding, _, refused) = fetch(Some("gzip;q=0, identity")).await;
+    assert_eq!((coding, refused), (None, plain));
+}
+
 #[tokio::test]
 async fn a_record_is_created_once_and_resubmitting_it_is_idempotent() {
     let api = Api::new().await;

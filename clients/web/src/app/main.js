@@ -64,6 +64,11 @@ async function signAndQueue(book, kind, body, meta = {}) {
   return id;
 }
 
+/** The way back to the home screen, at the top of every other screen. */
+function back() {
+  return h('a', { class: 'button back', href: '#/', 'data-testid': 'back' }, `← ${t('common.back')}`);
+}
+
 function errorBox(e) {
   return h('p', { class: 'error', role: 'alert' }, e.code === 'offline' ? t('error.offline') : t('error.node', { detail: e.message }));
 }
@@ -71,8 +76,12 @@ function errorBox(e) {
 // ---------------------------------------------------------------------------------------------
 // Frame: header with language choice, and the outbox status.
 
+/** Records the status line leaves out of its counts: they record no entry of their own. */
+const NOT_COUNTED = new Set(['meeting', 'approval']);
+
 async function statusLine() {
-  const all = await outbox.all();
+  // What the person recorded: money and decisions, not the meeting's opening or her approvals.
+  const all = (await outbox.all()).filter((e) => !NOT_COUNTED.has(e.kind));
   const pending = all.filter((e) => e.state === 'pending').length;
   const confirmed = all.filter((e) => e.state === 'confirmed').length;
   const refused = all.filter((e) => e.state === 'refused').length;
@@ -148,19 +157,23 @@ function setup() {
   );
 }
 
-async function home() {
-  const books = h('div', { id: 'books' }, h('p', {}, t('common.loading')));
-  show(
-    root,
-    h('h1', {}, t('home.title')),
+/** The phone's key, as text and QR code, for an officer to add it to a book. */
+function keyCard() {
+  return [
     h('p', {}, t('home.your_key')),
     h('p', { class: 'key', id: 'public-key' }, me.publicText),
     qr.svg(me.publicText, t('home.key_qr')),
     h('p', {}, t('home.pair_help')),
-    h('p', {}, h('a', { href: '#/key' }, t('home.backup_link'))),
-    h('h2', {}, t('home.books')),
-    books,
-  );
+    h('a', { class: 'button', href: '#/key' }, t('home.backup_link')),
+  ];
+}
+
+async function home() {
+  const books = h('div', { id: 'books' }, h('p', {}, t('common.loading')));
+  // Until the phone holds a role or membership, its key is what the person needs: it leads.
+  // Afterwards the books lead, and the key waits behind a link.
+  const key = h('div', { id: 'key-card' }, ...keyCard());
+  show(root, h('h1', {}, t('home.title')), key, h('h2', {}, t('home.books')), books);
   const list = async () => {
     let value;
     try {
@@ -171,7 +184,11 @@ async function home() {
       if (e.code !== 'unknown_key') return show(books, errorBox(e));
       value = { books: [] };
     }
-    if (!value.books.length) return show(books, h('p', { id: 'no-books' }, t('home.no_books')));
+    if (!value.books.length) {
+      show(key, ...keyCard());
+      return show(books, h('p', { id: 'no-books' }, t('home.no_books')));
+    }
+    show(key);
     show(
       books,
       value.books.map((b) =>
@@ -185,13 +202,14 @@ async function home() {
             { class: 'actions' },
             b.member ? h('a', { class: 'button', href: `#/member/${b.book}/${b.member}` }, t('home.my_book')) : null,
             !b.member && !b.enterprise && b.roles.some((r) => ['treasurer', 'chair', 'secretary'].includes(r))
-              ? h('a', { class: 'button', href: `#/meeting/${b.book}` }, t('home.meeting'))
+              ? h('a', { class: 'button primary', href: `#/meeting/${b.book}` }, t('home.meeting'))
               : null,
             !b.member ? h('a', { class: 'button', href: `#/approvals/${b.book}` }, t('home.approvals')) : null,
             !b.member && b.enterprise ? h('a', { class: 'button', href: `#/coop/${b.book}` }, t('home.coop')) : null,
           ),
         ),
       ),
+      h('a', { class: 'button', href: '#/mykey', id: 'show-key' }, t('home.show_key')),
     );
   };
   await list();
@@ -200,6 +218,10 @@ async function home() {
     if (!document.getElementById('no-books')) return clearInterval(timer);
     list();
   }, 3000);
+}
+
+function myKey() {
+  show(root, back(), h('h1', {}, t('home.my_key')), ...keyCard());
 }
 
 function keyBackup() {
@@ -211,12 +233,12 @@ function keyBackup() {
   }, { id: 'download-backup' });
   show(
     root,
+    back(),
     h('h1', {}, t('backup.title')),
     h('p', {}, t('backup.explain')),
     qr.svg(me.backup, t('backup.qr')),
-    h('textarea', { id: 'backup-out', readonly: true, rows: 4 }, me.backup),
+    h('label', {}, t('backup.text'), h('textarea', { id: 'backup-out', readonly: true, rows: 4 }, me.backup)),
     download,
-    h('p', {}, h('a', { href: '#/' }, t('common.back'))),
   );
 }
 
@@ -226,15 +248,16 @@ async function meeting(book) {
   try {
     [summary, roster] = await Promise.all([read(`/books/${book}`), read(`/books/${book}/roster`)]);
   } catch (e) {
-    return show(root, errorBox(e));
+    return show(root, back(), errorBox(e));
   }
   const currency = summary.currency;
   const open = await store.get(`meeting:${book}`);
   if (!open) {
-    const date = h('input', { type: 'date', id: 'meeting-date', value: new Date().toISOString().slice(0, 10) });
+    const date = h('input', { type: 'date', id: 'meeting-date', value: i18n.today() });
     const place = h('input', { type: 'text', id: 'meeting-place' });
     return show(
       root,
+      back(),
       h('h1', {}, t('meeting.title', { group: summary.name })),
       h('label', {}, t('meeting.date'), date),
       h('label', {}, t('meeting.place'), place),
@@ -265,7 +288,8 @@ async function meeting(book) {
     totalLine.replaceChildren(t('meeting.so_far', { n: counted.length, total: i18n.money({ currency, minor: counted.reduce((n, e) => n + e.minor, 0) }) }));
     return counted;
   };
-  const rows = roster.members.map((m) => {
+  const members = [...roster.members].sort((x, y) => x.alias.localeCompare(y.alias, i18n.current()) || x.member.localeCompare(y.member));
+  const rows = members.map((m) => {
     const amount = h('input', { type: 'text', inputmode: 'decimal', 'aria-label': t('meeting.amount_for', { alias: m.alias }), class: 'amount' });
     const note = h('p', { class: 'field-error', role: 'alert' });
     const list = h('ul', { class: 'entries' });
@@ -277,8 +301,13 @@ async function meeting(book) {
       h('span', { class: 'member-id' }, m.member),
       amount,
       action(t('meeting.record'), async () => {
-        const minor = i18n.parseAmount(amount.value, currency);
-        if (minor === null) return note.replaceChildren(t('meeting.bad_amount', { example: i18n.money({ currency, minor: 50000 }) }));
+        const parsed = i18n.parseAmount(amount.value, currency);
+        if (parsed.error === 'empty' && mine(await outbox.all(), m.member).length) {
+          // A second tap after a record went in lands on the emptied field: nothing to say.
+          return note.replaceChildren();
+        }
+        if (parsed.error) return note.replaceChildren(i18n.amountError(parsed.error, currency));
+        const { minor } = parsed;
         note.replaceChildren();
         amount.value = '';
         await signAndQueue(book, 'contribution', { amount: { currency, minor }, meeting: open.id, member: m.member }, { member: m.member, minor, currency, meeting: open.id });
@@ -292,8 +321,10 @@ async function meeting(book) {
   await refresh();
   show(
     root,
+    back(),
     h('h1', {}, t('meeting.title', { group: summary.name })),
     h('p', {}, t('meeting.open_since', { date: open.date })),
+    members.length >= SEARCH_FROM ? memberSearch(rows) : null,
     h('ul', { class: 'members' }, rows),
     totalLine,
     action(t('meeting.close'), async () => {
@@ -311,6 +342,22 @@ async function meeting(book) {
       );
     }, { id: 'close-meeting' }),
   );
+}
+
+/** Groups this large get a search box over their member list. */
+const SEARCH_FROM = 30;
+
+/** A search box that shows only the rows whose alias or member id holds what is typed. */
+function memberSearch(rows) {
+  const box = h('input', { type: 'search', id: 'member-search', 'aria-label': t('meeting.search'), placeholder: t('meeting.search') });
+  box.addEventListener('input', () => {
+    const q = box.value.trim().toLocaleLowerCase();
+    for (const row of rows) {
+      const text = `${row.querySelector('.alias').textContent} ${row.dataset.member}`.toLocaleLowerCase();
+      row.hidden = Boolean(q) && !text.includes(q);
+    }
+  });
+  return h('label', { class: 'search' }, t('meeting.search'), box);
 }
 
 /** A record awaiting signatures, in plain words. */
@@ -345,7 +392,7 @@ async function approvals(book) {
   try {
     [pending, roster] = await Promise.all([read(`/books/${book}/pending`), read(`/books/${book}/roster`)]);
   } catch (e) {
-    return show(root, errorBox(e));
+    return show(root, back(), errorBox(e));
   }
   const queued = new Set((await outbox.all()).filter((e) => e.kind === 'approval' && e.state !== 'refused').map((e) => e.target));
   const items = [];
@@ -368,7 +415,7 @@ async function approvals(book) {
       ),
     );
   }
-  show(root, h('h1', {}, t('approve.title')), items.length ? h('ul', { class: 'approvals' }, items) : h('p', { id: 'inbox-empty' }, t('approve.empty')));
+  show(root, back(), h('h1', {}, t('approve.title')), items.length ? h('ul', { class: 'approvals' }, items) : h('p', { id: 'inbox-empty' }, t('approve.empty')));
 }
 
 async function member(book, memberId) {
@@ -376,12 +423,13 @@ async function member(book, memberId) {
   try {
     s = await read(`/books/${book}/members/${memberId}/statement`);
   } catch (e) {
-    return show(root, errorBox(e));
+    return show(root, back(), errorBox(e));
   }
   const p = s.position;
   const receiptBox = h('div', { id: 'receipt' });
   show(
     root,
+    back(),
     h('h1', {}, t('member.title', { alias: s.alias })),
     h('p', {}, s.group),
     h(
@@ -411,7 +459,7 @@ async function member(book, memberId) {
                 try {
                   const r = await read(`/books/${book}/members/${memberId}/receipts/${e.record}`);
                   const url = await receipt.link(r.record, r.genesis, r.proof);
-                  show(receiptBox, h('h2', {}, t('member.receipt_title')), qr.svg(url, t('member.receipt_qr')), h('p', {}, h('a', { href: url, id: 'receipt-link' }, t('member.receipt_open'))));
+                  show(receiptBox, h('h2', {}, t('member.receipt_title')), qr.svg(url, t('member.receipt_qr')), h('a', { class: 'button', href: url, id: 'receipt-link' }, t('member.receipt_open')));
                 } catch (err) {
                   show(receiptBox, errorBox(err));
                 }
@@ -432,12 +480,18 @@ async function checkReceipt(payload) {
     : null;
   show(
     root,
+    back(),
     h('h1', {}, t('receipt.title')),
     result.valid
-      ? h('p', { id: 'verdict', class: 'valid', dataset: { valid: 'true' } }, t('receipt.valid', { role: result.roles.map((x) => t(`role.${x}`)).join(', '), key: r.signer.slice(0, 8), group: result.groupName }))
-      : h('p', { id: 'verdict', class: 'invalid', dataset: { valid: 'false' } }, t(`receipt.invalid.${result.reason}`, { group: result.groupName ?? '' })),
+      ? h(
+          'div',
+          { id: 'verdict', class: 'valid', dataset: { valid: 'true' } },
+          h('p', {}, t('receipt.valid', { role: result.roles.map((x) => t(`role.${x}`)).join(', '), group: result.groupName })),
+          result.roles.map((x) => h('p', { class: 'role-words' }, t(`receipt.role.${x}`, { group: result.groupName }))),
+          h('p', { class: 'key' }, t('receipt.key', { key: r.signer.slice(0, 8) })),
+        )
+      : h('p', { id: 'verdict', class: 'invalid', dataset: { valid: 'false', reason: result.reason } }, t(`receipt.invalid.${result.reason}`, { group: result.groupName ?? '' })),
     facts,
-    h('p', {}, h('a', { href: '#/' }, t('common.back'))),
   );
 }
 
@@ -446,7 +500,7 @@ async function coop(book) {
   try {
     d = await read(`/books/${book}/dashboard`);
   } catch (e) {
-    return show(root, errorBox(e));
+    return show(root, back(), errorBox(e));
   }
   const cur = d.enterprise.currency;
   const awaiting = d.transfers.filter((x) => ['sent', 'overdue'].includes(x.status.state));
@@ -469,6 +523,7 @@ async function coop(book) {
   const note = h('p', { role: 'status', id: 'report-note' });
   show(
     root,
+    back(),
     h('h1', {}, d.enterprise.name),
     h('p', {}, `${d.enterprise.country} · ${d.enterprise.sector}`),
     h('dl', { class: 'figures' }, h('dt', {}, t('coop.capital')), h('dd', {}, i18n.money(d.capital_received)), h('dt', {}, t('coop.returns')), h('dd', {}, i18n.money(d.returns_paid))),
@@ -481,6 +536,7 @@ async function coop(book) {
           {},
           awaiting.map((x) => {
             const amount = h('input', { type: 'text', inputmode: 'decimal', class: 'amount', 'aria-label': t('coop.received') });
+            const note = h('p', { class: 'field-error', role: 'alert' });
             return h(
               'li',
               { class: 'card', dataset: { transfer: x.record } },
@@ -489,9 +545,11 @@ async function coop(book) {
                 ? h('p', {}, t('state.pending'))
                 : [
                     amount,
+                    note,
                     action(t('coop.acknowledge'), async () => {
-                      const minor = i18n.parseAmount(amount.value, cur);
-                      if (minor === null) return;
+                      const parsed = i18n.parseAmount(amount.value, cur);
+                      if (parsed.error) return note.replaceChildren(i18n.amountError(parsed.error, cur));
+                      const { minor } = parsed;
                       await signAndQueue(book, 'receipt', { received: { currency: cur, minor }, transfer: x.record }, { target: x.record });
                       await outbox.flush();
                       render();
@@ -507,9 +565,12 @@ async function coop(book) {
     form,
     action(t('report.submit'), async () => {
       const v = Object.fromEntries(new FormData(form));
-      const revenue = i18n.parseAmount(v.revenue, cur);
-      const costs = i18n.parseAmount(v.costs, cur);
-      if (revenue === null || costs === null || !v.from || !v.to || !v.narrative?.trim() || !v.language?.trim()) {
+      const parsed = { revenue: i18n.parseAmount(v.revenue, cur), costs: i18n.parseAmount(v.costs, cur) };
+      for (const [name, p] of Object.entries(parsed)) {
+        if (p.error) return note.replaceChildren(`${t(`report.${name}`)}: ${i18n.amountError(p.error, cur)}`);
+      }
+      const [revenue, costs] = [parsed.revenue.minor, parsed.costs.minor];
+      if (!v.from || !v.to || !v.narrative?.trim() || !v.language?.trim()) {
         return note.replaceChildren(t('report.incomplete'));
       }
       const n = (x) => Number.parseInt(x || '0', 10);
@@ -561,6 +622,8 @@ async function renderNow() {
   switch (screen) {
     case 'key':
       return keyBackup();
+    case 'mykey':
+      return myKey();
     case 'meeting':
       return meeting(a);
     case 'approvals':
@@ -580,7 +643,8 @@ async function main() {
     await i18n.load(navigator.language?.split('-')[0] ?? 'en');
     return show(root, h('h1', {}, t('app.title')), h('p', { class: 'error', role: 'alert' }, t('error.insecure', { origin: location.origin })));
   }
-  await i18n.load((await store.get('language')) ?? 'en');
+  // On first open, the phone's own language, when Kaban speaks it.
+  await i18n.load((await store.get('language')) ?? i18n.fromPhone());
   me = (await identity.load()) ?? null;
   outbox.onChange(async () => {
     await statusLine();

@@ -6,7 +6,9 @@
 // - that the signer is a founding officer, or was granted her role by officers who together
 //   reach the book's role-grant quorum, themselves founding or so granted.
 // The payload is the records' canonical text, deflated and base64url-encoded, in the link's
-// fragment, which browsers never send to a server.
+// fragment, which browsers never send to a server. A check of 8 characters (the first 6 bytes
+// of the payload's SHA-256) follows it after a `~`, so a link cut short or mistyped on its way
+// ("ask for it again") is told apart from one whose records were changed (a signature fails).
 
 import * as base64url from '../protocol/base64url.js';
 import { defaultQuorum } from '../protocol/kind.js';
@@ -38,10 +40,17 @@ async function through(bytes, stream) {
   return out;
 }
 
+/** The link's check of a payload: 6 bytes of its SHA-256, as 8 base64url characters. */
+async function checkOf(payload) {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(payload)));
+  return base64url.encode(digest.slice(0, 6));
+}
+
 /** The receipt link for a record, its book's genesis and the role proof (canonical texts). */
 export async function link(recordText, genesisText, proof = []) {
   const json = new TextEncoder().encode(JSON.stringify([recordText, genesisText, ...proof]));
-  return `${location.origin}/#receipt=${base64url.encode(await through(json, new CompressionStream('deflate-raw')))}`;
+  const payload = base64url.encode(await through(json, new CompressionStream('deflate-raw')));
+  return `${location.origin}/#receipt=${payload}~${await checkOf(payload)}`;
 }
 
 function bytesOf(text) {
@@ -81,7 +90,10 @@ function officers(genesis, decoded) {
  * Checks a receipt payload. Returns {valid: true, record, groupName, roles} or
  * {valid: false, reason} where reason is a translation key's last part.
  */
-export async function check(payload) {
+export async function check(link) {
+  const [payload, given] = link.split('~');
+  // A link without a check comes from a client before checks; it is read as it is.
+  if (given !== undefined && given !== (await checkOf(payload))) return { valid: false, reason: 'incomplete' };
   let all;
   try {
     const texts = JSON.parse(new TextDecoder().decode(await through(bytesOf(payload), new DecompressionStream('deflate-raw'))));
@@ -89,7 +101,8 @@ export async function check(payload) {
     all = [];
     for (const t of texts) all.push(await record.decode(new TextEncoder().encode(t)));
   } catch (e) {
-    return { valid: false, reason: e.code === 'bad_signature' ? 'bad_signature' : 'malformed', detail: e.message };
+    // With a check that holds, the link arrived whole: what fails was made that way.
+    return { valid: false, reason: e.code === 'bad_signature' ? 'bad_signature' : given === undefined ? 'incomplete' : 'malformed', detail: e.message };
   }
   const [r, g, ...proof] = all;
   if (g.record.kind !== 'genesis' || [r, ...proof].some((d) => d.record.book !== g.id)) return { valid: false, reason: 'wrong_book' };
