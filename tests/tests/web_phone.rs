@@ -38,6 +38,11 @@ fn run_phone_script(script: &str, done: &str) -> String {
         .env("KABAN_ADMIN_TOKEN", node.data_dir.join("admin-token"))
         .env("KABAN_BIN", bin_dir().join("kaban"))
         .env("KABAN_WORK", &work)
+        .env("KABAN_DATA_DIR", &node.data_dir)
+        .env(
+            "KABAN_SETUP_CODE",
+            node.setup_code.clone().unwrap_or_default(),
+        )
         .env("CHROMIUM", &chromium)
         .output()
         .expect("node runs (the web client needs Node.js 20 or later)");
@@ -74,4 +79,12 @@ fn a_phone_pairs_runs_a_meeting_offline_approves_and_checks_receipts() {
 #[test]
 fn what_first_time_users_tripped_over_is_fixed() {
     run_phone_script("first_use.mjs", "all first-use steps passed");
+}
+
+/// First run from phones (`clients/web/e2e/found.mjs`): the treasurer's phone founds the group
+/// with the node's setup code, adding the chair by scanning the QR code of her phone's key
+/// with the camera; a wrong, an expired and a reused code are each refused in words.
+#[test]
+fn a_group_is_founded_from_a_phone_with_the_setup_code() {
+    run_phone_script("found.mjs", "all founding steps passed");
 }

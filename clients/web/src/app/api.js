@@ -18,8 +18,8 @@ export class NodeError extends Error {
   }
 }
 
-async function fetchJson(path, { method = 'GET', body, auth = true } = {}) {
-  const headers = {};
+async function fetchJson(path, { method = 'GET', body, auth = true, extra = {} } = {}) {
+  const headers = { ...extra };
   if (auth && token) headers.authorization = `Bearer ${token}`;
   if (body) headers['content-type'] = 'application/json';
   let response;
@@ -82,4 +82,12 @@ export async function place(identity, book, signer) {
 /** Submits signed record bytes; 201 (new) and 200 (already held) both mean durable. */
 export async function submit(book, bytes) {
   return fetchJson(`/books/${book}/records`, { method: 'POST', body: bytes, auth: false });
+}
+
+/**
+ * Founds a book on the node from its signed genesis, with the node's one-time setup code (the
+ * node printed it at its first start, or `kaban-node setup-code` made it). 201: founded.
+ */
+export async function found(bytes, setupCode) {
+  return fetchJson('/books', { method: 'POST', body: bytes, auth: false, extra: { 'kaban-setup-code': setupCode.trim() } });
 }

@@ -8,6 +8,7 @@ import * as identity from './identity.js';
 import * as outbox from './outbox.js';
 import * as qr from './qr.js';
 import * as receipt from './receipt.js';
+import { scanButton } from './scan.js';
 import * as store from './store.js';
 import { action, h, show } from './ui.js';
 
@@ -186,7 +187,12 @@ async function home() {
     }
     if (!value.books.length) {
       show(key, ...keyCard());
-      return show(books, h('p', { id: 'no-books' }, t('home.no_books')));
+      return show(
+        books,
+        h('p', { id: 'no-books' }, t('home.no_books')),
+        h('p', {}, t('home.found_help')),
+        h('a', { class: 'button', href: '#/found', id: 'start-group' }, t('home.found')),
+      );
     }
     show(key);
     show(
@@ -223,6 +229,90 @@ async function home() {
 function myKey() {
   show(root, back(), h('h1', {}, t('home.my_key')), ...keyCard());
 }
+
+/** The roles a founding officer may hold. */
+const FOUNDING_ROLES = ['treasurer', 'chair', 'secretary', 'key_holder'];
+
+function roleSelect(attrs, chosen) {
+  return h('select', attrs, FOUNDING_ROLES.map((r) => h('option', { value: r, selected: r === chosen }, t(`role.${r}`))));
+}
+
+/** One more officer: her phone's key (pasted, typed, or scanned) and her role. */
+function officerRow(n) {
+  const keyInput = h('input', { type: 'text', class: 'officer-key', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', 'aria-label': t('found.officer_key', { n }) });
+  return h(
+    'li',
+    { class: 'card officer' },
+    h('label', {}, t('found.officer_key', { n }), keyInput),
+    h('label', {}, t('found.officer_role'), roleSelect({ class: 'officer-role' }, n === 1 ? 'chair' : 'key_holder')),
+    scanButton(keyInput),
+  );
+}
+
+/** Founding a savings group's book from this phone, with the node's setup code. */
+function found() {
+  const name = h('input', { type: 'text', id: 'found-name', maxlength: 100 });
+  const currency = h('select', { id: 'found-currency' }, FOUNDING_CURRENCIES.map((c) => h('option', { value: c }, c)));
+  const myRole = roleSelect({ id: 'found-role' }, 'treasurer');
+  const officers = h('ul', { id: 'found-officers' }, officerRow(1));
+  const code = h('input', { type: 'text', id: 'found-code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false' });
+  const note = h('p', { id: 'found-note', role: 'status' });
+  const submit = action(t('found.submit'), async () => {
+    const others = [...officers.querySelectorAll('li.officer')]
+      .map((li) => ({ key: li.querySelector('.officer-key').value.trim(), role: li.querySelector('.officer-role').value }))
+      .filter((o) => o.key);
+    if (!name.value.trim()) return show(note, t('found.no_name'));
+    if (!others.length) return show(note, t('found.no_officers'));
+    if (!code.value.trim()) return show(note, t('found.no_code'));
+    const byKey = new Map([[me.publicText, new Set([myRole.value])]]);
+    for (const o of others) byKey.set(o.key, new Set([...(byKey.get(o.key) ?? []), o.role]));
+    const body = {
+      currency: currency.value,
+      name: name.value.trim(),
+      officers: [...byKey].map(([k, roles]) => ({ key: k, roles: FOUNDING_ROLES.filter((r) => roles.has(r)) })),
+      rules: {},
+    };
+    if (!body.officers.some((o) => o.roles.includes('treasurer'))) return show(note, t('found.no_treasurer'));
+    let bytes;
+    try {
+      bytes = await record.sign({ body, kind: 'genesis', seq: 1, time: Date.now() }, me);
+    } catch (e) {
+      return show(note, t('found.invalid', { detail: e.message }));
+    }
+    show(note, t('found.working'));
+    try {
+      const { value } = await api.found(bytes, code.value);
+      location.hash = '#/';
+      await render();
+      return value;
+    } catch (e) {
+      return show(note, h('span', { class: 'error', dataset: { code: e.code } }, e.code === 'offline' ? t('error.offline') : t(`found.refused.${FOUND_REFUSALS.includes(e.code) ? e.code : 'other'}`, { detail: e.message })));
+    }
+  }, { id: 'found-submit', class: 'primary' });
+  show(
+    root,
+    back(),
+    h('h1', {}, t('found.title')),
+    h('p', {}, t('found.explain')),
+    h('label', {}, t('found.name'), name),
+    h('label', {}, t('found.currency'), currency),
+    h('label', {}, t('found.my_role'), myRole),
+    h('h2', {}, t('found.officers')),
+    h('p', {}, t('found.officers_help')),
+    officers,
+    action(t('found.add_officer'), () => officers.append(officerRow(officers.children.length + 1)), { id: 'add-officer' }),
+    h('label', {}, t('found.code'), code),
+    h('p', {}, t('found.code_help')),
+    h('p', { class: 'what-it-does' }, t('found.what_it_does')),
+    submit,
+    note,
+  );
+}
+
+/** Host countries' currencies first, then home countries'. */
+const FOUNDING_CURRENCIES = ['HKD', 'TWD', 'KRW', 'SGD', 'MOP', 'MYR', 'JPY', 'PHP', 'IDR', 'BDT', 'THB'];
+/** The refusals a founding phone explains in its own words. */
+const FOUND_REFUSALS = ['needs_setup_code', 'malformed_setup_code', 'unknown_setup_code', 'too_many_guesses'];
 
 function keyBackup() {
   const download = action(t('backup.download'), async () => {
@@ -624,6 +714,8 @@ async function renderNow() {
       return keyBackup();
     case 'mykey':
       return myKey();
+    case 'found':
+      return found();
     case 'meeting':
       return meeting(a);
     case 'approvals':

@@ -1,0 +1,150 @@
+// First run from phones: a node with no books, a treasurer's phone that founds the group with
+// the node's setup code, and a chair added by scanning the QR code her own phone shows (the
+// camera is Chromium's fake one, fed a picture of that QR code). A wrong, an expired and a
+// reused setup code are each refused in words that say what to do. Run by
+// tests/tests/web_phone.rs with KABAN_NODE, KABAN_BIN, KABAN_WORK, CHROMIUM, KABAN_DATA_DIR and
+// KABAN_SETUP_CODE (the code the node printed at its first start).
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { chromium } from 'playwright-core';
+import qrcode from 'qrcode-generator';
+
+const { KABAN_NODE: NODE, KABAN_WORK: WORK, KABAN_BIN: BIN, KABAN_DATA_DIR: DATA, KABAN_SETUP_CODE: CODE } = process.env;
+assert.ok(NODE && WORK && BIN && DATA && CODE, 'KABAN_NODE, KABAN_WORK, KABAN_BIN, KABAN_DATA_DIR and KABAN_SETUP_CODE must be set');
+const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const step = (what) => console.log(`-- ${what}`);
+
+/** A fresh setup code from `kaban-node setup-code`, as the operator would print one. */
+function freshCode() {
+  const out = execFileSync(join(dirname(BIN), 'kaban-node'), ['setup-code', '--data-dir', DATA], { encoding: 'utf8' });
+  return out.match(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/)[0];
+}
+
+/** Makes `code` expire, as an hour passing would: its file in the data directory says when. */
+function expire(code) {
+  const name = createHash('sha256').update(code.replaceAll('-', '')).digest('hex');
+  const dir = join(DATA, 'setup-codes');
+  assert.ok(readdirSync(dir).includes(name), 'the code is live');
+  writeFileSync(join(dir, name), '1\n');
+}
+
+/** A one-frame Y4M video of `text` as a QR code, for Chromium's fake camera. */
+function qrVideo(text, path) {
+  const qr = qrcode(0, 'M');
+  qr.addData(text, 'Byte');
+  qr.make();
+  const n = qr.getModuleCount();
+  const size = 480;
+  const scale = Math.floor(size / (n + 8));
+  const at = Math.floor((size - n * scale) / 2);
+  const luma = Buffer.alloc(size * size, 235);
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      if (!qr.isDark(r, c)) continue;
+      for (let y = 0; y < scale; y++) luma.fill(16, (at + r * scale + y) * size + at + c * scale, (at + r * scale + y) * size + at + (c + 1) * scale);
+    }
+  }
+  const chroma = Buffer.alloc(size * size / 2, 128);
+  writeFileSync(path, Buffer.concat([Buffer.from(`YUV4MPEG2 W${size} H${size} F10:1 Ip A1:1 C420jpeg\nFRAME\n`), luma, chroma]));
+}
+
+async function phone(browser, extra = {}) {
+  const context = await browser.newContext({ ...PHONE, ...extra });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  await page.goto(NODE);
+  return page;
+}
+
+async function makeKey(page, passphrase) {
+  await page.fill('#passphrase', passphrase);
+  await page.fill('#passphrase-again', passphrase);
+  await page.click('#create-key');
+  await page.waitForSelector('#no-books');
+  return (await page.textContent('#public-key')).trim();
+}
+
+/** Fills the founding form and signs; the note the phone then shows. */
+async function found(page, code) {
+  await page.fill('#found-code', code);
+  await page.evaluate(() => document.querySelector('#found-note').replaceChildren());
+  await page.click('#found-submit');
+  await page.waitForFunction(() => location.hash === '#/' || /[^…]$/.test(document.querySelector('#found-note')?.textContent ?? ''));
+  return page.evaluate(() => ({ note: document.querySelector('#found-note')?.textContent ?? '', code: document.querySelector('#found-note [data-code]')?.dataset.code }));
+}
+
+const plain = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+let camera = null;
+const pages = [];
+try {
+  step('the chair makes her key; her phone shows it as a QR code');
+  const chairPage = await phone(plain);
+  pages.push(chairPage);
+  const chairKey = await makeKey(chairPage, 'three padlocks');
+  assert.equal(await chairPage.locator('svg.qr').count(), 1);
+
+  step('the treasurer\'s phone, whose camera sees the chair\'s QR code');
+  const video = join(WORK, 'chair-key.y4m');
+  qrVideo(chairKey, video);
+  camera = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+  });
+  const page = await phone(camera, { permissions: ['camera'] });
+  pages.push(page);
+  const treasurerKey = await makeKey(page, 'sampaguita 2026');
+  await page.click('#start-group');
+  await page.waitForSelector('#found-name');
+  await page.fill('#found-name', 'Sampaguita Savers');
+  await page.selectOption('#found-currency', 'HKD');
+  await page.click('li.officer .scan-button');
+  await page.waitForFunction((k) => document.querySelector('li.officer .officer-key').value === k, chairKey, { timeout: 20_000 });
+  assert.equal(await page.locator('video').count(), 0, 'the camera stops once the code is read');
+  assert.match(await page.textContent('.what-it-does'), /two officers' signatures/);
+  await page.screenshot({ path: `${WORK}/found.png`, fullPage: true });
+
+  step('a wrong code and an expired one are refused, saying what to do');
+  let answer = await found(page, 'K7QM-3XJD-9PWE-TR2A');
+  assert.equal(answer.code, 'unknown_setup_code', answer.note);
+  assert.match(answer.note, /wrong, already used, or more than an hour old/);
+  answer = await found(page, 'not a code');
+  assert.equal(answer.code, 'malformed_setup_code', answer.note);
+  assert.match(answer.note, /16 letters and digits/);
+  const old = freshCode();
+  expire(old);
+  answer = await found(page, old);
+  assert.equal(answer.code, 'unknown_setup_code', answer.note);
+
+  step('the real code founds the group; the treasurer\'s phone lists it');
+  answer = await found(page, CODE);
+  const card = page.locator('[data-book]');
+  await card.waitFor({ timeout: 20_000 });
+  assert.match(await card.textContent(), /Sampaguita Savers/);
+  assert.match(await card.locator('.role').textContent(), /treasurer/);
+  const book = await card.getAttribute('data-book');
+
+  step('the chair\'s phone finds the book it was named in');
+  await chairPage.waitForSelector(`[data-book="${book}"]`, { timeout: 20_000 });
+  assert.match(await chairPage.locator(`[data-book="${book}"] .role`).textContent(), /chair/);
+
+  step('the code is spent: a second group cannot be founded with it');
+  const other = await phone(plain);
+  pages.push(other);
+  await makeKey(other, 'another group');
+  await other.click('#start-group');
+  await other.fill('#found-name', 'Second Savers');
+  await other.fill('li.officer .officer-key', treasurerKey);
+  answer = await found(other, CODE);
+  assert.equal(answer.code, 'unknown_setup_code', answer.note);
+  console.log('all founding steps passed');
+} catch (e) {
+  for (const [i, p] of pages.entries()) await p.screenshot({ path: `${WORK}/found-failure-${i}.png`, fullPage: true }).catch(() => {});
+  throw e;
+} finally {
+  await plain.close();
+  await camera?.close();
+}
