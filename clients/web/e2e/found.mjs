@@ -131,6 +131,60 @@ try {
   await chairPage.waitForSelector(`[data-book="${book}"]`, { timeout: 20_000 });
   assert.match(await chairPage.locator(`[data-book="${book}"] .role`).textContent(), /chair/);
 
+  step('the treasurer adds a member from her phone, with details kept on the node only');
+  await page.goto(`${NODE}/#/members/${book}`);
+  await page.fill('#member-alias', 'Ana');
+  await page.fill('#member-name', 'Ana Santos');
+  await page.fill('#member-phone', '+852 5555 0101');
+  await page.fill('#member-notes', 'prefers Tagalog');
+  assert.match(await page.textContent('#add-member .what-it-does'), /adds her to the book of Sampaguita Savers/);
+  await page.click('#add-member-submit');
+  const ana = page.locator('li.member-line', { hasText: 'Ana' });
+  await ana.waitFor({ timeout: 20_000 });
+  const member = await ana.getAttribute('data-member');
+  assert.match(member, /^m-[a-z0-9]{8}$/, 'a pseudonymous member id');
+  await ana.locator('button.details').click();
+  await page.waitForFunction((m) => /Ana Santos · \+852 5555 0101 · prefers Tagalog/.test(document.querySelector(`li[data-member="${m}"] .done`).textContent), member);
+  await page.screenshot({ path: `${WORK}/members.png`, fullPage: true });
+
+  step('she saves HK$500 at a meeting, then asks to take out HK$200');
+  await page.goto(`${NODE}/#/meeting/${book}`);
+  await page.click('#open-meeting');
+  const row = page.locator(`li.member[data-member="${member}"]`);
+  await row.locator('input.amount').fill('500');
+  await row.locator('button.record').click();
+  await row.locator('.entries li[data-state="confirmed"]').waitFor();
+  await page.click('#close-meeting');
+  await page.goto(`${NODE}/#/members/${book}`);
+  const line = page.locator(`li.member-line[data-member="${member}"]`);
+  await line.waitFor();
+  assert.match(await line.locator('.balance').textContent(), /500\.00/);
+  await line.locator('button.withdraw-open').click();
+  assert.match(await line.locator('.withdraw .what-it-does').textContent(), /Nothing is paid until a key holder approves/);
+  await line.locator('input.amount').fill('200');
+  await line.locator('input.reason').fill('school fees');
+  await line.locator('button.withdraw-sign').click();
+  await line.locator('.done:has-text("awaits a key holder")').waitFor();
+
+  step('the chair approves it on her own phone; the balance follows');
+  await chairPage.goto(`${NODE}/#/approvals/${book}`);
+  const pending = chairPage.locator('li.approval[data-kind="withdrawal"]');
+  await pending.waitFor({ timeout: 20_000 });
+  assert.match(await pending.locator('.what').textContent(), /Pay HK\$200\.00 to Ana \(school fees\)/);
+  await pending.locator('button.approve').click();
+  await chairPage.waitForSelector('#inbox-empty, li.approval .done');
+  await page.reload();
+  await line.waitFor();
+  await page.waitForFunction((m) => /300\.00/.test(document.querySelector(`li.member-line[data-member="${m}"] .balance`)?.textContent ?? ''), member, { timeout: 20_000 });
+
+  step('her personal details are erased; her savings stay');
+  page.once('dialog', (d) => d.accept());
+  await line.locator('button.erase').click();
+  await line.locator('.done:has-text("erased from this node")').waitFor();
+  await line.locator('button.details').click();
+  await line.locator('.done:has-text("holds no personal details")').waitFor();
+  assert.match(await line.locator('.balance').textContent(), /300\.00/);
+
   step('the code is spent: a second group cannot be founded with it');
   const other = await phone(plain);
   pages.push(other);

@@ -74,6 +74,19 @@ export async function read(identity, path) {
   }
 }
 
+/** A request with a session for personal data (GET, PUT or DELETE), opening the session when needed. */
+export async function write(identity, method, path, value) {
+  const request = () => fetchJson(path, { method, body: value === undefined ? undefined : JSON.stringify(value) });
+  if (!token) await openSession(identity);
+  try {
+    return (await request()).value;
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    await openSession(identity);
+    return (await request()).value;
+  }
+}
+
 /** Where `signer`'s next record in `book` stands: `{seq, after}`. Needs a session. */
 export async function place(identity, book, signer) {
   return read(identity, `/books/${book}/place?signer=${encodeURIComponent(signer)}`);
