@@ -38,9 +38,11 @@ fn run_phone_script(script: &str, done: &str) -> String {
         .env("KABAN_ADMIN_TOKEN", node.data_dir.join("admin-token"))
         .env("KABAN_BIN", bin_dir().join("kaban"))
         .env("KABAN_WORK", &work)
-        .env("KABAN_DATA_DIR", &node.data_dir)
+        // Not KABAN_DATA_DIR and KABAN_SETUP_CODE: `kaban-node` and `kaban` read those, and
+        // `kaban book create` would spend the code.
+        .env("KABAN_TEST_DATA_DIR", &node.data_dir)
         .env(
-            "KABAN_SETUP_CODE",
+            "KABAN_FIRST_SETUP_CODE",
             node.setup_code.clone().unwrap_or_default(),
         )
         .env("CHROMIUM", &chromium)

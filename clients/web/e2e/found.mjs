@@ -2,8 +2,8 @@
 // the node's setup code, and a chair added by scanning the QR code her own phone shows (the
 // camera is Chromium's fake one, fed a picture of that QR code). A wrong, an expired and a
 // reused setup code are each refused in words that say what to do. Run by
-// tests/tests/web_phone.rs with KABAN_NODE, KABAN_BIN, KABAN_WORK, CHROMIUM, KABAN_DATA_DIR and
-// KABAN_SETUP_CODE (the code the node printed at its first start).
+// tests/tests/web_phone.rs with KABAN_NODE, KABAN_BIN, KABAN_WORK, CHROMIUM, KABAN_TEST_DATA_DIR and
+// KABAN_FIRST_SETUP_CODE (the code the node printed at its first start).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -13,8 +13,8 @@ import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import qrcode from 'qrcode-generator';
 
-const { KABAN_NODE: NODE, KABAN_WORK: WORK, KABAN_BIN: BIN, KABAN_DATA_DIR: DATA, KABAN_SETUP_CODE: CODE } = process.env;
-assert.ok(NODE && WORK && BIN && DATA && CODE, 'KABAN_NODE, KABAN_WORK, KABAN_BIN, KABAN_DATA_DIR and KABAN_SETUP_CODE must be set');
+const { KABAN_NODE: NODE, KABAN_WORK: WORK, KABAN_BIN: BIN, KABAN_TEST_DATA_DIR: DATA, KABAN_FIRST_SETUP_CODE: CODE } = process.env;
+assert.ok(NODE && WORK && BIN && DATA && CODE, 'KABAN_NODE, KABAN_WORK, KABAN_BIN, KABAN_TEST_DATA_DIR and KABAN_FIRST_SETUP_CODE must be set');
 const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const step = (what) => console.log(`-- ${what}`);
 
