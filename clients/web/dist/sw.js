@@ -1,6 +1,6 @@
 // The app shell, cached so that the client opens and works with no connection at all. The API
 // is never cached here: the page keeps its own copies of what it read, and its outbox.
-const CACHE = 'kaban-37112771560626f1';
+const CACHE = 'kaban-190a685e54bed2df';
 const SHELL = ["/","/app.css","/app.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
 
 self.addEventListener('install', (event) => {

@@ -82,10 +82,12 @@ const NOT_COUNTED = new Set(['meeting', 'approval']);
 
 async function statusLine() {
   // What the person recorded: money and decisions, not the meeting's opening or her approvals.
-  const all = (await outbox.all()).filter((e) => !NOT_COUNTED.has(e.kind));
+  const everything = await outbox.all();
+  const all = everything.filter((e) => !NOT_COUNTED.has(e.kind));
   const pending = all.filter((e) => e.state === 'pending').length;
   const confirmed = all.filter((e) => e.state === 'confirmed').length;
-  const refused = all.filter((e) => e.state === 'refused').length;
+  // A refusal is always worth knowing, whatever the record was.
+  const refused = everything.filter((e) => e.state === 'refused').length;
   const line = document.getElementById('status');
   line.replaceChildren(
     h('span', { class: navigator.onLine ? 'online' : 'offline' }, navigator.onLine ? t('status.online') : t('status.offline')),
@@ -211,6 +213,7 @@ async function home() {
               ? h('a', { class: 'button primary', href: `#/meeting/${b.book}` }, t('home.meeting'))
               : null,
             !b.member && !b.enterprise ? h('a', { class: 'button', href: `#/members/${b.book}` }, t('home.members')) : null,
+            !b.member ? h('a', { class: 'button', href: `#/officers/${b.book}` }, t('home.officers')) : null,
             !b.member ? h('a', { class: 'button', href: `#/approvals/${b.book}` }, t('home.approvals')) : null,
             !b.member && b.enterprise ? h('a', { class: 'button', href: `#/coop/${b.book}` }, t('home.coop')) : null,
           ),
@@ -601,6 +604,99 @@ async function members(book) {
   );
 }
 
+/** Signs role changes one after another; what the node refused, if anything. */
+async function signRoleChanges(book, changes) {
+  for (const [kind, body] of changes) await signAndQueue(book, kind, body, { target: body.key });
+  await outbox.flush();
+  const refused = (await outbox.all()).slice(-changes.length).find((e) => e.state === 'refused');
+  return refused?.error ?? null;
+}
+
+/** A key field with its Scan button. */
+function keyField(id, label) {
+  const input = h('input', { type: 'text', id, autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' });
+  return { input, field: [h('label', {}, label, input), scanButton(input)] };
+}
+
+/** One officer: her roles, taking one away, and replacing her lost phone. */
+function officerLine(book, o, summary) {
+  const done = h('p', { class: 'done', role: 'status' });
+  const after = (error) => done.replaceChildren(error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: quorumOf(summary, 'role_grant') }));
+  const fresh = keyField(`new-key-${o.key.slice(0, 8)}`, t('officers.new_key'));
+  const replace = h(
+    'div',
+    { class: 'replace', hidden: true },
+    ...fresh.field,
+    h('p', { class: 'what-it-does' }, t('officers.replace_does', { roles: o.roles.map((r) => t(`role.${r}`)).join(', '), key: o.key.slice(0, 8) })),
+    action(t('officers.replace_sign'), async () => {
+      const key = fresh.input.value.trim();
+      if (!key) return done.replaceChildren(t('officers.no_key'));
+      // The new key gets her roles before the old one loses them, so the group is never short.
+      const changes = [...o.roles.map((role) => ['role_grant', { key, role }]), ...o.roles.map((role) => ['role_revoke', { key: o.key, role }])];
+      replace.hidden = true;
+      after(await signRoleChanges(book, changes));
+    }, { class: 'primary replace-sign' }),
+  );
+  return h(
+    'li',
+    { class: 'card officer-line', dataset: { key: o.key } },
+    h('p', {}, h('strong', {}, o.roles.map((r) => t(`role.${r}`)).join(', ')), o.key === me.publicText ? ` · ${t('officers.this_phone')}` : ''),
+    h('p', { class: 'key' }, `${o.key.slice(0, 8)}…`),
+    o.roles.map((role) =>
+      action(t('officers.revoke', { role: t(`role.${role}`) }), async () => {
+        if (!confirm(t('officers.revoke_confirm', { role: t(`role.${role}`), key: o.key.slice(0, 8) }))) return;
+        after(await signRoleChanges(book, [['role_revoke', { key: o.key, role }]]));
+      }, { class: 'revoke', dataset: { role } }),
+    ),
+    o.key === me.publicText
+      ? null
+      : action(t('officers.replace'), () => {
+          replace.hidden = !replace.hidden;
+        }, { class: 'replace-open' }),
+    replace,
+    done,
+  );
+}
+
+/** How many officers' signatures a kind needs in this book. */
+function quorumOf(summary, kind) {
+  return summary.rules?.quorum?.[kind] ?? 2;
+}
+
+/** An officer's officers screen: who holds which role, adding one, and replacing a lost phone. */
+async function officersScreen(book) {
+  let summary;
+  try {
+    summary = await read(`/books/${book}`);
+  } catch (e) {
+    return show(root, back(), errorBox(e));
+  }
+  const added = keyField('officer-new-key', t('officers.key'));
+  const role = roleSelect({ id: 'officer-new-role' }, 'key_holder');
+  const note = h('p', { id: 'officer-note', role: 'status' });
+  show(
+    root,
+    back(),
+    h('h1', {}, t('officers.title', { group: summary.name })),
+    h('ul', { class: 'officer-lines' }, summary.officers.map((o) => officerLine(book, o, summary))),
+    h(
+      'section',
+      { class: 'card', id: 'add-officer-form' },
+      h('h2', {}, t('officers.add_title')),
+      ...added.field,
+      h('label', {}, t('found.officer_role'), role),
+      h('p', { class: 'what-it-does' }, t('officers.add_does', { n: quorumOf(summary, 'role_grant') })),
+      action(t('officers.add'), async () => {
+        const key = added.input.value.trim();
+        if (!key) return show(note, t('officers.no_key'));
+        const error = await signRoleChanges(book, [['role_grant', { key, role: role.value }]]);
+        show(note, error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: quorumOf(summary, 'role_grant') }));
+      }, { id: 'add-officer-submit', class: 'primary' }),
+      note,
+    ),
+  );
+}
+
 /** A record awaiting signatures, in plain words. */
 function describe(r, members) {
   const alias = (id) => members.find((m) => m.member === id)?.alias ?? id;
@@ -869,6 +965,8 @@ async function renderNow() {
       return found();
     case 'members':
       return members(a);
+    case 'officers':
+      return officersScreen(a);
     case 'meeting':
       return meeting(a);
     case 'approvals':
