@@ -15,6 +15,12 @@ use std::process::Command;
 /// Runs one browser script of `clients/web/e2e` against a fresh node; its output, once every
 /// step passed.
 fn run_phone_script(script: &str, done: &str) -> String {
+    // One browser at a time: several phones' Chromiums and nodes at once on a small machine
+    // make the scripts' waits, not the client, the thing under test.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/web");
     assert!(
         web.join("node_modules/playwright-core").exists(),
