@@ -1,7 +1,7 @@
 // The app shell, cached so that the client opens and works with no connection at all. The API
 // is never cached here: the page keeps its own copies of what it read, and its outbox.
-const CACHE = 'kaban-190a685e54bed2df';
-const SHELL = ["/","/app.css","/app.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
+const CACHE = 'kaban-1f9e12d3913f5bca';
+const SHELL = ["/","/app.css","/app.js","/chunk-G4UNSAHD.js","/chunk-T5WLNMKQ.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

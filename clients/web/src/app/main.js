@@ -8,7 +8,6 @@ import * as identity from './identity.js';
 import * as outbox from './outbox.js';
 import * as qr from './qr.js';
 import * as receipt from './receipt.js';
-import { scanButton } from './scan.js';
 import * as store from './store.js';
 import { action, h, show } from './ui.js';
 
@@ -39,15 +38,23 @@ async function read(path) {
  * be reached (kept for when it cannot), numbered after the phone's own records the node has not
  * taken yet, so records signed offline follow one another.
  */
-async function placeFor(book) {
-  let place;
-  try {
-    place = await api.place(me, book, me.publicText);
-    await store.put(`place:${book}`, place);
-  } catch (e) {
-    if (e.code !== 'offline') throw e;
-    place = await store.get(`place:${book}`);
-    if (place === undefined) throw e;
+async function placeFor(book, { wait = true } = {}) {
+  let place = wait ? undefined : await store.get(`place:${book}`);
+  if (place !== undefined) {
+    // Signed at once at the last place known, as offline; the next record learns the new one.
+    api
+      .place(me, book, me.publicText)
+      .then((p) => store.put(`place:${book}`, p))
+      .catch(() => {});
+  } else {
+    try {
+      place = await api.place(me, book, me.publicText);
+      await store.put(`place:${book}`, place);
+    } catch (e) {
+      if (e.code !== 'offline') throw e;
+      place = await store.get(`place:${book}`);
+      if (place === undefined) throw e;
+    }
   }
   // A record's change depends on its signer's previous record (SPEC section 5), so a record
   // signed offline follows the phone's last one by its seq alone.
@@ -56,8 +63,13 @@ async function placeFor(book) {
   return { seq, after: place.after };
 }
 
-async function signAndQueue(book, kind, body, meta = {}) {
-  const { seq, after } = await placeFor(book);
+/**
+ * Signs a record and queues it for the node. Most records wait for the node's place, so that
+ * what they name (an approval's target) is in their causal past; a contribution at a meeting
+ * follows the phone's own meeting record and is signed at once (`wait: false`).
+ */
+async function signAndQueue(book, kind, body, meta = {}, { wait = true } = {}) {
+  const { seq, after } = await placeFor(book, { wait });
   const bytes = await record.sign({ after, kind, book, seq, time: Date.now(), body }, me);
   const { id } = await record.decode(bytes);
   await store.put(`chain:${book}`, { seq, id });
@@ -177,15 +189,17 @@ async function home() {
   // Afterwards the books lead, and the key waits behind a link.
   const key = h('div', { id: 'key-card' }, ...keyCard());
   show(root, h('h1', {}, t('home.title')), key, h('h2', {}, t('home.books')), books);
-  const list = async () => {
-    let value;
-    try {
-      value = await read('/books');
-    } catch (e) {
-      // The node opens sessions only for keys in one of its books: until an officer adds this
-      // one, there is nothing to read yet, and the phone keeps asking.
-      if (e.code !== 'unknown_key') return show(books, errorBox(e));
-      value = { books: [] };
+  const list = async (known) => {
+    let value = known;
+    if (value === undefined) {
+      try {
+        value = await read('/books');
+      } catch (e) {
+        // The node opens sessions only for keys in one of its books: until an officer adds this
+        // one, there is nothing to read yet, and the phone keeps asking.
+        if (e.code !== 'unknown_key') return show(books, errorBox(e));
+        value = { books: [] };
+      }
     }
     if (!value.books.length) {
       show(key, ...keyCard());
@@ -222,6 +236,9 @@ async function home() {
       h('a', { class: 'button', href: '#/mykey', id: 'show-key' }, t('home.show_key')),
     );
   };
+  // A returning officer sees her books at once, as last read, while the node is asked afresh.
+  const cached = await store.get('cache:/books');
+  if (cached?.books?.length) await list(cached);
   await list();
   // Until an officer adds this key, look again every few seconds.
   const timer = setInterval(() => {
@@ -404,7 +421,7 @@ async function meeting(book) {
         const { minor } = parsed;
         note.replaceChildren();
         amount.value = '';
-        await signAndQueue(book, 'contribution', { amount: { currency, minor }, meeting: open.id, member: m.member }, { member: m.member, minor, currency, meeting: open.id });
+        await signAndQueue(book, 'contribution', { amount: { currency, minor }, meeting: open.id, member: m.member }, { member: m.member, minor, currency, meeting: open.id }, { wait: false });
         await refresh();
       }, { class: 'record' }),
       note,
@@ -695,6 +712,19 @@ async function officersScreen(book) {
       note,
     ),
   );
+}
+
+/** A Scan button for `input`; the camera's decoder is loaded the first time one is tapped. */
+function scanButton(input) {
+  const slot = h('div', {});
+  const load = action(t('scan.button'), async () => {
+    const scan = await import('./scan.js');
+    const real = scan.scanButton(input);
+    slot.replaceChildren(real);
+    real.querySelector('button').click();
+  }, { class: 'scan-button' });
+  slot.append(load);
+  return slot;
 }
 
 /** A record awaiting signatures, in plain words. */
