@@ -1,6 +1,6 @@
 // The app shell, cached so that the client opens and works with no connection at all. The API
 // is never cached here: the page keeps its own copies of what it read, and its outbox.
-const CACHE = 'kaban-1f9e12d3913f5bca';
+const CACHE = 'kaban-0388f8ad25b162da';
 const SHELL = ["/","/app.css","/app.js","/chunk-G4UNSAHD.js","/chunk-T5WLNMKQ.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
 
 self.addEventListener('install', (event) => {

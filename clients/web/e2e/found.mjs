@@ -248,6 +248,27 @@ try {
   await chairPage.waitForSelector('p.error[role="alert"]');
   assert.match(await chairPage.textContent('p.error'), /not an officer/);
 
+  step('the treasurer shares the book with a partner\'s node and gets its invite');
+  const partner = execFileSync(join(dirname(BIN), 'kaban-node'), ['id', '--data-dir', join(WORK, 'partner')], { encoding: 'utf8' }).match(/12D3KooW\w+/)[0];
+  await page.goto(`${NODE}/#/`);
+  await page.goto(`${NODE}/#/share/${book}`);
+  await page.waitForSelector('#shared-with-none');
+  await page.fill('#share-peer', 'not-a-node');
+  await page.click('#share-submit');
+  await page.waitForSelector('#share-note:has-text("not a node id")');
+  await page.fill('#share-peer', partner);
+  assert.match(await page.textContent('.what-it-does'), /never the members' personal details/);
+  await page.click('#share-submit');
+  const invite = await (await page.waitForSelector('#invite-code')).inputValue();
+  const me = await (await fetch(`${NODE}/api/v1/node`)).json();
+  const decoded = JSON.parse(Buffer.from(invite.replace('kaban-invite:', ''), 'base64url').toString());
+  assert.deepEqual(decoded, { addrs: me.listen, book, peer: me.node_id }, 'the invite names this node, its addresses and the book');
+  await controlsAreUsable(page, 'share');
+  await approveAll(keeperPage, book, 1);
+  await page.goto(`${NODE}/#/`);
+  await page.goto(`${NODE}/#/share/${book}`);
+  await page.waitForSelector(`#shared-with li:has-text("${partner}")`, { timeout: 20_000 });
+
   step('the code is spent: a second group cannot be founded with it');
   const other = await phone(plain);
   pages.push(other);

@@ -104,3 +104,8 @@ export async function submit(book, bytes) {
 export async function found(bytes, setupCode) {
   return fetchJson('/books', { method: 'POST', body: bytes, auth: false, extra: { 'kaban-setup-code': setupCode.trim() } });
 }
+
+/** The node's id and the addresses partners reach it at (`GET /node`, open to anyone). */
+export async function node() {
+  return (await fetchJson('/node', { auth: false })).value;
+}

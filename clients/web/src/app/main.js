@@ -1,6 +1,7 @@
 // Kaban on a phone: pairing, meeting mode, approvals, a member's own book, the cooperative's
 // view, and offline receipt checks. Plain DOM, no framework; every word from the translations.
 
+import * as base64url from '../protocol/base64url.js';
 import * as record from '../protocol/record.js';
 import * as api from './api.js';
 import * as i18n from './i18n.js';
@@ -228,6 +229,7 @@ async function home() {
               : null,
             !b.member && !b.enterprise ? h('a', { class: 'button', href: `#/members/${b.book}` }, t('home.members')) : null,
             !b.member ? h('a', { class: 'button', href: `#/officers/${b.book}` }, t('home.officers')) : null,
+            !b.member ? h('a', { class: 'button', href: `#/share/${b.book}` }, t('home.share')) : null,
             !b.member ? h('a', { class: 'button', href: `#/approvals/${b.book}` }, t('home.approvals')) : null,
             !b.member && b.enterprise ? h('a', { class: 'button', href: `#/coop/${b.book}` }, t('home.coop')) : null,
           ),
@@ -727,6 +729,53 @@ function scanButton(input) {
   return slot;
 }
 
+/** The invite a partner's operator accepts: this node's id and addresses, and the book. */
+async function inviteCode(book) {
+  const node = await api.node();
+  const json = new TextEncoder().encode(JSON.stringify({ addrs: node.listen, book, peer: node.node_id }));
+  return `kaban-invite:${base64url.encode(json)}`;
+}
+
+/** Sharing a book with a partner's node: the share record, and the invite for its operator. */
+async function shareScreen(book) {
+  let summary;
+  try {
+    summary = await read(`/books/${book}`);
+  } catch (e) {
+    return show(root, back(), errorBox(e));
+  }
+  const peer = keyField('share-peer', t('share.peer'));
+  const note = h('div', { id: 'share-note', role: 'status' });
+  show(
+    root,
+    back(),
+    h('h1', {}, t('share.title', { group: summary.name })),
+    h('p', {}, t('share.explain')),
+    h('h2', {}, t('share.partners')),
+    summary.shared_with.length
+      ? h('ul', { id: 'shared-with' }, summary.shared_with.map((p) => h('li', { class: 'key' }, p)))
+      : h('p', { id: 'shared-with-none' }, t('share.none')),
+    h('h2', {}, t('share.add')),
+    ...peer.field,
+    h('p', { class: 'what-it-does' }, t('share.does', { n: quorumOf(summary, 'share') })),
+    action(t('share.sign'), async () => {
+      const id = peer.input.value.trim();
+      if (!/^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/.test(id)) return show(note, t('share.bad_peer'));
+      const error = await signRoleChanges(book, [['share', { peer: id }]]);
+      if (error) return show(note, t('error.node', { detail: error }));
+      const code = await inviteCode(book);
+      show(
+        note,
+        h('p', {}, t('share.signed', { n: quorumOf(summary, 'share') })),
+        h('p', {}, t('share.invite_help')),
+        qr.svg(code, t('share.invite_qr')),
+        h('label', {}, t('share.invite'), h('textarea', { id: 'invite-code', readonly: true, rows: 4 }, code)),
+      );
+    }, { id: 'share-submit', class: 'primary' }),
+    note,
+  );
+}
+
 /** A record awaiting signatures, in plain words. */
 function describe(r, members) {
   const alias = (id) => members.find((m) => m.member === id)?.alias ?? id;
@@ -997,6 +1046,8 @@ async function renderNow() {
       return members(a);
     case 'officers':
       return officersScreen(a);
+    case 'share':
+      return shareScreen(a);
     case 'meeting':
       return meeting(a);
     case 'approvals':
