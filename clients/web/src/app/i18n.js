@@ -1,6 +1,7 @@
 // Words and formats. Every string the person reads comes from public/i18n/<lang>.json; amounts
 // and dates are formatted for the language's locale, from integer minor units (never floats).
 
+import ENGLISH from '../../public/i18n/en.json' with { type: 'json' };
 import { CURRENCIES } from '../protocol/money.js';
 
 export const LANGUAGES = { en: 'en', fil: 'fil-PH', id: 'id-ID', bn: 'bn-BD', th: 'th-TH' };
@@ -9,8 +10,9 @@ let lang = 'en';
 
 export async function load(next) {
   const chosen = Object.hasOwn(LANGUAGES, next) ? next : 'en';
-  const response = await fetch(`/i18n/${chosen}.json`);
-  words = await response.json();
+  // English comes with the app, so a first open needs no round trip for it; the others are
+  // fetched (and kept offline by the service worker).
+  words = chosen === 'en' ? ENGLISH : await (await fetch(`/i18n/${chosen}.json`)).json();
   lang = chosen;
   document.documentElement.lang = chosen;
   document.title = t('app.title');
