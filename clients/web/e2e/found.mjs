@@ -193,6 +193,28 @@ try {
   await line.waitFor();
   await page.waitForFunction((m) => /300\.00/.test(document.querySelector(`li.member-line[data-member="${m}"] .balance`)?.textContent ?? ''), member, { timeout: 20_000 });
 
+  step('a contribution entered by mistake is reversed once the chair approves');
+  await page.goto(`${NODE}/#/`);
+  await page.goto(`${NODE}/#/meeting/${book}`);
+  await page.click('#open-meeting');
+  await row.locator('input.amount').fill('50');
+  await row.locator('button.record').click();
+  await row.locator('.entries li[data-state="confirmed"]').waitFor();
+  await page.click('#close-meeting');
+  await page.goto(`${NODE}/#/members/${book}`);
+  await page.waitForFunction((m) => /350\.00/.test(document.querySelector(`li.member-line[data-member="${m}"] .balance`)?.textContent ?? ''), member, { timeout: 20_000 });
+  await line.locator('button.entries-open').click();
+  const mistake = line.locator('li.entry', { hasText: '50.00' }).filter({ hasNotText: '500.00' });
+  await mistake.locator('button.reverse-open').click();
+  assert.match(await mistake.locator('.what-it-does').textContent(), /stays in the book, marked reversed/);
+  await mistake.locator('input.reason').fill('entered twice');
+  await mistake.locator('button.reverse-sign').click();
+  await mistake.locator('.done:has-text("awaits another officer")').waitFor();
+  await approveAll(chairPage, book, 1);
+  await page.goto(`${NODE}/#/`);
+  await page.goto(`${NODE}/#/members/${book}`);
+  await page.waitForFunction((m) => /300\.00/.test(document.querySelector(`li.member-line[data-member="${m}"] .balance`)?.textContent ?? ''), member, { timeout: 20_000 });
+
   step('her personal details are erased; her savings stay');
   page.once('dialog', (d) => d.accept());
   await line.locator('button.erase').click();

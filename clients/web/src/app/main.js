@@ -548,6 +548,7 @@ function memberRow(book, m, balance, currency) {
   const reason = h('input', { type: 'text', class: 'reason', maxlength: 200, 'aria-label': t('members.withdraw_reason') });
   const note = h('p', { class: 'field-error', role: 'alert' });
   const done = h('p', { class: 'done', role: 'status' });
+  const entries = h('ul', { class: 'statement' });
   const form = h(
     'div',
     { class: 'withdraw', hidden: true },
@@ -576,6 +577,14 @@ function memberRow(book, m, balance, currency) {
     action(t('members.withdraw'), () => {
       form.hidden = !form.hidden;
     }, { class: 'withdraw-open' }),
+    action(t('members.entries'), async () => {
+      try {
+        const st = await read(`/books/${book}/members/${m.member}/statement`);
+        entries.replaceChildren(...st.entries.map((e) => entryLine(book, e)));
+      } catch (e) {
+        entries.replaceChildren(errorBox(e));
+      }
+    }, { class: 'entries-open' }),
     action(t('members.details'), async () => {
       try {
         const r = await api.write(me, 'GET', `/books/${book}/members/${m.member}/personal`);
@@ -596,6 +605,37 @@ function memberRow(book, m, balance, currency) {
     }, { class: 'erase' }),
     form,
     done,
+    entries,
+  );
+}
+
+/** One of a member's entries, with a way to reverse it while it counts. */
+function entryLine(book, e) {
+  const reason = h('input', { type: 'text', class: 'reason', maxlength: 200, 'aria-label': t('reverse.reason') });
+  const note = h('p', { class: 'done', role: 'status' });
+  const what = `${i18n.date(e.time_ms)} · ${t(`kind.${e.kind}`)} · ${i18n.money(e.amount)} · ${t(`status.${e.status.state}`)}`;
+  if (e.status.state !== 'effective') return h('li', { class: 'entry', dataset: { record: e.record } }, what);
+  const form = h(
+    'div',
+    { class: 'reverse', hidden: true },
+    h('label', {}, t('reverse.reason'), reason),
+    h('p', { class: 'what-it-does' }, t('reverse.does', { what: `${t(`kind.${e.kind}`)} ${i18n.money(e.amount)}` })),
+    action(t('reverse.sign'), async () => {
+      if (!reason.value.trim()) return note.replaceChildren(t('reverse.no_reason'));
+      const error = await signRoleChanges(book, [['reversal', { reason: reason.value.trim(), record: e.record }]]);
+      form.hidden = true;
+      note.replaceChildren(error ? t('error.node', { detail: error }) : t('reverse.awaiting'));
+    }, { class: 'primary reverse-sign' }),
+  );
+  return h(
+    'li',
+    { class: 'entry', dataset: { record: e.record } },
+    what,
+    action(t('reverse.button'), () => {
+      form.hidden = !form.hidden;
+    }, { class: 'reverse-open' }),
+    form,
+    note,
   );
 }
 
