@@ -273,6 +273,17 @@ try {
   assert.equal(report.surplus.minor, 6124950);
   assert.equal(report.effective, false, 'a report needs a second officer');
 
+  step('the group\'s treasurer reads the portfolio: cash, and the farm that registered the group');
+  await a.page.goto(`${NODE}/#/`);
+  await a.page.goto(`${NODE}/#/portfolio/${book}`);
+  const farmLine = a.page.locator(`li.unaccepted[data-enterprise="${farm}"]`);
+  await farmLine.waitFor();
+  assert.match(await farmLine.textContent(), /Bukid Organic Farm.*does not count in the portfolio until the group's officers accept it/);
+  const portfolio = kabanJson('--key', 'treasurer.key', 'portfolio', '--book', book);
+  const cash = await a.page.evaluate((minor) => new Intl.NumberFormat('en', { style: 'currency', currency: 'HKD', minimumFractionDigits: 2 }).format(minor / 100), portfolio.cash.minor);
+  assert.equal(await a.page.textContent('#portfolio-cash'), cash);
+  await controlsAreUsable(a.page, 'portfolio');
+
   step('switch language');
   await a.page.goto(`${NODE}/#/`);
   await a.page.waitForSelector(`[data-book="${book}"]`);

@@ -228,6 +228,7 @@ async function home() {
               ? h('a', { class: 'button primary', href: `#/meeting/${b.book}` }, t('home.meeting'))
               : null,
             !b.member && !b.enterprise ? h('a', { class: 'button', href: `#/members/${b.book}` }, t('home.members')) : null,
+            !b.member && !b.enterprise ? h('a', { class: 'button', href: `#/portfolio/${b.book}` }, t('home.portfolio')) : null,
             !b.member ? h('a', { class: 'button', href: `#/officers/${b.book}` }, t('home.officers')) : null,
             !b.member ? h('a', { class: 'button', href: `#/share/${b.book}` }, t('home.share')) : null,
             !b.member ? h('a', { class: 'button', href: `#/approvals/${b.book}` }, t('home.approvals')) : null,
@@ -816,6 +817,55 @@ async function shareScreen(book) {
   );
 }
 
+/** The group's portfolio: money in the box, out in enterprises, and back, in words. */
+async function portfolioScreen(book) {
+  let p;
+  try {
+    p = await read(`/books/${book}/portfolio`);
+  } catch (e) {
+    return show(root, back(), errorBox(e));
+  }
+  const figure = (label, money, id) => [h('dt', {}, t(label)), h('dd', id ? { id } : {}, i18n.money(money))];
+  show(
+    root,
+    back(),
+    h('h1', {}, t('portfolio.title', { group: p.name })),
+    h('p', {}, t('portfolio.explain')),
+    h(
+      'dl',
+      { class: 'figures', id: 'portfolio-figures' },
+      figure('portfolio.members_balances', p.members_balances),
+      figure('portfolio.cash', p.cash, 'portfolio-cash'),
+      figure('portfolio.outstanding', p.outstanding),
+      figure('portfolio.received_back', p.received_back),
+      figure('portfolio.undistributed', p.undistributed),
+    ),
+    h('h2', {}, t('portfolio.holdings')),
+    p.holdings.length
+      ? h(
+          'ul',
+          { class: 'holdings' },
+          p.holdings.map((x) =>
+            h(
+              'li',
+              { class: 'card holding', dataset: { enterprise: x.enterprise } },
+              h('h3', {}, x.name),
+              h('p', {}, `${x.country} · ${x.sector}`),
+              h('p', { class: 'holding-line' }, t('portfolio.holding', { invested: i18n.money(x.invested), in_transit: i18n.money(x.in_transit), back: i18n.money(x.received_back), outstanding: i18n.money(x.outstanding) })),
+            ),
+          ),
+        )
+      : h('p', {}, t('portfolio.none')),
+    p.unaccepted.length
+      ? [
+          h('h2', {}, t('portfolio.unaccepted_title')),
+          h('ul', {}, p.unaccepted.map((u) => h('li', { class: 'card unaccepted', dataset: { enterprise: u.enterprise } }, h('h3', {}, u.name), h('p', {}, t('portfolio.unaccepted', { reason: u.reason }))))),
+        ]
+      : null,
+    p.anomalies.length ? [h('h2', {}, t('portfolio.anomalies')), h('ul', {}, p.anomalies.map((a) => h('li', { class: 'error' }, a.detail)))] : null,
+  );
+}
+
 /** A record awaiting signatures, in plain words. */
 function describe(r, members) {
   const alias = (id) => members.find((m) => m.member === id)?.alias ?? id;
@@ -1088,6 +1138,8 @@ async function renderNow() {
       return officersScreen(a);
     case 'share':
       return shareScreen(a);
+    case 'portfolio':
+      return portfolioScreen(a);
     case 'meeting':
       return meeting(a);
     case 'approvals':
