@@ -1,0 +1,215 @@
+// The officers' screens for a book's people and partners: founding a group with the node's setup
+// code, the officers (adding one, taking a role away, replacing a lost phone), and sharing the
+// book with a partner's node.
+
+import * as base64url from '../protocol/base64url.js';
+import * as record from '../protocol/record.js';
+import * as api from './api.js';
+import * as i18n from './i18n.js';
+import * as qr from './qr.js';
+import { FOUNDING_ROLES, back, errorBox, hooks, keyField, quorumOf, read, roleSelect, root, scanButton, signRoleChanges, state } from './screen.js';
+import { action, h, show } from './ui.js';
+
+const { t } = i18n;
+
+/** One more officer: her phone's key (pasted, typed, or scanned) and her role. */
+function officerRow(n) {
+  const keyInput = h('input', { type: 'text', class: 'officer-key', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', 'aria-label': t('found.officer_key', { n }) });
+  return h(
+    'li',
+    { class: 'card officer' },
+    h('label', {}, t('found.officer_key', { n }), keyInput),
+    h('label', {}, t('found.officer_role'), roleSelect({ class: 'officer-role' }, n === 1 ? 'chair' : 'key_holder')),
+    scanButton(keyInput),
+  );
+}
+
+/** Founding a savings group's book from this phone, with the node's setup code. */
+export function found() {
+  const name = h('input', { type: 'text', id: 'found-name', maxlength: 100 });
+  const currency = h('select', { id: 'found-currency' }, FOUNDING_CURRENCIES.map((c) => h('option', { value: c }, c)));
+  const myRole = roleSelect({ id: 'found-role' }, 'treasurer');
+  const officers = h('ul', { id: 'found-officers' }, officerRow(1));
+  const code = h('input', { type: 'text', id: 'found-code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false' });
+  const note = h('p', { id: 'found-note', role: 'status' });
+  const submit = action(t('found.submit'), async () => {
+    const others = [...officers.querySelectorAll('li.officer')]
+      .map((li) => ({ key: li.querySelector('.officer-key').value.trim(), role: li.querySelector('.officer-role').value }))
+      .filter((o) => o.key);
+    if (!name.value.trim()) return show(note, t('found.no_name'));
+    if (!others.length) return show(note, t('found.no_officers'));
+    if (!code.value.trim()) return show(note, t('found.no_code'));
+    const byKey = new Map([[state.me.publicText, new Set([myRole.value])]]);
+    for (const o of others) byKey.set(o.key, new Set([...(byKey.get(o.key) ?? []), o.role]));
+    const body = {
+      currency: currency.value,
+      name: name.value.trim(),
+      officers: [...byKey].map(([k, roles]) => ({ key: k, roles: FOUNDING_ROLES.filter((r) => roles.has(r)) })),
+      rules: {},
+    };
+    if (!body.officers.some((o) => o.roles.includes('treasurer'))) return show(note, t('found.no_treasurer'));
+    let bytes;
+    try {
+      bytes = await record.sign({ body, kind: 'genesis', seq: 1, time: Date.now() }, state.me);
+    } catch (e) {
+      return show(note, t('found.invalid', { detail: e.message }));
+    }
+    show(note, t('found.working'));
+    try {
+      const { value } = await api.found(bytes, code.value);
+      location.hash = '#/';
+      await hooks.render();
+      return value;
+    } catch (e) {
+      return show(note, h('span', { class: 'error', dataset: { code: e.code } }, e.code === 'offline' ? t('error.offline') : t(`found.refused.${FOUND_REFUSALS.includes(e.code) ? e.code : 'other'}`, { detail: e.message })));
+    }
+  }, { id: 'found-submit', class: 'primary' });
+  show(
+    root,
+    back(),
+    h('h1', {}, t('found.title')),
+    h('p', {}, t('found.explain')),
+    h('label', {}, t('found.name'), name),
+    h('label', {}, t('found.currency'), currency),
+    h('label', {}, t('found.my_role'), myRole),
+    h('h2', {}, t('found.officers')),
+    h('p', {}, t('found.officers_help')),
+    officers,
+    action(t('found.add_officer'), () => officers.append(officerRow(officers.children.length + 1)), { id: 'add-officer' }),
+    h('label', {}, t('found.code'), code),
+    h('p', {}, t('found.code_help')),
+    h('p', { class: 'what-it-does' }, t('found.what_it_does')),
+    submit,
+    note,
+  );
+}
+
+/** Host countries' currencies first, then home countries'. */
+const FOUNDING_CURRENCIES = ['HKD', 'TWD', 'KRW', 'SGD', 'MOP', 'MYR', 'JPY', 'PHP', 'IDR', 'BDT', 'THB'];
+/** The refusals a founding phone explains in its own words. */
+const FOUND_REFUSALS = ['needs_setup_code', 'malformed_setup_code', 'unknown_setup_code', 'too_many_guesses'];
+
+
+/** One officer: her roles, taking one away, and replacing her lost phone. */
+function officerLine(book, o, summary) {
+  const done = h('p', { class: 'done', role: 'status' });
+  const after = (error) => done.replaceChildren(error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: quorumOf(summary, 'role_grant') }));
+  const fresh = keyField(`new-key-${o.key.slice(0, 8)}`, t('officers.new_key'));
+  const replace = h(
+    'div',
+    { class: 'replace', hidden: true },
+    ...fresh.field,
+    h('p', { class: 'what-it-does' }, t('officers.replace_does', { roles: o.roles.map((r) => t(`role.${r}`)).join(', '), key: o.key.slice(0, 8) })),
+    action(t('officers.replace_sign'), async () => {
+      const key = fresh.input.value.trim();
+      if (!key) return done.replaceChildren(t('officers.no_key'));
+      // The new key gets her roles before the old one loses them, so the group is never short.
+      const changes = [...o.roles.map((role) => ['role_grant', { key, role }]), ...o.roles.map((role) => ['role_revoke', { key: o.key, role }])];
+      replace.hidden = true;
+      after(await signRoleChanges(book, changes));
+    }, { class: 'primary replace-sign' }),
+  );
+  return h(
+    'li',
+    { class: 'card officer-line', dataset: { key: o.key } },
+    h('p', {}, h('strong', {}, o.roles.map((r) => t(`role.${r}`)).join(', ')), o.key === state.me.publicText ? ` · ${t('officers.this_phone')}` : ''),
+    h('p', { class: 'key' }, `${o.key.slice(0, 8)}…`),
+    o.roles.map((role) =>
+      action(t('officers.revoke', { role: t(`role.${role}`) }), async () => {
+        if (!confirm(t('officers.revoke_confirm', { role: t(`role.${role}`), key: o.key.slice(0, 8) }))) return;
+        after(await signRoleChanges(book, [['role_revoke', { key: o.key, role }]]));
+      }, { class: 'revoke', dataset: { role } }),
+    ),
+    o.key === state.me.publicText
+      ? null
+      : action(t('officers.replace'), () => {
+          replace.hidden = !replace.hidden;
+        }, { class: 'replace-open' }),
+    replace,
+    done,
+  );
+}
+
+
+/** An officer's officers screen: who holds which role, adding one, and replacing a lost phone. */
+export async function officersScreen(book) {
+  let summary;
+  try {
+    summary = await read(`/books/${book}`);
+  } catch (e) {
+    return show(root, back(), errorBox(e));
+  }
+  const added = keyField('officer-new-key', t('officers.key'));
+  const role = roleSelect({ id: 'officer-new-role' }, 'key_holder');
+  const note = h('p', { id: 'officer-note', role: 'status' });
+  show(
+    root,
+    back(),
+    h('h1', {}, t('officers.title', { group: summary.name })),
+    h('ul', { class: 'officer-lines' }, summary.officers.map((o) => officerLine(book, o, summary))),
+    h(
+      'section',
+      { class: 'card', id: 'add-officer-form' },
+      h('h2', {}, t('officers.add_title')),
+      ...added.field,
+      h('label', {}, t('found.officer_role'), role),
+      h('p', { class: 'what-it-does' }, t('officers.add_does', { n: quorumOf(summary, 'role_grant') })),
+      action(t('officers.add'), async () => {
+        const key = added.input.value.trim();
+        if (!key) return show(note, t('officers.no_key'));
+        const error = await signRoleChanges(book, [['role_grant', { key, role: role.value }]]);
+        show(note, error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: quorumOf(summary, 'role_grant') }));
+      }, { id: 'add-officer-submit', class: 'primary' }),
+      note,
+    ),
+  );
+}
+
+
+/** The invite a partner's operator accepts: this node's id and addresses, and the book. */
+async function inviteCode(book) {
+  const node = await api.node();
+  const json = new TextEncoder().encode(JSON.stringify({ addrs: node.listen, book, peer: node.node_id }));
+  return `kaban-invite:${base64url.encode(json)}`;
+}
+
+/** Sharing a book with a partner's node: the share record, and the invite for its operator. */
+export async function shareScreen(book) {
+  let summary;
+  try {
+    summary = await read(`/books/${book}`);
+  } catch (e) {
+    return show(root, back(), errorBox(e));
+  }
+  const peer = keyField('share-peer', t('share.peer'));
+  const note = h('div', { id: 'share-note', role: 'status' });
+  show(
+    root,
+    back(),
+    h('h1', {}, t('share.title', { group: summary.name })),
+    h('p', {}, t('share.explain')),
+    h('h2', {}, t('share.partners')),
+    summary.shared_with.length
+      ? h('ul', { id: 'shared-with' }, summary.shared_with.map((p) => h('li', { class: 'key' }, p)))
+      : h('p', { id: 'shared-with-none' }, t('share.none')),
+    h('h2', {}, t('share.add')),
+    ...peer.field,
+    h('p', { class: 'what-it-does' }, t('share.does', { n: quorumOf(summary, 'share') })),
+    action(t('share.sign'), async () => {
+      const id = peer.input.value.trim();
+      if (!/^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/.test(id)) return show(note, t('share.bad_peer'));
+      const error = await signRoleChanges(book, [['share', { peer: id }]]);
+      if (error) return show(note, t('error.node', { detail: error }));
+      const code = await inviteCode(book);
+      show(
+        note,
+        h('p', {}, t('share.signed', { n: quorumOf(summary, 'share') })),
+        h('p', {}, t('share.invite_help')),
+        qr.svg(code, t('share.invite_qr')),
+        h('label', {}, t('share.invite'), h('textarea', { id: 'invite-code', readonly: true, rows: 4 }, code)),
+      );
+    }, { id: 'share-submit', class: 'primary' }),
+    note,
+  );
+}
+
