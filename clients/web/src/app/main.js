@@ -201,6 +201,26 @@ function keyBackup() {
   );
 }
 
+/** Opening a meeting: its date (the phone's own) and place. */
+function meetingForm(book, summary) {
+  const date = h('input', { type: 'date', id: 'meeting-date', value: i18n.today() });
+  const place = h('input', { type: 'text', id: 'meeting-place' });
+  show(
+    root,
+    back(),
+    h('h1', {}, t('meeting.title', { group: summary.name })),
+    h('label', {}, t('meeting.date'), date),
+    h('label', {}, t('meeting.place'), place),
+    action(t('meeting.open'), async () => {
+      const body = { date: date.value };
+      if (place.value.trim()) body.place = place.value.trim();
+      const id = await signAndQueue(book, 'meeting', body);
+      await store.put(`meeting:${book}`, { id, date: date.value });
+      render();
+    }, { id: 'open-meeting', class: 'primary' }),
+  );
+}
+
 async function meeting(book) {
   let summary;
   let roster;
@@ -211,24 +231,7 @@ async function meeting(book) {
   }
   const currency = summary.currency;
   const open = await store.get(`meeting:${book}`);
-  if (!open) {
-    const date = h('input', { type: 'date', id: 'meeting-date', value: i18n.today() });
-    const place = h('input', { type: 'text', id: 'meeting-place' });
-    return show(
-      root,
-      back(),
-      h('h1', {}, t('meeting.title', { group: summary.name })),
-      h('label', {}, t('meeting.date'), date),
-      h('label', {}, t('meeting.place'), place),
-      action(t('meeting.open'), async () => {
-        const body = { date: date.value };
-        if (place.value.trim()) body.place = place.value.trim();
-        const id = await signAndQueue(book, 'meeting', body);
-        await store.put(`meeting:${book}`, { id, date: date.value });
-        render();
-      }, { id: 'open-meeting', class: 'primary' }),
-    );
-  }
+  if (!open) return meetingForm(book, summary);
   const mine = (all, id) => all.filter((e) => e.kind === 'contribution' && e.meeting === open.id && (!id || e.member === id));
   const lists = new Map();
   const totalLine = h('p', { id: 'meeting-total' });
