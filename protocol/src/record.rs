@@ -128,6 +128,23 @@ impl Place {
 }
 
 impl RecordError {
+    /// Every code [`RecordError::code`] gives, for a client that lists them (the OpenAPI
+    /// document). The vectors test checks that a vector gives each of them.
+    pub const CODES: &'static [&'static str] = &[
+        "record_too_large",
+        "malformed_json",
+        "non_canonical",
+        "malformed_record",
+        "unsupported_version",
+        "malformed_kind",
+        "malformed_signature",
+        "malformed_key",
+        "bad_signature",
+        "invalid_body",
+        "genesis_names_book",
+        "missing_book",
+    ];
+
     /// A stable, machine-readable name for the reason, used in test vectors and API problems.
     pub fn code(&self) -> &'static str {
         match self {

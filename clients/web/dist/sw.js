@@ -1,7 +1,7 @@
 // The app shell, cached so that the client opens and works with no connection at all. The API
 // is never cached here: the page keeps its own copies of what it read, and its outbox.
-const CACHE = 'kaban-a305cf412241ebae';
-const SHELL = ["/","/app.css","/app.js","/chunk-HLVDZ77M.js","/chunk-UOKROLZ4.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
+const CACHE = 'kaban-59629dc8e6e80535';
+const SHELL = ["/","/app.css","/app.js","/chunk-SPGHX7FB.js","/chunk-SVQCJDQK.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

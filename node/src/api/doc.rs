@@ -196,20 +196,7 @@ const ERRORS: &[(&str, Errors)] = &[
 ];
 
 /// What a record's decoding refuses (SPEC.md section 3).
-const RECORD_CODES: &[&str] = &[
-    "malformed_json",
-    "record_too_large",
-    "non_canonical",
-    "malformed_record",
-    "unsupported_version",
-    "malformed_kind",
-    "malformed_key",
-    "malformed_signature",
-    "bad_signature",
-    "invalid_body",
-    "genesis_names_book",
-    "missing_book",
-];
+const RECORD_CODES: &[&str] = kaban_protocol::record::RecordError::CODES;
 
 /// What validation (SPEC.md section 6) and the node's local rules refuse as unprocessable.
 const SUBMIT_422: &[&str] = &[
@@ -271,7 +258,7 @@ fn common(op: &Operation, path: &str) -> Vec<(u16, Vec<&'static str>)> {
 }
 
 fn is_anonymous(requirement: &utoipa::openapi::security::SecurityRequirement) -> bool {
-    serde_json::to_value(requirement).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+    *requirement == utoipa::openapi::security::SecurityRequirement::default()
 }
 
 /// Adds each operation's errors: a problem+json answer per status whose `code` is one of that

@@ -62,29 +62,27 @@ async function openSession(identity) {
   token = value.token;
 }
 
-/** GET with a session, opening (or renewing) it when needed. */
-export async function read(identity, path) {
+/** Runs `request` with a session, opening (or renewing, after a 401) it when needed. */
+async function withSession(identity, request) {
   if (!token) await openSession(identity);
   try {
-    return (await fetchJson(path)).value;
+    return (await request()).value;
   } catch (e) {
     if (e.status !== 401) throw e;
     await openSession(identity);
-    return (await fetchJson(path)).value;
+    return (await request()).value;
   }
 }
 
-/** A request with a session for personal data (GET, PUT or DELETE), opening the session when needed. */
+/** GET with a session. */
+export async function read(identity, path) {
+  return withSession(identity, () => fetchJson(path));
+}
+
+/** A request with a session for personal data (GET, PUT or DELETE). */
 export async function write(identity, method, path, value) {
-  const request = () => fetchJson(path, { method, body: value === undefined ? undefined : JSON.stringify(value) });
-  if (!token) await openSession(identity);
-  try {
-    return (await request()).value;
-  } catch (e) {
-    if (e.status !== 401) throw e;
-    await openSession(identity);
-    return (await request()).value;
-  }
+  const body = value === undefined ? undefined : JSON.stringify(value);
+  return withSession(identity, () => fetchJson(path, { method, body }));
 }
 
 /** Where `signer`'s next record in `book` stands: `{seq, after}`. Needs a session. */

@@ -6,7 +6,7 @@ import * as api from './api.js';
 import * as i18n from './i18n.js';
 import * as outbox from './outbox.js';
 import * as store from './store.js';
-import { SEARCH_FROM, back, errorBox, hooks, memberSearch, read, root, scanButton, signAndQueue, signRoleChanges, state } from './screen.js';
+import { SEARCH_FROM, back, errorBox, hooks, memberSearch, read, refusalOf, root, scanButton, signAndQueue, signEach, state } from './screen.js';
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
@@ -98,10 +98,10 @@ function memberRow(book, m, balance, currency) {
       if (parsed.error) return note.replaceChildren(i18n.amountError(parsed.error, currency));
       if (!reason.value.trim()) return note.replaceChildren(t('members.no_reason'));
       note.replaceChildren();
-      await signAndQueue(book, 'withdrawal', { amount: { currency, minor: parsed.minor }, member: m.member, reason: reason.value.trim() }, { member: m.member, minor: parsed.minor });
+      const id = await signAndQueue(book, 'withdrawal', { amount: { currency, minor: parsed.minor }, member: m.member, reason: reason.value.trim() }, { member: m.member, minor: parsed.minor });
       await outbox.flush();
-      const entry = (await outbox.all()).at(-1);
-      if (entry?.state === 'refused') return note.replaceChildren(t('error.node', { detail: entry.error }));
+      const refused = await refusalOf([id]);
+      if (refused) return note.replaceChildren(t('error.node', { detail: refused }));
       form.hidden = true;
       done.replaceChildren(t('members.withdraw_waiting', { amount: i18n.money({ currency, minor: parsed.minor }), alias: m.alias }));
     }, { class: 'primary withdraw-sign' }),
@@ -160,7 +160,7 @@ function entryLine(book, e) {
     h('p', { class: 'what-it-does' }, t('reverse.does', { what: `${t(`kind.${e.kind}`)} ${i18n.money(e.amount)}` })),
     action(t('reverse.sign'), async () => {
       if (!reason.value.trim()) return note.replaceChildren(t('reverse.no_reason'));
-      const error = await signRoleChanges(book, [['reversal', { reason: reason.value.trim(), record: e.record }]]);
+      const error = await signEach(book, [['reversal', { reason: reason.value.trim(), record: e.record }]]);
       form.hidden = true;
       note.replaceChildren(error ? t('error.node', { detail: error }) : t('reverse.awaiting'));
     }, { class: 'primary reverse-sign' }),

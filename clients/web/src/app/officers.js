@@ -3,11 +3,15 @@
 // book with a partner's node.
 
 import * as base64url from '../protocol/base64url.js';
+// The officer's summary does not carry the genesis rules: a book that names its own quorum sees
+// the protocol's default here, and its real count in the approvals inbox.
+import { defaultQuorum } from '../protocol/kind.js';
+import { CURRENCIES } from '../protocol/money.js';
 import * as record from '../protocol/record.js';
 import * as api from './api.js';
 import * as i18n from './i18n.js';
 import * as qr from './qr.js';
-import { FOUNDING_ROLES, back, errorBox, hooks, keyField, quorumOf, read, roleSelect, root, scanButton, signRoleChanges, state } from './screen.js';
+import { FOUNDING_ROLES, back, errorBox, hooks, keyField, read, roleSelect, root, scanButton, signEach, state } from './screen.js';
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
@@ -84,16 +88,16 @@ export function found() {
   );
 }
 
-/** Host countries' currencies first, then home countries'. */
-const FOUNDING_CURRENCIES = ['HKD', 'TWD', 'KRW', 'SGD', 'MOP', 'MYR', 'JPY', 'PHP', 'IDR', 'BDT', 'THB'];
+/** The currencies the protocol knows, host countries' first, as its table lists them. */
+const FOUNDING_CURRENCIES = Object.keys(CURRENCIES);
 /** The refusals a founding phone explains in its own words. */
 const FOUND_REFUSALS = ['needs_setup_code', 'malformed_setup_code', 'unknown_setup_code', 'too_many_guesses'];
 
 
 /** One officer: her roles, taking one away, and replacing her lost phone. */
-function officerLine(book, o, summary) {
+function officerLine(book, o) {
   const done = h('p', { class: 'done', role: 'status' });
-  const after = (error) => done.replaceChildren(error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: quorumOf(summary, 'role_grant') }));
+  const after = (error) => done.replaceChildren(error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: defaultQuorum('role_grant') }));
   const fresh = keyField(`new-key-${o.key.slice(0, 8)}`, t('officers.new_key'));
   const replace = h(
     'div',
@@ -106,7 +110,7 @@ function officerLine(book, o, summary) {
       // The new key gets her roles before the old one loses them, so the group is never short.
       const changes = [...o.roles.map((role) => ['role_grant', { key, role }]), ...o.roles.map((role) => ['role_revoke', { key: o.key, role }])];
       replace.hidden = true;
-      after(await signRoleChanges(book, changes));
+      after(await signEach(book, changes));
     }, { class: 'primary replace-sign' }),
   );
   return h(
@@ -117,7 +121,7 @@ function officerLine(book, o, summary) {
     o.roles.map((role) =>
       action(t('officers.revoke', { role: t(`role.${role}`) }), async () => {
         if (!confirm(t('officers.revoke_confirm', { role: t(`role.${role}`), key: o.key.slice(0, 8) }))) return;
-        after(await signRoleChanges(book, [['role_revoke', { key: o.key, role }]]));
+        after(await signEach(book, [['role_revoke', { key: o.key, role }]]));
       }, { class: 'revoke', dataset: { role } }),
     ),
     o.key === state.me.publicText
@@ -146,19 +150,19 @@ export async function officersScreen(book) {
     root,
     back(),
     h('h1', {}, t('officers.title', { group: summary.name })),
-    h('ul', { class: 'officer-lines' }, summary.officers.map((o) => officerLine(book, o, summary))),
+    h('ul', { class: 'officer-lines' }, summary.officers.map((o) => officerLine(book, o))),
     h(
       'section',
       { class: 'card', id: 'add-officer-form' },
       h('h2', {}, t('officers.add_title')),
       ...added.field,
       h('label', {}, t('found.officer_role'), role),
-      h('p', { class: 'what-it-does' }, t('officers.add_does', { n: quorumOf(summary, 'role_grant') })),
+      h('p', { class: 'what-it-does' }, t('officers.add_does', { n: defaultQuorum('role_grant') })),
       action(t('officers.add'), async () => {
         const key = added.input.value.trim();
         if (!key) return show(note, t('officers.no_key'));
-        const error = await signRoleChanges(book, [['role_grant', { key, role: role.value }]]);
-        show(note, error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: quorumOf(summary, 'role_grant') }));
+        const error = await signEach(book, [['role_grant', { key, role: role.value }]]);
+        show(note, error ? t('error.node', { detail: error }) : t('officers.awaiting', { n: defaultQuorum('role_grant') }));
       }, { id: 'add-officer-submit', class: 'primary' }),
       note,
     ),
@@ -194,16 +198,16 @@ export async function shareScreen(book) {
       : h('p', { id: 'shared-with-none' }, t('share.none')),
     h('h2', {}, t('share.add')),
     ...peer.field,
-    h('p', { class: 'what-it-does' }, t('share.does', { n: quorumOf(summary, 'share') })),
+    h('p', { class: 'what-it-does' }, t('share.does', { n: defaultQuorum('share') })),
     action(t('share.sign'), async () => {
       const id = peer.input.value.trim();
       if (!/^12D3KooW[1-9A-HJ-NP-Za-km-z]{44}$/.test(id)) return show(note, t('share.bad_peer'));
-      const error = await signRoleChanges(book, [['share', { peer: id }]]);
+      const error = await signEach(book, [['share', { peer: id }]]);
       if (error) return show(note, t('error.node', { detail: error }));
       const code = await inviteCode(book);
       show(
         note,
-        h('p', {}, t('share.signed', { n: quorumOf(summary, 'share') })),
+        h('p', {}, t('share.signed', { n: defaultQuorum('share') })),
         h('p', {}, t('share.invite_help')),
         qr.svg(code, t('share.invite_qr')),
         h('label', {}, t('share.invite'), h('textarea', { id: 'invite-code', readonly: true, rows: 4 }, code)),

@@ -112,12 +112,17 @@ export function memberSearch(rows) {
 }
 
 
-/** Signs role changes one after another; what the node refused, if anything. */
-export async function signRoleChanges(book, changes) {
-  for (const [kind, body] of changes) await signAndQueue(book, kind, body, { target: body.key });
+/** Signs records one after another and sends them; what the node refused, if anything. */
+export async function signEach(book, records) {
+  const ids = [];
+  for (const [kind, body] of records) ids.push(await signAndQueue(book, kind, body, { target: body.key ?? body.record ?? body.peer }));
   await outbox.flush();
-  const refused = (await outbox.all()).slice(-changes.length).find((e) => e.state === 'refused');
-  return refused?.error ?? null;
+  return refusalOf(ids);
+}
+
+/** Why the node refused one of the records `ids`, or null. */
+export async function refusalOf(ids) {
+  return (await outbox.all()).find((e) => ids.includes(e.id) && e.state === 'refused')?.error ?? null;
 }
 
 /** A key field with its Scan button. */
@@ -127,10 +132,6 @@ export function keyField(id, label) {
 }
 
 
-/** How many officers' signatures a kind needs in this book. */
-export function quorumOf(summary, kind) {
-  return summary.rules?.quorum?.[kind] ?? 2;
-}
 
 
 /** A Scan button for `input`; the camera's decoder is loaded the first time one is tapped. */
@@ -145,4 +146,3 @@ export function scanButton(input) {
   slot.append(load);
   return slot;
 }
-
