@@ -64,6 +64,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .routes(routes!(books::get_record))
         .routes(routes!(books::roster))
         .routes(routes!(books::pending))
+        .routes(routes!(books::partners))
         .routes(routes!(books::anomalies))
         .routes(routes!(views::balances))
         .routes(routes!(views::transfers))

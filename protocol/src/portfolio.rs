@@ -54,6 +54,43 @@ pub struct Holding {
     pub outstanding: Money,
     /// Of `received_back`, what has been distributed to members.
     pub distributed: Money,
+    /// The returns the cooperative paid the group (with their quorum), in the order paid: what
+    /// the group's officers acknowledge when the money arrives, then share among the members.
+    pub returns: Vec<HeldReturn>,
+    /// Members' effective conversions into this cooperative, and whether it has admitted them.
+    pub conversions: Vec<HeldConversion>,
+}
+
+/// A member's stake the group converted into membership of the cooperative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldConversion {
+    /// The departure record in the group's book.
+    pub departure: RecordId,
+    pub member: crate::kind::MemberId,
+    /// Her stake, in the group's currency.
+    pub stake: Money,
+    /// The cooperative's effective membership record that admits her, once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership: Option<RecordId>,
+}
+
+/// A return paid to the group, and how far the group has taken it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HeldReturn {
+    /// The return record in the enterprise book.
+    pub record: RecordId,
+    /// What the cooperative paid, in the enterprise's currency, and its channel's reference.
+    pub paid: Money,
+    pub reference: String,
+    /// What the group acknowledged receiving, in its own currency; absent until an officer of
+    /// the accepted registration acknowledges it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<Money>,
+    /// The effective distribution that shared it among the members, once there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<RecordId>,
 }
 
 /// A savings group's money: in the box, out in enterprises, and back. A client reads its
@@ -140,7 +177,7 @@ pub fn portfolio(
             received_returns.insert(record, received);
         }
         h.outstanding = Money::new(h.invested.minor.saturating_sub(h.converted.minor), currency);
-        check_conversions(ledger, group, (*id, &info.name), rec, &mut anomalies);
+        check_conversions(ledger, group, &mut h, rec, &mut anomalies);
         holdings.push(h);
     }
     unheld_conversions(ledger, conversions, currency, &mut anomalies);
@@ -204,6 +241,8 @@ impl Holding {
             converted,
             outstanding: zero,
             distributed: zero,
+            returns: Vec::new(),
+            conversions: Vec::new(),
         }
     }
 }
@@ -239,6 +278,13 @@ fn count_returns(
         .iter()
         .filter(|r| r.payment.group == accepted.group)
     {
+        let mut held = HeldReturn {
+            record: r.record,
+            paid: r.payment.amount,
+            reference: r.payment.reference.clone(),
+            received: None,
+            distribution: None,
+        };
         match &r.status {
             ReturnStatus::AwaitingApproval { .. } => continue,
             ReturnStatus::Paid => {}
@@ -259,25 +305,29 @@ fn count_returns(
             ReturnStatus::Received { received } => {
                 h.received_back.minor = h.received_back.minor.saturating_add(received.minor);
                 received_returns.push((r.record, *received));
-                if let Some((_, amount)) = distributed_by_return.get(&r.record) {
+                held.received = Some(*received);
+                if let Some((distribution, amount)) = distributed_by_return.get(&r.record) {
                     h.distributed.minor = h.distributed.minor.saturating_add(amount.minor);
+                    held.distribution = Some(*distribution);
                 }
             }
         }
+        h.returns.push(held);
         h.returns_paid.minor = h.returns_paid.minor.saturating_add(r.payment.amount.minor);
     }
     received_returns
 }
 
-/// Each conversion the group signed into enterprise `id` (named `name`) should have its side in
-/// the cooperative's book.
+/// Each conversion the group signed into holding `h`'s enterprise should have its side in the
+/// cooperative's book. The holding lists them all.
 fn check_conversions(
     ledger: &Ledger,
     group: BookId,
-    (id, name): (BookId, &str),
+    h: &mut Holding,
     rec: &Reconciliation,
     anomalies: &mut Vec<Anomaly>,
 ) {
+    let (id, name) = (h.enterprise, h.name.clone());
     for d in ledger
         .departures
         .iter()
@@ -285,6 +335,12 @@ fn check_conversions(
     {
         let matched = rec.memberships.iter().find(|m| {
             m.effective && m.membership.group == group && m.membership.departure == d.record
+        });
+        h.conversions.push(HeldConversion {
+            departure: d.record,
+            member: d.departure.member.clone(),
+            stake: d.departure.amount,
+            membership: matched.map(|m| m.record),
         });
         match matched {
             Some(m) if m.membership.stake == d.departure.amount => {}

@@ -468,6 +468,20 @@ fn through_a_relay_partners_sync_come_back_from_outages_and_converge() {
     eventually("the cooperative's session settles", || {
         peers(&coop)["partners"][0]["in_sync"] == true
     });
+    // The group's treasurer reads her partner's state from her own node, with her session;
+    // the admin token reads no book's partners.
+    let partners = format!("/api/v1/books/{book}/partners");
+    eventually("the group's node sees the cooperative in sync", || {
+        let (status, v) = hg.get(&partners, &sg);
+        assert_eq!(status, 200, "{v}");
+        let p = &v["partners"][0];
+        p["peer"] == coop_id.as_str() && p["connected"] == true && p["in_sync"] == true
+    });
+    let (_, v) = hg.get(&partners, &sg);
+    assert_eq!(v["partners"].as_array().unwrap().len(), 1, "{v}");
+    assert!(v["partners"][0]["last_synced_ms"].as_u64().is_some(), "{v}");
+    let (status, v) = hg.get(&partners, &group.admin_token());
+    assert_eq!(status, 403, "{v}");
     let p = peers(&coop)["partners"][0].clone();
     let received = p["bytes_received"].as_u64().unwrap() as usize;
     println!(

@@ -96,3 +96,8 @@ fn what_first_time_users_tripped_over_is_fixed() {
 fn a_group_is_founded_from_a_phone_with_the_setup_code() {
     run_phone_script("found.mjs", "all founding steps passed");
 }
+
+#[test]
+fn a_group_invests_gets_a_return_and_members_go_home_from_phones_only() {
+    run_phone_script("invest.mjs", "all investing steps passed");
+}

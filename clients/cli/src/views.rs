@@ -40,7 +40,7 @@ pub struct StatementView {
     /// Write a printable A4 statement (HTML) to FILE ('-' for standard output).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
-    /// The printed statement's language: en, fil, id or bn.
+    /// The printed statement's language: en, fil, id, bn or th.
     #[arg(long, default_value = "en")]
     lang: String,
     /// The period's first and last day, YYYY-MM-DD.

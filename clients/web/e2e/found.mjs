@@ -6,24 +6,17 @@
 // KABAN_FIRST_SETUP_CODE (the code the node printed at its first start).
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import qrcode from 'qrcode-generator';
+import { BIN, DATA, NODE, WORK, approveAll, found, freshCode, makeKey, phone, step } from './phones.mjs';
 import { controlsAreUsable, screens } from './usable.mjs';
 
-const { KABAN_NODE: NODE, KABAN_WORK: WORK, KABAN_BIN: BIN, KABAN_TEST_DATA_DIR: DATA, KABAN_FIRST_SETUP_CODE: CODE } = process.env;
-assert.ok(NODE && WORK && BIN && DATA && CODE, 'KABAN_NODE, KABAN_WORK, KABAN_BIN, KABAN_TEST_DATA_DIR and KABAN_FIRST_SETUP_CODE must be set');
-const PHONE = { viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
-const step = (what) => console.log(`-- ${what}`);
-
-/** A fresh setup code from `kaban-node setup-code`, as the operator would print one. */
-function freshCode() {
-  const out = execFileSync(join(dirname(BIN), 'kaban-node'), ['setup-code', '--data-dir', DATA], { encoding: 'utf8' });
-  return out.match(/[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/)[0];
-}
+const CODE = process.env.KABAN_FIRST_SETUP_CODE;
+assert.ok(CODE, 'KABAN_FIRST_SETUP_CODE must be set');
 
 /** Makes `code` expire, as an hour passing would: its file in the data directory says when. */
 function expire(code) {
@@ -53,46 +46,13 @@ function qrVideo(text, path) {
   writeFileSync(path, Buffer.concat([Buffer.from(`YUV4MPEG2 W${size} H${size} F10:1 Ip A1:1 C420jpeg\nFRAME\n`), luma, chroma]));
 }
 
-async function phone(browser, extra = {}) {
-  const context = await browser.newContext({ ...PHONE, bypassCSP: true, ...extra });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
-  await page.goto(NODE);
-  return page;
-}
 
-async function makeKey(page, passphrase) {
-  await page.fill('#passphrase', passphrase);
-  await page.fill('#passphrase-again', passphrase);
-  await page.click('#create-key');
-  await page.waitForSelector('#no-books');
-  return (await page.textContent('#public-key')).trim();
-}
 
-/** Approves, on `page`, the `n` records awaiting its signature in `book`. */
-async function approveAll(page, book, n) {
-  // Through home, so that the inbox is drawn afresh even when it is open already.
-  await page.goto(`${NODE}/#/`);
-  await page.goto(`${NODE}/#/approvals/${book}`);
-  for (let i = 0; i < n; i++) {
-    const button = page.locator('li.approval button.approve').first();
-    await button.waitFor({ timeout: 20_000 });
-    await button.click();
-    await page.waitForFunction((left) => document.querySelectorAll('li.approval button.approve').length === left || (left === 0 && document.getElementById('inbox-empty')), n - i - 1, { timeout: 20_000 });
-  }
-}
 
-/** Fills the founding form and signs; the note the phone then shows. */
-async function found(page, code) {
-  await page.fill('#found-code', code);
-  await page.evaluate(() => document.querySelector('#found-note').replaceChildren());
-  await page.click('#found-submit');
-  await page.waitForFunction(() => location.hash === '#/' || /[^…]$/.test(document.querySelector('#found-note')?.textContent ?? ''));
-  return page.evaluate(() => ({ note: document.querySelector('#found-note')?.textContent ?? '', code: document.querySelector('#found-note [data-code]')?.dataset.code }));
-}
 
 const plain = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
 let camera = null;
+let partnerNode = null;
 const pages = [];
 try {
   step('the chair makes her key; her phone shows it as a QR code');
@@ -290,6 +250,34 @@ try {
   await page.goto(`${NODE}/#/`);
   await page.goto(`${NODE}/#/share/${book}`);
   await page.waitForSelector(`#shared-with li:has-text("${partner}")`, { timeout: 20_000 });
+  assert.match(await page.textContent('#shared-with li.partner'), /Not connected now; never in sync yet/);
+
+  step('the partner\'s node joins with the invite; the share screen shows it connected and in sync');
+  partnerNode = spawn(join(dirname(BIN), 'kaban-node'), ['run', '--data-dir', join(WORK, 'partner'), '--http', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const partnerUrl = await new Promise((resolve, reject) => {
+    let seen = '';
+    partnerNode.stdout.on('data', (chunk) => {
+      seen += chunk;
+      const m = seen.match(/^http: (\S+)$/m);
+      if (m) resolve(m[1]);
+    });
+    partnerNode.on('exit', (code) => reject(new Error(`the partner node exited with ${code}`)));
+  });
+  const token = readFileSync(join(WORK, 'partner', 'admin-token'), 'utf8').trim();
+  const joined = await fetch(`${partnerUrl}/api/v1/admin/peers`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ code: invite }) });
+  assert.equal(joined.status, 202, await joined.text());
+  for (let i = 0; ; i++) {
+    await page.goto(`${NODE}/#/`);
+    await page.goto(`${NODE}/#/share/${book}`);
+    const line = page.locator('#shared-with li.partner');
+    await line.waitFor();
+    if ((await line.getAttribute('data-in-sync')) === 'true') {
+      assert.match(await line.textContent(), /Connected, and in sync/);
+      break;
+    }
+    assert.ok(i < 60, `the partner never got in sync: ${await line.textContent()}`);
+    await page.waitForTimeout(500);
+  }
 
   step('the code is spent: a second group cannot be founded with it');
   const other = await phone(plain);
@@ -308,4 +296,5 @@ try {
 } finally {
   await plain.close();
   await camera?.close();
+  partnerNode?.kill();
 }

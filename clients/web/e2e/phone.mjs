@@ -262,7 +262,7 @@ try {
   }
   await coop.page.fill('#report-narrative', 'Maayos ang ani ngayong tag-ulan.');
   await coop.page.click('#submit-report');
-  await coop.page.waitForSelector('#report-note:has-text("second officer")');
+  await coop.page.waitForSelector('#report-note:has-text("awaits 1 more officer")');
   await coop.page.screenshot({ path: `${WORK}/cooperative.png`, fullPage: true });
   await controlsAreUsable(coop.page, 'cooperative');
   let report;

@@ -221,3 +221,37 @@ pub(super) async fn anomalies(
         anomalies: l.anomalies.clone(),
     }))
 }
+
+#[utoipa::path(get, path = "/api/v1/books/{book}/partners", tag = "books", security(("session" = [])), params(("book" = kaban_protocol::record::BookId, Path, description = "The book's id")), responses((status = 200, description = "The partners the book is shared with, and each one's sync state", body = api::book::Partners)))]
+pub(super) async fn partners(
+    State(s): Shared,
+    headers: HeaderMap,
+    Path(book): Path<String>,
+) -> Result<Json<api::book::Partners>, Problem> {
+    let l = officer_ledger(&s, &headers, &book).await?;
+    let status = match s.p2p.as_ref() {
+        Some(p2p) => Some(p2p.status().await),
+        None => None,
+    };
+    let partners = l
+        .shared_with
+        .iter()
+        .map(|peer| {
+            let st = status.as_ref().and_then(|st| {
+                st.partners
+                    .values()
+                    .find(|p| &p.peer == peer && p.book == book)
+            });
+            api::book::BookPartner {
+                peer: peer.clone(),
+                connected: status
+                    .as_ref()
+                    .is_some_and(|st| st.connected.contains_key(peer)),
+                in_sync: st.is_some_and(|p| p.in_sync),
+                last_synced_ms: st.and_then(|p| p.last_synced_ms),
+                last_error: st.and_then(|p| p.last_error.clone()),
+            }
+        })
+        .collect();
+    Ok(Json(api::book::Partners { partners }))
+}

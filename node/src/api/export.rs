@@ -99,7 +99,7 @@ pub fn date(time_ms: u64) -> String {
 }
 
 /// Languages a printed statement comes in.
-pub const LANGUAGES: [&str; 4] = ["en", "fil", "id", "bn"];
+pub const LANGUAGES: [&str; 5] = ["en", "fil", "id", "bn", "th"];
 
 /// The words of a printed statement in one language.
 pub struct Words {
@@ -162,7 +162,7 @@ impl Words {
     }
 }
 
-static WORDS: [Words; 4] = [
+static WORDS: [Words; 5] = [
     Words {
         lang: "en",
         title: "Member statement",
@@ -332,6 +332,44 @@ static WORDS: [Words; 4] = [
             ("departure", "প্রস্থান"),
         ],
         roles: ["কোষাধ্যক্ষ", "সভাপতি", "সম্পাদক", "চাবিধারী", "বিনিয়োগকারী কর্মকর্তা"],
+    },
+    Words {
+        lang: "th",
+        title: "รายการบัญชีของสมาชิก",
+        group: "กลุ่ม",
+        member: "สมาชิก",
+        period: "ช่วงเวลา",
+        whole_book: "ตั้งแต่เริ่มสมุดบัญชี",
+        balance: "ยอดคงเหลือ",
+        stake: "ส่วนถือ",
+        of_group: "จากส่วนถือทั้งหมดของกลุ่ม",
+        returns: "ผลตอบแทนที่ได้รับ",
+        enterprises: "ส่วนของเธอในการลงทุนของกลุ่ม",
+        enterprise: "กิจการ",
+        share: "ส่วนแบ่ง",
+        entries: "รายการ",
+        date: "วันที่",
+        what: "ประเภท",
+        amount: "จำนวนเงิน",
+        after: "ยอดหลังรายการ",
+        status: "สถานะ",
+        record: "บันทึก",
+        officers: "กรรมการของกลุ่ม",
+        key: "กุญแจผู้ลงนาม",
+        role: "หน้าที่",
+        pending: "รอการอนุมัติ",
+        reversed: "ยกเลิกแล้ว",
+        counted: "นับแล้ว",
+        left: "ออกจากกลุ่มแล้ว",
+        footer: "ทุกรายการเป็นบันทึกที่กรรมการคนหนึ่งลงนาม ผู้ที่ถือสมุดบัญชีตรวจสอบเลขบันทึกและลายเซ็นได้ทุกรายการ",
+        printed: "พิมพ์เมื่อ",
+        kinds: [
+            ("contribution", "เงินออม"),
+            ("withdrawal", "การถอนเงิน"),
+            ("distribution", "ส่วนแบ่งผลตอบแทน"),
+            ("departure", "การออกจากกลุ่ม"),
+        ],
+        roles: ["เหรัญญิก", "ประธาน", "เลขานุการ", "ผู้ถือกุญแจ", "กรรมการฝ่ายผู้ลงทุน"],
     },
 ];
 

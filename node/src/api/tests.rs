@@ -256,7 +256,7 @@ async fn every_documented_operation_is_served_and_described_exactly() {
             assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{what} is not routed");
         }
     }
-    assert_eq!(operations, 28);
+    assert_eq!(operations, 29);
     let (s, _, v) = call(&api.state, get("/api/v1/nothing", None)).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["code"], "not_found");
@@ -669,7 +669,7 @@ async fn views_say_which_formats_tables_and_books_they_take() {
         (
             format!("/api/v1/books/{book}/members/m-ana/statement?format=html&lang=xx"),
             "unknown_language",
-            "statements are printed in en, fil, id, bn; \"xx\" is not one of them".to_owned(),
+            "statements are printed in en, fil, id, bn, th; \"xx\" is not one of them".to_owned(),
         ),
         (
             format!("/api/v1/books/{book}/members/m-ana/statement?from=2026-13"),
@@ -698,6 +698,19 @@ async fn views_say_which_formats_tables_and_books_they_take() {
     let html = String::from_utf8(html.to_vec()).unwrap();
     assert!(html.contains("<h1>Laporan anggota</h1>"), "{html}");
     assert!(html.contains("Ate Ana"));
+    // And in Thai, the fifth language.
+    let response = router(Arc::clone(&api.state))
+        .oneshot(get(
+            &format!("/api/v1/books/{book}/members/m-ana/statement?format=html&lang=th"),
+            Some(&ana),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.into_body().collect().await.unwrap().to_bytes();
+    let html = String::from_utf8(html.to_vec()).unwrap();
+    assert!(html.contains("<h1>รายการบัญชีของสมาชิก</h1>"), "{html}");
+    assert!(html.contains("lang=\"th\""), "{html}");
     // CSV of the balances, with the stake column.
     let response = router(Arc::clone(&api.state))
         .oneshot(get(

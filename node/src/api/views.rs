@@ -26,7 +26,7 @@ pub struct ViewQuery {
     table: Option<String>,
     /// Days after which a transfer with no receipt is overdue.
     overdue_days: Option<u32>,
-    /// Language of a printed statement: en, fil, id, bn.
+    /// Language of a printed statement: en, fil, id, bn, th.
     lang: Option<String>,
     /// Period of a statement, as dates `YYYY-MM-DD` (inclusive).
     from: Option<String>,
@@ -63,6 +63,7 @@ mod query {
         Fil,
         Id,
         Bn,
+        Th,
     }
 
     /// The dashboard's tables, for CSV.

@@ -167,13 +167,13 @@ async fn drive(
     let (session, mut turn) = library
         .sync_session(book, &peer_text, side, crate::clock::now_ms())
         .await?;
-    if side == Side::Dialer {
-        p2p.set_state(book, &peer_text, |s| {
-            s.connected = true;
-            s.last_error = None;
-        })
-        .await;
-    }
+    // Both sides keep the partner's state: a listener got here only for a book shared with
+    // the peer, so a stranger adds nothing to it.
+    p2p.set_state(book, &peer_text, |s| {
+        s.connected = true;
+        s.last_error = None;
+    })
+    .await;
     tracing::info!(%book, %peer, ?side, "sync session started");
     // Frame bytes of the event that led to this turn, for the partner's status.
     let mut received = 0;
@@ -203,19 +203,18 @@ async fn drive(
                 }
             }
         }
-        if side == Side::Dialer {
-            let status = turn.status;
-            let now = crate::clock::now_ms();
-            p2p.set_state(book, &peer_text, move |s| {
-                s.bytes_sent += sent;
-                s.in_sync = status.in_sync;
-                if received > 0 {
-                    s.bytes_received += received;
-                    s.last_synced_ms = Some(now);
-                }
-            })
-            .await;
-        }
+        let status = turn.status;
+        let now = crate::clock::now_ms();
+        p2p.set_state(book, &peer_text, move |s| {
+            s.bytes_sent += sent;
+            s.in_sync = status.in_sync;
+            s.bytes_received += received;
+            // Last synced: when changes last came in, or the two last agreed they hold the same.
+            if received > 0 || status.in_sync {
+                s.last_synced_ms = Some(now);
+            }
+        })
+        .await;
         if sent > 0 {
             tracing::debug!(%book, %peer, ?side, bytes = sent, "sent sync messages");
         }

@@ -102,6 +102,32 @@ pub struct BookEntry {
     pub enterprise: bool,
 }
 
+/// `GET /books/{book}/partners`: the partner nodes the book is shared with (effective share
+/// records), each with its sync state as this node sees it. An officer reads it; a partner
+/// never named by a share is not listed, whatever connects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Partners {
+    pub partners: Vec<BookPartner>,
+}
+
+/// One partner of a book: connected now, in sync, and when it last was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BookPartner {
+    /// The partner node's libp2p PeerId.
+    pub peer: String,
+    pub connected: bool,
+    /// Both nodes hold the same changes of this book.
+    pub in_sync: bool,
+    /// When the two last were in sync (Unix milliseconds); absent if never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_ms: Option<u64>,
+    /// Why the last session with it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
 /// `GET /books/{book}/roster`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

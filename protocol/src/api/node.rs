@@ -136,8 +136,12 @@ pub struct PartnerState {
     pub book: String,
     pub peer: String,
     pub connected: bool,
+    /// The last turn of the session found nothing left to send either way.
     pub in_sync: bool,
+    /// When changes last came in from the partner, or the two last found they hold the same
+    /// (Unix milliseconds, this node's clock).
     pub last_synced_ms: Option<u64>,
+    /// Why the last session with the partner ended in error, if it did.
     pub last_error: Option<String>,
     /// Frame bytes this node sent and received in this book's sessions with the partner.
     pub bytes_sent: u64,

@@ -62,14 +62,28 @@ async function openSession(identity) {
   token = value.token;
 }
 
+/**
+ * Opens one session at a time: screens read several things at once, and the node keeps one
+ * challenge per key, so requests that all find no token share the one being opened.
+ */
+let opening = null;
+function sessionFor(identity) {
+  opening ??= openSession(identity).finally(() => {
+    opening = null;
+  });
+  return opening;
+}
+
 /** Runs `request` with a session, opening (or renewing, after a 401) it when needed. */
 async function withSession(identity, request) {
-  if (!token) await openSession(identity);
+  if (!token) await sessionFor(identity);
+  const sent = token;
   try {
     return (await request()).value;
   } catch (e) {
     if (e.status !== 401) throw e;
-    await openSession(identity);
+    // Renewed once for all the requests the old token failed, not once each.
+    if (token === sent) await sessionFor(identity);
     return (await request()).value;
   }
 }

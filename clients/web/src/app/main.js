@@ -9,8 +9,6 @@ import * as outbox from './outbox.js';
 import * as qr from './qr.js';
 import * as receipt from './receipt.js';
 import * as store from './store.js';
-import { members, portfolioScreen } from './members.js';
-import { found, officersScreen, shareScreen } from './officers.js';
 import { SEARCH_FROM, back, errorBox, hooks, memberSearch, read, root, signAndQueue, state } from './screen.js';
 import { action, h, show } from './ui.js';
 
@@ -327,6 +325,16 @@ function describe(r, members) {
       return t(b.settlement === 'payout' ? 'approve.payout' : 'approve.conversion', { member: alias(b.member), amount: i18n.money(b.amount) });
     case 'share':
       return t('approve.share', { peer: b.peer.slice(0, 12) });
+    case 'investment':
+      return t('approve.investment', { enterprise: b.enterprise.slice(0, 8) });
+    case 'investor':
+      return t('approve.investor', { name: b.name, n: b.officers.length, quorum: b.quorum });
+    case 'return':
+      return t('approve.return', { amount: i18n.money(b.amount), channel: b.channel, reference: b.reference });
+    case 'membership':
+      return t('approve.membership', { member: b.member, stake: i18n.money(b.stake), capital: i18n.money(b.capital) });
+    case 'report':
+      return t('approve.report', { from: b.period.from, to: b.period.to });
     default:
       return t('approve.other', { kind: r.kind });
   }
@@ -441,99 +449,6 @@ async function checkReceipt(payload) {
   );
 }
 
-async function coop(book) {
-  let d;
-  try {
-    d = await read(`/books/${book}/dashboard`);
-  } catch (e) {
-    return show(root, back(), errorBox(e));
-  }
-  const cur = d.enterprise.currency;
-  const awaiting = d.transfers.filter((x) => ['sent', 'overdue'].includes(x.status.state));
-  const queuedReceipts = new Set((await outbox.all()).filter((e) => e.kind === 'receipt').map((e) => e.target));
-  const field = (name, type = 'text', attrs = {}) => h('label', {}, t(`report.${name}`), h('input', { type, name, id: `report-${name}`, ...attrs }));
-  const form = h(
-    'form',
-    { id: 'report-form' },
-    field('from', 'date'),
-    field('to', 'date'),
-    field('revenue', 'text', { inputmode: 'decimal' }),
-    field('costs', 'text', { inputmode: 'decimal' }),
-    field('jobs_women', 'number', { min: 0 }),
-    field('jobs_men', 'number', { min: 0 }),
-    field('members', 'number', { min: 0 }),
-    field('returnees', 'number', { min: 0 }),
-    field('language'),
-    h('label', {}, t('report.narrative'), h('textarea', { name: 'narrative', id: 'report-narrative', rows: 3 })),
-  );
-  const note = h('p', { role: 'status', id: 'report-note' });
-  show(
-    root,
-    back(),
-    h('h1', {}, d.enterprise.name),
-    h('p', {}, `${d.enterprise.country} · ${d.enterprise.sector}`),
-    h('dl', { class: 'figures' }, h('dt', {}, t('coop.capital')), h('dd', {}, i18n.money(d.capital_received)), h('dt', {}, t('coop.returns')), h('dd', {}, i18n.money(d.returns_paid))),
-    h('h2', {}, t('coop.investors')),
-    h('ul', {}, d.investors.map((i) => h('li', {}, t('coop.investor', { name: i.name, sent: i18n.money(i.sent), received: i18n.money(i.received) })))),
-    h('h2', {}, t('coop.to_acknowledge')),
-    awaiting.length
-      ? h(
-          'ul',
-          {},
-          awaiting.map((x) => {
-            const amount = h('input', { type: 'text', inputmode: 'decimal', class: 'amount', 'aria-label': t('coop.received') });
-            const note = h('p', { class: 'field-error', role: 'alert' });
-            return h(
-              'li',
-              { class: 'card', dataset: { transfer: x.record } },
-              h('p', {}, t('coop.transfer', { group: x.group_name, amount: i18n.money(x.amount), expected: i18n.money(x.expected), reference: x.reference })),
-              queuedReceipts.has(x.record)
-                ? h('p', {}, t('state.pending'))
-                : [
-                    amount,
-                    note,
-                    action(t('coop.acknowledge'), async () => {
-                      const parsed = i18n.parseAmount(amount.value, cur);
-                      if (parsed.error) return note.replaceChildren(i18n.amountError(parsed.error, cur));
-                      const { minor } = parsed;
-                      await signAndQueue(book, 'receipt', { received: { currency: cur, minor }, transfer: x.record }, { target: x.record });
-                      await outbox.flush();
-                      render();
-                    }, { class: 'primary' }),
-                  ],
-            );
-          }),
-        )
-      : h('p', {}, t('coop.nothing_to_acknowledge')),
-    h('h2', {}, t('coop.reports')),
-    h('ul', {}, d.reports.map((r) => h('li', {}, t('coop.report_line', { from: r.period.from, to: r.period.to, surplus: i18n.money(r.surplus), women: r.jobs.women, men: r.jobs.men })))),
-    h('h2', {}, t('report.title')),
-    form,
-    action(t('report.submit'), async () => {
-      const v = Object.fromEntries(new FormData(form));
-      const parsed = { revenue: i18n.parseAmount(v.revenue, cur), costs: i18n.parseAmount(v.costs, cur) };
-      for (const [name, p] of Object.entries(parsed)) {
-        if (p.error) return note.replaceChildren(`${t(`report.${name}`)}: ${i18n.amountError(p.error, cur)}`);
-      }
-      const [revenue, costs] = [parsed.revenue.minor, parsed.costs.minor];
-      if (!v.from || !v.to || !v.narrative?.trim() || !v.language?.trim()) {
-        return note.replaceChildren(t('report.incomplete'));
-      }
-      const n = (x) => Number.parseInt(x || '0', 10);
-      await signAndQueue(book, 'report', {
-        costs: { currency: cur, minor: costs },
-        jobs: { men: n(v.jobs_men), women: n(v.jobs_women) },
-        members: { returnees: n(v.returnees), total: n(v.members) },
-        narrative: { language: v.language.trim(), text: v.narrative.trim() },
-        period: { from: v.from, to: v.to },
-        revenue: { currency: cur, minor: revenue },
-      });
-      note.replaceChildren(t('report.signed'));
-    }, { class: 'primary', id: 'submit-report' }),
-    note,
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
 
 // One render at a time: a change that arrives while a screen is being drawn draws it again
@@ -560,6 +475,9 @@ function render() {
 
 hooks.render = render;
 
+// The officers' screens beyond the meeting and approvals are chunks of their own, fetched the
+// first time one opens (the service worker keeps them for offline use), so that a first open
+// fetches only what the home screen needs.
 async function renderNow() {
   state.refreshScreen = null;
   header();
@@ -573,15 +491,15 @@ async function renderNow() {
     case 'mykey':
       return myKey();
     case 'found':
-      return found();
+      return (await import('./officers.js')).found();
     case 'members':
-      return members(a);
+      return (await import('./members.js')).members(a);
     case 'officers':
-      return officersScreen(a);
+      return (await import('./officers.js')).officersScreen(a);
     case 'share':
-      return shareScreen(a);
+      return (await import('./officers.js')).shareScreen(a);
     case 'portfolio':
-      return portfolioScreen(a);
+      return (await import('./invest.js')).portfolioScreen(a);
     case 'meeting':
       return meeting(a);
     case 'approvals':
@@ -589,7 +507,9 @@ async function renderNow() {
     case 'member':
       return member(a, b);
     case 'coop':
-      return coop(a);
+      return (await import('./coop.js')).coop(a);
+    case 'impact':
+      return (await import('./coop.js')).impact();
     default:
       return home();
   }

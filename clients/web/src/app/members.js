@@ -1,10 +1,10 @@
-// The officers' screens for a book's money and members: the members (adding one with her
-// personal details kept on the node, a withdrawal, her entries and their reversal, erasure) and
-// the group's portfolio.
+// The officers' members screen: adding a member with her personal details kept on the node, a
+// withdrawal, her entries and their reversal, her going home (invest.js), and erasure.
 
 import * as api from './api.js';
 import * as i18n from './i18n.js';
 import * as outbox from './outbox.js';
+import { awaitingBy, departureForm, quorumsOf } from './invest.js';
 import * as store from './store.js';
 import { SEARCH_FROM, back, errorBox, hooks, memberSearch, read, refusalOf, root, scanButton, signAndQueue, signEach, state } from './screen.js';
 import { action, h, show } from './ui.js';
@@ -80,13 +80,14 @@ function addMemberForm(book, summary) {
   );
 }
 
-/** One member's line: her balance, a withdrawal, and the erasure of her personal details. */
-function memberRow(book, m, balance, currency) {
+/** One member's line: her balance, a withdrawal, her going home, and the erasure of her personal details. */
+function memberRow(book, m, balance, currency, going) {
   const amount = h('input', { type: 'text', inputmode: 'decimal', class: 'amount', 'aria-label': t('members.withdraw_amount', { alias: m.alias }) });
   const reason = h('input', { type: 'text', class: 'reason', maxlength: 200, 'aria-label': t('members.withdraw_reason') });
   const note = h('p', { class: 'field-error', role: 'alert' });
   const done = h('p', { class: 'done', role: 'status' });
   const entries = h('ul', { class: 'statement' });
+  const depart = departureForm(book, m, balance ?? { currency, minor: 0 }, going.holdings, going.quorum);
   const form = h(
     'div',
     { class: 'withdraw', hidden: true },
@@ -115,6 +116,11 @@ function memberRow(book, m, balance, currency) {
     action(t('members.withdraw'), () => {
       form.hidden = !form.hidden;
     }, { class: 'withdraw-open' }),
+    going.leaving
+      ? h('p', { class: 'departure-state' }, t('depart.waiting', { alias: m.alias }))
+      : action(t('depart.open'), () => {
+          depart.hidden = !depart.hidden;
+        }, { class: 'departure-open' }),
     action(t('members.entries'), async () => {
       try {
         const st = await read(`/books/${book}/members/${m.member}/statement`);
@@ -142,6 +148,7 @@ function memberRow(book, m, balance, currency) {
       }
     }, { class: 'erase' }),
     form,
+    depart,
     done,
     entries,
   );
@@ -182,14 +189,25 @@ export async function members(book) {
   let summary;
   let roster;
   let balances;
+  let portfolio;
+  let quorums;
+  let leaving;
   try {
     await sendPersonal(book);
-    [summary, roster, balances] = await Promise.all([read(`/books/${book}`), read(`/books/${book}/roster`), read(`/books/${book}/balances`)]);
+    [summary, roster, balances, portfolio, quorums] = await Promise.all([
+      read(`/books/${book}`),
+      read(`/books/${book}/roster`),
+      read(`/books/${book}/balances`),
+      read(`/books/${book}/portfolio`),
+      quorumsOf(book),
+    ]);
+    leaving = await awaitingBy(book, 'departure', 'member');
   } catch (e) {
     return show(root, back(), errorBox(e));
   }
   const sorted = [...roster.members].sort((x, y) => x.alias.localeCompare(y.alias, i18n.current()) || x.member.localeCompare(y.member));
-  const rows = sorted.map((m) => memberRow(book, m, balances.members[m.member]?.[0], summary.currency));
+  const going = (m) => ({ holdings: portfolio.holdings, quorum: quorums.departure, leaving: leaving.has(m.member) });
+  const rows = sorted.map((m) => memberRow(book, m, balances.members[m.member]?.[0], summary.currency, going(m)));
   show(
     root,
     back(),
@@ -200,54 +218,3 @@ export async function members(book) {
     h('ul', { class: 'member-lines' }, rows),
   );
 }
-
-
-/** The group's portfolio: money in the box, out in enterprises, and back, in words. */
-export async function portfolioScreen(book) {
-  let p;
-  try {
-    p = await read(`/books/${book}/portfolio`);
-  } catch (e) {
-    return show(root, back(), errorBox(e));
-  }
-  const figure = (label, money, id) => [h('dt', {}, t(label)), h('dd', id ? { id } : {}, i18n.money(money))];
-  show(
-    root,
-    back(),
-    h('h1', {}, t('portfolio.title', { group: p.name })),
-    h('p', {}, t('portfolio.explain')),
-    h(
-      'dl',
-      { class: 'figures', id: 'portfolio-figures' },
-      figure('portfolio.members_balances', p.members_balances),
-      figure('portfolio.cash', p.cash, 'portfolio-cash'),
-      figure('portfolio.outstanding', p.outstanding),
-      figure('portfolio.received_back', p.received_back),
-      figure('portfolio.undistributed', p.undistributed),
-    ),
-    h('h2', {}, t('portfolio.holdings')),
-    p.holdings.length
-      ? h(
-          'ul',
-          { class: 'holdings' },
-          p.holdings.map((x) =>
-            h(
-              'li',
-              { class: 'card holding', dataset: { enterprise: x.enterprise } },
-              h('h3', {}, x.name),
-              h('p', {}, `${x.country} · ${x.sector}`),
-              h('p', { class: 'holding-line' }, t('portfolio.holding', { invested: i18n.money(x.invested), in_transit: i18n.money(x.in_transit), back: i18n.money(x.received_back), outstanding: i18n.money(x.outstanding) })),
-            ),
-          ),
-        )
-      : h('p', {}, t('portfolio.none')),
-    p.unaccepted.length
-      ? [
-          h('h2', {}, t('portfolio.unaccepted_title')),
-          h('ul', {}, p.unaccepted.map((u) => h('li', { class: 'card unaccepted', dataset: { enterprise: u.enterprise } }, h('h3', {}, u.name), h('p', {}, t('portfolio.unaccepted', { reason: u.reason }))))),
-        ]
-      : null,
-    p.anomalies.length ? [h('h2', {}, t('portfolio.anomalies')), h('ul', {}, p.anomalies.map((a) => h('li', { class: 'error' }, a.detail)))] : null,
-  );
-}
-

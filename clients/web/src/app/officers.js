@@ -36,6 +36,7 @@ export function found() {
   const officers = h('ul', { id: 'found-officers' }, officerRow(1));
   const code = h('input', { type: 'text', id: 'found-code', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false' });
   const note = h('p', { id: 'found-note', role: 'status' });
+  const rules = bookRules();
   const submit = action(t('found.submit'), async () => {
     const others = [...officers.querySelectorAll('li.officer')]
       .map((li) => ({ key: li.querySelector('.officer-key').value.trim(), role: li.querySelector('.officer-role').value }))
@@ -49,8 +50,10 @@ export function found() {
       currency: currency.value,
       name: name.value.trim(),
       officers: [...byKey].map(([k, roles]) => ({ key: k, roles: FOUNDING_ROLES.filter((r) => roles.has(r)) })),
-      rules: {},
+      ...rules.value(),
     };
+    if (body.enterprise && !/^[A-Z]{2}$/.test(body.enterprise.country)) return show(note, t('found.no_country'));
+    if (body.enterprise && !body.enterprise.sector) return show(note, t('found.no_sector'));
     if (!body.officers.some((o) => o.roles.includes('treasurer'))) return show(note, t('found.no_treasurer'));
     let bytes;
     try {
@@ -75,6 +78,7 @@ export function found() {
     h('p', {}, t('found.explain')),
     h('label', {}, t('found.name'), name),
     h('label', {}, t('found.currency'), currency),
+    rules.fields,
     h('label', {}, t('found.my_role'), myRole),
     h('h2', {}, t('found.officers')),
     h('p', {}, t('found.officers_help')),
@@ -87,6 +91,35 @@ export function found() {
     note,
   );
 }
+
+/**
+ * What kind of book the founding makes, and its rules: a savings group (the stake rule for
+ * sharing returns, and the signatures money going out needs) or a cooperative's enterprise book
+ * (its country and sector). `value()` gives the genesis members they set.
+ */
+function bookRules() {
+  const kind = h('select', { id: 'found-kind' }, h('option', { value: 'savings' }, t('found.kind_savings')), h('option', { value: 'enterprise' }, t('found.kind_enterprise')));
+  const stake = h('select', { id: 'found-stake' }, h('option', { value: 'balance' }, t('found.stake_balance')), h('option', { value: 'contributions' }, t('found.stake_contributions')));
+  const quorum = h('select', { id: 'found-quorum' }, [1, 2, 3].map((n) => h('option', { value: n, selected: n === defaultQuorum('withdrawal') }, t('found.quorum_n', { n }))));
+  const country = h('select', { id: 'found-country' }, HOME_COUNTRIES.map((c) => h('option', { value: c }, t(`country.${c}`))));
+  const sector = h('input', { type: 'text', id: 'found-sector', maxlength: 80 });
+  const savings = h('div', {}, h('label', {}, t('found.stake'), stake), h('label', {}, t('found.quorum'), quorum));
+  const enterprise = h('div', { hidden: true }, h('label', {}, t('found.country'), country), h('label', {}, t('found.sector'), sector));
+  kind.addEventListener('change', () => {
+    savings.hidden = kind.value !== 'savings';
+    enterprise.hidden = kind.value === 'savings';
+  });
+  const value = () => {
+    if (kind.value === 'enterprise') return { enterprise: { country: country.value, sector: sector.value.trim() }, rules: {} };
+    const q = Number(quorum.value);
+    const named = q === defaultQuorum('withdrawal') ? {} : { quorum: { withdrawal: q, departure: q, distribution: q, investment: q } };
+    return { rules: { ...named, ...(stake.value === 'balance' ? {} : { stake: stake.value }) } };
+  };
+  return { fields: [h('label', {}, t('found.kind'), kind), savings, enterprise], value };
+}
+
+/** The home countries an enterprise book names. */
+const HOME_COUNTRIES = ['PH', 'ID', 'BD', 'TH', 'NP', 'LK', 'VN'];
 
 /** The currencies the protocol knows, host countries' first, as its table lists them. */
 const FOUNDING_CURRENCIES = Object.keys(CURRENCIES);
@@ -178,10 +211,24 @@ async function inviteCode(book) {
 }
 
 /** Sharing a book with a partner's node: the share record, and the invite for its operator. */
+/** A partner of the book: its node id, and whether it is connected and in sync, in words. */
+function partnerLine(p) {
+  const when = p.last_synced_ms ? t('share.last_synced', { when: i18n.date(p.last_synced_ms) }) : t('share.never_synced');
+  const state = p.connected ? t(p.in_sync ? 'share.in_sync' : 'share.syncing') : t('share.not_connected', { when });
+  return h(
+    'li',
+    { class: 'card partner', dataset: { peer: p.peer, connected: p.connected, inSync: p.in_sync } },
+    h('p', { class: 'key' }, p.peer),
+    h('p', { class: 'partner-state' }, state),
+    p.last_error ? h('p', { class: 'error' }, t('share.last_error', { error: p.last_error })) : null,
+  );
+}
+
 export async function shareScreen(book) {
   let summary;
+  let partners;
   try {
-    summary = await read(`/books/${book}`);
+    [summary, { partners }] = await Promise.all([read(`/books/${book}`), read(`/books/${book}/partners`)]);
   } catch (e) {
     return show(root, back(), errorBox(e));
   }
@@ -193,9 +240,7 @@ export async function shareScreen(book) {
     h('h1', {}, t('share.title', { group: summary.name })),
     h('p', {}, t('share.explain')),
     h('h2', {}, t('share.partners')),
-    summary.shared_with.length
-      ? h('ul', { id: 'shared-with' }, summary.shared_with.map((p) => h('li', { class: 'key' }, p)))
-      : h('p', { id: 'shared-with-none' }, t('share.none')),
+    partners.length ? h('ul', { id: 'shared-with' }, partners.map(partnerLine)) : h('p', { id: 'shared-with-none' }, t('share.none')),
     h('h2', {}, t('share.add')),
     ...peer.field,
     h('p', { class: 'what-it-does' }, t('share.does', { n: defaultQuorum('share') })),

@@ -115,7 +115,11 @@ export function memberSearch(rows) {
 /** Signs records one after another and sends them; what the node refused, if anything. */
 export async function signEach(book, records) {
   const ids = [];
-  for (const [kind, body] of records) ids.push(await signAndQueue(book, kind, body, { target: body.key ?? body.record ?? body.peer }));
+  for (const [kind, body] of records) {
+    // What the record is about, so that a screen can tell it is signed and on its way.
+    const target = body.key ?? body.record ?? body.peer ?? body.return ?? body.member ?? body.enterprise;
+    ids.push(await signAndQueue(book, kind, body, { target }));
+  }
   await outbox.flush();
   return refusalOf(ids);
 }

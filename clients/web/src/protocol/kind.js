@@ -83,6 +83,34 @@ const peer = (v, name) => {
     fault(`${name} ${show(v)} is not a libp2p PeerId in base58`);
   }
 };
+/** A positive decimal written plainly, as a transfer's or a membership's rate (SPEC section 4). */
+export const MAX_RATE_DECIMALS = 8;
+export function rateFault(v) {
+  const m = typeof v === 'string' && /^(0|[1-9][0-9]{0,11})(\.[0-9]{1,8})?$/.exec(v);
+  if (!m || /^[0.]*$/.test(v)) return `rate ${show(v)} is not a positive decimal like 7.185 (at most ${MAX_RATE_DECIMALS} decimals)`;
+  return null;
+}
+const rate = (v, name) => {
+  const why = rateFault(v);
+  if (why) fault(`${name}: ${why}`);
+};
+const count = (v, name) => {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) fault(`${name} must be a whole number from 0`);
+};
+const money = (v, name) => {
+  const why = moneyFault(v);
+  if (why) fault(`${name}: ${why}`);
+};
+const nonNegativeMoney = (v, name) => {
+  money(v, name);
+  if (v.minor < 0) fault(`${name} must not be negative, got ${v.minor}`);
+};
+const oneOf = (values) => (v, name) => {
+  if (!values.includes(v)) fault(`${name} ${show(v)} is not one of ${values.join(', ')}`);
+};
+const country = (v, name) => {
+  if (typeof v !== 'string' || !/^[A-Z]{2}$/.test(v)) fault(`${name} ${show(v)} is not an ISO 3166 code like PH`);
+};
 const list = (item) => (v, name) => {
   if (!Array.isArray(v)) fault(`${name} must be a list`);
   if (v.length > MAX_LIST_ITEMS) fault(`${name} has more than ${MAX_LIST_ITEMS} items`);
@@ -110,7 +138,13 @@ const quorumMap = (v, name) => {
 const officer = shape({ key, roles: list(role) });
 
 const BODIES = {
-  genesis: shape({ currency, name: text(MAX_NAME_CHARS), officers: list(officer), rules: shape({ 'quorum?': quorumMap }) }),
+  genesis: shape({
+    currency,
+    'enterprise?': shape({ country, sector: text(MAX_NAME_CHARS) }),
+    name: text(MAX_NAME_CHARS),
+    officers: list(officer),
+    rules: shape({ 'quorum?': quorumMap, 'stake?': oneOf(['balance', 'contributions']) }),
+  }),
   member_join: shape({ alias: text(MAX_NAME_CHARS), 'key?': key, member }),
   // The investor role is granted by an investor record, which names the group.
   role_grant: shape({
@@ -130,6 +164,24 @@ const BODIES = {
   unshare: shape({ peer }),
   // The group accepts an enterprise book (its id) and the investor record registering it.
   investment: shape({ enterprise: recordId, registration: recordId }),
+  distribution: shape({ amount: positiveMoney, enterprise: recordId, return: recordId }),
+  departure: shape({ amount: nonNegativeMoney, 'enterprise?': recordId, member, settlement: oneOf(['payout', 'conversion']) }),
+  // An enterprise book's records (SPEC section 4).
+  investor: shape({ currency, group: recordId, name: text(MAX_NAME_CHARS), officers: list(key), quorum: count }),
+  transfer: shape({
+    amount: positiveMoney,
+    channel: text(MAX_NAME_CHARS),
+    expected: positiveMoney,
+    fee: nonNegativeMoney,
+    group: recordId,
+    rate,
+    rate_source: text(MAX_NAME_CHARS),
+    reference: text(MAX_NAME_CHARS),
+  }),
+  receipt: shape({ received: positiveMoney, transfer: recordId }),
+  return: shape({ amount: positiveMoney, channel: text(MAX_NAME_CHARS), group: recordId, reference: text(MAX_NAME_CHARS) }),
+  return_receipt: shape({ received: positiveMoney, return: recordId }),
+  membership: shape({ capital: positiveMoney, departure: recordId, group: recordId, member, rate, stake: positiveMoney }),
 };
 
 export const KNOWN_KINDS = Object.freeze(Object.keys(BODIES));
@@ -161,6 +213,25 @@ function checkGenesis(body) {
     }
   }
 }
+
+/** What a body of these kinds must satisfy beyond its members' types (SPEC section 4). */
+const RULES = {
+  investor(body) {
+    const distinct = new Set(body.officers).size;
+    if (body.officers.length === 0) fault('officers must not be empty');
+    if (body.quorum < 1 || body.quorum > MAX_QUORUM) fault(`quorum for transfer is ${body.quorum}; it must be between 1 and ${MAX_QUORUM}`);
+    if (body.quorum > distinct) fault(`quorum for transfer is ${body.quorum} but the registration names only ${distinct} officers, so it could never be reached`);
+  },
+  transfer(body) {
+    if (body.fee.currency !== body.amount.currency) {
+      fault(`fee is in ${body.fee.currency} but the amount is in ${body.amount.currency}; both are in the group's currency`);
+    }
+  },
+  departure(body) {
+    if (body.settlement === 'conversion' && body.enterprise === undefined) fault('a conversion names the enterprise book whose cooperative she joins');
+    if (body.settlement === 'payout' && body.enterprise !== undefined) fault('a payout names no enterprise; a conversion does');
+  },
+};
 
 /**
  * Where a null sits in `value`, or null when none does. A body of a known kind holds no null at
@@ -197,6 +268,7 @@ export function checkBody(kind, body) {
     if (nullAt !== null) fault(`${nullAt} is null; leave an optional member out instead`);
     check(body, 'body');
     if (kind === 'genesis') checkGenesis(body);
+    if (Object.hasOwn(RULES, kind)) RULES[kind](body);
   } catch (e) {
     if (!(e instanceof BodyFault)) throw e;
     throw new KabanError('invalid_body', `${kind} record body is invalid: ${e.message}`);
