@@ -1,7 +1,7 @@
 // The app shell, cached so that the client opens and works with no connection at all. The API
 // is never cached here: the page keeps its own copies of what it read, and its outbox.
-const CACHE = 'kaban-ee9e6b79bd5beb46';
-const SHELL = ["/","/app.css","/app.js","/chunk-25B6V2YL.js","/chunk-5XUXSMIM.js","/chunk-6AYO3CLE.js","/chunk-7WZGNBTZ.js","/chunk-B2XPJJPL.js","/chunk-FHZ764HM.js","/chunk-S67OSDFK.js","/chunk-WYNYACAM.js","/chunk-XJP5XYPZ.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
+const CACHE = 'kaban-6cbb4d5e6bf0ae87';
+const SHELL = ["/","/app.css","/app.js","/chunk-45SEKDYT.js","/chunk-KQ4VBPBQ.js","/chunk-LU2ZHCI5.js","/chunk-MFT6ZFXM.js","/chunk-MGMGH2SR.js","/chunk-OEY7W4IG.js","/chunk-OOJM4CTU.js","/chunk-SK4AH4LZ.js","/chunk-T4X47UKU.js","/chunk-WEVTIEUS.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -59,6 +59,7 @@ try {
   const chairPage = await phone(plain);
   pages.push(chairPage);
   const chairKey = await makeKey(chairPage, 'three padlocks');
+  await chairPage.locator('svg.qr').waitFor();
   assert.equal(await chairPage.locator('svg.qr').count(), 1);
 
   step('the treasurer\'s phone, whose camera sees the chair\'s QR code');

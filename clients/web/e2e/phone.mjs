@@ -72,6 +72,7 @@ try {
   const a = await newPhone(browser);
   const phoneKey = await makeKey(a.page, 'sampaguita 2026');
   assert.match(phoneKey, /^[A-Za-z0-9_-]{43}$/);
+  await a.page.locator('svg.qr').waitFor();
   assert.equal(await a.page.locator('svg.qr').count(), 1, 'the key is shown as a QR code too');
   await a.page.waitForSelector('#no-books');
   grant(book, phoneKey, 'treasurer');

@@ -9,8 +9,7 @@
 import { defaultQuorum, rateFault } from '../protocol/kind.js';
 import * as i18n from './i18n.js';
 import * as outbox from './outbox.js';
-import * as qr from './qr.js';
-import { back, errorBox, hooks, read, root, signEach } from './screen.js';
+import { back, errorBox, hooks, qrCode, read, root, signEach } from './screen.js';
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
@@ -137,7 +136,7 @@ function conversionLines(group, x, aliases) {
     const code = conversionCode(group, c);
     line.append(
       h('p', {}, t('invest.converted_waiting', { alias, stake: i18n.money(c.stake), name: x.name })),
-      qr.svg(code, t('invest.conversion_code', { alias })),
+      qrCode(code, t('invest.conversion_code', { alias })),
       h('label', {}, t('invest.conversion_code', { alias }), h('textarea', { class: 'conversion-code', readonly: true, rows: 3 }, code)),
     );
     return line;

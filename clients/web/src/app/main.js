@@ -6,10 +6,9 @@ import * as api from './api.js';
 import * as i18n from './i18n.js';
 import * as identity from './identity.js';
 import * as outbox from './outbox.js';
-import * as qr from './qr.js';
 import * as receipt from './receipt.js';
 import * as store from './store.js';
-import { SEARCH_FROM, back, errorBox, hooks, memberSearch, read, root, signAndQueue, state } from './screen.js';
+import { SEARCH_FROM, back, errorBox, hooks, memberSearch, qrCode, read, root, signAndQueue, state } from './screen.js';
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
@@ -105,7 +104,7 @@ function keyCard() {
   return [
     h('p', {}, t('home.your_key')),
     h('p', { class: 'key', id: 'public-key' }, state.me.publicText),
-    qr.svg(state.me.publicText, t('home.key_qr')),
+    qrCode(state.me.publicText, t('home.key_qr')),
     h('p', {}, t('home.pair_help')),
     h('a', { class: 'button', href: '#/key' }, t('home.backup_link')),
   ];
@@ -193,7 +192,7 @@ function keyBackup() {
     back(),
     h('h1', {}, t('backup.title')),
     h('p', {}, t('backup.explain')),
-    qr.svg(state.me.backup, t('backup.qr')),
+    qrCode(state.me.backup, t('backup.qr')),
     h('label', {}, t('backup.text'), h('textarea', { id: 'backup-out', readonly: true, rows: 4 }, state.me.backup)),
     download,
   );
@@ -413,7 +412,7 @@ async function member(book, memberId) {
                 try {
                   const r = await read(`/books/${book}/members/${memberId}/receipts/${e.record}`);
                   const url = await receipt.link(r.record, r.genesis, r.proof);
-                  show(receiptBox, h('h2', {}, t('member.receipt_title')), qr.svg(url, t('member.receipt_qr')), h('a', { class: 'button', href: url, id: 'receipt-link' }, t('member.receipt_open')));
+                  show(receiptBox, h('h2', {}, t('member.receipt_title')), qrCode(url, t('member.receipt_qr')), h('a', { class: 'button', href: url, id: 'receipt-link' }, t('member.receipt_open')));
                 } catch (err) {
                   show(receiptBox, errorBox(err));
                 }

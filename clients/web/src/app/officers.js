@@ -10,8 +10,7 @@ import { CURRENCIES } from '../protocol/money.js';
 import * as record from '../protocol/record.js';
 import * as api from './api.js';
 import * as i18n from './i18n.js';
-import * as qr from './qr.js';
-import { FOUNDING_ROLES, back, errorBox, hooks, keyField, read, roleSelect, root, scanButton, signEach, state } from './screen.js';
+import { FOUNDING_ROLES, back, errorBox, hooks, keyField, qrCode, read, roleSelect, root, scanButton, signEach, state } from './screen.js';
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
@@ -254,7 +253,7 @@ export async function shareScreen(book) {
         note,
         h('p', {}, t('share.signed', { n: defaultQuorum('share') })),
         h('p', {}, t('share.invite_help')),
-        qr.svg(code, t('share.invite_qr')),
+        qrCode(code, t('share.invite_qr')),
         h('label', {}, t('share.invite'), h('textarea', { id: 'invite-code', readonly: true, rows: 4 }, code)),
       );
     }, { id: 'share-submit', class: 'primary' }),

@@ -150,3 +150,13 @@ export function scanButton(input) {
   slot.append(load);
   return slot;
 }
+
+/**
+ * A QR code of `text`, drawn once the encoder (a chunk of its own) has loaded: a first open
+ * fetches only what the key screen needs, and the QR code follows a moment later.
+ */
+export function qrCode(text, label) {
+  const slot = h('div', { class: 'qr-slot' });
+  import('./qr.js').then((qr) => slot.replaceChildren(qr.svg(text, label)));
+  return slot;
+}

@@ -1,1 +1,0 @@
-import{a,b,c,d,e}from"./chunk-25B6V2YL.js";import"./chunk-S67OSDFK.js";import"./chunk-6AYO3CLE.js";import"./chunk-B2XPJJPL.js";export{a as awaitingBy,b as conversionCode,e as departureForm,d as portfolioScreen,c as quorumsOf};
