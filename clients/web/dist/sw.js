@@ -1,7 +1,7 @@
 // The app shell, cached so that the client opens and works with no connection at all. The API
 // is never cached here: the page keeps its own copies of what it read, and its outbox.
-const CACHE = 'kaban-6cbb4d5e6bf0ae87';
-const SHELL = ["/","/app.css","/app.js","/chunk-45SEKDYT.js","/chunk-KQ4VBPBQ.js","/chunk-LU2ZHCI5.js","/chunk-MFT6ZFXM.js","/chunk-MGMGH2SR.js","/chunk-OEY7W4IG.js","/chunk-OOJM4CTU.js","/chunk-SK4AH4LZ.js","/chunk-T4X47UKU.js","/chunk-WEVTIEUS.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
+const CACHE = 'kaban-4cd7bd3a0e1cd7c2';
+const SHELL = ["/","/app.css","/app.js","/chunk-3YKHFYB3.js","/chunk-A6T3WGWX.js","/chunk-B4D63VC5.js","/chunk-BRRDW44I.js","/chunk-MGMGH2SR.js","/chunk-OOJM4CTU.js","/chunk-P4UWYLKW.js","/chunk-T4X47UKU.js","/chunk-WEVTIEUS.js","/chunk-WHF5ZXX2.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -9,36 +9,13 @@ import { defaultQuorum, rateFault } from '../protocol/kind.js';
 import { CURRENCIES } from '../protocol/money.js';
 import * as i18n from './i18n.js';
 import * as outbox from './outbox.js';
-import { back, errorBox, hooks, keyField, read, root, scanButton, signAndQueue, signEach } from './screen.js';
+import { amountOf, back, errorBox, field, hooks, keyField, read, root, scanButton, signAndQueue, signAndSay } from './screen.js';
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
 
-/** A labelled text input, and the input itself. */
-function field(label, attrs = {}) {
-  const input = h('input', { type: 'text', autocomplete: 'off', ...attrs });
-  return { input, label: h('label', {}, label, input) };
-}
 
-/** An amount typed in `currency`, or null with the note saying what is wrong. */
-function amountOf(input, currency, note) {
-  const parsed = i18n.parseAmount(input.value, currency);
-  if (!parsed.error) return { currency, minor: parsed.minor };
-  note.replaceChildren(i18n.amountError(parsed.error, currency));
-  return null;
-}
 
-/** Signs a record of the enterprise book and says what became of it. */
-async function signHere(book, kind, body, note, awaiting) {
-  let error;
-  try {
-    error = await signEach(book, [[kind, body]]);
-  } catch (e) {
-    error = e.message;
-  }
-  note.replaceChildren(error ? t('error.node', { detail: error }) : awaiting);
-  return !error;
-}
 
 /** What a record of `kind` still needs once signed, as the book's genesis sets its quorum. */
 function waits(genesis, kind) {
@@ -79,7 +56,7 @@ function investorForm(book, genesis) {
       if (!/^[0-9a-f]{64}$/.test(group.input.value.trim())) return note.replaceChildren(t('coop.bad_group'));
       if (!name.input.value.trim()) return note.replaceChildren(t('coop.no_group_name'));
       const body = { currency: currency.value, group: group.input.value.trim(), name: name.input.value.trim(), officers, quorum: Number(quorum.value) };
-      await signHere(book, 'investor', body, note, t('coop.register_signed', { name: body.name, waits: waits(genesis, 'investor') }));
+      await signAndSay(book, 'investor', body, note, t('coop.register_signed', { name: body.name, waits: waits(genesis, 'investor') }));
     }, { class: 'primary', id: 'register-investor-submit' }),
     note,
   );
@@ -146,7 +123,7 @@ function returnForm(book, d, genesis) {
       if (!a) return;
       if (!channel.input.value.trim() || !reference.input.value.trim()) return note.replaceChildren(t('invest.incomplete'));
       const body = { amount: a, channel: channel.input.value.trim(), group: group.value, reference: reference.input.value.trim() };
-      await signHere(book, 'return', body, note, t('coop.return_signed', { amount: i18n.money(a), waits: waits(genesis, 'return') }));
+      await signAndSay(book, 'return', body, note, t('coop.return_signed', { amount: i18n.money(a), waits: waits(genesis, 'return') }));
     }, { class: 'primary', id: 'pay-return-submit' }),
     note,
   );
@@ -185,7 +162,7 @@ function admitForm(book, d, genesis) {
       if (!cap) return;
       if (rateFault(rate.input.value.trim())) return note.replaceChildren(t('invest.bad_rate', { rate: rate.input.value.trim() }));
       const body = { capital: cap, departure: c.departure, group: c.group, member: c.member, rate: rate.input.value.trim(), stake: c.stake };
-      await signHere(book, 'membership', body, note, t('coop.admit_signed', { stake: i18n.money(c.stake), waits: waits(genesis, 'membership') }));
+      await signAndSay(book, 'membership', body, note, t('coop.admit_signed', { stake: i18n.money(c.stake), waits: waits(genesis, 'membership') }));
     }, { class: 'primary', id: 'admit-submit' }),
     note,
   );
@@ -228,7 +205,7 @@ function reportForm(book, d, genesis) {
       period: { from: v.from, to: v.to },
       revenue: { currency: cur, minor: parsed.revenue.minor },
     };
-    await signHere(book, 'report', body, note, t('report.signed', { waits: waits(genesis, 'report') }));
+    await signAndSay(book, 'report', body, note, t('report.signed', { waits: waits(genesis, 'report') }));
   }, { class: 'primary', id: 'submit-report' });
   return h('section', { class: 'card' }, h('h2', {}, t('report.title')), form, h('p', { class: 'what-it-does' }, t('report.does')), submit, note);
 }

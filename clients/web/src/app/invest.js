@@ -9,38 +9,13 @@
 import { defaultQuorum, rateFault } from '../protocol/kind.js';
 import * as i18n from './i18n.js';
 import * as outbox from './outbox.js';
-import { back, errorBox, hooks, qrCode, read, root, signEach } from './screen.js';
+import { amountOf, back, errorBox, field, hooks, qrCode, read, root, signAndSay } from './screen.js';
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
 
-/** A labelled input, and the input itself. */
-function field(label, attrs = {}) {
-  const input = h('input', { type: 'text', autocomplete: 'off', ...attrs });
-  return { input, label: h('label', {}, label, input) };
-}
 
-/** An amount field in `currency`: its value in minor units, or a note naming what is wrong. */
-function amountOf(input, currency, name, note) {
-  const parsed = i18n.parseAmount(input.value, currency);
-  if (parsed.error) {
-    note.replaceChildren(`${name}: ${i18n.amountError(parsed.error, currency)}`);
-    return null;
-  }
-  return { currency, minor: parsed.minor };
-}
 
-/** Signs one record and says what became of it: refused (and why), or what it awaits now. */
-async function signOne(book, kind, body, note, awaiting) {
-  let error;
-  try {
-    error = await signEach(book, [[kind, body]]);
-  } catch (e) {
-    error = e.message;
-  }
-  note.replaceChildren(error ? t('error.node', { detail: error }) : awaiting);
-  return !error;
-}
 
 /** The targets of records of `kind` in `book` that await approvals, by a member of their body. */
 export async function awaitingBy(book, kind, member) {
@@ -67,9 +42,9 @@ function transferForm(group, p, x, quorum) {
   const reference = field(t('invest.reference'), { class: 'transfer-reference', maxlength: 80 });
   const note = h('p', { class: 'field-error', role: 'status' });
   const sign = action(t('invest.transfer_sign'), async () => {
-      const a = amountOf(amount.input, cur, t('invest.amount', { currency: cur }), note);
-      const f = a && amountOf(fee.input, cur, t('invest.fee', { currency: cur }), note);
-      const e = f && amountOf(expected.input, x.currency, t('invest.expected', { currency: x.currency }), note);
+      const a = amountOf(amount.input, cur, note, t('invest.amount', { currency: cur }));
+      const f = a && amountOf(fee.input, cur, note, t('invest.fee', { currency: cur }));
+      const e = f && amountOf(expected.input, x.currency, note, t('invest.expected', { currency: x.currency }));
       if (!e) return;
       const r = rate.input.value.trim();
       if (rateFault(r)) return note.replaceChildren(t('invest.bad_rate', { rate: r }));
@@ -77,7 +52,7 @@ function transferForm(group, p, x, quorum) {
       if (texts.some((v) => !v)) return note.replaceChildren(t('invest.incomplete'));
       const [rate_source, ch, ref] = texts;
       const body = { amount: a, channel: ch, expected: e, fee: f, group, rate: r, rate_source, reference: ref };
-      if (await signOne(x.enterprise, 'transfer', body, note, t('invest.transfer_signed', { amount: i18n.money(a), name: x.name, waits: needs(quorum) }))) sign.remove();
+      if (await signAndSay(x.enterprise, 'transfer', body, note, t('invest.transfer_signed', { amount: i18n.money(a), name: x.name, waits: needs(quorum) }))) sign.remove();
     }, { class: 'primary transfer-sign' });
   return h(
     'div',
@@ -100,7 +75,7 @@ function returnLine(group, p, x, ret, awaiting) {
     const quorum = p.quorums.distribution;
     const sign = action(t('invest.share_sign'), async () => {
       const body = { amount: ret.received, enterprise: x.enterprise, return: ret.record };
-      if (await signOne(group, 'distribution', body, note, t('invest.share_signed', { waits: needs(quorum) }))) sign.remove();
+      if (await signAndSay(group, 'distribution', body, note, t('invest.share_signed', { waits: needs(quorum) }))) sign.remove();
     }, { class: 'primary share-sign' });
     return line(
       h('p', { class: 'return-state' }, t('invest.return_received', { amount: i18n.money(ret.received) })),
@@ -114,9 +89,9 @@ function returnLine(group, p, x, ret, awaiting) {
     received.label,
     h('p', { class: 'what-it-does' }, t('invest.receipt_does', { name: x.name })),
     action(t('invest.receipt_sign'), async () => {
-      const amount = amountOf(received.input, p.currency, t('invest.received', { currency: p.currency }), note);
+      const amount = amountOf(received.input, p.currency, note, t('invest.received', { currency: p.currency }));
       if (!amount) return;
-      if (await signOne(x.enterprise, 'return_receipt', { received: amount, return: ret.record }, note, t('invest.receipt_signed'))) await hooks.render();
+      if (await signAndSay(x.enterprise, 'return_receipt', { received: amount, return: ret.record }, note, t('invest.receipt_signed'))) await hooks.render();
     }, { class: 'primary receipt-sign' }),
   );
 }
@@ -177,7 +152,7 @@ function unacceptedCard(group, u, quorum, awaiting) {
       : [
           h('p', { class: 'what-it-does' }, t('invest.accept_does', { name: u.name, n: quorum })),
           action(t('invest.accept_sign'), async () => {
-            if (await signOne(group, 'investment', { enterprise: u.enterprise, registration: u.registration }, note, t('invest.accept_signed', { waits: needs(quorum) }))) {
+            if (await signAndSay(group, 'investment', { enterprise: u.enterprise, registration: u.registration }, note, t('invest.accept_signed', { waits: needs(quorum) }))) {
               await hooks.render();
             }
           }, { class: 'primary accept-sign' }),
@@ -268,7 +243,7 @@ export function departureForm(book, m, balance, holdings, quorum) {
   const sign = action(t('depart.sign'), async () => {
     const body = { amount: balance, member: m.member, settlement: how.value ? 'conversion' : 'payout' };
     if (how.value) body.enterprise = how.value;
-    if (await signOne(book, 'departure', body, note, t('depart.signed', { alias: m.alias, waits: needs(quorum) }))) sign.remove();
+    if (await signAndSay(book, 'departure', body, note, t('depart.signed', { alias: m.alias, waits: needs(quorum) }))) sign.remove();
   }, { class: 'primary departure-sign' });
   note.before(sign);
   return form;

@@ -160,3 +160,30 @@ export function qrCode(text, label) {
   import('./qr.js').then((qr) => slot.replaceChildren(qr.svg(text, label)));
   return slot;
 }
+
+/** A labelled text input, and the input itself. */
+export function field(label, attrs = {}) {
+  const input = h('input', { type: 'text', autocomplete: 'off', ...attrs });
+  return { input, label: h('label', {}, label, input) };
+}
+
+/** An amount typed in `currency` as money, or null with `note` saying what is wrong (after `name`, if given). */
+export function amountOf(input, currency, note, name) {
+  const parsed = i18n.parseAmount(input.value, currency);
+  if (!parsed.error) return { currency, minor: parsed.minor };
+  const why = i18n.amountError(parsed.error, currency);
+  note.replaceChildren(name ? `${name}: ${why}` : why);
+  return null;
+}
+
+/** Signs one record, sends it, and says in `note` what became of it: refused and why, or `awaiting`. */
+export async function signAndSay(book, kind, body, note, awaiting) {
+  let error;
+  try {
+    error = await signEach(book, [[kind, body]]);
+  } catch (e) {
+    error = e.message;
+  }
+  note.replaceChildren(error ? t('error.node', { detail: error }) : awaiting);
+  return !error;
+}
