@@ -2,17 +2,16 @@
 //! `clients/web/bench/cheap_phone.mjs` in Chromium with its CPU slowed 6 times, 400 ms round
 //! trips and 50 KB/s. Prints figures; nothing is asserted on time.
 //!
-//! Run with `cargo run --release -p kaban-tests --example phone_bench`. Needs what the phone
-//! tests need (`npm ci --prefix clients/web`, Chromium). `KABAN_BENCH_RUNS=5` sets the runs.
+//! Run with `cargo run --release -p kaban-tests --example phone_bench`. Installs what the phone
+//! tests need (the web client's npm packages, Chromium) like they do. `KABAN_BENCH_RUNS=5` sets the runs.
 
 #![allow(clippy::unwrap_used)]
 
 use kaban_tests::{NodeProcess, bin_dir};
-use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/web");
+    let web = kaban_tests::machine::web_client();
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(&dir.path().join("node"));
     let work = dir.path().join("work");
@@ -24,10 +23,7 @@ fn main() {
         .env("KABAN_ADMIN_TOKEN", node.data_dir.join("admin-token"))
         .env("KABAN_BIN", bin_dir().join("kaban"))
         .env("KABAN_WORK", &work)
-        .env(
-            "CHROMIUM",
-            std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-        )
+        .env("CHROMIUM", kaban_tests::machine::chromium())
         .status()
         .expect("node runs (the web client needs Node.js 20 or later)");
     assert!(status.success(), "the cheap-phone benchmark failed");

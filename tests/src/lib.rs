@@ -6,6 +6,7 @@
 
 pub mod fixture;
 pub mod hostile;
+pub mod machine;
 
 use kaban_protocol::key::SignerKey;
 use kaban_protocol::record::Record;
@@ -104,8 +105,8 @@ impl NodeProcess {
     /// Starts a node with these extra `run` arguments (which must name its `--listen`
     /// addresses). Multicast DNS is always off: tests send nothing beyond 127.0.0.1.
     pub fn start_with(data_dir: &Path, http: &str, args: &[&str]) -> NodeProcess {
-        let spawned = Instant::now();
-        let mut child = Command::new(bin_dir().join("kaban-node"))
+        let mut command = Command::new(bin_dir().join("kaban-node"));
+        command
             .args([
                 "run",
                 "--data-dir",
@@ -114,15 +115,23 @@ impl NodeProcess {
                 http,
                 "--no-mdns",
             ])
-            .args(args)
-            .env(
+            .args(args);
+        Self::spawn(command, data_dir)
+    }
+
+    /// Spawns `command`, a `kaban-node run` however started (the installed binary as another
+    /// user, say), and waits until it prints its addresses. Its logs go where `command` sends
+    /// standard error (the test's own, unless told), at `RUST_LOG` if `command` sets it, else
+    /// at `$KABAN_TEST_LOG` or `warn`.
+    pub fn spawn(mut command: Command, data_dir: &Path) -> NodeProcess {
+        let spawned = Instant::now();
+        if !command.get_envs().any(|(key, _)| key == "RUST_LOG") {
+            command.env(
                 "RUST_LOG",
                 std::env::var("KABAN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            );
+        }
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -10,11 +10,11 @@ use std::path::Path;
 use std::process::Command;
 
 fn curl(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new("curl")
+    let out = Command::new(kaban_tests::machine::debian("curl", "curl"))
         .args(["--silent", "--show-error", "--max-time", "10"])
         .args(args)
         .output()
-        .expect("curl runs (apt-get install curl)");
+        .expect("curl runs");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

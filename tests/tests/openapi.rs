@@ -122,14 +122,9 @@ impl Books {
     }
 }
 
-/// A tool from PyPI, or a failure that says how to install it.
+/// A tool from PyPI, installed when missing (see `kaban_tests::machine`).
 fn tool(name: &str) -> Command {
-    let found = Command::new(name).arg("--version").output();
-    assert!(
-        found.is_ok_and(|o| o.status.success()),
-        "{name} is not installed; run: pip install schemathesis==4.32.5 openapi-python-client==0.29.1"
-    );
-    Command::new(name)
+    kaban_tests::machine::pypi(name)
 }
 
 /// The schemathesis configuration: the book, member and record every generated request names

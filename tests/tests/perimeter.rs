@@ -421,7 +421,7 @@ fn strings(path: &Path) -> String {
     if !path.exists() {
         return String::new();
     }
-    let out = Command::new("strings")
+    let out = Command::new(kaban_tests::machine::debian("strings", "binutils"))
         .args(["-a", "-n", "4"])
         .arg(path)
         .output()
@@ -465,7 +465,7 @@ fn the_data_directory_is_private() {
 
     // The CA is for this node's names only, and `kaban phone` shows the fingerprint the node
     // printed, for a person to compare.
-    let text = Command::new("openssl")
+    let text = Command::new(kaban_tests::machine::debian("openssl", "openssl"))
         .args(["x509", "-noout", "-text", "-in"])
         .arg(data.join("tls/ca.crt"))
         .output()

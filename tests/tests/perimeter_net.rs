@@ -172,7 +172,7 @@ async fn idle_tls_sockets_do_not_take_every_https_slot() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ca = data.join("tls/ca.crt");
-    let out = std::process::Command::new("curl")
+    let out = std::process::Command::new(kaban_tests::machine::debian("curl", "curl"))
         .args(["--silent", "--show-error", "--max-time", "10", "--cacert"])
         .arg(&ca)
         .arg(format!("{https}/api/v1/health"))

@@ -5,17 +5,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn the_web_clients_protocol_core_agrees_with_the_vectors() {
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/web");
-    assert!(
-        web.join("node_modules").exists(),
-        "{} has no node_modules: run `npm ci --prefix clients/web` once (the README's setup step; .ci/run does it)",
-        web.display()
-    );
+    let web = kaban_tests::machine::web_client();
     let out = Command::new("npm")
         .args(["test", "--silent"])
         .current_dir(&web)

@@ -21,17 +21,8 @@ fn run_phone_script(script: &str, done: &str) -> String {
     let _turn = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/web");
-    assert!(
-        web.join("node_modules/playwright-core").exists(),
-        "{} has no node_modules: run `npm ci --prefix clients/web` once (.ci/run does it)",
-        web.display()
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "the phone tests need Chromium at {chromium} (Debian: apt-get install chromium; .ci/run installs it), or CHROMIUM=/path/to/it"
-    );
+    let web = kaban_tests::machine::web_client();
+    let chromium = kaban_tests::machine::chromium();
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(&dir.path().join("node"));
     let work = dir.path().join("work");
