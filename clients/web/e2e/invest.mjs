@@ -192,12 +192,15 @@ try {
   await coopScreen(ct, farm);
   await ct.fill('#admit-code', 'kaban-conversion:nonsense');
   await ct.click('#admit-submit');
-  await ct.waitForFunction(() => /not a conversion code/.test(document.querySelector('#admit-member [role=status]').textContent));
+  await ct.waitForFunction(() => /not a conversion code/.test(document.querySelector('#admit-note').textContent));
+  await ct.fill('#admit-code', code.replace(group, farm));
+  await ct.waitForFunction(() => /has not registered as an investor/.test(document.querySelector('#admit-read').textContent));
   await ct.fill('#admit-code', code);
+  assert.match(await ct.textContent('#admit-read'), new RegExp(`admits member ${ids.Cora} of Sampaguita Savers, whose stake of HK\\$307\\.81`));
   await ct.fill('#admit-capital', '2200');
   await ct.fill('#admit-rate', '7.15');
   await ct.click('#admit-submit');
-  await ct.waitForFunction(() => /becomes membership/.test(document.querySelector('#admit-member [role=status]').textContent), null, { timeout: 20_000 });
+  await ct.waitForFunction(() => /becomes membership/.test(document.querySelector('#admit-note').textContent), null, { timeout: 20_000 });
   await approveAll(cc, farm, 1);
   await portfolio(t, group);
   await t.locator('li.conversion:has-text("the cooperative has admitted her")').waitFor({ timeout: 20_000 });

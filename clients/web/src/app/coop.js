@@ -144,7 +144,17 @@ function admitForm(book, d, genesis) {
   const code = h('input', { type: 'text', id: 'admit-code', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' });
   const capital = field(t('coop.admit_capital', { currency: d.enterprise.currency }), { id: 'admit-capital', inputmode: 'decimal' });
   const rate = field(t('coop.admit_rate'), { id: 'admit-rate', inputmode: 'decimal', placeholder: '7.15' });
-  const note = h('p', { class: 'field-error', role: 'status' });
+  const note = h('p', { class: 'field-error', role: 'status', id: 'admit-note' });
+  // What the code says, in words, as soon as it is scanned or pasted; a group this book does not
+  // register is refused here, before anything is signed.
+  const investorOf = (c) => d.investors.find((i) => i.group === c?.group);
+  const said = h('p', { id: 'admit-read', role: 'status' });
+  code.addEventListener('input', () => {
+    const c = parseConversion(code.value);
+    if (!c) return said.replaceChildren(code.value.trim() ? t('coop.bad_code') : '');
+    const investor = investorOf(c);
+    said.replaceChildren(investor ? t('coop.admit_read', { member: c.member, group: investor.name, stake: i18n.money(c.stake) }) : t('coop.admit_unknown_group'));
+  });
   return h(
     'section',
     { class: 'card', id: 'admit-member' },
@@ -152,12 +162,14 @@ function admitForm(book, d, genesis) {
     h('p', {}, t('coop.admit_help')),
     h('label', {}, t('coop.admit_code'), code),
     scanButton(code),
+    said,
     capital.label,
     rate.label,
     h('p', { class: 'what-it-does' }, t('coop.admit_does')),
     action(t('coop.admit_sign'), async () => {
       const c = parseConversion(code.value);
       if (!c) return note.replaceChildren(t('coop.bad_code'));
+      if (!investorOf(c)) return note.replaceChildren(t('coop.admit_unknown_group'));
       const cap = amountOf(capital.input, d.enterprise.currency, note);
       if (!cap) return;
       if (rateFault(rate.input.value.trim())) return note.replaceChildren(t('invest.bad_rate', { rate: rate.input.value.trim() }));

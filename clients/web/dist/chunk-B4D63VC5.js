@@ -1,1 +1,0 @@
-import{a,b,c,d,e}from"./chunk-P4UWYLKW.js";import"./chunk-BRRDW44I.js";import"./chunk-WEVTIEUS.js";import"./chunk-OOJM4CTU.js";export{a as awaitingBy,b as conversionCode,e as departureForm,d as portfolioScreen,c as quorumsOf};
