@@ -1,6 +1,6 @@
 // The app shell, cached so that the client opens and works with no connection at all. The API
 // is never cached here: the page keeps its own copies of what it read, and its outbox.
-const CACHE = 'kaban-a62838d170f90256';
+const CACHE = 'kaban-ecf4c4cbb0c5bf72';
 const SHELL = ["/","/app.css","/app.js","/chunk-5CCFPEJX.js","/chunk-7CGV4GCH.js","/chunk-DVE4WPSC.js","/chunk-K6N5M64A.js","/chunk-KJOSL3MQ.js","/chunk-OOJM4CTU.js","/chunk-T4X47UKU.js","/chunk-TGSXXHBY.js","/chunk-TLVJF2DF.js","/chunk-W3VKG2U5.js","/i18n/bn.json","/i18n/en.json","/i18n/fil.json","/i18n/id.json","/i18n/th.json","/icon.svg","/manifest.webmanifest"];
 
 self.addEventListener('install', (event) => {

@@ -130,6 +130,11 @@ try {
   await holding.locator('button.transfer-sign').click();
   await holding.locator('.transfer [role=status]:has-text("awaits 1 more officer")').waitFor({ timeout: 20_000 });
   await approveAll(c, farm, 1);
+  await c.goto(`${NODE}/#/`);
+  const farmCard = c.locator(`[data-book="${farm}"]`);
+  await farmCard.waitFor({ timeout: 20_000 });
+  assert.match(await farmCard.locator('.role').textContent(), /investor/i);
+  assert.deepEqual(await farmCard.locator('a.button').evaluateAll((as) => as.map((a) => a.getAttribute('href').split('/')[1])), ['approvals'], 'the group\'s officer runs nothing of the cooperative\'s');
   await portfolio(t, group);
   await t.waitForFunction(() => /1,295\.00/.test(document.querySelector('#portfolio-cash').textContent), null, { timeout: 20_000 });
 

@@ -110,6 +110,12 @@ function keyCard() {
   ];
 }
 
+/**
+ * An investor group's officer in an enterprise book: she signs her group's transfers and
+ * approves them there (from her group's Portfolio), and runs nothing of the cooperative's.
+ */
+const investorOnly = (b) => b.enterprise && (b.roles ?? []).every((r) => r === 'investor');
+
 async function home() {
   const books = h('div', { id: 'books' }, h('p', {}, t('common.loading')));
   // Until the phone holds a role or membership, its key is what the person needs: it leads.
@@ -155,10 +161,10 @@ async function home() {
               : null,
             !b.member && !b.enterprise ? h('a', { class: 'button', href: `#/members/${b.book}` }, t('home.members')) : null,
             !b.member && !b.enterprise ? h('a', { class: 'button', href: `#/portfolio/${b.book}` }, t('home.portfolio')) : null,
-            !b.member ? h('a', { class: 'button', href: `#/officers/${b.book}` }, t('home.officers')) : null,
-            !b.member ? h('a', { class: 'button', href: `#/share/${b.book}` }, t('home.share')) : null,
+            !b.member && !investorOnly(b) ? h('a', { class: 'button', href: `#/officers/${b.book}` }, t('home.officers')) : null,
+            !b.member && !investorOnly(b) ? h('a', { class: 'button', href: `#/share/${b.book}` }, t('home.share')) : null,
             !b.member ? h('a', { class: 'button', href: `#/approvals/${b.book}` }, t('home.approvals')) : null,
-            !b.member && b.enterprise ? h('a', { class: 'button', href: `#/coop/${b.book}` }, t('home.coop')) : null,
+            !b.member && b.enterprise && !investorOnly(b) ? h('a', { class: 'button', href: `#/coop/${b.book}` }, t('home.coop')) : null,
           ),
         ),
       ),
