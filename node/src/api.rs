@@ -86,6 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     utoipa::Modify::modify(&doc::Problems, &mut document);
     let document = Arc::new(document.to_json().expect("the OpenAPI document serializes"));
     api.route("/kaban-ca.crt", get(ca_certificate))
+        .route("/metrics", get(operator::metrics))
         .fallback(fallback)
         .layer(axum::Extension(Document(document)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

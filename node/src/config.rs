@@ -22,6 +22,12 @@
 //! # Origins people reach this node at besides loopback and https_names (a reverse proxy).
 //! origins = []
 //!
+//! # Scheduled backups: a consistent copy of the database into backup_dir every
+//! # backup_every_h hours (and at start when the last is older), keeping the newest backup_keep.
+//! backup_dir = "/var/backups/kaban"
+//! backup_every_h = 24
+//! backup_keep = 7
+//!
 //! # Limits; each line shows its default.
 //! [limits]
 //! header_timeout_s = 10          # a request's headers must arrive within this
@@ -74,8 +80,53 @@ pub struct FileConfig {
     /// in front of it, say), like "https://kaban.example.org". Session signatures must name
     /// one of them.
     pub origins: Option<Vec<String>>,
+    /// Where scheduled backups go. `None`: no scheduled backups (`kaban-node backup` still
+    /// takes one by hand).
+    pub backup_dir: Option<PathBuf>,
+    /// Hours between scheduled backups. `None`: [`DEFAULT_BACKUP_EVERY`].
+    pub backup_every_h: Option<u64>,
+    /// How many scheduled backups to keep; older ones are deleted. `None`:
+    /// [`DEFAULT_BACKUP_KEEP`].
+    pub backup_keep: Option<usize>,
     /// Limits; see [`Limits`] for each default.
     pub limits: Option<FileLimits>,
+}
+
+/// A day between scheduled backups: a group meets weekly, so a day loses at most one meeting.
+pub const DEFAULT_BACKUP_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// A week of daily backups: enough to go back before a mistake noticed at the next meeting.
+pub const DEFAULT_BACKUP_KEEP: usize = 7;
+
+/// Scheduled backups, when `backup_dir` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSchedule {
+    pub dir: PathBuf,
+    pub every: Duration,
+    pub keep: usize,
+}
+
+impl FileConfig {
+    fn backup_schedule(&self) -> Result<Option<BackupSchedule>, ConfigError> {
+        let Some(dir) = self.backup_dir.clone() else {
+            if self.backup_every_h.is_some() || self.backup_keep.is_some() {
+                return Err(ConfigError::Backup(
+                    "backup_every_h and backup_keep need backup_dir, the directory backups go to",
+                ));
+            }
+            return Ok(None);
+        };
+        let every = match self.backup_every_h {
+            Some(0) => return Err(ConfigError::Backup("backup_every_h must be above 0")),
+            Some(h) => Duration::from_secs(h.saturating_mul(3600)),
+            None => DEFAULT_BACKUP_EVERY,
+        };
+        let keep = match self.backup_keep {
+            Some(0) => return Err(ConfigError::Backup("backup_keep must be above 0")),
+            Some(n) => n,
+            None => DEFAULT_BACKUP_KEEP,
+        };
+        Ok(Some(BackupSchedule { dir, every, keep }))
+    }
 }
 
 /// The `[limits]` table as written.
@@ -208,6 +259,8 @@ pub struct Config {
     pub limits: Limits,
     pub log: String,
     pub p2p: crate::p2p::Options,
+    /// `None`: no scheduled backups.
+    pub backups: Option<BackupSchedule>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +281,8 @@ pub enum ConfigError {
     Origin(String),
     #[error("limits.{0} must be above 0")]
     Limit(&'static str),
+    #[error("{0}")]
+    Backup(&'static str),
 }
 
 /// The default data directory.
@@ -260,6 +315,7 @@ impl Config {
             }
             None => FileConfig::default(),
         };
+        let backups = parsed.backup_schedule()?;
         let listen = if flags.listen.is_empty() {
             parsed
                 .listen
@@ -286,6 +342,7 @@ impl Config {
             .collect::<Result<_, _>>()?;
         let limits = parsed.limits.unwrap_or_default().apply()?;
         Ok(Config {
+            backups,
             origins,
             limits,
             p2p: crate::p2p::Options {
@@ -359,6 +416,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("htp"), "{err}");
+    }
+
+    #[test]
+    fn scheduled_backups_have_defaults_and_refuse_what_cannot_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kaban.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Config::load(Some(&path), Flags::default())
+        };
+        assert_eq!(load("").unwrap().backups, None);
+        let schedule = load("backup_dir = \"/b\"\n").unwrap().backups.unwrap();
+        assert_eq!(schedule.dir, PathBuf::from("/b"));
+        assert_eq!(schedule.every, DEFAULT_BACKUP_EVERY);
+        assert_eq!(schedule.keep, DEFAULT_BACKUP_KEEP);
+        let schedule = load("backup_dir = \"/b\"\nbackup_every_h = 6\nbackup_keep = 3\n")
+            .unwrap()
+            .backups
+            .unwrap();
+        assert_eq!((schedule.every.as_secs(), schedule.keep), (6 * 3600, 3));
+        for (text, says) in [
+            ("backup_every_h = 6\n", "need backup_dir"),
+            (
+                "backup_dir = \"/b\"\nbackup_every_h = 0\n",
+                "backup_every_h must be above 0",
+            ),
+            (
+                "backup_dir = \"/b\"\nbackup_keep = 0\n",
+                "backup_keep must be above 0",
+            ),
+        ] {
+            let err = load(text).unwrap_err().to_string();
+            assert!(err.contains(says), "{text:?}: {err}");
+        }
     }
 
     #[test]

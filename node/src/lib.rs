@@ -11,10 +11,13 @@
 //! - [`clock`]: the wall-clock time; [`files`]: private files in the data directory.
 
 pub mod api;
+pub mod backups;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod files;
 pub mod library;
+pub mod metrics;
 pub mod node;
 pub mod p2p;
 pub mod server;

@@ -118,6 +118,8 @@ pub struct Library {
     tasks: Mutex<tokio::task::JoinSet<()>>,
     /// Stored books that failed to load; their storage is left as it was, for an operator.
     quarantined: Vec<Quarantined>,
+    /// The node's counters; the library owns them because writes and sync sessions pass here.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A book's line in the book list.
@@ -176,7 +178,34 @@ impl Library {
             books: RwLock::new(books),
             tasks: Mutex::new(tasks),
             quarantined,
+            metrics: Arc::default(),
         })
+    }
+
+    /// The node's counters.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
+    /// Bytes the database and its WAL take on disk now.
+    pub fn disk_usage(&self) -> u64 {
+        self.storage.disk_usage()
+    }
+
+    /// Writes a consistent backup to `out` (see [`Storage::backup`]); how many members'
+    /// personal data it holds.
+    pub async fn backup(&self, out: std::path::PathBuf, now_ms: u64) -> Result<u64, LibraryError> {
+        Ok(self.storage.backup(out, now_ms).await?)
+    }
+
+    /// Forgets a backup that was deleted, so that erasing a member no longer names it.
+    pub async fn forget_backup(&self, path: std::path::PathBuf) -> Result<(), LibraryError> {
+        Ok(self.storage.forget_backup(path).await?)
+    }
+
+    /// When the last backup was made, in ms since the epoch; `None` when there was none.
+    pub async fn last_backup_ms(&self) -> Result<Option<u64>, LibraryError> {
+        Ok(self.storage.last_backup_ms().await?)
     }
 
     /// Lets every book's task finish what it was asked and end: for shutdown, before the
@@ -527,13 +556,21 @@ impl Library {
         } else {
             Vec::new()
         };
-        handle
+        let started = std::time::Instant::now();
+        let result = handle
             .ask(|reply| Command::Submit {
                 record,
                 enterprises,
                 reply,
             })
-            .await
+            .await;
+        let outcome = match &result {
+            Ok(Submitted::Created(_)) => "created",
+            Ok(Submitted::Existing(_)) => "existing",
+            Err(_) => "error",
+        };
+        self.metrics.write(outcome, started.elapsed());
+        result
     }
 }
 

@@ -147,6 +147,7 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
+    let backups = spawn_backups(&config, &state, &stop_rx);
     let limits = crate::server::Limits::new(&config.limits);
     let https_task = match (https_listener, tls.as_ref()) {
         (Some(l), Some(tls)) => Some(tokio::spawn(crate::server::serve(
@@ -186,6 +187,36 @@ pub async fn run(
     if let Some(task) = https_task {
         let _ = task.await;
     }
+    // A backup under way finishes before storage closes.
+    if let Some(task) = backups {
+        let _ = task.await;
+    }
+    stop_after_http(p2p, state, storage_thread).await
+}
+
+/// The scheduled backups' task, when the configuration names a backup directory; it stops
+/// with HTTP, and is awaited before storage closes.
+fn spawn_backups(
+    config: &Config,
+    state: &Arc<AppState>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let schedule = config.backups.clone()?;
+    let library = Arc::clone(&state.library);
+    Some(tokio::spawn(crate::backups::run(
+        library,
+        schedule,
+        stop.clone(),
+    )))
+}
+
+/// The rest of the shutdown order once HTTP has stopped: p2p, then storage flushes its last
+/// commit and its thread ends.
+async fn stop_after_http(
+    p2p: crate::p2p::P2p,
+    state: Arc<AppState>,
+    storage_thread: std::thread::JoinHandle<()>,
+) -> anyhow::Result<()> {
     tracing::info!("HTTP stopped; stopping peer-to-peer sync");
     p2p.shutdown().await;
     drop(p2p);

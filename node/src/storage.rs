@@ -18,7 +18,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use tokio::sync::{mpsc, oneshot};
 
+mod inspect;
 mod restore;
+pub use inspect::{Inspection, inspect};
 pub use restore::{check_backup, database_in, restore};
 
 /// Most jobs waiting for the storage thread; senders wait when it is full.
@@ -666,6 +668,28 @@ impl Storage {
                 params![path.to_string_lossy(), now_ms as i64, personal],
             )?;
             Ok(personal as u64)
+        })
+        .await
+    }
+
+    /// Forgets the backup at `path` (deleted), so erasing a member no longer names it.
+    pub async fn forget_backup(&self, path: PathBuf) -> Result<(), StorageError> {
+        self.call(move |conn| {
+            conn.execute(
+                "DELETE FROM backups WHERE path = ?1",
+                params![path.to_string_lossy()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// When the last backup was made (ms since the epoch), from the backups this node noted.
+    pub async fn last_backup_ms(&self) -> Result<Option<u64>, StorageError> {
+        self.call(|conn| {
+            let made: Option<i64> =
+                conn.query_row("SELECT max(made_ms) FROM backups", [], |r| r.get(0))?;
+            Ok(made.map(|ms| u64::try_from(ms).unwrap_or(0)))
         })
         .await
     }

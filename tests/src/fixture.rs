@@ -186,3 +186,22 @@ pub fn store_book(book: &Book, data_dir: &Path, authorised: bool) {
         });
     });
 }
+
+/// The book in the schema upgrade fixture (`tests/fixtures/schema-v3`): Ana's join, four
+/// contributions by the treasurer and one by the chair. Built the same way every time (fixed
+/// keys and times), so a test can rebuild it and compare what an upgraded node serves with
+/// what a fresh node serves from the same records.
+pub fn upgrade_book() -> GroupBook {
+    let mut fx = GroupBook::new("Upgrade Savers");
+    fx.contribute(4);
+    let chair = fx.chair_contribution(2_500);
+    fx.add(chair);
+    fx
+}
+
+/// The personal data the fixture holds for Ana.
+pub const UPGRADE_PERSONAL: (&str, &str, &str) = (
+    "Ana Reyes Santos",
+    "+852 5550 2001",
+    "joined at the Central meeting",
+);

@@ -122,6 +122,11 @@ enum Command {
     Peer(share::PeerCommand),
     /// Show the address phones on the LAN open to pair with this node, as text and a QR code.
     Phone(share::PhoneArgs),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Write a man page for kaban and for each of its commands into DIR (for packagers).
+    #[command(hide = true)]
+    Man { dir: PathBuf },
 }
 
 fn main() -> std::process::ExitCode {
@@ -186,5 +191,14 @@ fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Unshare(a) => share::unshare(ctx, a),
         Command::Peer(c) => share::peer(ctx, c),
         Command::Phone(a) => share::phone(ctx, a),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "kaban", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => {
+            std::fs::create_dir_all(&dir)?;
+            clap_mangen::generate_to(Cli::command(), &dir)?;
+            Ok(())
+        }
     }
 }

@@ -173,3 +173,44 @@ pub(super) async fn integrity(
         integrity_check: answer,
     }))
 }
+
+/// `GET /metrics`: the node's figures in Prometheus text format (OpenMetrics), for the admin
+/// token only: how many books a node holds and who its partners are is the operator's to know.
+/// Outside `/api/v1` and the OpenAPI document, where scrapers look for it.
+pub(super) async fn metrics(State(s): Shared, headers: HeaderMap) -> Result<Response, Problem> {
+    s.auth.require_admin(&headers)?;
+    let now_ms = (s.clock)();
+    let age_s = |ms: u64| now_ms.saturating_sub(ms) as f64 / 1000.0;
+    let (books_in_memory, books) = s.library.in_memory();
+    let records = s.library.list().await.iter().map(|b| b.record_count).sum();
+    let (banned_peers, partners_synced) = match s.p2p.as_ref() {
+        Some(p2p) => {
+            let status = p2p.status().await;
+            let synced = status
+                .partners
+                .values()
+                .filter_map(|p| Some((p.book.clone(), p.peer.clone(), age_s(p.last_synced_ms?))))
+                .collect();
+            (status.banned, synced)
+        }
+        None => (0, Vec::new()),
+    };
+    let snapshot = crate::metrics::Snapshot {
+        books,
+        books_in_memory,
+        records,
+        storage_bytes: s.library.disk_usage(),
+        banned_peers,
+        partners_synced,
+        last_backup_age_s: s.library.last_backup_ms().await?.map(age_s),
+    };
+    let page = s.library.metrics().render(snapshot);
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        page,
+    )
+        .into_response())
+}

@@ -612,6 +612,8 @@ impl BookTask {
                         self.caches.noted(record);
                     }
                     log_refusals(peer, &received.refused);
+                    turn.refused
+                        .extend(received.refused.iter().map(|(_, refusal)| refusal.code()));
                 }
                 Action::Close { .. } | Action::PeerClosed { .. } => {
                     turn.ended = true;
@@ -635,6 +637,8 @@ pub struct Turn {
     /// the rest.
     pub actions: Vec<Action>,
     pub status: Status,
+    /// The reason codes of the changes refused in this turn, for the node's metrics.
+    pub refused: Vec<&'static str>,
     /// The session is over; its driver closes the stream.
     pub ended: bool,
 }

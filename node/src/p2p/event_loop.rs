@@ -133,6 +133,8 @@ pub struct Status {
     pub nat: String,
     /// The last DCUtR hole-punch outcome per peer: `upgraded`, or why it failed.
     pub hole_punch: BTreeMap<String, String>,
+    /// How many peers are banned now.
+    pub banned: usize,
 }
 
 /// A change to a partner's line in the status, made by its session.
@@ -264,7 +266,10 @@ impl EventLoop {
                 let _ = reply.send(self.banned.contains_key(&peer));
             }
             Command::Status(reply) => {
-                let _ = reply.send(self.status.clone());
+                let now = Instant::now();
+                let mut status = self.status.clone();
+                status.banned = self.banned.values().filter(|until| **until > now).count();
+                let _ = reply.send(status);
             }
             Command::Partner { book, peer, update } => {
                 let state = self

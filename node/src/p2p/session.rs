@@ -175,10 +175,18 @@ async fn drive(
     })
     .await;
     tracing::info!(%book, %peer, ?side, "sync session started");
+    let metrics = library.metrics();
+    metrics.sync_session(match side {
+        Side::Dialer => "dialer",
+        Side::Listener => "listener",
+    });
     // Frame bytes of the event that led to this turn, for the partner's status.
     let mut received = 0;
     loop {
         let mut sent = 0;
+        for code in std::mem::take(&mut turn.refused) {
+            metrics.refused_change(code);
+        }
         for action in std::mem::take(&mut turn.actions) {
             match action {
                 Action::Send(frame) => sent += send(&mut writer, &mut frames, &frame).await?,
@@ -193,6 +201,7 @@ async fn drive(
                     .await;
                     let _ = writer.close().await;
                     if ban {
+                        metrics.ban();
                         p2p.ban(peer).await;
                     }
                     bail!(reason);
@@ -203,6 +212,7 @@ async fn drive(
                 }
             }
         }
+        metrics.sync_bytes(sent, received);
         let status = turn.status;
         let now = crate::clock::now_ms();
         p2p.set_state(book, &peer_text, move |s| {

@@ -21,9 +21,20 @@ pub fn check_backup(path: &Path) -> Result<String, StorageError> {
     Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
 }
 
+/// How many database pages a restore copies between two progress reports: 1,024 pages of 4 KiB,
+/// so a report every 4 MiB, and the copy does not hold SQLite's locks for long at a time.
+const PAGES_PER_STEP: i32 = 1024;
+
 /// Puts the backup at `from` in place of the database in `data_dir`, after checking it. The
 /// database there, if any, is moved aside (its name says when); returns where it went.
-pub fn restore(data_dir: &Path, from: &Path, now_ms: u64) -> Result<Option<PathBuf>, StorageError> {
+/// `progress` hears `(pages copied, pages in all)` as the copy goes, through SQLite's online
+/// backup, page by page, so a large restore shows how far it is.
+pub fn restore(
+    data_dir: &Path,
+    from: &Path,
+    now_ms: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Option<PathBuf>, StorageError> {
     let check = check_backup(from)?;
     if check != "ok" {
         return Err(StorageError::Damaged {
@@ -46,6 +57,30 @@ pub fn restore(data_dir: &Path, from: &Path, now_ms: u64) -> Result<Option<PathB
         }
         aside = Some(to);
     }
-    std::fs::copy(from, &db).map_err(io("copying", from))?;
+    copy_database(from, &db, progress)?;
     Ok(aside)
+}
+
+/// Copies the database at `from` into a new database at `to`, with SQLite's backup API.
+fn copy_database(
+    from: &Path,
+    to: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), StorageError> {
+    let source = Connection::open_with_flags(from, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut target = Connection::open(to)?;
+    let backup = rusqlite::backup::Backup::new(&source, &mut target)?;
+    loop {
+        let step = backup.step(PAGES_PER_STEP)?;
+        let p = backup.progress();
+        let total = u64::try_from(p.pagecount).unwrap_or(0);
+        let left = u64::try_from(p.remaining).unwrap_or(0);
+        progress(total.saturating_sub(left), total);
+        match step {
+            rusqlite::backup::StepResult::Done => return Ok(()),
+            // Nobody else opens the new file, and the source is a closed backup; a busy or
+            // locked answer would come from a person's tool holding it, so wait a moment.
+            _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
 }
