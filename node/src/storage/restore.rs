@@ -84,3 +84,33 @@ fn copy_database(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restore_reports_its_progress_to_the_last_page_and_refuses_junk() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        let (storage, thread) = super::super::open(&source).unwrap();
+        drop(storage);
+        thread.join().unwrap();
+        let target = dir.path().join("target");
+        let mut seen = Vec::new();
+        let aside = restore(&target, &database_in(&source), 1, &mut |copied, total| {
+            seen.push((copied, total))
+        })
+        .unwrap();
+        assert_eq!(aside, None);
+        let (copied, total) = *seen.last().unwrap();
+        assert!(total > 0 && copied == total, "{seen:?}");
+        assert_eq!(check_backup(&database_in(&target)).unwrap(), "ok");
+
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, b"not a database").unwrap();
+        assert!(restore(&target, &junk, 2, &mut |_, _| {}).is_err());
+        // A refused restore leaves the database where it was.
+        assert_eq!(check_backup(&database_in(&target)).unwrap(), "ok");
+    }
+}
