@@ -70,7 +70,8 @@ pub struct HeldConversion {
     pub member: crate::kind::MemberId,
     /// Her stake, in the group's currency.
     pub stake: Money,
-    /// The cooperative's effective membership record that admits her, once there is one.
+    /// The cooperative's effective membership record that admits her, once there is one that
+    /// names her and her stake as the departure does (one that differs is an anomaly instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub membership: Option<RecordId>,
 }
@@ -336,20 +337,24 @@ fn check_conversions(
         let matched = rec.memberships.iter().find(|m| {
             m.effective && m.membership.group == group && m.membership.departure == d.record
         });
+        // Her admission counts only if it names her and her stake as the departure does.
+        let agrees = |m: &&crate::enterprise::MembershipLine| {
+            m.membership.stake == d.departure.amount && m.membership.member == d.departure.member
+        };
         h.conversions.push(HeldConversion {
             departure: d.record,
             member: d.departure.member.clone(),
             stake: d.departure.amount,
-            membership: matched.map(|m| m.record),
+            membership: matched.filter(agrees).map(|m| m.record),
         });
         match matched {
-            Some(m) if m.membership.stake == d.departure.amount => {}
+            Some(m) if agrees(&m) => {}
             Some(m) => anomalies.push(Anomaly {
                 kind: AnomalyKind::ConversionUnmatched,
                 records: vec![d.record, m.record],
                 detail: format!(
-                    "departure {} converts {} but the cooperative admitted member {} with a stake of {}",
-                    d.record, d.departure.amount, m.membership.member, m.membership.stake
+                    "departure {} converts {} for member {} but the cooperative admitted member {} with a stake of {}",
+                    d.record, d.departure.amount, d.departure.member, m.membership.member, m.membership.stake
                 ),
             }),
             None => anomalies.push(Anomaly {

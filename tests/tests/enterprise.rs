@@ -16,7 +16,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kaban_tests::{NodeProcess, kaban, kaban_ok};
+use kaban_protocol::key::SignerKey;
+use kaban_tests::{Http, NodeProcess, kaban, kaban_ok};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
@@ -244,6 +245,23 @@ fn the_journey_from_group_to_cooperative_and_back() {
     let p = portfolio();
     assert_eq!(p["holdings"][0]["enterprise"], enterprise, "{p}");
     assert_eq!(p["unaccepted"].as_array().unwrap().len(), 0, "{p}");
+
+    // Whom the cooperative shares its book with is its own officers' to read: the group's
+    // treasurer, an investor officer there, is refused; the cooperative's treasurer sees the
+    // group's node as its partner.
+    let key = |name: &str| {
+        SignerKey::from_key_file(&std::fs::read_to_string(d.join(name)).unwrap()).unwrap()
+    };
+    let partners = format!("/api/v1/books/{enterprise}/partners");
+    let (status, v) = Http::new(&g).get(&partners, &Http::new(&g).session(&key("gt.key")));
+    assert_eq!(status, 403, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap().contains("investor group"),
+        "{v}"
+    );
+    let (status, v) = Http::new(&c).get(&partners, &Http::new(&c).session(&key("ct.key")));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["partners"][0]["peer"], group.node_id.as_str(), "{v}");
 
     // The group's treasurer records the transfer on the group's own node.
     let transfer = k(

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
-import { NODE, WORK, approveAll, found, freshCode, makeKey, phone, step } from './phones.mjs';
+import { NODE, WORK, approveAll, found, freshCode, makeKey, open, phone, step } from './phones.mjs';
 import { controlsAreUsable } from './usable.mjs';
 
 const CODE = process.env.KABAN_FIRST_SETUP_CODE;
@@ -36,9 +36,9 @@ async function foundBook(page, { name, currency, officer, code, enterprise }) {
 /** Adds members on the treasurer's phone; their ids by alias. */
 async function addMembers(page, book, aliases) {
   const ids = {};
-  for (const alias of aliases) {
-    await page.goto(`${NODE}/#/`);
-    await page.goto(`${NODE}/#/members/${book}`);
+  for (const [i, alias] of aliases.entries()) {
+    await open(page, `#/members/${book}`);
+    assert.equal(await page.locator('li.member-line').count(), i);
     await page.fill('#member-alias', alias);
     await page.click('#add-member-submit');
     const line = page.locator('li.member-line', { hasText: alias });
@@ -63,16 +63,12 @@ async function meeting(page, book, amounts) {
 
 /** Opens the group's portfolio afresh on `page`. */
 async function portfolio(page, book) {
-  await page.goto(`${NODE}/#/`);
-  await page.goto(`${NODE}/#/portfolio/${book}`);
-  await page.waitForSelector('#portfolio-figures');
+  await open(page, `#/portfolio/${book}`);
 }
 
 /** Opens the cooperative's screen afresh on `page`. */
 async function coopScreen(page, farm) {
-  await page.goto(`${NODE}/#/`);
-  await page.goto(`${NODE}/#/coop/${farm}`);
-  await page.waitForSelector('#register-investor');
+  await open(page, `#/coop/${farm}`);
 }
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
@@ -169,8 +165,7 @@ try {
   await t.locator('li.return-line:has-text("shared among the members")').waitFor({ timeout: 20_000 });
 
   step('Bea goes home with her savings in cash; Cora becomes a member of the cooperative');
-  await t.goto(`${NODE}/#/`);
-  await t.goto(`${NODE}/#/members/${group}`);
+  await open(t, `#/members/${group}`);
   const bea = t.locator(`li.member-line[data-member="${ids.Bea}"]`);
   await bea.waitFor();
   // 300.00 + her share of 59.87 by balance (300 of 2,300): 7.81.
@@ -201,7 +196,7 @@ try {
   await ct.fill('#admit-code', code.replace(group, farm));
   await ct.waitForFunction(() => /has not registered as an investor/.test(document.querySelector('#admit-read').textContent));
   await ct.fill('#admit-code', code);
-  assert.match(await ct.textContent('#admit-read'), new RegExp(`admits member ${ids.Cora} of Sampaguita Savers, whose stake of HK\\$307\\.81`));
+  assert.match(await ct.textContent('#admit-read'), new RegExp(`member ${ids.Cora} of Sampaguita Savers, with a stake of HK\\$307\\.81`));
   await ct.fill('#admit-capital', '2200');
   await ct.fill('#admit-rate', '7.15');
   await ct.click('#admit-submit');

@@ -35,8 +35,7 @@ export async function makeKey(page, passphrase) {
 /** Approves, on `page`, the `n` records awaiting its signature in `book`. */
 export async function approveAll(page, book, n) {
   // Through home, so that the inbox is drawn afresh even when it is open already.
-  await page.goto(`${NODE}/#/`);
-  await page.goto(`${NODE}/#/approvals/${book}`);
+  await open(page, `#/approvals/${book}`);
   for (let i = 0; i < n; i++) {
     // Tapped in the page: the screen redraws as the outbox moves, and a redraw between
     // Playwright's checks and its tap would leave it waiting on a button that is gone.
@@ -56,4 +55,11 @@ export async function found(page, code) {
   await page.click('#found-submit');
   await page.waitForFunction(() => location.hash === '#/' || /[^…]$/.test(document.querySelector('#found-note')?.textContent ?? ''));
   return page.evaluate(() => ({ note: document.querySelector('#found-note')?.textContent ?? '', code: document.querySelector('#found-note [data-code]')?.dataset.code }));
+}
+
+/** Opens `hash` afresh on `page` (through home) and waits until its screen is drawn. */
+export async function open(page, hash) {
+  await page.goto(`${NODE}/#/`);
+  await page.goto(`${NODE}/${hash}`);
+  await page.waitForFunction((h) => document.getElementById('app').dataset.drawn === h, hash, { timeout: 20_000 });
 }

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kaban_protocol::api;
 use kaban_protocol::key::PublicKey;
+use kaban_protocol::kind::Role;
 use kaban_protocol::record::RecordId;
 use kaban_protocol::view::Anomaly;
 use serde::Deserialize;
@@ -229,6 +230,18 @@ pub(super) async fn partners(
     Path(book): Path<String>,
 ) -> Result<Json<api::book::Partners>, Problem> {
     let l = officer_ledger(&s, &headers, &book).await?;
+    // An investor group's officer signs her group's transfers here; whom the cooperative shares
+    // its book with, and why a session failed, are the cooperative's officers' to read.
+    if let Caller::Person(key) = s.auth.caller(&headers)?
+        && !l
+            .officers
+            .iter()
+            .any(|o| o.key == key && o.roles.iter().any(|r| *r != Role::Investor))
+    {
+        return Err(Problem::forbidden(format!(
+            "signer {key} signs only an investor group's records in book {book}; its partners are for the book's own officers"
+        )));
+    }
     let status = match s.p2p.as_ref() {
         Some(p2p) => Some(p2p.status().await),
         None => None,

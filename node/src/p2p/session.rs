@@ -150,9 +150,28 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Runs one session to its end; then the partner is neither connected nor in sync in this
+/// book's state, however the session ended, so no view shows a session that is gone.
+async fn drive(
+    p2p: &P2p,
+    book: BookId,
+    peer: PeerId,
+    reader: ReadHalf<Stream>,
+    writer: WriteHalf<Stream>,
+    side: Side,
+) -> anyhow::Result<()> {
+    let result = drive_session(p2p, book, peer, reader, writer, side).await;
+    p2p.set_state(book, &peer.to_string(), |s| {
+        s.connected = false;
+        s.in_sync = false;
+    })
+    .await;
+    result
+}
+
 /// Moves one session's frames: each event goes to the book's task, which runs the session and
 /// stores what it accepts; what comes back is sent, or ends the session.
-async fn drive(
+async fn drive_session(
     p2p: &P2p,
     book: BookId,
     peer: PeerId,

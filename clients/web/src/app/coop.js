@@ -27,7 +27,7 @@ function waits(genesis, kind) {
 // Investor groups
 
 /** Registers a savings group as an investor: its book, its name and currency, its officers' keys. */
-function investorForm(book, genesis) {
+function investorForm(book, d, genesis) {
   const group = keyField('investor-group', t('coop.group_book'));
   const name = field(t('coop.group_name'), { id: 'investor-name', maxlength: 80 });
   const currency = h('select', { id: 'investor-currency' }, Object.keys(CURRENCIES).map((c) => h('option', { value: c }, c)));
@@ -56,7 +56,9 @@ function investorForm(book, genesis) {
       if (!/^[0-9a-f]{64}$/.test(group.input.value.trim())) return note.replaceChildren(t('coop.bad_group'));
       if (!name.input.value.trim()) return note.replaceChildren(t('coop.no_group_name'));
       const body = { currency: currency.value, group: group.input.value.trim(), name: name.input.value.trim(), officers, quorum: Number(quorum.value) };
-      await signAndSay(book, 'investor', body, note, t('coop.register_signed', { name: body.name, waits: waits(genesis, 'investor') }));
+      // A registration made again replaces the one the group accepted: the group must accept anew.
+      if (d.investors.some((i) => i.group === body.group) && !confirm(t('coop.register_again', { name: body.name }))) return;
+      if (await signAndSay(book, 'investor', body, note, t('coop.register_signed', { name: body.name, waits: waits(genesis, 'investor') }))) hooks.render();
     }, { class: 'primary', id: 'register-investor-submit' }),
     note,
   );
@@ -69,7 +71,7 @@ function investorForm(book, genesis) {
 async function toAcknowledge(book, d) {
   const cur = d.enterprise.currency;
   const awaiting = d.transfers.filter((x) => ['sent', 'overdue'].includes(x.status.state));
-  const queued = new Set((await outbox.all()).filter((e) => e.kind === 'receipt').map((e) => e.target));
+  const queued = new Set((await outbox.all()).filter((e) => e.kind === 'receipt' && e.book === book && e.state === 'pending').map((e) => e.target));
   if (!awaiting.length) return h('p', {}, t('coop.nothing_to_acknowledge'));
   return h(
     'ul',
@@ -123,7 +125,9 @@ function returnForm(book, d, genesis) {
       if (!a) return;
       if (!channel.input.value.trim() || !reference.input.value.trim()) return note.replaceChildren(t('invest.incomplete'));
       const body = { amount: a, channel: channel.input.value.trim(), group: group.value, reference: reference.input.value.trim() };
-      await signAndSay(book, 'return', body, note, t('coop.return_signed', { amount: i18n.money(a), waits: waits(genesis, 'return') }));
+      if (await signAndSay(book, 'return', body, note, t('coop.return_signed', { amount: i18n.money(a), waits: waits(genesis, 'return') }))) {
+        for (const input of [amount.input, channel.input, reference.input]) input.value = '';
+      }
     }, { class: 'primary', id: 'pay-return-submit' }),
     note,
   );
@@ -170,11 +174,12 @@ function admitForm(book, d, genesis) {
       const c = parseConversion(code.value);
       if (!c) return note.replaceChildren(t('coop.bad_code'));
       if (!investorOf(c)) return note.replaceChildren(t('coop.admit_unknown_group'));
+      if (d.memberships.some((m) => m.departure === c.departure)) return note.replaceChildren(t('coop.already_admitted', { member: c.member }));
       const cap = amountOf(capital.input, d.enterprise.currency, note);
       if (!cap) return;
       if (rateFault(rate.input.value.trim())) return note.replaceChildren(t('invest.bad_rate', { rate: rate.input.value.trim() }));
       const body = { capital: cap, departure: c.departure, group: c.group, member: c.member, rate: rate.input.value.trim(), stake: c.stake };
-      await signAndSay(book, 'membership', body, note, t('coop.admit_signed', { stake: i18n.money(c.stake), waits: waits(genesis, 'membership') }));
+      if (await signAndSay(book, 'membership', body, note, t('coop.admit_signed', { stake: i18n.money(c.stake), waits: waits(genesis, 'membership') }))) code.value = '';
     }, { class: 'primary', id: 'admit-submit' }),
     note,
   );
@@ -260,9 +265,18 @@ export async function coop(book) {
     dashboardLists(d),
     d.investors.length ? returnForm(book, d, genesis) : null,
     admitForm(book, d, genesis),
-    investorForm(book, genesis),
+    investorForm(book, d, genesis),
     reportForm(book, d, genesis),
   );
+}
+
+/** An indicator's value, `value` × 10^−`decimals`, written exactly in the language's marks. */
+function decimal(value, decimals) {
+  const digits = String(Math.abs(value)).padStart(decimals + 1, '0');
+  const whole = BigInt(digits.slice(0, digits.length - decimals));
+  const { group, decimal: mark } = i18n.marks();
+  const text = whole.toString().replace(/\B(?=(\d{3})+(?!\d))/g, group) + (decimals ? `${mark}${digits.slice(-decimals)}` : '');
+  return value < 0 ? `−${text}` : text;
 }
 
 /** Impact indicators by principle, across the enterprise books this phone's key may read. */
@@ -284,7 +298,7 @@ export async function impact() {
           'ul',
           { id: 'impact-rows' },
           rows.map((r) =>
-            h('li', { class: 'card' }, h('p', {}, t(`principle.${r.principle}`)), h('p', {}, t('impact.row', { enterprise: r.enterprise_name, indicator: r.indicator.replaceAll('_', ' '), value: (r.value / 10 ** r.decimals).toLocaleString(i18n.LANGUAGES[i18n.current()]), unit: r.unit, from: r.period_from, to: r.period_to }))),
+            h('li', { class: 'card' }, h('p', {}, t(`principle.${r.principle}`)), h('p', {}, t('impact.row', { enterprise: r.enterprise_name, indicator: r.indicator.replaceAll('_', ' '), value: decimal(r.value, r.decimals), unit: r.unit, from: r.period_from, to: r.period_to }))),
           ),
         )
       : h('p', {}, t('impact.none')),

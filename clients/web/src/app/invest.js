@@ -23,7 +23,7 @@ export async function awaitingBy(book, kind, member) {
   const targets = new Set();
   for (const p of pending.filter((x) => x.kind === kind)) targets.add((await read(`/books/${book}/records/${p.record}`)).body[member]);
   // Signed on this phone and not yet taken by the node.
-  for (const e of await outbox.all()) if (e.book === book && e.kind === kind && e.state !== 'refused' && e.target) targets.add(e.target);
+  for (const e of await outbox.all()) if (e.book === book && e.kind === kind && e.state === 'pending' && e.target) targets.add(e.target);
   return targets;
 }
 
@@ -168,6 +168,19 @@ export async function quorumsOf(book) {
   return { distribution: q('distribution'), investment: q('investment'), departure: q('departure') };
 }
 
+/**
+ * The quorum the cooperative registered for the group's transfers, read from the enterprise
+ * book; an officer the registration does not name cannot read that book, and is told the usual.
+ */
+async function transferQuorum(enterprise, group) {
+  try {
+    const d = await read(`/books/${enterprise}/dashboard`);
+    return d.investors.find((i) => i.group === group)?.quorum ?? defaultQuorum('transfer');
+  } catch {
+    return defaultQuorum('transfer');
+  }
+}
+
 /** The group's portfolio: money in the box, out in enterprises, and back, in words, with what an officer does about each. */
 export async function portfolioScreen(book) {
   let p;
@@ -177,10 +190,7 @@ export async function portfolioScreen(book) {
     p = { ...portfolio, quorums, aliases: new Map(roster.members.map((m) => [m.member, m.alias])) };
     awaiting = { distribution: await awaitingBy(book, 'distribution', 'return'), investment: await awaitingBy(book, 'investment', 'enterprise') };
     // A transfer takes the quorum the cooperative registered for the group, in its own book.
-    for (const x of p.holdings) {
-      const d = await read(`/books/${x.enterprise}/dashboard`);
-      x.quorum = d.investors.find((i) => i.group === book)?.quorum ?? defaultQuorum('transfer');
-    }
+    for (const x of p.holdings) x.quorum = await transferQuorum(x.enterprise, book);
   } catch (e) {
     return show(root, back(), errorBox(e));
   }

@@ -461,6 +461,9 @@ async function checkReceipt(payload) {
 let rendering = null;
 let again = false;
 function render() {
+  // `data-drawn` names the screen once it is drawn for the latest address, and is absent while
+  // a draw is due: a test waits for it rather than typing into a screen about to be replaced.
+  delete root.dataset.drawn;
   if (rendering) {
     again = true;
     return rendering;
@@ -471,6 +474,7 @@ function render() {
         again = false;
         await renderNow();
       } while (again);
+      root.dataset.drawn = location.hash || '#/';
     } finally {
       rendering = null;
     }

@@ -116,8 +116,8 @@ function memberRow(book, m, balance, currency, going) {
     action(t('members.withdraw'), () => {
       form.hidden = !form.hidden;
     }, { class: 'withdraw-open' }),
-    going.leaving
-      ? h('p', { class: 'departure-state' }, t('depart.waiting', { alias: m.alias }))
+    going.leaving || going.withdrawing
+      ? h('p', { class: 'departure-state' }, t(going.leaving ? 'depart.waiting' : 'depart.withdrawal_pending', { alias: m.alias }))
       : action(t('depart.open'), () => {
           depart.hidden = !depart.hidden;
         }, { class: 'departure-open' }),
@@ -192,6 +192,7 @@ export async function members(book) {
   let portfolio;
   let quorums;
   let leaving;
+  let withdrawing;
   try {
     await sendPersonal(book);
     [summary, roster, balances, portfolio, quorums] = await Promise.all([
@@ -202,11 +203,13 @@ export async function members(book) {
       quorumsOf(book),
     ]);
     leaving = await awaitingBy(book, 'departure', 'member');
+    // Her whole balance leaves with her: not while a withdrawal of hers awaits approval.
+    withdrawing = await awaitingBy(book, 'withdrawal', 'member');
   } catch (e) {
     return show(root, back(), errorBox(e));
   }
   const sorted = [...roster.members].sort((x, y) => x.alias.localeCompare(y.alias, i18n.current()) || x.member.localeCompare(y.member));
-  const going = (m) => ({ holdings: portfolio.holdings, quorum: quorums.departure, leaving: leaving.has(m.member) });
+  const going = (m) => ({ holdings: portfolio.holdings, quorum: quorums.departure, leaving: leaving.has(m.member), withdrawing: withdrawing.has(m.member) });
   const rows = sorted.map((m) => memberRow(book, m, balances.members[m.member]?.[0], summary.currency, going(m)));
   show(
     root,

@@ -1,1 +1,0 @@
-import{a,b,c,d,e}from"./chunk-W3VKG2U5.js";import"./chunk-K6N5M64A.js";import"./chunk-7CGV4GCH.js";import"./chunk-OOJM4CTU.js";export{a as awaitingBy,b as conversionCode,e as departureForm,d as portfolioScreen,c as quorumsOf};
