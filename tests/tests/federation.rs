@@ -285,26 +285,26 @@ fn a_shared_book_syncs_both_ways_and_stays_private() {
         &["--key", "treasurer.key", "book", "show", "--book", &book],
     );
     assert!(!r.ok);
-    let peers = kaban(
-        d,
-        &stranger.url,
-        &[
-            "--admin-token",
-            &token("stranger"),
-            "--json",
-            "peer",
-            "list",
-        ],
-    )
-    .json();
-    let error = peers["partners"][0]["last_error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        error.contains("no book with that id is shared with this node"),
-        "{peers}"
-    );
+    // The stranger's operator reads why, in the group's words (it retries meanwhile).
+    let stranger_peers = || {
+        kaban(
+            d,
+            &stranger.url,
+            &[
+                "--admin-token",
+                &token("stranger"),
+                "--json",
+                "peer",
+                "list",
+            ],
+        )
+        .json()
+    };
+    eventually("the stranger's node reads why it was refused", || {
+        stranger_peers()["partners"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no book with that id is shared with this node"))
+    });
 
     // The cooperative restarts and catches up with what the group wrote meanwhile.
     drop(coop);

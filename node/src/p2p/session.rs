@@ -111,6 +111,21 @@ async fn close_with(writer: &mut WriteHalf<Stream>, reason: &str) -> anyhow::Res
     Ok(())
 }
 
+/// How long a refusing node keeps reading after its close frame, at most.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Reads and drops what the peer still sends, until it ends its side or [`LINGER`] passes.
+/// Dropping the stream at once would stop the peer's sending, and a peer busy writing its first
+/// frames would then fail on a write before it read the close frame that says why.
+async fn linger(reader: &mut ReadHalf<Stream>) -> anyhow::Result<()> {
+    let mut buf = [0u8; 1024];
+    let _ = tokio::time::timeout(LINGER, async {
+        while matches!(reader.read(&mut buf).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    Ok(())
+}
+
 /// Serves a stream a peer opened: it must name a book shared with that peer.
 pub async fn accept(p2p: &P2p, peer: PeerId, stream: Stream) -> anyhow::Result<()> {
     let (mut reader, mut writer) = stream.split();
@@ -122,11 +137,13 @@ pub async fn accept(p2p: &P2p, peer: PeerId, stream: Stream) -> anyhow::Result<(
     };
     if !p2p.library.contains(book) || !p2p.library.is_shared_with(book, &peer.to_string()).await {
         tracing::info!(%book, "refused a session for a book not shared with this peer");
-        return close_with(&mut writer, NOT_SHARED).await;
+        close_with(&mut writer, NOT_SHARED).await?;
+        return linger(&mut reader).await;
     }
     let Some(_permit) = p2p.session_permit() else {
         tracing::warn!(%book, "too many sync sessions; asking the peer to come back later");
-        return close_with(&mut writer, BUSY).await;
+        close_with(&mut writer, BUSY).await?;
+        return linger(&mut reader).await;
     };
     drive(p2p, book, peer, reader, writer, Side::Listener).await
 }
