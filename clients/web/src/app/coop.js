@@ -14,9 +14,6 @@ import { action, h, show } from './ui.js';
 
 const { t } = i18n;
 
-
-
-
 /** What a record of `kind` still needs once signed, as the book's genesis sets its quorum. */
 function waits(genesis, kind) {
   const n = genesis.body.rules.quorum?.[kind] ?? defaultQuorum(kind);

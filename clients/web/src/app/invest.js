@@ -1,6 +1,6 @@
 // The savings group's side of investing, from an officer's phone: the portfolio, accepting an
 // enterprise that registered the group, sending money (a transfer), saying a return arrived,
-// and sharing it among the members. A member going home is on the members screen (departure()).
+// and sharing it among the members. A member going home is on the members screen (departureForm()).
 //
 // Each form says in plain words what its record will do before it is signed, and what still
 // awaits approval after. The records go to the book they belong in: a transfer and a return's
@@ -13,9 +13,6 @@ import { amountOf, back, errorBox, field, hooks, qrCode, read, root, signAndSay 
 import { action, h, show } from './ui.js';
 
 const { t } = i18n;
-
-
-
 
 /** The targets of records of `kind` in `book` that await approvals, by a member of their body. */
 export async function awaitingBy(book, kind, member) {
@@ -42,18 +39,20 @@ function transferForm(group, p, x, quorum) {
   const reference = field(t('invest.reference'), { class: 'transfer-reference', maxlength: 80 });
   const note = h('p', { class: 'field-error', role: 'status' });
   const sign = action(t('invest.transfer_sign'), async () => {
-      const a = amountOf(amount.input, cur, note, t('invest.amount', { currency: cur }));
-      const f = a && amountOf(fee.input, cur, note, t('invest.fee', { currency: cur }));
-      const e = f && amountOf(expected.input, x.currency, note, t('invest.expected', { currency: x.currency }));
-      if (!e) return;
-      const r = rate.input.value.trim();
-      if (rateFault(r)) return note.replaceChildren(t('invest.bad_rate', { rate: r }));
-      const texts = [source, channel, reference].map((x) => x.input.value.trim());
-      if (texts.some((v) => !v)) return note.replaceChildren(t('invest.incomplete'));
-      const [rate_source, ch, ref] = texts;
-      const body = { amount: a, channel: ch, expected: e, fee: f, group, rate: r, rate_source, reference: ref };
-      if (await signAndSay(x.enterprise, 'transfer', body, note, t('invest.transfer_signed', { amount: i18n.money(a), name: x.name, waits: needs(quorum) }))) sign.remove();
-    }, { class: 'primary transfer-sign' });
+    const a = amountOf(amount.input, cur, note, t('invest.amount', { currency: cur }));
+    // No fee is a fee of zero, which an amount field would refuse as "not more than zero".
+    const noFee = /^\s*(0+([.,]0*)?)?\s*$/.test(fee.input.value);
+    const f = a && (noFee ? { currency: cur, minor: 0 } : amountOf(fee.input, cur, note, t('invest.fee', { currency: cur })));
+    const e = f && amountOf(expected.input, x.currency, note, t('invest.expected', { currency: x.currency }));
+    if (!e) return;
+    const r = rate.input.value.trim();
+    if (rateFault(r)) return note.replaceChildren(t('invest.bad_rate', { rate: r }));
+    const texts = [source, channel, reference].map((x) => x.input.value.trim());
+    if (texts.some((v) => !v)) return note.replaceChildren(t('invest.incomplete'));
+    const [rate_source, ch, ref] = texts;
+    const body = { amount: a, channel: ch, expected: e, fee: f, group, rate: r, rate_source, reference: ref };
+    if (await signAndSay(x.enterprise, 'transfer', body, note, t('invest.transfer_signed', { amount: i18n.money(a), name: x.name, waits: needs(quorum) }))) sign.remove();
+  }, { class: 'primary transfer-sign' });
   return h(
     'div',
     { class: 'transfer', hidden: true },

@@ -125,7 +125,6 @@ const FOUNDING_CURRENCIES = Object.keys(CURRENCIES);
 /** The refusals a founding phone explains in its own words. */
 const FOUND_REFUSALS = ['needs_setup_code', 'malformed_setup_code', 'unknown_setup_code', 'too_many_guesses'];
 
-
 /** One officer: her roles, taking one away, and replacing her lost phone. */
 function officerLine(book, o) {
   const done = h('p', { class: 'done', role: 'status' });
@@ -166,7 +165,6 @@ function officerLine(book, o) {
   );
 }
 
-
 /** An officer's officers screen: who holds which role, adding one, and replacing a lost phone. */
 export async function officersScreen(book) {
   let summary;
@@ -200,7 +198,6 @@ export async function officersScreen(book) {
     ),
   );
 }
-
 
 /** The invite a partner's operator accepts: this node's id and addresses, and the book. */
 async function inviteCode(book) {

@@ -86,14 +86,12 @@ export function errorBox(e) {
   return h('p', { class: 'error', role: 'alert' }, e.code === 'offline' ? t('error.offline') : t('error.node', { detail: e.message }));
 }
 
-
 /** The roles a founding officer may hold. */
 export const FOUNDING_ROLES = ['treasurer', 'chair', 'secretary', 'key_holder'];
 
 export function roleSelect(attrs, chosen) {
   return h('select', attrs, FOUNDING_ROLES.map((r) => h('option', { value: r, selected: r === chosen }, t(`role.${r}`))));
 }
-
 
 /** Groups this large get a search box over their member list. */
 export const SEARCH_FROM = 30;
@@ -110,7 +108,6 @@ export function memberSearch(rows) {
   });
   return h('label', { class: 'search' }, t('meeting.search'), box);
 }
-
 
 /** Signs records one after another and sends them; what the node refused, if anything. */
 export async function signEach(book, records) {
@@ -134,9 +131,6 @@ export function keyField(id, label) {
   const input = h('input', { type: 'text', id, autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' });
   return { input, field: [h('label', {}, label, input), scanButton(input)] };
 }
-
-
-
 
 /** A Scan button for `input`; the camera's decoder is loaded the first time one is tapped. */
 export function scanButton(input) {
