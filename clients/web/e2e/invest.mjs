@@ -140,6 +140,7 @@ try {
   await transfer.waitFor({ timeout: 20_000 });
   await transfer.locator('input.amount').fill('7150');
   await transfer.locator('button.primary').click();
+  await ct.waitForFunction(() => !document.querySelector('li[data-transfer] input.amount'), null, { timeout: 20_000 });
   await coopScreen(ct, farm);
   await ct.fill('#return-amount', '432.10');
   await ct.fill('#return-channel', 'bank remittance');

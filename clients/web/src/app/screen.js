@@ -68,7 +68,16 @@ export async function placeFor(book, { wait = true } = {}) {
  * what they name (an approval's target) is in their causal past; a contribution at a meeting
  * follows the phone's own meeting record and is signed at once (`wait: false`).
  */
-export async function signAndQueue(book, kind, body, meta = {}, { wait = true } = {}) {
+export function signAndQueue(book, kind, body, meta = {}, options = {}) {
+  // One at a time: two records signed at once (two taps, or a tap and a screen change) would
+  // both take the same place in the signer's chain, and the node refuses the second.
+  const next = signing.then(() => signNow(book, kind, body, meta, options));
+  signing = next.catch(() => {});
+  return next;
+}
+let signing = Promise.resolve();
+
+async function signNow(book, kind, body, meta, { wait = true }) {
   const { seq, after } = await placeFor(book, { wait });
   const bytes = await record.sign({ after, kind, book, seq, time: Date.now(), body }, state.me);
   const { id } = await record.decode(bytes);

@@ -1,1 +1,0 @@
-import{a,b,c,d,e}from"./chunk-337XTVMM.js";import"./chunk-43LALFBB.js";import"./chunk-XHQTD2NR.js";import"./chunk-OOJM4CTU.js";export{a as awaitingBy,b as conversionCode,e as departureForm,d as portfolioScreen,c as quorumsOf};

@@ -1,0 +1,1 @@
+import{a,b,c,d,e}from"./chunk-SKKNMLTN.js";import"./chunk-BHGILDUU.js";import"./chunk-XHQTD2NR.js";import"./chunk-OOJM4CTU.js";export{a as awaitingBy,b as conversionCode,e as departureForm,d as portfolioScreen,c as quorumsOf};
