@@ -267,6 +267,40 @@ pub fn kaban_ok(dir: &Path, node: &str, args: &[&str]) -> String {
     run.stdout
 }
 
+/// Founds a book named `name` on `node` with the CLI, as an operator would: the treasurer's key
+/// `t.key` and a key holder's `keeper.key` in `dir`, the node's first setup code, and one
+/// member, Lin. Returns `(book, member)`.
+pub fn book_with_member(
+    dir: &Path,
+    node: &NodeProcess,
+    name: &str,
+    currency: &str,
+) -> (String, String) {
+    let k = |args: &[&str]| kaban_ok(dir, &node.url, args);
+    let keeper = k(&["key", "new", "--out", "keeper.key"]);
+    k(&["key", "new", "--out", "t.key"]);
+    let book = k(&[
+        "--key",
+        "t.key",
+        "book",
+        "create",
+        "--setup-code",
+        node.setup_code
+            .as_deref()
+            .expect("a fresh node prints a setup code"),
+        "--name",
+        name,
+        "--currency",
+        currency,
+        "--officer",
+        &format!("{keeper}:key_holder"),
+    ]);
+    let member = k(&[
+        "--key", "t.key", "member", "add", "--book", &book, "--alias", "Lin",
+    ]);
+    (book, member)
+}
+
 /// A minimal HTTP client for tests that talk to the API directly.
 #[derive(Debug, Clone)]
 pub struct Http {

@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kaban_tests::{Http, NodeProcess, START_TIMEOUT, bin_dir, eventually, kaban, kaban_ok};
+use kaban_tests::{
+    Http, NodeProcess, START_TIMEOUT, bin_dir, book_with_member, eventually, kaban, kaban_ok,
+};
 use serde_json::json;
 use std::process::Command;
 
@@ -14,25 +16,7 @@ fn a_backup_taken_while_running_restores_every_record() {
     let node = NodeProcess::start(&data);
     let url = node.url.clone();
     let k = |args: &[&str]| kaban_ok(d, &url, args);
-    let keeper = k(&["key", "new", "--out", "keeper.key"]);
-    k(&["key", "new", "--out", "t.key"]);
-    let book = k(&[
-        "--key",
-        "t.key",
-        "book",
-        "create",
-        "--setup-code",
-        node.setup_code.as_deref().unwrap(),
-        "--name",
-        "Backup Savers",
-        "--currency",
-        "TWD",
-        "--officer",
-        &format!("{keeper}:key_holder"),
-    ]);
-    let m = k(&[
-        "--key", "t.key", "member", "add", "--book", &book, "--alias", "Lin",
-    ]);
+    let (book, m) = book_with_member(d, &node, "Backup Savers", "TWD");
     k(&[
         "--key",
         "t.key",

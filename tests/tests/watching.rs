@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kaban_tests::{Http, NodeProcess, bin_dir, kaban_ok};
+use kaban_tests::{Http, NodeProcess, bin_dir, book_with_member, kaban_ok};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
@@ -18,31 +18,6 @@ fn sample(page: &str, name: &str) -> f64 {
         .trim()
         .parse()
         .unwrap()
-}
-
-/// A founded book with one member; `(book, member)`.
-fn book_with_member(dir: &Path, node: &NodeProcess) -> (String, String) {
-    let k = |args: &[&str]| kaban_ok(dir, &node.url, args);
-    let keeper = k(&["key", "new", "--out", "keeper.key"]);
-    k(&["key", "new", "--out", "t.key"]);
-    let book = k(&[
-        "--key",
-        "t.key",
-        "book",
-        "create",
-        "--setup-code",
-        node.setup_code.as_deref().unwrap(),
-        "--name",
-        "Watched Savers",
-        "--currency",
-        "HKD",
-        "--officer",
-        &format!("{keeper}:key_holder"),
-    ]);
-    let member = k(&[
-        "--key", "t.key", "member", "add", "--book", &book, "--alias", "Lin",
-    ]);
-    (book, member)
 }
 
 fn contribute(dir: &Path, node: &NodeProcess, book: &str, member: &str) {
@@ -67,7 +42,7 @@ fn contribute(dir: &Path, node: &NodeProcess, book: &str, member: &str) {
 fn metrics_need_the_admin_token_and_move_with_writes_and_backups() {
     let dir = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(&dir.path().join("node"));
-    let (book, member) = book_with_member(dir.path(), &node);
+    let (book, member) = book_with_member(dir.path(), &node, "Watched Savers", "HKD");
     let http = Http::new(&node.url);
 
     assert_eq!(http.get_text("/metrics", "").0, 401);
@@ -144,7 +119,7 @@ fn doctor_passes_a_healthy_node_and_explains_what_fails() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("node");
     let node = NodeProcess::start(&data);
-    book_with_member(dir.path(), &node);
+    book_with_member(dir.path(), &node, "Watched Savers", "HKD");
 
     let (ok, report) = doctor(dir.path(), &data, &node.http);
     assert!(ok, "{report}");
