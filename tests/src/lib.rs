@@ -267,6 +267,21 @@ pub fn kaban_ok(dir: &Path, node: &str, args: &[&str]) -> String {
     run.stdout
 }
 
+/// Runs `kaban-node` with `args` (an operator's command: backup, restore, doctor…), insists
+/// that it succeeds, and returns what it printed.
+pub fn kaban_node_ok<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> String {
+    let out = Command::new(bin_dir().join("kaban-node"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kaban-node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Founds a book named `name` on `node` with the CLI, as an operator would: the treasurer's key
 /// `t.key` and a key holder's `keeper.key` in `dir`, the node's first setup code, and one
 /// member, Lin. Returns `(book, member)`.

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use kaban_tests::{
-    Http, NodeProcess, START_TIMEOUT, bin_dir, book_with_member, eventually, kaban, kaban_ok,
+    Http, NodeProcess, START_TIMEOUT, bin_dir, book_with_member, eventually, kaban, kaban_node_ok,
+    kaban_ok,
 };
 use serde_json::json;
 use std::process::Command;
@@ -31,21 +32,13 @@ fn a_backup_taken_while_running_restores_every_record() {
 
     let node_bin = bin_dir().join("kaban-node");
     let backup = d.join("kaban-backup.sqlite");
-    let out = Command::new(&node_bin)
-        .args([
-            "backup",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--out",
-            backup.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kaban_node_ok([
+        "backup",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        backup.to_str().unwrap(),
+    ]);
     // A record written after the backup is not in it.
     k(&[
         "--key",
@@ -87,22 +80,14 @@ fn a_backup_taken_while_running_restores_every_record() {
         .unwrap();
     assert!(!out.status.success());
 
-    let out = Command::new(&node_bin)
-        .args([
-            "restore",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--from",
-            backup.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("moved the current database aside"));
+    let out = kaban_node_ok([
+        "restore",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--from",
+        backup.to_str().unwrap(),
+    ]);
+    assert!(out.contains("moved the current database aside"));
 
     let node = NodeProcess::start(&data);
     let st = kaban(
@@ -203,16 +188,11 @@ fn scheduled_backups_happen_at_start_keep_the_newest_and_restore() {
     assert!(node.stop().success());
 
     // The scheduled backup restores into a fresh data directory.
-    let out = Command::new(bin_dir().join("kaban-node"))
-        .args(["restore", "--data-dir"])
-        .arg(d.join("restored"))
-        .arg("--from")
-        .arg(backups.join(new))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kaban_node_ok([
+        "restore".as_ref(),
+        "--data-dir".as_ref(),
+        d.join("restored").as_os_str(),
+        "--from".as_ref(),
+        backups.join(new).as_os_str(),
+    ]);
 }

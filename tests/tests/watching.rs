@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kaban_tests::{Http, NodeProcess, bin_dir, book_with_member, kaban_ok};
+use kaban_tests::{Http, NodeProcess, bin_dir, book_with_member, kaban_node_ok, kaban_ok};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
@@ -69,18 +69,13 @@ fn metrics_need_the_admin_token_and_move_with_writes_and_backups() {
     );
     println!("{after}");
 
-    let out = Command::new(bin_dir().join("kaban-node"))
-        .args(["backup", "--data-dir"])
-        .arg(&node.data_dir)
-        .arg("--out")
-        .arg(dir.path().join("backup.sqlite"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kaban_node_ok([
+        "backup".as_ref(),
+        "--data-dir".as_ref(),
+        node.data_dir.as_os_str(),
+        "--out".as_ref(),
+        dir.path().join("backup.sqlite").as_os_str(),
+    ]);
     let page = http.get_text("/metrics", &admin).1;
     let age = sample(&page, "kaban_last_backup_age_seconds");
     assert!((0.0..3600.0).contains(&age), "backup age {age}");
